@@ -1,0 +1,1 @@
+"""review-slm: distil a small code-review model, one Dagster partition per iteration."""

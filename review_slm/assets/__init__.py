@@ -1,0 +1,1 @@
+"""Dagster wiring only: thin asset functions that call core/ and resources/."""

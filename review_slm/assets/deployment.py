@@ -1,0 +1,43 @@
+"""Deployment: register the candidate as the new champion and serve it."""
+
+
+import dagster as dg
+
+from review_slm.assets.evaluation import eval_report
+from review_slm.assets.partitions import iteration_partitions
+from review_slm.resources.artifacts import ArtifactStore
+from review_slm.resources.serving import ServingTarget
+from review_slm.resources.tracking import MlflowTracking
+
+
+@dg.asset(
+    partitions_def=iteration_partitions,
+    group_name="deployment",
+    kinds={"mlflow"},
+    code_version="1",
+    deps=[eval_report],
+    description="Promotion behind the blocking `no_regression_vs_champion` check: registers the candidate in the MLflow "
+    "model registry with alias `champion` and serves it (a local serving folder, or KServe on a cluster).",
+)
+def deployed_endpoint(
+    context: dg.AssetExecutionContext, tracking: MlflowTracking, serving: ServingTarget, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    report = artifacts.read_json(artifacts.iteration_uri(key, "eval_report", "report.json"))
+    if not report["gate"]["passed"]:  # the blocking check already stops this; never promote past a failed gate
+        raise dg.Failure(f"gate failed for {key}: {report['gate']['reason']}")
+    model_uri = artifacts.iteration_uri(key, "dpo_model", "model")
+    version = tracking.promote(model_uri, key, report["mlflow_run_id"])
+    endpoint = serving.deploy(artifacts.local_path(model_uri), key, version)
+    context.log.info(f"{key} promoted: {tracking.registered_model_name} v{version} @champion, served at {endpoint['location']}")
+    return dg.MaterializeResult(
+        metadata={
+            "registered_model": tracking.registered_model_name,
+            "model_version": version,
+            "alias": "champion",
+            "model_uri": model_uri,
+            "endpoint_kind": endpoint["kind"],
+            "endpoint": endpoint["location"],
+            "candidate_score": report["metrics"]["candidate"]["score"],
+        }
+    )

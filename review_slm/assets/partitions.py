@@ -1,0 +1,3 @@
+import dagster as dg
+
+iteration_partitions = dg.DynamicPartitionsDefinition(name="iteration")

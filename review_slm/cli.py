@@ -1,0 +1,99 @@
+"""`review-slm`: start iterations and review diffs with the deployed champion.
+
+    review-slm iteration next       add the next `iteration` partition key and print it
+    review-slm iteration list       list the iteration keys
+    review-slm review FILE.diff     review a diff with the champion; prints the JSON review
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from review_slm import settings
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    return DagsterInstance.get()
+
+
+def cmd_iteration(args: argparse.Namespace) -> int:
+    from review_slm.assets.partitions import iteration_partitions
+    from review_slm.core.iterations import next_iteration_key
+
+    instance = _instance()
+    keys = list(instance.get_dynamic_partitions(iteration_partitions.name))
+    if args.action == "list":
+        print("\n".join(keys))
+        return 0
+    key = next_iteration_key(keys)
+    instance.add_dynamic_partitions(iteration_partitions.name, [key])
+    print(key)
+    return 0
+
+
+def review_diff(diff_text: str, model_dir: Path, max_new_tokens: int | None = None) -> dict:
+    """Review every Go / Python / Kubernetes YAML hunk of a diff; findings of all hunks in one review."""
+    from review_slm.core.diff_hunks import split_unified_diff
+    from review_slm.core.languages import detect_language
+    from review_slm.core.prompts import parse_review, student_messages
+    from review_slm.core.recipe import load_recipe
+    from review_slm.training.methods.generate import generate_answers
+    from review_slm.training.models import load_model, load_tokenizer
+
+    hunks = [(p, detect_language(p, h), h) for p, h in split_unified_diff(diff_text)]
+    skipped = [p for p, lang, _ in hunks if lang is None]
+    hunks = [(p, lang, h) for p, lang, h in hunks if lang is not None]
+    recipe = load_recipe(settings.recipe_name())
+    tokenizer = load_tokenizer(str(model_dir))
+    model = load_model(str(model_dir), for_training=False).eval()
+    prompts = [{"id": str(i), "messages": student_messages(p, lang, h)} for i, (p, lang, h) in enumerate(hunks)]
+    answers = generate_answers(model, tokenizer, prompts, max_new_tokens or recipe.generation.max_new_tokens, recipe.generation.batch_size)
+    findings, summaries, invalid = [], [], 0
+    for answer in sorted(answers, key=lambda a: int(a["id"])):
+        review, _ = parse_review(answer["answer"])
+        if review is None:
+            invalid += 1
+            continue
+        findings.extend(f.model_dump(mode="json") for f in review.findings)
+        summaries.append(review.summary)
+    return {
+        "findings": findings,
+        "summary": " ".join(s for s in summaries if s) or ("No issues found." if not invalid else ""),
+        "hunks_reviewed": len(hunks),
+        "hunks_with_invalid_output": invalid,
+        "files_skipped": skipped,
+    }
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
+    if not (model_dir / "config.json").exists():
+        print(f"no model at {model_dir}: run an iteration first (`make run`) or pass --model", file=sys.stderr)
+        return 2
+    text = sys.stdin.read() if args.diff == "-" else Path(args.diff).read_text(encoding="utf-8")
+    print(json.dumps(review_diff(text, model_dir, args.max_new_tokens), indent=2, ensure_ascii=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="review-slm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    it = sub.add_parser("iteration", help="manage iteration partition keys")
+    it.add_argument("action", choices=["next", "list"])
+    it.set_defaults(func=cmd_iteration)
+    rv = sub.add_parser("review", help="review a unified diff with the champion model")
+    rv.add_argument("diff", help="path to a .diff/.patch file, or - for stdin")
+    rv.add_argument("--model", help="model folder (default: $REVIEW_SLM_HOME/serving/champion)")
+    rv.add_argument("--max-new-tokens", type=int, default=None)
+    rv.set_defaults(func=cmd_review)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

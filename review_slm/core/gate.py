@@ -1,0 +1,34 @@
+"""The promotion gate: a candidate replaces the champion only if it does not regress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passed: bool
+    reference: str
+    score_delta: float
+    no_issues_delta: float
+    reason: str
+
+
+def promotion_decision(candidate: dict[str, float], reference: dict[str, float], reference_name: str, tolerance: float) -> GateDecision:
+    """Pass iff the score drops by at most `tolerance` and the lazy no-issues rate rises by at most `tolerance`.
+
+    The no-issues rate is gated on its own because collapsing into "no issues found" is the
+    failure this product exists to prevent.
+    """
+    score_delta = round(candidate["score"] - reference["score"], 4)
+    lazy_delta = round(candidate["no_issues_rate_on_buggy"] - reference["no_issues_rate_on_buggy"], 4)
+    problems = []
+    if score_delta < -tolerance:
+        problems.append(f"score {candidate['score']:.3f} < {reference_name} {reference['score']:.3f} - {tolerance}")
+    if lazy_delta > tolerance:
+        problems.append(
+            f"no-issues rate {candidate['no_issues_rate_on_buggy']:.3f} > {reference_name} "
+            f"{reference['no_issues_rate_on_buggy']:.3f} + {tolerance}"
+        )
+    reason = "; ".join(problems) if problems else f"no regression against {reference_name} (score delta {score_delta:+.3f})"
+    return GateDecision(not problems, reference_name, score_delta, lazy_delta, reason)

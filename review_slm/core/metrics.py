@@ -1,0 +1,76 @@
+"""Evaluation metrics over a set of (answer, gold) items, and the Markdown table people read."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from review_slm.core.schema import Review
+from review_slm.core.scoring import score_answer
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    items: int
+    format_validity: float
+    recall: float
+    precision: float
+    f1: float
+    severity_accuracy: float
+    no_issues_rate_on_buggy: float
+    clean_accuracy: float
+    score: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+# The gate's single number. F1 carries half; validity and the clean-diff accuracy keep a model that
+# flags everything, or answers in prose, from scoring well.
+SCORE_WEIGHTS = {"f1": 0.5, "format_validity": 0.25, "clean_accuracy": 0.25}
+
+
+def compute_metrics(answers: list[str], golds: list[Review]) -> EvalMetrics:
+    if len(answers) != len(golds):
+        raise ValueError(f"{len(answers)} answers for {len(golds)} gold reviews")
+    scores = [score_answer(a, g) for a, g in zip(answers, golds)]
+    n = len(scores)
+    valid = sum(s.valid for s in scores)
+    gold_total = sum(s.gold_findings for s in scores)
+    pred_total = sum(s.predicted_findings for s in scores)
+    matched = sum(s.matched for s in scores)
+    sev = sum(s.severity_matches for s in scores)
+    buggy = [s for s in scores if s.gold_findings]
+    clean = [s for s in scores if not s.gold_findings]
+    recall = matched / gold_total if gold_total else 0.0
+    precision = matched / pred_total if pred_total else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    values = {
+        "format_validity": valid / n if n else 0.0,
+        "f1": f1,
+        "clean_accuracy": sum(1 for s in clean if s.valid and not s.predicted_findings) / len(clean) if clean else 0.0,
+    }
+    return EvalMetrics(
+        items=n,
+        format_validity=round(values["format_validity"], 4),
+        recall=round(recall, 4),
+        precision=round(precision, 4),
+        f1=round(f1, 4),
+        severity_accuracy=round(sev / matched, 4) if matched else 0.0,
+        no_issues_rate_on_buggy=round(sum(1 for s in buggy if s.kind == "lazy_no_issues") / len(buggy), 4) if buggy else 0.0,
+        clean_accuracy=round(values["clean_accuracy"], 4),
+        score=round(sum(w * values[k] for k, w in SCORE_WEIGHTS.items()), 4),
+    )
+
+
+def markdown_table(results: dict[str, dict[str, float]]) -> str:
+    """Rows are metrics, columns the models compared (candidate, base, champion, teacher)."""
+    models = list(results)
+    metric_names = [k for k in next(iter(results.values()))] if results else []
+    lines = ["| metric | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    for name in metric_names:
+        cells = []
+        for m in models:
+            v = results[m][name]
+            cells.append(str(int(v)) if name == "items" else f"{v:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""The two record shapes everything else speaks: a mined review comment and a structured review.
+
+Pydantic gives us validation errors that name the field, and the JSON schema of `Review`
+is what the teacher is constrained to (Ollama structured outputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Severity(str, Enum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+class Category(str, Enum):
+    concurrency = "concurrency"
+    resource_leak = "resource-leak"
+    error_handling = "error-handling"
+    security = "security"
+    correctness = "correctness"
+    performance = "performance"
+    kubernetes_config = "kubernetes-config"
+    style = "style"
+    testing = "testing"
+    docs = "docs"
+
+
+Language = Literal["go", "python", "yaml"]
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("go", "python", "yaml")
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+    path: str
+    line: int = Field(ge=0)
+    severity: Severity
+    category: Category
+    comment: str = Field(min_length=1)
+    suggestion: str = ""
+
+
+class Review(BaseModel):
+    """What a reviewer model answers: an empty `findings` list is a valid answer for a clean diff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    findings: list[Finding]
+    summary: str
+
+
+class ReviewRecord(BaseModel):
+    """One human review comment on one diff hunk, whatever the source (GitHub, HF dataset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["github", "hf"]
+    source_id: str = Field(min_length=1)
+    repo: str
+    path: str = Field(min_length=1)
+    line: int | None = None
+    language: Language
+    diff_hunk: str = Field(min_length=1)
+    body: str = Field(min_length=1)
+    suggestion: str = ""
+    author: str = ""
+    pr_number: int | None = None
+    pr_url: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def record_id(self) -> str:
+        return f"{self.source}:{self.source_id}"
+
+
+class RejectedRow(BaseModel):
+    """An input row that could not become a record: kept (never dropped) so the counts add up."""
+
+    source: str
+    source_id: str
+    reason: str
+    field: str | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        where = f" field '{self.field}'" if self.field else ""
+        return f"{self.source} record {self.source_id}{where}: {self.reason} ({self.detail})"
+
+
+def rejection_from_validation_error(source: str, source_id: str, err: ValidationError) -> RejectedRow:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ())) or None
+    return RejectedRow(
+        source=source,
+        source_id=source_id,
+        reason=f"malformed_{field.split('.')[0]}" if field else "malformed",
+        field=field,
+        detail=first.get("msg", str(err)),
+    )
+
+
+def content_hash(*parts: str) -> str:
+    """Stable across processes and machines (unlike hash()): used for dedupe, splits and caches."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()

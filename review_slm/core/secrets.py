@@ -1,0 +1,37 @@
+"""Find and redact secrets and personal data in mined text before it can reach a training set."""
+
+from __future__ import annotations
+
+import re
+
+# Patterns from the public formats of each credential (AWS, GitHub, Slack, Google, JWT, PEM).
+SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
+    "aws_access_key": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "github_token": re.compile(r"\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{40,}\b"),
+    "slack_token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
+    "google_api_key": re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+    "jwt": re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"),
+    "private_key": re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH |DSA )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:RSA |EC |OPENSSH |DSA )?PRIVATE KEY-----|$)"),
+    "password_assignment": re.compile(
+        r"(?i)\b(password|passwd|pwd|secret|api_?key)\b(\s*[:=]\s*)([\"']?)(?!\$\{|\{\{|<)([^\s\"']{6,})\3"
+    ),
+    "email": re.compile(r"\b[A-Za-z0-9._%+-]+@(?!example\.(?:com|org))[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+}
+
+
+def find_secrets(text: str) -> list[str]:
+    return [name for name, pattern in SECRET_PATTERNS.items() if pattern.search(text)]
+
+
+def redact(text: str) -> tuple[str, list[str]]:
+    """Replace every secret with a typed marker; returns the new text and the kinds found."""
+    found: list[str] = []
+    for name, pattern in SECRET_PATTERNS.items():
+        if not pattern.search(text):
+            continue
+        found.append(name)
+        if name == "password_assignment":
+            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}<REDACTED>{m.group(3)}", text)
+        else:
+            text = pattern.sub(f"<REDACTED:{name}>", text)
+    return text, found

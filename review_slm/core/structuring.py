@@ -1,0 +1,62 @@
+"""Deterministic structuring of a human comment into a `Review`, used when no teacher answers.
+
+It is the honest fallback of the embedded default: the finding is the human's own comment, with
+severity and category read from its words, so nothing is invented.
+"""
+
+from __future__ import annotations
+
+import re
+
+from review_slm.core.diff_hunks import last_new_line
+from review_slm.core.lazy import is_lazy_comment
+from review_slm.core.schema import Finding, Review, ReviewRecord
+
+# First match wins; ordered from the most specific vocabulary to the most generic.
+_CATEGORY_RULES: list[tuple[str, str]] = [
+    (r"secret|token|password|credential|inject|rbac|privileged|cve|xss|auth|tls|escape|sanitiz", "security"),
+    (r"race|mutex|lock|goroutine|deadlock|concurren|atomic|channel|thread|async", "concurrency"),
+    (r"leak|close\(|not closed|defer|unclosed|context manager|cleanup|dangling|\bclose\b", "resource-leak"),
+    (r"\berr\b|error|except|panic|recover|raise|swallow|ignored|unchecked|retry", "error-handling"),
+    (r"probe|resources?:|limits|requests|replicas|selector|label|namespace|image|crd|helm|manifest|pod|kube", "kubernetes-config"),
+    (r"slow|perf|alloc|o\(n|quadratic|cache|memory|cpu|latency|n\+1|copy", "performance"),
+    (r"test|assert|coverage|mock|fixture", "testing"),
+    (r"doc|comment|typo|readme|docstring|spelling", "docs"),
+    (r"nit|naming|rename|style|format|lint|unused|import|readab|consistent", "style"),
+]
+_SEVERITY_RULES: list[tuple[str, str]] = [
+    (r"secret|credential|token|password|inject|privileged|remote code|rce|data loss|nil pointer|panic|crash", "critical"),
+    (r"race|leak|deadlock|security|vulnerab|corrupt|wrong|bug|broken|never|always fails|overflow", "high"),
+    (r"nit|typo|naming|style|format|minor|cosmetic", "low"),
+    (r"^\s*(why|what|should|could|can|do|does|is|are)\b.*\?\s*$", "info"),
+]
+
+
+def _first_rule(rules: list[tuple[str, str]], text: str, default: str) -> str:
+    lowered = text.lower()
+    for pattern, label in rules:
+        if re.search(pattern, lowered, re.MULTILINE):
+            return label
+    return default
+
+
+def _summary(comment: str) -> str:
+    first = re.split(r"(?<=[.!?])\s|\n", comment.strip(), maxsplit=1)[0]
+    return first if len(first) <= 160 else first[:157].rstrip() + "..."
+
+
+def structure_human_comment(record: ReviewRecord) -> Review:
+    if is_lazy_comment(record.body) and not record.suggestion:
+        return Review(findings=[], summary="No issues found.")
+    comment = " ".join(record.body.split())
+    if not comment:
+        comment = "Apply the suggested change."
+    finding = Finding(
+        path=record.path,
+        line=record.line or last_new_line(record.diff_hunk) or 0,
+        severity=_first_rule(_SEVERITY_RULES, record.body, "medium"),
+        category=_first_rule(_CATEGORY_RULES, record.body, "correctness"),
+        comment=comment,
+        suggestion=record.suggestion,
+    )
+    return Review(findings=[finding], summary=_summary(comment))

@@ -1,0 +1,79 @@
+"""Assemble the Dagster Definitions: assets, checks, sensor, job, and the resources of the profile.
+
+The profile (REVIEW_SLM_PROFILE, default `local`) is the one place that chooses implementations.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from review_slm import settings
+from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
+from review_slm.assets.deployment import deployed_endpoint
+from review_slm.assets.evaluation import eval_report, no_regression_vs_champion
+from review_slm.assets.partitions import iteration_partitions
+from review_slm.assets.training import dpo_model, parent_model, preference_pairs, sft_adapter
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.launcher import LocalProcessLauncher
+from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.review_source import GitHubReviewSource, SnapshotReviewSource
+from review_slm.resources.serving import LocalServing
+from review_slm.resources.supplement import BUNDLED_SUPPLEMENT, HFSupplementSource
+from review_slm.resources.teacher import OllamaTeacher
+from review_slm.resources.tracking import MlflowTracking
+from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
+
+ASSETS = [mined_reviews, hf_supplement, gold_set, parent_model, sft_adapter, preference_pairs, dpo_model, eval_report, deployed_endpoint]
+
+
+def local_resources() -> dict:
+    """The embedded default: bundled data, local folders, MLflow on SQLite, a local trainer process."""
+    home = settings.home()
+    repos = settings.repos()
+    review_source = (
+        GitHubReviewSource(token=dg.EnvVar("GITHUB_TOKEN"), api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"), repos=repos)
+        if os.environ.get("GITHUB_TOKEN")
+        else SnapshotReviewSource(repos=repos)
+    )
+    dataset, _, revision = os.environ.get("REVIEW_SLM_HF_DATASET", BUNDLED_SUPPLEMENT).partition("@")
+    return {
+        "review_source": review_source,
+        "supplement": HFSupplementSource(dataset=dataset, revision=revision or None),
+        "teacher": OllamaTeacher(
+            host=os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
+            model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
+            required=False,
+        ),
+        "artifacts": LocalArtifactStore(root=str(home / "artifacts")),
+        "tracking": MlflowTracking(
+            tracking_uri=settings.mlflow_tracking_uri(),
+            artifact_root=str(home / "mlflow-artifacts"),
+            ui_url=os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")),
+        "launcher": LocalProcessLauncher(),
+        "recipe": TrainingRecipe(name=settings.recipe_name(), cache_dir=str(home / "cache" / "models")),
+        "serving": LocalServing(root=str(home / "serving")),
+    }
+
+
+def resources_for_profile(profile: str) -> dict:
+    if profile == "local":
+        return local_resources()
+    raise ValueError(f"REVIEW_SLM_PROFILE={profile!r} has no resources yet: only 'local' is available in this release")
+
+
+iteration_job = dg.define_asset_job(
+    ITERATION_JOB,
+    selection=dg.AssetSelection.assets(*ASSETS),
+    partitions_def=iteration_partitions,
+    description="One distillation iteration: mine, gold set, SFT, preference pairs, DPO, evaluate, deploy.",
+)
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    asset_checks=[no_regression_vs_champion],
+    jobs=[iteration_job],
+    sensors=[new_reviews_sensor],
+    resources=resources_for_profile(settings.profile()),
+)

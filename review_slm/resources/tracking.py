@@ -1,0 +1,136 @@
+"""MLflow tracking and model registry, as Dagster resources over `MlflowClient`.
+
+One parent MLflow run per Dagster run (tagged with the run id and iteration), one nested run per
+asset that trains or evaluates; the trainer process logs into the nested run it is handed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+DAGSTER_RUN_TAG = "dagster.run_id"
+ITERATION_TAG = "review_slm.iteration"
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    source: str
+    iteration: str
+    run_id: str
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    tracking_uri: str
+    artifact_root: str | None = None
+    """Where new experiments keep artifacts (MLflow would otherwise use ./mlruns in the working directory)."""
+    experiment_name: str = "review-slm"
+    ui_url: str = "http://127.0.0.1:5000"
+    registered_model_name: str = "review-slm-reviewer"
+
+    def client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri)
+
+    def _experiment_id(self, client) -> str:
+        exp = client.get_experiment_by_name(self.experiment_name)
+        if exp:
+            return exp.experiment_id
+        location = f"{self.artifact_root.rstrip('/')}/{self.experiment_name}" if self.artifact_root else None
+        return client.create_experiment(self.experiment_name, artifact_location=location)
+
+    def _parent_run(self, client, exp_id: str, dagster_run_id: str, iteration: str) -> str:
+        found = client.search_runs([exp_id], filter_string=f"tags.`{DAGSTER_RUN_TAG}` = '{dagster_run_id}' and tags.`review_slm.kind` = 'dagster-run'")
+        if found:
+            return found[0].info.run_id
+        run = client.create_run(exp_id, run_name=f"iteration-{iteration}",
+                                tags={DAGSTER_RUN_TAG: dagster_run_id, ITERATION_TAG: iteration, "review_slm.kind": "dagster-run"})
+        return run.info.run_id
+
+    def start_asset_run(self, context: dg.AssetExecutionContext, params: dict | None = None) -> str:
+        client = self.client()
+        exp_id = self._experiment_id(client)
+        iteration = context.partition_key
+        parent = self._parent_run(client, exp_id, context.run_id, iteration)
+        asset = context.asset_key.to_user_string()
+        run = client.create_run(
+            exp_id,
+            run_name=f"{asset}-{iteration}",
+            tags={"mlflow.parentRunId": parent, DAGSTER_RUN_TAG: context.run_id, ITERATION_TAG: iteration, "review_slm.asset": asset},
+        )
+        if params:
+            self.log_params(run.info.run_id, params)
+        return run.info.run_id
+
+    def log_params(self, run_id: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        self.client().log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client().log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None])
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client().log_text(run_id, text, artifact_file)
+
+    def end_run(self, run_id: str, failed: bool = False) -> None:
+        self.client().set_terminated(run_id, status="FAILED" if failed else "FINISHED")
+
+    def run_url(self, run_id: str) -> str:
+        client = self.client()
+        exp_id = client.get_run(run_id).info.experiment_id
+        return f"{self.ui_url}/#/experiments/{exp_id}/runs/{run_id}"
+
+    def trainer_env(self, run_id: str) -> dict[str, str]:
+        return {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_RUN_ID": run_id}
+
+    # --- model registry -------------------------------------------------------------------
+    def champion(self) -> Champion | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client().get_model_version_by_alias(self.registered_model_name, "champion")
+        except MlflowException:
+            return None
+        return Champion(version=mv.version, source=mv.source, iteration=mv.tags.get(ITERATION_TAG, ""), run_id=mv.run_id or "")
+
+    def promoted_before(self, iteration: str) -> Champion | None:
+        """The last model promoted by an iteration before `iteration`: "iteration N starts from N-1".
+
+        Only promotions are registered, so the newest registered version of an earlier iteration is
+        what that iteration deployed; a rerun of iteration N never starts from its own output.
+        """
+        from mlflow.exceptions import MlflowException
+
+        from review_slm.core.iterations import iteration_number
+
+        try:
+            versions = self.client().search_model_versions(f"name = '{self.registered_model_name}'")
+        except MlflowException:
+            return None
+        earlier = [v for v in versions if v.tags.get(ITERATION_TAG) and iteration_number(v.tags[ITERATION_TAG]) < iteration_number(iteration)]
+        if not earlier:
+            return None
+        mv = max(earlier, key=lambda v: int(v.version))
+        return Champion(version=mv.version, source=mv.source, iteration=mv.tags[ITERATION_TAG], run_id=mv.run_id or "")
+
+    def promote(self, source: str, iteration: str, run_id: str) -> str:
+        """Register `source` as a new version and move the `champion` alias to it."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.client()
+        try:
+            client.create_registered_model(self.registered_model_name, description="review-slm code reviewer")
+        except MlflowException:
+            pass  # already registered
+        mv = client.create_model_version(self.registered_model_name, source=source, run_id=run_id, tags={ITERATION_TAG: iteration})
+        client.set_registered_model_alias(self.registered_model_name, "champion", mv.version)
+        return mv.version

@@ -1,0 +1,1 @@
+"""What runs inside a trainer process or pod: torch / transformers / trl / peft + dagster-pipes only."""

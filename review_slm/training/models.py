@@ -1,0 +1,84 @@
+"""Resolve a model reference to something `from_pretrained` can load, and load it for training.
+
+References: `builtin:tiny-qwen2` (built locally), a local folder, or a Hugging Face hub id
+(`Qwen/Qwen2.5-Coder-1.5B-Instruct`, optionally `id@revision`). S3 URIs are fetched by the
+artifact store before a path reaches this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from review_slm.core.recipe import QuantizationSpec, Recipe
+from review_slm.training.chat import prepare_tokenizer
+from review_slm.training.tiny_model import BUILTIN_TINY, ensure_tiny_model
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_ref(ref: str, recipe: Recipe, cache_dir: Path) -> tuple[str, str | None]:
+    """Returns (path or hub id, revision)."""
+    if ref == BUILTIN_TINY:
+        if recipe.tiny_model is None:
+            raise ValueError(f"recipe {recipe.label} uses {BUILTIN_TINY} but has no tiny_model section")
+        return str(ensure_tiny_model(recipe.tiny_model, cache_dir)), None
+    if Path(ref).exists():
+        return ref, None
+    if ref.startswith(("s3://", "file://")):
+        raise ValueError(f"model {ref} must be fetched through the artifact store before loading")
+    repo_id, _, revision = ref.partition("@")
+    return repo_id, revision or None
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def quantization_config(spec: QuantizationSpec):
+    """QLoRA config on CUDA; None on CPU, where bitsandbytes 4-bit breaks training after an eval pass."""
+    if not spec.load_in_4bit:
+        return None
+    if device() != "cuda":
+        log.warning("QLoRA 4-bit requested but no CUDA device: training plain LoRA in float32 on CPU")
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=spec.quant_type,
+        bnb_4bit_use_double_quant=spec.double_quant,
+        bnb_4bit_compute_dtype=getattr(torch, spec.compute_dtype),
+    )
+
+
+def load_tokenizer(path: str, revision: str | None = None):
+    from transformers import AutoTokenizer
+
+    return prepare_tokenizer(AutoTokenizer.from_pretrained(path, revision=revision))
+
+
+def load_model(path: str, revision: str | None = None, quantization: QuantizationSpec | None = None, for_training: bool = True):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    on_cuda = device() == "cuda"
+    bnb = quantization_config(quantization) if (quantization and for_training) else None
+    kwargs = {
+        "revision": revision,
+        "dtype": torch.bfloat16 if on_cuda else torch.float32,
+        "attn_implementation": "sdpa",
+    }
+    if bnb is not None:
+        kwargs["quantization_config"] = bnb
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if bnb is not None:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model)
+    elif on_cuda:
+        model = model.to("cuda")
+    return model
