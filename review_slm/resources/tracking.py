@@ -100,7 +100,7 @@ class MlflowTracking(dg.ConfigurableResource):
             mv = self.client().get_model_version_by_alias(self.registered_model_name, "champion")
         except MlflowException:
             return None
-        return Champion(version=mv.version, source=mv.source, iteration=mv.tags.get(ITERATION_TAG, ""), run_id=mv.run_id or "")
+        return Champion(version=str(mv.version), source=mv.source, iteration=mv.tags.get(ITERATION_TAG, ""), run_id=mv.run_id or "")
 
     def promoted_before(self, iteration: str) -> Champion | None:
         """The last model promoted by an iteration before `iteration`: "iteration N starts from N-1".
@@ -120,7 +120,7 @@ class MlflowTracking(dg.ConfigurableResource):
         if not earlier:
             return None
         mv = max(earlier, key=lambda v: int(v.version))
-        return Champion(version=mv.version, source=mv.source, iteration=mv.tags[ITERATION_TAG], run_id=mv.run_id or "")
+        return Champion(version=str(mv.version), source=mv.source, iteration=mv.tags[ITERATION_TAG], run_id=mv.run_id or "")
 
     def promote(self, source: str, iteration: str, run_id: str) -> str:
         """Register `source` as a new version and move the `champion` alias to it."""
@@ -133,4 +133,4 @@ class MlflowTracking(dg.ConfigurableResource):
             pass  # already registered
         mv = client.create_model_version(self.registered_model_name, source=source, run_id=run_id, tags={ITERATION_TAG: iteration})
         client.set_registered_model_alias(self.registered_model_name, "champion", mv.version)
-        return mv.version
+        return str(mv.version)

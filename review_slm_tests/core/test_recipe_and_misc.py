@@ -1,0 +1,46 @@
+import pytest
+
+from review_slm.core.diff_hunks import last_new_line, split_unified_diff
+from review_slm.core.iterations import next_iteration_key
+from review_slm.core.languages import detect_language
+from review_slm.core.recipe import RecipeError, load_recipe
+
+
+def test_shipped_recipes_load():
+    tiny, real = load_recipe("tiny"), load_recipe("qwen2.5-coder-1.5b-qlora")
+    assert tiny.base_model == "builtin:tiny-qwen2" and tiny.tiny_model is not None
+    assert real.base_model == "Qwen/Qwen2.5-Coder-1.5B-Instruct" and real.quantization.load_in_4bit
+
+
+def test_recipe_typo_names_file_and_key(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: x\nversion: 1\nbase_model: m\nsft:\n  learning_rat: 0.1\n")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(str(path))
+    assert str(path) in str(err.value) and "sft.learning_rat" in str(err.value) and "unknown key" in str(err.value)
+    path.write_text("name: x\nversion: 1\nbase_model: m\nlora:\n  r: many\n")
+    with pytest.raises(RecipeError, match="lora.r"):
+        load_recipe(str(path))
+    with pytest.raises(RecipeError, match="unknown recipe"):
+        load_recipe("no-such-recipe")
+
+
+def test_iteration_keys_sort_numerically():
+    assert next_iteration_key([]) == "iter-0001"
+    assert next_iteration_key(["iter-0009", "iter-0010", "other"]) == "iter-0011"
+
+
+def test_language_detection():
+    assert detect_language("a/b.go") == "go" and detect_language("x.py") == "python"
+    assert detect_language("charts/x/templates/dep.yaml", "") == "yaml"
+    assert detect_language("ci/config.yml", "+apiVersion: apps/v1\n+kind: Deployment") == "yaml"
+    assert detect_language(".github/workflows/ci.yml", "+on: push") is None
+    assert detect_language("main.rs") is None
+
+
+def test_split_unified_diff_and_line_arithmetic():
+    diff = ("diff --git a/a.go b/a.go\n--- a/a.go\n+++ b/a.go\n@@ -1,2 +1,3 @@\n x\n+y\n z\n@@ -10,1 +11,2 @@\n q\n+r\n"
+            "--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n")
+    hunks = split_unified_diff(diff)
+    assert [p for p, _ in hunks] == ["a.go", "a.go"]
+    assert last_new_line(hunks[0][1]) == 3 and last_new_line(hunks[1][1]) == 12

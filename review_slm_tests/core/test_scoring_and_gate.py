@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+from review_slm.core.gate import promotion_decision
+from review_slm.core.metrics import compute_metrics, markdown_table
+from review_slm.core.pairing import build_preference_pairs
+from review_slm.core.prompts import parse_review, render_review
+from review_slm.core.schema import Finding, Review
+from review_slm.core.scoring import score_answer
+
+BUG = Review(findings=[Finding(path="a.go", line=10, severity="high", category="concurrency", comment="race")], summary="race")
+CLEAN = Review(findings=[], summary="No issues found.")
+
+
+def answer(*lines, path="a.go", severity="high"):
+    return json.dumps({"findings": [{"path": path, "line": ln, "severity": severity, "category": "correctness",
+                                     "comment": "x", "suggestion": ""} for ln in lines], "summary": "s"})
+
+
+def test_rubric_kinds():
+    assert score_answer(answer(12), BUG).kind == "ok"  # within 3 lines
+    assert score_answer(answer(20), BUG).kind == "missed_findings"
+    assert score_answer(answer(10, 30), BUG).kind == "wrong_findings"
+    assert score_answer(answer(), BUG).kind == "lazy_no_issues"
+    assert score_answer(answer(1), CLEAN).kind == "false_alarm"
+    assert score_answer("Looks fine to me", BUG).kind == "invalid_format"
+    assert score_answer(answer(10, path="b.go"), BUG).matched == 0
+
+
+def test_parse_review_explains_what_is_wrong():
+    assert parse_review(render_review(BUG))[0] == BUG
+    review, error = parse_review('{"findings": [{"path": "a", "line": 1, "severity": "urgent"}], "summary": ""}')
+    assert review is None and "severity" in error
+
+
+def test_metrics_punish_flagging_everything_and_lazy_answers():
+    golds = [BUG, CLEAN]
+    perfect = compute_metrics([answer(10), answer()], golds)
+    flag_all = compute_metrics([answer(10), answer(1)], golds)
+    lazy = compute_metrics([answer(), answer()], golds)
+    assert perfect.score == pytest.approx(1.0)
+    assert flag_all.clean_accuracy == 0.0 and flag_all.score < perfect.score
+    assert lazy.no_issues_rate_on_buggy == 1.0 and lazy.score < perfect.score
+    table = markdown_table({"candidate": perfect.as_dict(), "base": lazy.as_dict()})
+    assert "| f1 | 1.000 | 0.000 |" in table
+
+
+def test_gate_refuses_regressions_and_lazy_collapse():
+    ref = {"score": 0.5, "no_issues_rate_on_buggy": 0.1}
+    assert promotion_decision({"score": 0.49, "no_issues_rate_on_buggy": 0.1}, ref, "champion", 0.02).passed
+    worse = promotion_decision({"score": 0.4, "no_issues_rate_on_buggy": 0.1}, ref, "champion", 0.02)
+    assert not worse.passed and "champion" in worse.reason
+    lazier = promotion_decision({"score": 0.6, "no_issues_rate_on_buggy": 0.5}, ref, "champion", 0.02)
+    assert not lazier.passed and "no-issues" in lazier.reason
+
+
+def test_preference_pairs_take_weak_answers_as_rejected():
+    examples = [{"id": "1", "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+x", "review": BUG.model_dump(mode="json")},
+                {"id": "2", "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+y", "review": BUG.model_dump(mode="json")}]
+    out = build_preference_pairs(examples, {"1": answer(), "2": answer(10)})
+    assert out.kinds == {"lazy_no_issues": 1, "matched_gold": 1}
+    pair = out.pairs[0]
+    assert pair["chosen"][0]["content"] == render_review(BUG) and pair["rejected"][0]["content"] == answer()
+    assert pair["prompt"][-1]["role"] == "user"

@@ -1,0 +1,45 @@
+import json
+
+from review_slm import cli
+from review_slm.core.recipe import load_recipe
+from review_slm.training.tiny_model import ensure_tiny_model
+
+DIFF = """diff --git a/pkg/pool.go b/pkg/pool.go
+--- a/pkg/pool.go
++++ b/pkg/pool.go
+@@ -40,2 +40,4 @@ func (p *Pool) Start() {
+ 	for i := 0; i < p.size; i++ {
++		go func() { resp, _ := http.Get(u); p.m[i] = resp.StatusCode }()
++	}
+--- a/README.md
++++ b/README.md
+@@ -1 +1,2 @@
+ # x
++more
+"""
+
+
+def test_iteration_next_adds_partition_keys(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert cli.main(["iteration", "next"]) == 0
+    assert cli.main(["iteration", "next"]) == 0
+    assert capsys.readouterr().out.split() == ["iter-0001", "iter-0002"]
+    cli.main(["iteration", "list"])
+    assert capsys.readouterr().out.split() == ["iter-0001", "iter-0002"]
+
+
+def test_review_prints_a_json_review(tmp_path, home, model_cache, capsys):
+    model_dir = ensure_tiny_model(load_recipe("tiny").tiny_model, model_cache)
+    diff = tmp_path / "change.diff"
+    diff.write_text(DIFF)
+    assert cli.main(["review", str(diff), "--model", str(model_dir), "--max-new-tokens", "8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hunks_reviewed"] == 1 and out["files_skipped"] == ["README.md"]
+    assert isinstance(out["findings"], list) and "summary" in out
+
+
+def test_review_without_a_champion_says_what_to_do(tmp_path, home, capsys):
+    diff = tmp_path / "c.diff"
+    diff.write_text(DIFF)
+    assert cli.main(["review", str(diff)]) == 2
+    assert "run an iteration first" in capsys.readouterr().err

@@ -1,0 +1,77 @@
+"""Two iterations end to end in-process (real training subprocesses on the tiny recipe), then a gate refusal."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from review_slm import definitions
+from review_slm.assets.partitions import iteration_partitions
+from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.teacher import HumanCommentTeacher
+
+ASSET_KEYS = ["mined_reviews", "hf_supplement", "gold_set", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"]
+
+
+@pytest.fixture
+def pipeline(home, model_cache, fast_recipe_path):
+    resources = definitions.local_resources()
+    resources["teacher"] = HumanCommentTeacher()
+    resources["recipe"] = TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache))
+    defs = dg.Definitions(assets=definitions.ASSETS, asset_checks=[definitions.no_regression_vs_champion],
+                          jobs=[definitions.iteration_job], resources=resources)
+    with dg.instance_for_test() as instance:
+        def run(key: str, run_config: dict | None = None):
+            instance.add_dynamic_partitions(iteration_partitions.name, [key])
+            job = defs.resolve_job_def("iteration_job")
+            return job.execute_in_process(partition_key=key, instance=instance, run_config=run_config or {}, raise_on_error=False)
+
+        def metadata(asset: str, key: str) -> dict:
+            records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1).records
+            if not records:
+                return {}
+            return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+        yield run, metadata, resources
+
+
+def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
+    run, metadata, resources = pipeline
+
+    first = run("iter-0001")
+    assert first.success
+    for asset in ASSET_KEYS:
+        assert metadata(asset, "iter-0001"), f"{asset} not materialized"
+    gold = metadata("gold_set", "iter-0001")
+    assert gold["rows_in"] == gold["rows_kept"] + gold["rows_quarantined"]
+    assert gold["teacher"] == "none" and gold["quarantined_malformed_patch"] == 2
+    assert metadata("parent_model", "iter-0001")["parent_iteration"] == "none (first iteration)"
+    assert metadata("deployed_endpoint", "iter-0001")["model_version"] == "1"
+    sft = metadata("sft_adapter", "iter-0001")
+    assert sft["steps"] == 4 and sft["final_loss"] > 0 and sft["mlflow_run"].startswith("http")
+    pairs = metadata("preference_pairs", "iter-0001")
+    assert pairs["pairs"] + pairs.get("matched_gold", 0) == pairs["prompts"]
+    eval_md = metadata("eval_report", "iter-0001")
+    assert eval_md["gate_reference"] == "base" and "| metric | candidate | base |" in eval_md["eval_table"]
+
+    second = run("iter-0002")
+    assert second.success
+    iter1_model = metadata("deployed_endpoint", "iter-0001")["model_uri"]
+    parent = metadata("parent_model", "iter-0002")
+    assert parent["parent_iteration"] == "iter-0001" and parent["model_uri"] == iter1_model
+    assert metadata("sft_adapter", "iter-0002")["parent_model"] == iter1_model
+    assert metadata("eval_report", "iter-0002")["gate_reference"] == "champion"
+    assert resources["tracking"].champion().iteration == "iter-0002"
+    # The test split is frozen: identical rows in both iterations.
+    art = resources["artifacts"]
+    assert art.read_text(art.iteration_uri("iter-0001", "gold_set", "test.jsonl")) == art.read_text(art.iteration_uri("iter-0002", "gold_set", "test.jsonl"))
+
+    # Iteration 3 must beat the champion by a full point: impossible, so the blocking check fails.
+    third = run("iter-0003", {"ops": {"eval_report": {"config": {"regression_tolerance": -1.0}}}})
+    checks = third.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [False]
+    assert metadata("eval_report", "iter-0003") and not metadata("deployed_endpoint", "iter-0003")
+    assert resources["tracking"].champion().iteration == "iter-0002"
+    served = json.loads(Path(home, "serving", "champion", "SERVED.json").read_text())
+    assert served["iteration"] == "iter-0002"
