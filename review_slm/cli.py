@@ -53,11 +53,12 @@ def review_diff(diff_text: str, model_dir: Path, max_new_tokens: int | None = No
     model = load_model(str(model_dir), for_training=False).eval()
     prompts = [{"id": str(i), "messages": student_messages(p, lang, h)} for i, (p, lang, h) in enumerate(hunks)]
     answers = generate_answers(model, tokenizer, prompts, max_new_tokens or recipe.generation.max_new_tokens, recipe.generation.batch_size)
-    findings, summaries, invalid = [], [], 0
+    findings, summaries, invalid = [], [], []
     for answer in sorted(answers, key=lambda a: int(a["id"])):
-        review, _ = parse_review(answer["answer"])
+        review, error = parse_review(answer["answer"])
         if review is None:
-            invalid += 1
+            # Shown, not hidden: a model that answers in prose should be visible to its user.
+            invalid.append({"path": hunks[int(answer["id"])][0], "error": error, "answer": answer["answer"][:200]})
             continue
         findings.extend(f.model_dump(mode="json") for f in review.findings)
         summaries.append(review.summary)
@@ -65,7 +66,7 @@ def review_diff(diff_text: str, model_dir: Path, max_new_tokens: int | None = No
         "findings": findings,
         "summary": " ".join(s for s in summaries if s) or ("No issues found." if not invalid else ""),
         "hunks_reviewed": len(hunks),
-        "hunks_with_invalid_output": invalid,
+        "invalid_answers": invalid,
         "files_skipped": skipped,
     }
 

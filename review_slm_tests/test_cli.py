@@ -36,6 +36,8 @@ def test_review_prints_a_json_review(tmp_path, home, model_cache, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["hunks_reviewed"] == 1 and out["files_skipped"] == ["README.md"]
     assert isinstance(out["findings"], list) and "summary" in out
+    # The random tiny model cannot write JSON in 8 tokens: the answer is reported with the reason.
+    assert out["invalid_answers"][0]["path"] == "pkg/pool.go" and out["invalid_answers"][0]["error"]
 
 
 def test_review_without_a_champion_says_what_to_do(tmp_path, home, capsys):

@@ -12,8 +12,6 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
-from pydantic import ValidationError
-
 from review_slm.core.gold import Candidate
 from review_slm.core.prompts import parse_review, teacher_messages
 from review_slm.core.schema import Review, ReviewRecord
@@ -80,7 +78,7 @@ class OllamaTeacher(Teacher):
         def safe(record: ReviewRecord) -> Candidate:
             try:
                 return self._review(record)
-            except (ValidationError, Exception) as err:  # a timeout on one row must not lose the others
+            except Exception as err:  # a timeout or HTTP error on one row must not lose the others
                 return Candidate(record, None, self.model, error=f"teacher call failed: {err}")
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

@@ -22,7 +22,7 @@ class StandIn(BaseHTTPRequestHandler):
     calls: list[str] = []
 
     def log_message(self, *args):
-        pass
+        """Keep the test output free of access-log lines."""
 
     def do_GET(self):
         url = urlparse(self.path)
