@@ -1,11 +1,12 @@
 """GitHubReviewSource through real PyGithub against a local stand-in of the REST API (127.0.0.1)."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+
+from review_slm_tests.servers import serve
 
 from review_slm.resources.review_source import GitHubReviewSource
 
@@ -48,11 +49,9 @@ class StandIn(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def api_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     StandIn.calls = []
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve(StandIn) as url:
+        yield url
 
 
 def test_mines_all_pages_through_pygithub(api_url):

@@ -1,10 +1,11 @@
 """OllamaTeacher through the real `ollama` client against a local stand-in server (127.0.0.1)."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from review_slm_tests.servers import serve
 
 from review_slm.core.schema import ReviewRecord
 from review_slm.resources.teacher import OllamaTeacher
@@ -46,11 +47,9 @@ class StandIn(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def host():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     StandIn.chats = []
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve(StandIn) as url:
+        yield url
 
 
 def rec(i: int, body: str) -> ReviewRecord:
