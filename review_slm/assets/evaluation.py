@@ -75,7 +75,11 @@ def eval_report(
                      for name, ref in models.items()],
     }
     run_id = tracking.start_asset_run(context, {"recipe": rec.label, "eval_items": len(items), **{f"model.{k}": v for k, v in models.items()}})
-    launcher.launch(context, spec, tracking.trainer_env(run_id))
+    try:
+        launcher.launch(context, spec, tracking.trainer_env(run_id))
+    except Exception:
+        tracking.end_run(run_id, failed=True)  # never leave a run RUNNING in MLflow
+        raise
 
     golds = [Review.model_validate(i["review"]) for i in items]
     results: dict[str, dict[str, float]] = {}

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
+
 from review_slm.core.gold import Candidate
 from review_slm.core.prompts import parse_review, teacher_messages
 from review_slm.core.schema import Review, ReviewRecord
