@@ -127,7 +127,7 @@ def gold_set(
     outcome = apply_quality_gates(
         candidates,
         upstream_rejected,
-        GateConfig(max_lazy_share=config.max_lazy_share, max_example_chars=recipe.load().max_example_chars, redact_secrets=config.redact_secrets),
+        GateConfig(max_lazy_share=config.max_lazy_share, max_example_chars=recipe.load().max_example_tokens * 4, redact_secrets=config.redact_secrets),
     )
     if len(outcome.kept) + len(outcome.quarantined) != rows_in:
         raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")

@@ -78,10 +78,15 @@ class GenerationSpec(_Strict):
 
 
 class HardwareSpec(_Strict):
+    """Where the recipe trains, and what an hour of it costs: the inputs of the pre-training cost estimate."""
+
     accelerator: Literal["cpu", "cuda"] = "cpu"
     gpus_per_node: int = Field(0, ge=0)
     nodes: int = Field(1, gt=0)
     memory: str = "8Gi"
+    gpu_type: str = "none"
+    peak_tflops: float = Field(0.0, ge=0, description="dense bf16 peak of one accelerator, TFLOP/s")
+    assumed_mfu: float = Field(0.35, gt=0, le=1, description="model FLOPs utilisation the estimate assumes")
     gpu_hour_usd: float = Field(0.0, ge=0)
 
 
@@ -98,7 +103,9 @@ class Recipe(_Strict):
     dpo: DpoSpec = DpoSpec()
     generation: GenerationSpec = GenerationSpec()
     hardware: HardwareSpec = HardwareSpec()
-    max_example_chars: int = Field(6000, gt=0, description="gold-set token budget, in characters of prompt + review")
+    max_example_tokens: int = Field(2048, gt=0, description="gold-set token budget: prompt + review, in student tokens")
+    base_model_params_b: float | None = Field(None, gt=0, description="parameters in billions, for cost estimates")
+    curriculum: bool = Field(False, description="order SFT examples from easy to hard by the gold set's difficulty score")
 
     @property
     def label(self) -> str:
