@@ -3,11 +3,14 @@
 
 import json
 import os
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.iterations import next_iteration_key
+from review_slm.resources.artifacts import ArtifactStore
+from review_slm.resources.review_corpus import ReviewCorpus
 from review_slm.resources.review_source import ReviewSource
 
 ITERATION_JOB = "iteration_job"
@@ -20,21 +23,35 @@ DEFAULT_MIN_NEW_COMMENTS = 20
 @dg.sensor(
     job_name=ITERATION_JOB,
     minimum_interval_seconds=600,
-    description="Counts review comments updated since the last iteration's cursor (per repository); when at least "
-    "REVIEW_SLM_MIN_NEW_COMMENTS (default 20) are new, adds the next `iteration` key and runs the whole graph for it.",
+    description="Counts review comments updated after the mined corpus' cursor (per repository), stopping as soon as "
+    "REVIEW_SLM_MIN_NEW_COMMENTS (default 20) are found; then adds the next `iteration` key and runs the whole graph "
+    "for it. At most one iteration in flight; the run key is the iteration key, so no tick or restart repeats it.",
 )
-def new_reviews_sensor(context: dg.SensorEvaluationContext, review_source: ReviewSource) -> dg.SensorResult | dg.SkipReason:
+def new_reviews_sensor(
+    context: dg.SensorEvaluationContext, review_source: ReviewSource, artifacts: ArtifactStore
+) -> dg.SensorResult | dg.SkipReason:
     min_new = int(os.environ.get("REVIEW_SLM_MIN_NEW_COMMENTS", DEFAULT_MIN_NEW_COMMENTS))
     in_flight = context.instance.get_runs(dg.RunsFilter(job_name=ITERATION_JOB, statuses=_IN_FLIGHT), limit=1)
     if in_flight:
         return dg.SkipReason(f"iteration run {in_flight[0].run_id} is still in flight")
-    cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    count, newest = review_source.new_since(cursor)
+    # The sensor's own cursor remembers what it already asked an iteration to mine, so comments that
+    # a failed iteration did not mine do not start iteration after iteration; the next one picks them up.
+    requested: dict[str, str] = json.loads(context.cursor).get("requested", {}) if context.cursor else {}
+    corpus = ReviewCorpus(artifacts, review_source.source_name)
+    count = 0
+    for repo in review_source.repos:
+        mark = max(corpus.cursor(repo), requested.get(repo, ""))
+        found, _newest = review_source.count_new(repo, mark, stop_at=min_new - count)
+        count += found
+        if count >= min_new:
+            break
     if count < min_new:
         return dg.SkipReason(f"{count} new review comments since the last iteration (need {min_new})")
+    # The iteration will mine everything updated until it runs, so "now" is what it covers.
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     key = next_iteration_key(list(context.instance.get_dynamic_partitions(iteration_partitions.name)))
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=key, partition_key=key, tags={"review_slm/new_comments": str(count)})],
+        run_requests=[dg.RunRequest(run_key=key, partition_key=key, tags={"review_slm/new_comments": f"{count}+"})],
         dynamic_partitions_requests=[iteration_partitions.build_add_request([key])],
-        cursor=json.dumps({**cursor, **newest}, sort_keys=True),
+        cursor=json.dumps({"requested": {**requested, **dict.fromkeys(review_source.repos, now)}, "last_key": key}, sort_keys=True),
     )

@@ -1,40 +1,54 @@
 import json
 
 import dagster as dg
+from dagster._core.test_utils import create_run_for_test
 
 from review_slm.assets.partitions import iteration_partitions
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import SnapshotReviewSource
-from review_slm.sensors import new_reviews_sensor
+from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
+
+SOURCE = SnapshotReviewSource(repos=["kubeflow/trainer"])
 
 
-def evaluate(instance, cursor=None):
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"review_source": SnapshotReviewSource(repos=["kubeflow/trainer"])})
+def evaluate(instance, artifacts, cursor=None):
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"review_source": SOURCE, "artifacts": artifacts})
     return new_reviews_sensor(ctx)
 
 
-def test_enough_new_reviews_start_the_next_iteration(monkeypatch):
+def test_enough_new_reviews_start_one_iteration_and_only_one(monkeypatch, tmp_path):
     monkeypatch.setenv("REVIEW_SLM_MIN_NEW_COMMENTS", "20")
+    artifacts = LocalArtifactStore(root=str(tmp_path))
     with dg.instance_for_test() as instance:
-        result = evaluate(instance)
+        result = evaluate(instance, artifacts)
         assert isinstance(result, dg.SensorResult)
         (request,) = result.run_requests
         assert request.run_key == "iter-0001" and request.partition_key == "iter-0001"
         assert result.dynamic_partitions_requests[0].partition_keys == ["iter-0001"]
-        cursor = json.loads(result.cursor)
-        assert cursor["kubeflow/trainer"].startswith("2026-")
+        assert json.loads(result.cursor)["requested"]["kubeflow/trainer"].startswith("2026-")
 
-        # Nothing new since that cursor: skip, and no duplicate run for the same key.
-        assert isinstance(evaluate(instance, result.cursor), dg.SkipReason)
+        # The next tick (or a restarted daemon, which reads the stored cursor) does not ask again.
+        assert isinstance(evaluate(instance, artifacts, result.cursor), dg.SkipReason)
 
-        # With iter-0001 existing and an older cursor, the next key is iter-0002.
+        # While an iteration runs, nothing else starts, whatever the count.
         instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
-        older = json.dumps({"kubeflow/trainer": "2026-01-01T00:00:00Z"})
-        again = evaluate(instance, older)
-        assert again.run_requests[0].run_key == "iter-0002"
+        create_run_for_test(instance, job_name=ITERATION_JOB, status=dg.DagsterRunStatus.STARTED)
+        busy = evaluate(instance, artifacts)
+        assert isinstance(busy, dg.SkipReason) and "in flight" in busy.skip_message
 
 
-def test_below_the_threshold_skips(monkeypatch):
+def test_counts_from_the_mined_corpus_cursor(monkeypatch, tmp_path):
+    monkeypatch.setenv("REVIEW_SLM_MIN_NEW_COMMENTS", "1")
+    artifacts = LocalArtifactStore(root=str(tmp_path))
+    mine_into_corpus(SOURCE, ReviewCorpus(artifacts, SOURCE.source_name))
+    with dg.instance_for_test() as instance:
+        result = evaluate(instance, artifacts)
+        assert isinstance(result, dg.SkipReason) and result.skip_message.startswith("0 new")
+
+
+def test_below_the_threshold_skips(monkeypatch, tmp_path):
     monkeypatch.setenv("REVIEW_SLM_MIN_NEW_COMMENTS", "100000")
     with dg.instance_for_test() as instance:
-        result = evaluate(instance)
+        result = evaluate(instance, LocalArtifactStore(root=str(tmp_path)))
         assert isinstance(result, dg.SkipReason) and "need 100000" in result.skip_message

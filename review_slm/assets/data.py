@@ -6,10 +6,12 @@ from collections import Counter
 import dagster as dg
 
 from review_slm.assets.partitions import iteration_partitions
+from review_slm.core.github_comments import parse_threads
 from review_slm.core.gold import Candidate, GateConfig, GoldExample, apply_quality_gates, assign_splits
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import ReviewSource
 from review_slm.resources.supplement import HFSupplementSource
 from review_slm.resources.teacher import Teacher
@@ -40,30 +42,56 @@ def _read_records(artifacts: ArtifactStore, key: str, asset: str) -> tuple[list[
     return records, rejected
 
 
+class MinedReviewsConfig(dg.Config):
+    full_resync: bool = False  # list everything again: finds comments deleted on GitHub since they were mined
+
+
 @dg.asset(
     partitions_def=iteration_partitions,
     group_name="data",
     kinds={"github", "python"},
-    code_version="1",
-    description="Pull-request review comments (diff hunk, path, line, body, author, PR) on Go, Python and "
-    "Kubernetes YAML, mined with PyGithub, or read from the bundled snapshot when there is no GITHUB_TOKEN.",
+    code_version="2",
+    description="Pull-request review comments (diff hunk, path, line, body, author, PR, thread) on Go, Python and "
+    "Kubernetes YAML. Mined incrementally with PyGithub into a durable per-repository corpus (cursor on `updated_at`, "
+    "edits update, deletions found by a full resync); the bundled snapshot stands in when there is no GITHUB_TOKEN.",
 )
-def mined_reviews(context: dg.AssetExecutionContext, review_source: ReviewSource, artifacts: ArtifactStore) -> dg.MaterializeResult:
-    batch = review_source.mine()
-    uri = _write_records(artifacts, context.partition_key, "mined_reviews", batch.records, batch.rejected)
-    skipped = Counter(r.reason for r in batch.rejected)
-    context.log.info(f"{batch.fetched} comments from {review_source.source_name}: {len(batch.records)} kept, skipped {dict(skipped)}")
+def mined_reviews(
+    context: dg.AssetExecutionContext, config: MinedReviewsConfig, review_source: ReviewSource, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
+    corpus = ReviewCorpus(artifacts, review_source.source_name)
+    report = mine_into_corpus(review_source, corpus, full_resync=config.full_resync, progress=context.log.info)
+    bots = frozenset(b.lower() for b in review_source.extra_bots)
+    records, rejected, attached = [], [], 0
+    for repo in review_source.repos:
+        parsed = parse_threads(list(corpus.comments(repo).values()), repo, bots)
+        records += parsed.records
+        rejected += parsed.rejected
+        attached += parsed.replies_attached
+    uri = _write_records(artifacts, context.partition_key, "mined_reviews", records, rejected)
+    skipped = Counter(r.reason for r in rejected)
+    context.log.info(f"corpus of {review_source.source_name}: {len(records)} records, {attached} replies attached, skipped {dict(skipped)}")
     return dg.MaterializeResult(
         metadata={
             "source": review_source.source_name,
             "repos": ", ".join(review_source.repos),
-            "comments_fetched": batch.fetched,
-            "comments_kept": len(batch.records),
+            "comments_fetched": report.total("fetched"),
+            "comments_new": report.total("new"),
+            "comments_updated": report.total("updated"),
+            "comments_deleted": report.total("deleted"),
+            "duplicates_skipped": report.total("duplicates"),
+            "bots_skipped": skipped.pop("bot", 0),
+            "outdated_skipped": skipped.pop("outdated", 0),
             **{f"skipped_{reason}": n for reason, n in sorted(skipped.items())},
-            "languages": dict(Counter(r.language for r in batch.records)),
-            "cursor": batch.newest_update,
+            "replies_attached": attached,
+            "records": len(records),
+            "api_calls": report.usage.api_calls,
+            "api_retries": report.usage.retries,
+            "rate_limit_waits": report.usage.rate_limit_waits,
+            "rate_limit_wait_s": round(report.usage.rate_limit_wait_s, 1),
+            "cursors": {repo: r.cursor for repo, r in report.repos.items()},
+            "languages": dict(Counter(r.language for r in records)),
             "uri": uri,
-            "preview": _preview([r.model_dump() for r in batch.records], ["source_id", "path", "line", "author", "body"]),
+            "preview": _preview([r.model_dump() for r in records], ["source_id", "path", "line", "author", "body"]),
         }
     )
 

@@ -1,7 +1,8 @@
-"""Parse one pull-request review comment, as the GitHub REST API returns it, into a `ReviewRecord`.
+"""Parse pull-request review comments, as the GitHub REST API returns them, into `ReviewRecord`s.
 
-The same function reads live PyGithub results (`comment.raw_data`) and the bundled snapshot,
-so the offline default exercises the real parsing path.
+The same functions read live PyGithub results and the bundled snapshot, so the offline default
+exercises the real parsing path. Replies are not examples of their own: they attach to the first
+comment of their thread (`ReviewRecord.thread`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def is_bot(user: dict | None, extra_bots: frozenset[str] = frozenset()) -> bool:
     return user.get("type") == "Bot" or login.endswith("[bot]") or login.lower() in extra_bots
 
 
-def parse_review_comment(raw: dict, repo: str, extra_bots: frozenset[str] = frozenset()) -> ParsedComment:
+def parse_review_comment(
+    raw: dict, repo: str, extra_bots: frozenset[str] = frozenset(), thread: tuple[str, ...] = ()
+) -> ParsedComment:
     source_id = str(raw.get("id", "?"))
 
     def reject(reason: str, field: str | None = None, detail: str = "") -> ParsedComment:
@@ -47,7 +50,7 @@ def parse_review_comment(raw: dict, repo: str, extra_bots: frozenset[str] = froz
 
     if "id" not in raw:
         return reject("malformed_id", "id", "comment has no id")
-    if is_bot(raw.get("user")):
+    if is_bot(raw.get("user"), extra_bots):
         return reject("bot", "user.login", str((raw.get("user") or {}).get("login")))
     if raw.get("in_reply_to_id"):
         return reject("reply", "in_reply_to_id", f"reply to {raw['in_reply_to_id']}")
@@ -77,7 +80,62 @@ def parse_review_comment(raw: dict, repo: str, extra_bots: frozenset[str] = froz
             pr_url=pr_url,
             created_at=raw.get("created_at") or "",
             updated_at=raw.get("updated_at") or "",
+            thread=list(thread),
         )
     except ValidationError as err:
         return ParsedComment(None, rejection_from_validation_error("github", source_id, err))
     return ParsedComment(record, None)
+
+
+@dataclass
+class ParsedThreads:
+    records: list[ReviewRecord]
+    rejected: list[RejectedRow]
+    replies_attached: int
+
+
+def _thread_root(comment_id: int, parent_of: dict[int, int]) -> int:
+    seen = set()
+    while comment_id in parent_of and comment_id not in seen:  # GitHub points at the root; be safe with chains
+        seen.add(comment_id)
+        comment_id = parent_of[comment_id]
+    return comment_id
+
+
+def parse_threads(raws: list[dict], repo: str, extra_bots: frozenset[str] = frozenset()) -> ParsedThreads:
+    """Parse a repository's comments, folding each reply into its thread's first comment.
+
+    A reply whose root is not a kept comment (a bot's, an outdated one, or one not mined) is
+    rejected as `orphan_reply`; bot replies are rejected as `bot`. Every input comment ends up
+    a record, an attached reply, or a rejected row.
+    """
+    parent_of = {c["id"]: c["in_reply_to_id"] for c in raws if "id" in c and c.get("in_reply_to_id")}
+    replies: dict[int, list[dict]] = {}
+    rejected: list[RejectedRow] = []
+    roots: list[dict] = []
+    for raw in raws:
+        if "id" in raw and raw.get("in_reply_to_id"):
+            if is_bot(raw.get("user"), extra_bots):
+                login = (raw.get("user") or {}).get("login")
+                rejected.append(RejectedRow(source="github", source_id=str(raw["id"]), reason="bot", field="user.login", detail=str(login)))
+                continue
+            replies.setdefault(_thread_root(raw["id"], parent_of), []).append(raw)
+        else:
+            roots.append(raw)
+    records: list[ReviewRecord] = []
+    attached = 0
+    for raw in roots:
+        thread_raws = sorted(replies.pop(raw.get("id"), []), key=lambda r: (r.get("created_at") or "", r["id"]))
+        thread = tuple(f"{(r.get('user') or {}).get('login', '')}: {(r.get('body') or '').strip()}" for r in thread_raws)
+        parsed = parse_review_comment(raw, repo, extra_bots, thread)
+        if parsed.record:
+            records.append(parsed.record)
+            attached += len(thread_raws)
+        else:
+            rejected.append(parsed.rejected)
+            replies[raw.get("id")] = thread_raws  # its replies have nothing to attach to
+    for root_id, orphans in replies.items():
+        for r in orphans:
+            rejected.append(RejectedRow(source="github", source_id=str(r["id"]), reason="orphan_reply", field="in_reply_to_id",
+                                        detail=f"thread root {root_id} is not a kept comment"))
+    return ParsedThreads(records, rejected, attached)

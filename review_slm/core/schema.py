@@ -77,6 +77,7 @@ class ReviewRecord(BaseModel):
     pr_url: str = ""
     created_at: str = ""
     updated_at: str = ""
+    thread: list[str] = Field(default_factory=list, description="later replies in the thread, as 'login: body'")
 
     @property
     def record_id(self) -> str:

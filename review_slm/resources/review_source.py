@@ -1,6 +1,7 @@
 """Where review comments come from: the GitHub REST API through PyGithub, or the bundled snapshot.
 
-Both hand the same raw comment JSON to `core.github_comments.parse_review_comment`.
+Both hand the same raw comment JSON, page by page and oldest update first, to the review corpus
+(`resources/review_corpus.py`), which keeps the per-repository cursor.
 """
 
 from __future__ import annotations
@@ -8,67 +9,63 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 
 import dagster as dg
 from pydantic import Field
 
-from review_slm.core.github_comments import parse_review_comment
-from review_slm.core.schema import RejectedRow, ReviewRecord
+from review_slm.resources.github_rate_limits import ApiUsage, CountingGithubRetry, wait_for_primary_limit
 
 SNAPSHOT_PACKAGE = "review_slm.data.github_snapshot"
-
-
-@dataclass
-class MinedBatch:
-    records: list[ReviewRecord] = field(default_factory=list)
-    rejected: list[RejectedRow] = field(default_factory=list)
-    fetched: int = 0
-    api_calls: int = 0
-    newest_update: dict[str, str] = field(default_factory=dict)
 
 
 class ReviewSource(dg.ConfigurableResource, ABC):
     repos: list[str] = Field(default_factory=lambda: ["kubeflow/trainer"])
     extra_bots: list[str] = Field(default_factory=list, description="logins to treat as bots besides [bot] accounts")
+    per_page: int = Field(100, gt=0, le=100)
 
     @property
     @abstractmethod
     def source_name(self) -> str: ...
 
     @abstractmethod
-    def raw_comments(self, repo: str, since: str | None) -> Iterator[dict]:
-        """Raw review-comment JSON objects updated at or after `since`, oldest first."""
+    def raw_pages(self, repo: str, since: str | None, usage: ApiUsage) -> Iterator[list[dict]]:
+        """Raw review-comment JSON objects updated at or after `since`, oldest update first, one list per page.
 
-    def mine(self, since: dict[str, str] | None = None) -> MinedBatch:
-        batch = MinedBatch()
-        bots = frozenset(b.lower() for b in self.extra_bots)
-        for repo in self.repos:
-            for raw in self.raw_comments(repo, (since or {}).get(repo)):
-                batch.fetched += 1
-                parsed = parse_review_comment(raw, repo, bots)
-                if parsed.record:
-                    batch.records.append(parsed.record)
-                else:
-                    batch.rejected.append(parsed.rejected)
-                updated = raw.get("updated_at") or ""
-                if updated > batch.newest_update.get(repo, ""):
-                    batch.newest_update[repo] = updated
-        return batch
+        If fetching fails part way, the pages already yielded are safe to keep: the caller commits
+        them before the error propagates.
+        """
 
-    def new_since(self, since: dict[str, str]) -> tuple[int, dict[str, str]]:
-        """How many comments were updated after the per-repo cursor, and the newest update seen: the sensor's cheap check."""
-        count, newest = 0, {}
-        for repo in self.repos:
-            mark = since.get(repo, "")
-            for raw in self.raw_comments(repo, mark or None):
+    def count_new(self, repo: str, cursor: str, stop_at: int) -> tuple[int, str]:
+        """Comments updated strictly after `cursor`, counting no further than `stop_at`: the sensor's cheap check."""
+        count, newest = 0, cursor
+        for page in self.raw_pages(repo, cursor or None, ApiUsage()):
+            for raw in page:
                 updated = raw.get("updated_at") or ""
-                if updated > mark:
+                if updated > cursor:
                     count += 1
-                    newest[repo] = max(newest.get(repo, ""), updated)
+                    newest = max(newest, updated)
+            if count >= stop_at:
+                break
         return count, newest
+
+
+def _chunks(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    """Group into pages; on an error, hand over the partial page first, then raise."""
+    chunk: list[dict] = []
+    try:
+        for item in items:
+            chunk.append(item)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    except Exception:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
 
 
 class SnapshotReviewSource(ReviewSource):
@@ -80,7 +77,7 @@ class SnapshotReviewSource(ReviewSource):
     def source_name(self) -> str:
         return "snapshot"
 
-    def raw_comments(self, repo: str, since: str | None) -> Iterator[dict]:
+    def raw_pages(self, repo: str, since: str | None, usage: ApiUsage) -> Iterator[list[dict]]:
         name = repo.replace("/", "__") + ".json"
         if self.snapshot_dir:
             from pathlib import Path
@@ -91,33 +88,55 @@ class SnapshotReviewSource(ReviewSource):
             if not ref.is_file():
                 raise FileNotFoundError(f"no bundled snapshot for {repo} ({name}); set GITHUB_TOKEN to mine it live")
             text = ref.read_text(encoding="utf-8")
-        for raw in sorted(json.loads(text), key=lambda c: c.get("updated_at") or ""):
-            if since is None or (raw.get("updated_at") or "") >= since:
-                yield raw
+        ordered = sorted(json.loads(text), key=lambda c: (c.get("updated_at") or "", c.get("id", 0)))
+        yield from _chunks((c for c in ordered if since is None or (c.get("updated_at") or "") >= since), self.per_page)
 
 
 class GitHubReviewSource(ReviewSource):
-    """Live mining through PyGithub: `GET /repos/{repo}/pulls/comments?sort=updated&since=...`."""
+    """Live mining through PyGithub: `GET /repos/{repo}/pulls/comments?sort=updated&direction=asc&since=...`.
+
+    Pages follow the `Link` header; 5xx and rate-limit responses are retried (Retry-After honoured);
+    when `X-RateLimit-Remaining` reaches `rate_limit_reserve` the miner waits for the reset.
+    """
 
     token: str
     api_url: str = "https://api.github.com"
-    per_page: int = 100
+    max_retries: int = 5
+    backoff_factor: float = 1.0
+    secondary_rate_wait_s: float = 60.0
+    max_rate_limit_wait_s: float = 3600.0
+    rate_limit_reserve: int = 1
+    seconds_between_requests: float = Field(0.25, ge=0, description="PyGithub's courtesy throttle between requests")
 
     @property
     def source_name(self) -> str:
         return "github"
 
-    def _client(self):
+    def _client(self, usage: ApiUsage):
         from github import Auth, Github
 
-        return Github(auth=Auth.Token(self.token), base_url=self.api_url, per_page=self.per_page)
+        retry = CountingGithubRetry(
+            usage, total=self.max_retries, backoff_factor=self.backoff_factor,
+            secondary_rate_wait=self.secondary_rate_wait_s, max_rate_limit_wait=self.max_rate_limit_wait_s,
+        )
+        return Github(auth=Auth.Token(self.token), base_url=self.api_url, per_page=self.per_page, retry=retry, lazy=True,
+                      seconds_between_requests=self.seconds_between_requests or None)
 
-    def raw_comments(self, repo: str, since: str | None) -> Iterator[dict]:
-        gh = self._client()
+    def raw_pages(self, repo: str, since: str | None, usage: ApiUsage) -> Iterator[list[dict]]:
+        gh = self._client(usage)
         kwargs = {"sort": "updated", "direction": "asc"}
         if since:
             kwargs["since"] = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        for comment in gh.get_repo(repo, lazy=True).get_pulls_review_comments(**kwargs):
-            # The list payload is the whole object; `raw_data` would re-fetch each comment
-            # because PyGithub marks list items as not completed.
-            yield comment._rawData
+        # lazy: no `GET /repos/{repo}` first; one requester, so `rate_limiting` reflects the listing's headers.
+        comments = gh.get_repo(repo).get_pulls_review_comments(**kwargs)
+        # The list payload is the whole object; `raw_data` would re-fetch each comment because
+        # PyGithub marks list items as not completed.
+        fetched_any = False
+        for page in _chunks((c._rawData for c in comments), self.per_page):
+            usage.api_calls += 1
+            fetched_any = True
+            yield page
+            remaining, _limit = gh.rate_limiting  # read from the last response's headers, no request
+            wait_for_primary_limit(remaining, gh.rate_limiting_resettime, self.rate_limit_reserve, usage, self.max_rate_limit_wait_s)
+        if not fetched_any:
+            usage.api_calls += 1  # the one request that found nothing new

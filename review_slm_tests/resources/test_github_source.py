@@ -1,65 +1,124 @@
-"""GitHubReviewSource through real PyGithub against a local stand-in of the REST API (127.0.0.1)."""
-
-import json
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlparse
+"""Incremental mining through real PyGithub against a local stand-in of the GitHub REST API."""
 
 import pytest
 
+from review_slm_tests.resources.github_standin import GitHubState, comment, make_handler
 from review_slm_tests.servers import serve
 
+from review_slm.core.github_comments import parse_threads
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import GitHubReviewSource
 
-COMMENTS = [
-    {"id": 100 + i, "path": f"pkg/f{i}.go", "line": 3, "diff_hunk": "@@ -1,2 +1,3 @@\n a\n+go f()\n b",
-     "body": f"leak {i} — naïve", "user": {"login": "bob", "type": "User"}, "pull_request_url": "https://api.github.com/repos/o/r/pulls/7",
-     "html_url": "https://github.com/o/r/pull/7#discussion_r1", "created_at": f"2026-01-0{i + 1}T00:00:00Z", "updated_at": f"2026-01-0{i + 1}T00:00:00Z"}
-    for i in range(5)
-] + [{"id": 200, "path": "a.py", "line": 1, "diff_hunk": "@@ -1 +1 @@\n+x", "body": "coverage", "user": {"login": "coveralls[bot]", "type": "Bot"},
-      "updated_at": "2026-01-09T00:00:00Z"}]
+HUGE_HUNK = "@@ -1,1 +1,4001 @@\n" + "".join(f"+line_{i} = {i}\n" for i in range(4000)) + "+go f()"
 
 
-class StandIn(BaseHTTPRequestHandler):
-    calls: list[str] = []
-
-    def log_message(self, *args):
-        """Keep the test output free of access-log lines."""
-
-    def do_GET(self):
-        url = urlparse(self.path)
-        StandIn.calls.append(self.path)
-        assert self.headers["Authorization"] == "token test-token"
-        if url.path != "/repos/o/r/pulls/comments":
-            self.send_response(404)
-            self.end_headers()
-            return
-        query = parse_qs(url.query)
-        page, per_page = int(query.get("page", ["1"])[0]), int(query["per_page"][0])
-        items = COMMENTS[(page - 1) * per_page : page * per_page]
-        body = json.dumps(items).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("X-RateLimit-Remaining", "4999")
-        if page * per_page < len(COMMENTS):
-            host = f"http://{self.headers['Host']}"
-            self.send_header("Link", f'<{host}{url.path}?per_page={per_page}&sort=updated&direction=asc&page={page + 1}>; rel="next"')
-        self.end_headers()
-        self.wfile.write(body)
+def seed_state() -> GitHubState:
+    state = GitHubState()
+    for i in range(1, 8):
+        state.comments[i] = comment(i, f"2026-01-0{i}T00:00:00Z")
+    state.comments[8] = comment(8, "2026-01-08T00:00:00Z", user={"login": "coveralls[bot]", "type": "Bot"}, path="a.py")
+    state.comments[9] = comment(9, "2026-01-08T00:00:00Z", line=None)  # outdated: no longer on a line of the diff
+    state.comments[10] = comment(10, "2026-01-08T00:00:00Z", in_reply_to_id=1, body="Fixed in the next commit, thanks")
+    state.comments[11] = comment(11, "2026-01-08T00:00:00Z", diff_hunk=HUGE_HUNK, path="pkg/huge.go", line=4001)
+    return state
 
 
 @pytest.fixture
-def api_url():
-    StandIn.calls = []
-    with serve(StandIn) as url:
-        yield url
+def github():
+    state = seed_state()
+    with serve(make_handler(state)) as url:
+        yield state, url
 
 
-def test_mines_all_pages_through_pygithub(api_url):
-    source = GitHubReviewSource(token="test-token", api_url=api_url, repos=["o/r"], per_page=2)
-    batch = source.mine()
-    assert batch.fetched == 6 and len(batch.records) == 5
-    assert [r.reason for r in batch.rejected] == ["bot"]
-    assert batch.records[0].body == "leak 0 — naïve" and batch.records[0].pr_number == 7
-    assert len(StandIn.calls) == 3  # three pages, no per-comment re-fetch
-    assert "sort=updated" in StandIn.calls[0]
-    assert batch.newest_update == {"o/r": "2026-01-09T00:00:00Z"}
+def source(url: str, **over) -> GitHubReviewSource:
+    return GitHubReviewSource(token="test-token", api_url=url, repos=["o/r"], per_page=3, backoff_factor=0,
+                              seconds_between_requests=0, **over)
+
+
+def test_mines_every_page_and_parses_threads_bots_and_outdated(github, tmp_path):
+    state, url = github
+    corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path)), "github")
+    report = mine_into_corpus(source(url), corpus)
+    repo = report.repos["o/r"]
+    assert (repo.fetched, repo.new, repo.updated, repo.duplicates) == (11, 11, 0, 0)
+    assert len(state.calls) == report.usage.api_calls == 4  # 11 comments at 3 per page, no per-comment re-fetch
+    assert repo.cursor == "2026-01-08T00:00:00Z" and corpus.cursor("o/r") == repo.cursor
+
+    parsed = parse_threads(list(corpus.comments("o/r").values()), "o/r")
+    by_id = {r.source_id: r for r in parsed.records}
+    assert sorted(r.reason for r in parsed.rejected) == ["bot", "outdated"]
+    assert parsed.replies_attached == 1 and by_id["1"].thread == ["bob: Fixed in the next commit, thanks"]
+    assert "10" not in by_id  # the reply is part of its thread, not an example of its own
+    assert by_id["3"].body == "goroutine leak 3 — naïve 🚀"
+    assert by_id["11"].diff_hunk == HUGE_HUNK  # huge hunks are mined whole; the gold set's token budget decides
+    # Every comment is a record, an attached reply or a rejected row.
+    assert len(parsed.records) + parsed.replies_attached + len(parsed.rejected) == len(state.comments)
+
+
+def test_rerun_with_overlap_adds_nothing_and_picks_up_edits_and_new_comments(github, tmp_path):
+    state, url = github
+    corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path)), "github")
+    mine_into_corpus(source(url), corpus)
+
+    again = mine_into_corpus(source(url), corpus).repos["o/r"]
+    assert again.new == 0 and again.updated == 0 and again.duplicates == 4  # the 1 s overlap re-delivers the cursor's second
+
+    state.comments[2] = {**state.comments[2], "body": "edited: leaks on error", "updated_at": "2026-01-09T00:00:00Z"}
+    state.comments[12] = comment(12, "2026-01-09T00:00:00Z")
+    third = mine_into_corpus(source(url), corpus).repos["o/r"]
+    assert (third.new, third.updated) == (1, 1)
+    comments = corpus.comments("o/r")
+    assert len(comments) == 12 and comments[2]["body"] == "edited: leaks on error"
+
+
+def test_full_resync_drops_deleted_comments(github, tmp_path):
+    state, url = github
+    corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path)), "github")
+    mine_into_corpus(source(url), corpus)
+    del state.comments[5]
+    report = mine_into_corpus(source(url), corpus, full_resync=True).repos["o/r"]
+    assert report.deleted == 1 and report.new == 0 and 5 not in corpus.comments("o/r")
+
+
+def test_retries_5xx_and_waits_out_rate_limits(github, tmp_path):
+    state, url = github
+    state.fail_next = [(502, {}), (403, {"Retry-After": "1"})]
+    state.remaining, state.reset_in_s = 3, 1  # the primary limit runs low after the first page
+    corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path)), "github")
+    report = mine_into_corpus(source(url, rate_limit_reserve=2), corpus)
+    assert report.repos["o/r"].new == 11
+    assert report.usage.retries == 2 and report.usage.api_calls == len(state.calls) == 6
+    assert report.usage.rate_limit_waits >= 2  # the secondary limit's Retry-After, then the primary reset
+
+
+def test_interrupted_run_keeps_its_pages_and_resumes_without_loss(github, tmp_path):
+    state, url = github
+    corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path)), "github")
+    flaky = source(url, max_retries=1)
+
+    real_listing = state.listing
+    served = []
+
+    def failing_after_first_page(since):
+        served.append(since)
+        if len(served) == 2:  # after serving the second page, the third fails and so does its retry
+            state.fail_next = [(502, {}), (502, {})]
+        return real_listing(since)
+
+    state.listing = failing_after_first_page
+    with pytest.raises(MiningFailed, match="o/r: .*rerun to continue"):
+        mine_into_corpus(flaky, corpus)
+    assert len(corpus.comments("o/r")) == 6 and corpus.cursor("o/r") == "2026-01-06T00:00:00Z"
+
+    state.listing = real_listing
+    calls_before = len(state.calls)
+    resumed = mine_into_corpus(flaky, corpus).repos["o/r"]
+    assert "since=2026-01-05T23%3A59%3A59Z" in state.calls[calls_before]  # from the cursor, not from zero
+    assert (resumed.new, resumed.duplicates) == (5, 1) and len(corpus.comments("o/r")) == 11
+
+
+def test_sensor_check_is_cheap(github, tmp_path):
+    state, url = github
+    count, newest = source(url).count_new("o/r", "2026-01-02T00:00:00Z", stop_at=2)
+    assert count >= 2 and len(state.calls) == 1 and newest <= "2026-01-05T00:00:00Z"

@@ -1,0 +1,41 @@
+"""Rules of the mined-comment corpus: what a comment is reduced to, when a re-delivered one is new,
+an edit, or a duplicate, and how far back the next fetch must reach so nothing is missed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+# What the parser reads; the rest of GitHub's payload (reactions, _links, node ids...) is not kept.
+KEPT_FIELDS = (
+    "id", "in_reply_to_id", "path", "line", "diff_hunk", "body", "html_url", "pull_request_url",
+    "created_at", "updated_at", "commit_id",
+)
+
+Change = Literal["new", "updated", "duplicate"]
+
+
+def trim_comment(raw: dict) -> dict:
+    kept = {k: raw[k] for k in KEPT_FIELDS if k in raw}
+    user = raw.get("user") or {}
+    kept["user"] = {"login": user.get("login", ""), "type": user.get("type", "")}
+    return kept
+
+
+def classify_change(existing: dict | None, incoming: dict) -> Change:
+    """A comment seen before is an edit only if GitHub says it changed since; otherwise the overlap re-delivered it."""
+    if existing is None:
+        return "new"
+    if (incoming.get("updated_at") or "") > (existing.get("updated_at") or ""):
+        return "updated"
+    return "duplicate"
+
+
+def overlap_since(cursor: str, overlap_s: int = 1) -> str | None:
+    """The `since` for the next fetch: a little before the cursor, because comments sharing the
+    cursor's second may not all have been on the last page; the duplicates this re-delivers are skipped."""
+    if not cursor:
+        return None
+    moment = datetime.fromisoformat(cursor.replace("Z", "+00:00")) - timedelta(seconds=overlap_s)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
