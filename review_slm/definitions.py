@@ -10,7 +10,8 @@ import os
 import dagster as dg
 
 from review_slm import settings
-from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
+from review_slm.assets.data import gold_set, gold_set_quarantine, hf_supplement, mined_reviews
+from review_slm.assets.gold_checks import GOLD_SET_CHECKS
 from review_slm.assets.deployment import deployed_endpoint
 from review_slm.assets.evaluation import eval_report, no_regression_vs_champion
 from review_slm.assets.partitions import iteration_partitions
@@ -25,7 +26,7 @@ from review_slm.resources.teacher import OllamaTeacher
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
 
-ASSETS = [mined_reviews, hf_supplement, gold_set, parent_model, sft_adapter, preference_pairs, dpo_model, eval_report, deployed_endpoint]
+ASSETS = [mined_reviews, hf_supplement, gold_set, gold_set_quarantine, parent_model, sft_adapter, preference_pairs, dpo_model, eval_report, deployed_endpoint]
 
 
 def local_resources() -> dict:
@@ -40,7 +41,8 @@ def local_resources() -> dict:
     dataset, _, revision = os.environ.get("REVIEW_SLM_HF_DATASET", BUNDLED_SUPPLEMENT).partition("@")
     return {
         "review_source": review_source,
-        "supplement": HFSupplementSource(dataset=dataset, revision=revision or None),
+        "supplement": HFSupplementSource(
+            dataset=dataset, revision=revision or None, adapter=os.environ.get("REVIEW_SLM_HF_ADAPTER", "codereviewer")),
         "teacher": OllamaTeacher(
             host=os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
             model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
@@ -72,7 +74,7 @@ iteration_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=ASSETS,
-    asset_checks=[no_regression_vs_champion],
+    asset_checks=[*GOLD_SET_CHECKS, no_regression_vs_champion],
     jobs=[iteration_job],
     sensors=[new_reviews_sensor],
     resources=resources_for_profile(settings.profile()),

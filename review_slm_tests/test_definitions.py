@@ -2,7 +2,7 @@ import dagster as dg
 
 from review_slm.definitions import defs
 
-EXPECTED = {"mined_reviews", "hf_supplement", "gold_set", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"}
+EXPECTED = {"mined_reviews", "hf_supplement", "gold_set", "gold_set_quarantine", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"}
 GROUPS = {"data", "training", "evaluation", "deployment"}
 
 

@@ -11,7 +11,7 @@ from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.recipes import TrainingRecipe
 from review_slm.resources.teacher import HumanCommentTeacher
 
-ASSET_KEYS = ["mined_reviews", "hf_supplement", "gold_set", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"]
+ASSET_KEYS = ["mined_reviews", "hf_supplement", "gold_set", "gold_set_quarantine", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"]
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def pipeline(home, model_cache, fast_recipe_path):
     resources = definitions.local_resources()
     resources["teacher"] = HumanCommentTeacher()
     resources["recipe"] = TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache))
-    defs = dg.Definitions(assets=definitions.ASSETS, asset_checks=[definitions.no_regression_vs_champion],
+    defs = dg.Definitions(assets=definitions.ASSETS, asset_checks=[*definitions.GOLD_SET_CHECKS, definitions.no_regression_vs_champion],
                           jobs=[definitions.iteration_job], resources=resources)
     with dg.instance_for_test() as instance:
         def run(key: str, run_config: dict | None = None):
@@ -45,7 +45,14 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
         assert metadata(asset, "iter-0001"), f"{asset} not materialized"
     gold = metadata("gold_set", "iter-0001")
     assert gold["rows_in"] == gold["rows_kept"] + gold["rows_quarantined"]
-    assert gold["teacher"] == "none" and gold["quarantined_malformed_patch"] == 2
+    assert gold["rows_quarantined"] == sum(v for k, v in gold.items() if k.startswith("quarantined_"))
+    assert gold["teacher"] == "none" and gold["quarantined_malformed_patch"] == 2 and gold["estimate_train_tokens"] > 0
+    assert metadata("gold_set_quarantine", "iter-0001")["rows"] == gold["rows_quarantined"]
+    gold_checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("gold_set")}
+    assert gold_checks == dict.fromkeys(["gold_schema_valid", "gold_no_secrets", "gold_lazy_share_under_cap",
+                                         "gold_duplicate_share_under_threshold", "gold_test_split_frozen"], True)
+    mined = metadata("mined_reviews", "iter-0001")
+    assert mined["comments_new"] == mined["comments_fetched"] > 0 and mined["replies_attached"] > 0
     assert metadata("parent_model", "iter-0001")["parent_iteration"] == "none (first iteration)"
     assert metadata("deployed_endpoint", "iter-0001")["model_version"] == "1"
     sft = metadata("sft_adapter", "iter-0001")
@@ -57,6 +64,8 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
 
     second = run("iter-0002")
     assert second.success
+    mined2 = metadata("mined_reviews", "iter-0002")
+    assert mined2["comments_new"] == 0 and mined2["records"] == mined["records"]  # incremental: nothing twice
     iter1_model = metadata("deployed_endpoint", "iter-0001")["model_uri"]
     parent = metadata("parent_model", "iter-0002")
     assert parent["parent_iteration"] == "iter-0001" and parent["model_uri"] == iter1_model
@@ -69,8 +78,8 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
 
     # Iteration 3 must beat the champion by a full point: impossible, so the blocking check fails.
     third = run("iter-0003", {"ops": {"eval_report": {"config": {"regression_tolerance": -1.0}}}})
-    checks = third.get_asset_check_evaluations()
-    assert [c.passed for c in checks] == [False]
+    gate = [c.passed for c in third.get_asset_check_evaluations() if c.check_name == "no_regression_vs_champion"]
+    assert gate == [False]
     assert metadata("eval_report", "iter-0003") and not metadata("deployed_endpoint", "iter-0003")
     assert resources["tracking"].champion().iteration == "iter-0002"
     served = json.loads(Path(home, "serving", "champion", "SERVED.json").read_text())

@@ -2,21 +2,29 @@
 
 
 from collections import Counter
+from dataclasses import asdict
 
 import dagster as dg
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.github_comments import parse_threads
-from review_slm.core.gold import Candidate, GateConfig, GoldExample, apply_quality_gates, assign_splits
+from review_slm.core.cost import estimate_training_cost
+from review_slm.core.gold import GoldExample, assign_splits
+from review_slm.core.prompts import render_review, student_user_prompt
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.recipes import TrainingRecipe
 from review_slm.resources.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import ReviewSource
+from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.supplement import HFSupplementSource
 from review_slm.resources.teacher import Teacher
+from review_slm.resources.teacher_cache import TeacherCache
 
 FROZEN_TEST = ("frozen", "test_split.jsonl")
+QUARANTINE_COLUMNS = ["row_id", "source", "reason", "field", "detail"]
+QUARANTINE_TABLE_ROWS = 500
 
 
 def _preview(rows: list[dict], columns: list[str], limit: int = 8) -> dg.MetadataValue:
@@ -100,43 +108,69 @@ def mined_reviews(
     partitions_def=iteration_partitions,
     group_name="data",
     kinds={"huggingface", "python"},
-    code_version="1",
-    description="A public code-review dataset loaded through `datasets` (REVIEW_SLM_HF_DATASET: hub id at a pinned "
-    "revision, or a local file) and mapped to the review record schema; malformed rows are kept aside with a reason.",
+    code_version="2",
+    description="A public code-review dataset streamed through `datasets` (REVIEW_SLM_HF_DATASET: hub id at a pinned "
+    "revision, or a local file), mapped to the review record schema by a shape adapter (codereviewer, instruction, "
+    "critique); malformed rows are kept aside with a reason. Rows are written as they stream, never all in memory.",
 )
 def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSource, artifacts: ArtifactStore) -> dg.MaterializeResult:
-    batch = supplement.load()
-    uri = _write_records(artifacts, context.partition_key, "hf_supplement", batch.records, batch.rejected)
-    for rej in batch.rejected:
-        context.log.warning(f"supplement row rejected: {rej.describe()}")
+    key = context.partition_key
+    info = supplement.info()
+    mapped, reasons = 0, Counter()
+    records_uri = artifacts.iteration_uri(key, "hf_supplement", "records.jsonl")
+    with artifacts.jsonl_writer(records_uri) as write_record, \
+            artifacts.jsonl_writer(artifacts.iteration_uri(key, "hf_supplement", "rejected.jsonl")) as write_rejected:
+        for record, rejected in supplement.iter_rows(info):
+            if record:
+                write_record(record.model_dump(mode="json"))
+                mapped += 1
+            else:
+                write_rejected(rejected.model_dump(mode="json"))
+                reasons[rejected.reason] += 1
+                if sum(reasons.values()) <= 20:
+                    context.log.warning(f"supplement row rejected: {rejected.describe()}")
+            if info.rows_read % 100_000 == 0:
+                context.log.info(f"supplement: {info.rows_read} rows streamed")
     return dg.MaterializeResult(
         metadata={
-            "dataset": batch.dataset,
-            "revision": batch.revision or "(local file)",
-            "fingerprint": batch.fingerprint,
-            "rows_read": batch.rows_read,
-            "rows_mapped": len(batch.records),
-            "rows_rejected": len(batch.rejected),
-            **{f"rejected_{reason}": n for reason, n in sorted(Counter(r.reason for r in batch.rejected).items())},
-            "uri": uri,
+            "dataset": info.dataset,
+            "revision": info.revision or "(local file)",
+            "adapter": info.adapter,
+            "fingerprint": info.fingerprint,
+            "rows_read": info.rows_read,
+            "rows_mapped": mapped,
+            "rows_rejected": sum(reasons.values()),
+            **{f"rejected_{reason}": n for reason, n in sorted(reasons.items())},
+            "uri": records_uri,
         }
     )
 
 
 class GoldSetConfig(dg.Config):
+    """The gates' knobs (see core/quality_gates.py), settable per run from the launchpad."""
+
     max_lazy_share: float = 0.15
     redact_secrets: bool = True
+    max_redacted_share: float = 0.8
+    near_duplicate_threshold: float = 0.85
+    template_min_hunks: int = 8
+    template_max_share: float = 0.02
+    max_duplicate_share: float = 0.01  # what the blocking check tolerates in the kept rows
+
+    def gates(self, max_example_tokens: int) -> GateConfig:
+        return GateConfig(max_example_tokens=max_example_tokens, **self.model_dump(exclude={"max_duplicate_share"}))
 
 
 @dg.asset(
     partitions_def=iteration_partitions,
     group_name="data",
     kinds={"ollama", "python"},
-    code_version="1",
+    code_version="2",
     deps=[mined_reviews, hf_supplement],
-    description="Structured gold reviews written by the teacher (or structured from the human comment when no teacher "
-    "answers), after the quality gates; split train/val/test by a stable hash, the test split frozen once written. "
-    "Every input row is kept or quarantined with a reason.",
+    description="Structured gold reviews written by the teacher (cached by content, so an iteration pays only for new "
+    "rows; structured from the human comment when no teacher answers), after the named quality gates; split "
+    "train/val/test by a stable hash, the test split frozen once written, train ordered easy to hard when the recipe "
+    "asks for a curriculum. Every input row is kept or quarantined with a reason; the training cost is estimated here.",
 )
 def gold_set(
     context: dg.AssetExecutionContext,
@@ -146,17 +180,19 @@ def gold_set(
     recipe: TrainingRecipe,
 ) -> dg.MaterializeResult:
     key = context.partition_key
+    rec = recipe.load()
     mined, mined_rejected = _read_records(artifacts, key, "mined_reviews")
     supp, supp_rejected = _read_records(artifacts, key, "hf_supplement")
     records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
     rows_in = len(records) + len(upstream_rejected)
     context.log.info(f"enriching {len(records)} records with the teacher")
-    teacher_name, candidates = teacher.enrich(records)
-    outcome = apply_quality_gates(
-        candidates,
-        upstream_rejected,
-        GateConfig(max_lazy_share=config.max_lazy_share, max_example_chars=recipe.load().max_example_tokens * 4, redact_secrets=config.redact_secrets),
-    )
+
+    def open_cache(model: str, _digest: str) -> TeacherCache:
+        return TeacherCache(artifacts, model, run_name=f"{key}-{context.run_id[:8]}")
+
+    candidates, enrichment = teacher.enrich(records, cache_factory=open_cache, progress=context.log.info)
+    tokenizer = StudentTokenizer(rec, recipe.cache_dir)
+    outcome = apply_quality_gates(candidates, upstream_rejected, config.gates(rec.max_example_tokens), tokenizer.count_examples)
     if len(outcome.kept) + len(outcome.quarantined) != rows_in:
         raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")
 
@@ -164,6 +200,9 @@ def gold_set(
     frozen_rows = artifacts.read_jsonl(frozen_uri) if artifacts.exists(frozen_uri) else None
     frozen_keys = {GoldExample.model_validate(r).hunk_key for r in frozen_rows} if frozen_rows is not None else None
     assign_splits(outcome.kept, frozen_keys)
+    if rec.curriculum:
+        # Stable: equal difficulty keeps the input order, so reruns write the same file.
+        outcome.kept.sort(key=lambda e: e.difficulty)
     splits = {name: [e.model_dump(mode="json") for e in outcome.kept if e.split == name] for name in ("train", "val", "test")}
     if frozen_rows is None:
         artifacts.write_jsonl(frozen_uri, splits["test"])
@@ -173,25 +212,61 @@ def gold_set(
         artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", f"{name}.jsonl"), splits[name])
     # The test split is the frozen one, byte for byte, so every iteration is scored on the same rows.
     artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", "test.jsonl"), frozen_rows)
+    gates = config.gates(rec.max_example_tokens)
+    artifacts.write_json(artifacts.iteration_uri(key, "gold_set", "gates.json"), {**asdict(gates), "max_duplicate_share": config.max_duplicate_share})
     quarantine_uri = artifacts.iteration_uri(key, "gold_set", "quarantine.jsonl")
     artifacts.write_jsonl(quarantine_uri, [q.model_dump(mode="json") for q in outcome.quarantined])
 
+    train = [e for e in outcome.kept if e.split == "train"]
+    train_tokens = sum(tokenizer.count_examples([(student_user_prompt(e.path, e.language, e.diff_hunk), render_review(e.review)) for e in train]))
+    estimate = estimate_training_cost(rec, train_tokens)
+    context.log.info(f"training {rec.label} on {train_tokens} tokens: {estimate.gpu_hours} GPU-hours, ${estimate.cost_usd} ({estimate.assumptions})")
     kept = outcome.kept
     lazy_share = sum(e.lazy for e in kept) / len(kept) if kept else 0.0
     return dg.MaterializeResult(
         metadata={
-            "teacher": teacher_name,
+            **{k: v for k, v in asdict(enrichment).items()},
+            "teacher": enrichment.teacher_model,
             "rows_in": rows_in,
             "rows_kept": len(kept),
             "rows_quarantined": len(outcome.quarantined),
             **{f"quarantined_{reason}": n for reason, n in sorted(outcome.reason_counts().items())},
             "secrets_redacted": outcome.secrets_redacted,
+            "rows_token_counted": outcome.tokens_counted,
             "lazy_share": round(lazy_share, 4),
             "train_rows": len(splits["train"]),
             "val_rows": len(splits["val"]),
             "test_rows": len(frozen_rows),
+            "curriculum": rec.curriculum,
+            "train_difficulty_range": f"{min((e.difficulty for e in train), default=0)}–{max((e.difficulty for e in train), default=0)}",
+            **estimate.as_metadata(),
             "uri": artifacts.iteration_uri(key, "gold_set"),
             "quarantine_uri": quarantine_uri,
-            "quarantine_preview": _preview([q.model_dump() for q in outcome.quarantined], ["row_id", "reason", "field", "detail"], 12),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=iteration_partitions,
+    group_name="data",
+    kinds={"python"},
+    code_version="1",
+    deps=[gold_set],
+    description="The rows the gold set's gates kept out, one per row with the rule (reason), the field and why: "
+    "browse them here rather than in a JSONL file.",
+)
+def gold_set_quarantine(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
+    rows = artifacts.read_jsonl(artifacts.iteration_uri(context.partition_key, "gold_set", "quarantine.jsonl"))
+    shown = rows[:QUARANTINE_TABLE_ROWS]
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(rows),
+            **{f"reason_{reason}": n for reason, n in sorted(Counter(r["reason"] for r in rows).items())},
+            "by_source": dict(Counter(r["source"] for r in rows)),
+            "quarantine": dg.MetadataValue.table(
+                records=[dg.TableRecord({c: str(r.get(c) or "")[:200] for c in QUARANTINE_COLUMNS}) for r in shown],
+                schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in QUARANTINE_COLUMNS]),
+            ),
+            "shown": f"{len(shown)} of {len(rows)} (all rows: quarantine.jsonl)",
         }
     )

@@ -39,3 +39,21 @@ def detect_language(path: str, content: str = "") -> str | None:
         if any(hint in lower for hint in _K8S_PATH_HINTS):
             return "yaml"
     return None
+
+
+# Strong, language-specific markers on changed or context lines; used to catch a row whose declared
+# language (a dataset column, a synthesized path) disagrees with its content.
+_CONTENT_MARKERS = {
+    "go": re.compile(r"^[+\- ]\s*(func\s+(\(\w+\s+\*?\w+\)\s*)?\w+\(|package\s+\w+\s*$|if err != nil|\w+\s*:=\s)", re.MULTILINE),
+    "python": re.compile(r"^[+\- ]\s*(def\s+\w+\(.*\)\s*(->.*)?:\s*$|class\s+\w+(\(.*\))?:\s*$|elif\s|from\s+[\w.]+\s+import\s|self\.\w+\s*=)", re.MULTILINE),
+}
+
+
+def contradicting_language(declared: str, content: str, min_markers: int = 2) -> str | None:
+    """Another supported language the content clearly is, when it shows none of the declared one's markers."""
+    if declared in _CONTENT_MARKERS and _CONTENT_MARKERS[declared].search(content):
+        return None
+    for language, pattern in _CONTENT_MARKERS.items():
+        if language != declared and len(pattern.findall(content)) >= min_markers:
+            return language
+    return None

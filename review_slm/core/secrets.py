@@ -15,8 +15,13 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "password_assignment": re.compile(
         r"(?i)\b(password|passwd|pwd|secret|api_?key)\b(\s*[:=]\s*)([\"']?)(?!\$\{|\{\{|<)([^\s\"']{6,})\3"
     ),
+    "bearer_token": re.compile(r"(?i)\b(authorization:\s*bearer|bearer)\s+[A-Za-z0-9._~+/-]{20,}=*"),
+    "url_credentials": re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@"),
     "email": re.compile(r"\b[A-Za-z0-9._%+-]+@(?!example\.(?:com|org))[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
 }
+
+
+_MARKER = re.compile(r"<REDACTED(?::\w+)?>")
 
 
 def find_secrets(text: str) -> list[str]:
@@ -35,3 +40,11 @@ def redact(text: str) -> tuple[str, list[str]]:
         else:
             text = pattern.sub(f"<REDACTED:{name}>", text)
     return text, found
+
+
+def redacted_share(original: str, redacted: str) -> float:
+    """Share of the original's non-space characters that redaction replaced. When most of it is gone, what is
+    left teaches nothing, and a review of it would be about a secret nobody can see."""
+    before = len(re.sub(r"\s+", "", original))
+    after = len(re.sub(r"\s+", "", _MARKER.sub("", redacted)))
+    return (before - after) / before if before else 0.0

@@ -7,6 +7,8 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -30,6 +32,10 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def put_dir(self, src: Path, uri: str) -> str: ...
+
+    @abstractmethod
+    def jsonl_writer(self, uri: str) -> AbstractContextManager[Callable[[dict], None]]:
+        """Write rows one at a time; the artifact appears (atomically) only when the block exits cleanly."""
 
     def iteration_uri(self, key: str, asset: str, *parts: str) -> str:
         return self.uri("iterations", key, asset, *parts)
@@ -70,6 +76,19 @@ class LocalArtifactStore(ArtifactStore):
             fh.write(text)
         os.replace(tmp, path)
         return uri
+
+    @contextmanager
+    def jsonl_writer(self, uri: str) -> Iterator[Callable[[dict], None]]:
+        path = Path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                yield lambda row: fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def put_dir(self, src: Path, uri: str) -> str:
         """Copy a folder in, replacing any previous content atomically (rename of a sibling temp dir)."""

@@ -1,6 +1,7 @@
-from review_slm.core.gold import Candidate, GateConfig, apply_quality_gates, assign_splits, split_of
+from review_slm.core.gold import Candidate, assign_splits, split_of
 from review_slm.core.lazy import is_lazy_comment
-from review_slm.core.schema import RejectedRow, ReviewRecord
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates
+from review_slm.core.schema import Finding, RejectedRow, Review, ReviewRecord
 from review_slm.core.secrets import find_secrets, redact
 from review_slm.core.structuring import structure_human_comment
 
@@ -12,6 +13,11 @@ def record(i: int, body: str = "This leaks the file handle; close it with defer.
     )
 
 
+# The fixtures reuse one comment across many hunks, which is exactly what the template gate catches;
+# tests about other gates lift its limit.
+LOOSE = {"template_min_hunks": 10**9}
+
+
 def candidates(records):
     return [Candidate(r, structure_human_comment(r), "none") for r in records]
 
@@ -21,26 +27,34 @@ def test_every_row_is_kept_or_quarantined():
     recs += [record(3)]  # exact duplicate of row 3
     recs += [record(200, hunk="  \n")]  # whitespace-only hunk
     rejects = [RejectedRow(source="hf", source_id="x", reason="malformed_patch", field="patch")]
-    out = apply_quality_gates(candidates(recs), rejects, GateConfig())
+    out = apply_quality_gates(candidates(recs), rejects, GateConfig(**LOOSE))
     assert len(out.kept) + len(out.quarantined) == len(recs) + len(rejects)
     reasons = out.reason_counts()
-    assert reasons["duplicate"] == 1 and reasons["malformed_patch"] == 1 and reasons["empty_hunk"] == 1
+    assert reasons["duplicate"] == 1 and reasons["malformed_patch"] == 1 and reasons["empty_or_binary_hunk"] == 1
 
 
 def test_lazy_negatives_are_capped_at_the_configured_share():
     recs = [record(i) for i in range(10)] + [record(100 + i, "LGTM", hunk=f"@@ -1 +1,2 @@\n x\n+y{i}\n") for i in range(10)]
-    out = apply_quality_gates(candidates(recs), [], GateConfig(max_lazy_share=0.2))
+    out = apply_quality_gates(candidates(recs), [], GateConfig(max_lazy_share=0.2, **LOOSE))
     lazy_kept = sum(e.lazy for e in out.kept)
     assert lazy_kept == 2  # 2 / (10 + 2) <= 0.2
     assert out.reason_counts()["lazy_negative_over_cap"] == 8
 
 
-def test_invalid_teacher_answer_and_budget_are_quarantined():
-    big = record(1, hunk="@@ -1 +1,400 @@\n" + "+x = 1\n" * 400)
-    bad = Candidate(record(2), None, "teacher", error="schema: findings.0.severity")
-    out = apply_quality_gates(candidates([big]) + [bad], [], GateConfig(max_example_chars=1000))
+def test_invalid_teacher_answer_and_token_budget_are_quarantined():
+    big = record(1, hunk="@@ -1 +1,800 @@\n" + "+x := 1\n" * 800)
+    fits = record(3, hunk="@@ -1 +1,20 @@\n" + "+y := 2\n" * 20)
+    bad = Candidate(record(2), None, "teacher", error="schema: findings.0.severity", failure="teacher_invalid")
+    asked = []
+
+    def count_tokens(pairs):  # a stand-in for the student tokenizer: one token per 4 characters
+        asked.extend(pairs)
+        return [(len(p) + len(a)) // 4 for p, a in pairs]
+
+    out = apply_quality_gates(candidates([big, fits]) + [bad], [], GateConfig(max_example_tokens=1000), count_tokens)
     assert sorted(q.reason for q in out.quarantined) == ["over_token_budget", "teacher_invalid"]
-    assert not out.kept
+    assert [e.record_id for e in out.kept] == ["github:3"]
+    assert len(asked) == 1 and out.tokens_counted == 1  # only the row whose bytes exceed the budget is tokenized
 
 
 def test_secrets_are_redacted_in_kept_rows():
@@ -61,7 +75,7 @@ def test_lazy_detection():
 
 
 def test_splits_are_stable_and_the_frozen_test_split_wins():
-    out = apply_quality_gates(candidates([record(i) for i in range(200)]), [], GateConfig())
+    out = apply_quality_gates(candidates([record(i) for i in range(200)]), [], GateConfig(**LOOSE))
     assign_splits(out.kept, None)
     first = {e.id: e.split for e in out.kept}
     assert set(first.values()) == {"train", "val", "test"}
@@ -78,3 +92,50 @@ def test_structuring_reads_severity_and_category_from_the_comment():
     finding = review.findings[0]
     assert (finding.category, finding.severity, finding.line, finding.path) == ("concurrency", "high", 3, "pkg/f1.go")
     assert structure_human_comment(record(2, "LGTM")).findings == []
+
+
+def review_with(comment: str, path: str = "a.go") -> Review:
+    return Review(findings=[Finding(path=path, line=2, severity="medium", category="error-handling", comment=comment)], summary=comment)
+
+
+def test_near_duplicate_hunks_are_quarantined_against_the_first():
+    lines = "".join(f" line_{k} := compute({k})\n" for k in range(30))
+    base = record(1, hunk="@@ -1,30 +1,31 @@\n" + lines + "+go f()\n")
+    almost = record(2, hunk="@@ -1,30 +1,31 @@\n" + lines.replace("compute(29)", "compute(290)") + "+go f()\n")
+    other = record(3)
+    out = apply_quality_gates(candidates([base, almost, other]), [], GateConfig(near_duplicate_threshold=0.8))
+    (dup,) = out.quarantined
+    assert dup.reason == "near_duplicate" and dup.row_id == "github:2" and "github:1" in dup.detail
+    assert [e.record_id for e in out.kept] == ["github:1", "github:3"]
+
+
+def test_template_poisoning_quarantines_the_repeated_skeleton_only():
+    template = "Consider adding error handling to `{}` to improve robustness of the code."
+    poisoned = [Candidate(record(i), review_with(template.format(f"fn{i}")), "teacher") for i in range(12)]
+    honest = [Candidate(record(100 + i), review_with(f"The handle opened on line {i} leaks when parse{i} fails; close it."), "teacher")
+              for i in range(12)]
+    out = apply_quality_gates(poisoned + honest, [], GateConfig(template_min_hunks=8, template_max_share=0.0))
+    reasons = out.reason_counts()
+    assert reasons["template_poisoning"] == 12 and len(out.kept) == 12
+    assert "consider adding error handling to <code> to improve robustness of the code" in out.quarantined[0].detail
+
+
+def test_secret_that_is_the_whole_change_is_quarantined_not_redacted():
+    key = "-----BEGIN RSA PRIVATE KEY-----\n+MIIEpAIBAAKCAQEA7\n+-----END RSA PRIVATE KEY-----"
+    rec = record(1, "Do not commit this key.", hunk=f"@@ -0,0 +1,3 @@\n+{key}\n")
+    out = apply_quality_gates(candidates([rec]), [], GateConfig())
+    assert out.quarantined[0].reason == "secret_unredactable" and not out.kept
+
+
+def test_wrong_language_is_quarantined():
+    rec = ReviewRecord(source="hf", source_id="x", repo="", path="unknown.py", line=2, language="python",
+                       diff_hunk="@@ -1 +1,3 @@\n+func main() {\n+\tx := f()\n+}", body="x is unused")
+    out = apply_quality_gates(candidates([rec]), [], GateConfig())
+    assert (out.quarantined[0].reason, out.quarantined[0].detail) == ("wrong_language", "declared python, content is go")
+
+
+def test_secrets_and_pii_patterns():
+    text = 'curl -H "Authorization: Bearer abcdefghijklmnopqrstuvwxyz123" postgres://admin:s3cretpw@db:5432/x joe@corp.io'
+    redacted, kinds = redact(text)
+    assert kinds == ["bearer_token", "url_credentials", "email"]
+    assert "s3cretpw" not in redacted and "joe@corp.io" not in redacted and "abcdefghijklmnopqrstuvwxyz123" not in redacted

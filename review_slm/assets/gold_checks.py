@@ -1,0 +1,83 @@
+"""Blocking checks on `gold_set`: training never starts on a gold set that fails one of them.
+
+Each re-reads what the asset wrote and re-derives the property independently of the gates, with
+the thresholds the gates used (`gates.json`), so a bug in a gate cannot also hide its own failure.
+"""
+
+
+import dagster as dg
+from pydantic import ValidationError
+
+from review_slm.assets.data import FROZEN_TEST, gold_set
+from review_slm.assets.partitions import iteration_partitions
+from review_slm.core.gold import GoldExample
+from review_slm.core.near_duplicates import duplicate_share
+from review_slm.core.secrets import find_secrets
+from review_slm.resources.artifacts import ArtifactStore
+
+SPLITS = ("train", "val", "test")
+
+
+def _rows(artifacts: ArtifactStore, key: str) -> dict[str, list[dict]]:
+    return {split: artifacts.read_jsonl(artifacts.iteration_uri(key, "gold_set", f"{split}.jsonl")) for split in SPLITS}
+
+
+def _gates(artifacts: ArtifactStore, key: str) -> dict:
+    return artifacts.read_json(artifacts.iteration_uri(key, "gold_set", "gates.json"))
+
+
+def _check(**kwargs):
+    return dg.asset_check(asset=gold_set, blocking=True, partitions_def=iteration_partitions, **kwargs)
+
+
+@_check(description="Every kept row validates against the gold-example schema (review findings included).")
+def gold_schema_valid(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    errors = []
+    for split, rows in _rows(artifacts, context.partition_key).items():
+        for n, row in enumerate(rows):
+            try:
+                GoldExample.model_validate(row)
+            except ValidationError as err:
+                first = err.errors()[0]
+                errors.append(f"{split}.jsonl row {n} ({row.get('record_id', '?')}): {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    return dg.AssetCheckResult(passed=not errors, metadata={"invalid_rows": len(errors), "first_errors": "\n".join(errors[:10]) or "none"})
+
+
+@_check(description="Re-scan of the kept rows (hunk, human comment, review) finds no secret or email left.")
+def gold_no_secrets(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    leaks = []
+    for split, rows in _rows(artifacts, context.partition_key).items():
+        for row in rows:
+            kinds = find_secrets("\n".join([row["diff_hunk"], row["human_comment"], str(row["review"])]))
+            if kinds:
+                leaks.append(f"{split}: {row['record_id']} ({', '.join(kinds)})")
+    return dg.AssetCheckResult(passed=not leaks, metadata={"rows_with_secrets": len(leaks), "rows": "\n".join(leaks[:10]) or "none"})
+
+
+@_check(description="The share of lazy 'no issues' examples is under the configured cap.")
+def gold_lazy_share_under_cap(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    rows = [r for split_rows in _rows(artifacts, context.partition_key).values() for r in split_rows]
+    cap = _gates(artifacts, context.partition_key)["max_lazy_share"]
+    share = sum(r["lazy"] for r in rows) / len(rows) if rows else 0.0
+    return dg.AssetCheckResult(passed=share <= cap + 1e-9, metadata={"lazy_share": round(share, 4), "cap": cap})
+
+
+@_check(description="Near-duplicate share of the kept rows (MinHash re-scan at the gates' threshold) is under its limit.")
+def gold_duplicate_share_under_threshold(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    gates = _gates(artifacts, context.partition_key)
+    rows = [r for split_rows in _rows(artifacts, context.partition_key).values() for r in split_rows]
+    share = duplicate_share([r["diff_hunk"] + "\n" + r["human_comment"] for r in rows], gates["near_duplicate_threshold"])
+    return dg.AssetCheckResult(
+        passed=share <= gates["max_duplicate_share"],
+        metadata={"duplicate_share": round(share, 4), "limit": gates["max_duplicate_share"], "threshold": gates["near_duplicate_threshold"]},
+    )
+
+
+@_check(description="The test split is byte for byte the frozen one, so every iteration is scored on the same rows.")
+def gold_test_split_frozen(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    frozen = artifacts.read_text(artifacts.uri(*FROZEN_TEST))
+    current = artifacts.read_text(artifacts.iteration_uri(context.partition_key, "gold_set", "test.jsonl"))
+    return dg.AssetCheckResult(passed=frozen == current, metadata={"frozen_rows": frozen.count("\n"), "test_rows": current.count("\n")})
+
+
+GOLD_SET_CHECKS = [gold_schema_valid, gold_no_secrets, gold_lazy_share_under_cap, gold_duplicate_share_under_threshold, gold_test_split_frozen]

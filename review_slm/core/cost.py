@@ -1,0 +1,52 @@
+"""What training on the gold set will cost, estimated before any GPU is rented.
+
+FLOPs per token: 6·N for full fine-tuning (forward 2N, backward 4N); with LoRA the frozen base
+needs no weight gradients, so about 4·N. GPU-hours = FLOPs / (peak · MFU), per epoch and stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from review_slm.core.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    train_tokens: int
+    sft_epochs: float
+    model_params_b: float
+    flops: float
+    gpu_hours: float
+    cost_usd: float
+    assumptions: str
+
+    def as_metadata(self) -> dict:
+        return {f"estimate_{k}": v for k, v in asdict(self).items()}
+
+
+def tiny_params(recipe: Recipe) -> float:
+    """Parameters of the builtin tiny model, in billions (embeddings tied, like Qwen2 small models)."""
+    t = recipe.tiny_model
+    head_dim = t.hidden_size // t.num_attention_heads
+    attn = t.hidden_size * head_dim * (2 * t.num_attention_heads + 2 * t.num_key_value_heads)
+    mlp = 3 * t.hidden_size * t.intermediate_size
+    return (t.vocab_size * t.hidden_size + t.num_hidden_layers * (attn + mlp)) / 1e9
+
+
+def estimate_training_cost(recipe: Recipe, train_tokens: int) -> CostEstimate:
+    params = recipe.base_model_params_b or (tiny_params(recipe) if recipe.tiny_model else None)
+    if params is None:
+        raise ValueError(f"recipe {recipe.label}: set base_model_params_b to estimate the training cost")
+    per_token = (4 if recipe.lora.r else 6) * params * 1e9
+    epochs = recipe.sft.epochs
+    flops = per_token * train_tokens * epochs
+    hw = recipe.hardware
+    gpus = max(hw.gpus_per_node, 1) * hw.nodes
+    if hw.accelerator != "cuda" or hw.peak_tflops == 0:
+        return CostEstimate(train_tokens, epochs, params, flops, 0.0, 0.0, f"{hw.accelerator}: no GPU-hours (set hardware.peak_tflops)")
+    gpu_hours = flops / (hw.peak_tflops * 1e12 * hw.assumed_mfu) / 3600
+    return CostEstimate(
+        train_tokens, epochs, params, flops, round(gpu_hours, 4), round(gpu_hours * hw.gpu_hour_usd, 2),
+        f"{gpus}x {hw.gpu_type} at {hw.peak_tflops:g} TFLOP/s, MFU {hw.assumed_mfu:.0%}, ${hw.gpu_hour_usd}/GPU-hour; SFT only",
+    )

@@ -1,0 +1,210 @@
+"""The quality gates between teacher answers and the gold set.
+
+Each gate is a named rule and its name is the quarantine reason, so
+`rows_in == rows_kept + rows_quarantined` always holds and every count has a name:
+
+| rule                       | quarantines a row when                                                      |
+|----------------------------|-----------------------------------------------------------------------------|
+| (upstream reason)          | mining / the supplement already rejected it (bot, outdated, malformed_x...) |
+| `empty_or_binary_hunk`     | the hunk has no text lines, or is binary                                    |
+| `wrong_language`           | its content is clearly another supported language than the declared one     |
+| `teacher_invalid`          | the teacher's answer failed the findings schema twice                        |
+| `teacher_failed`           | the teacher timed out or errored after its retries                          |
+| `secret_unredactable`      | redacting secrets / PII would leave too little of the hunk or of a finding   |
+| `over_token_budget`        | prompt + review is longer than the recipe allows, in student tokens          |
+| `duplicate`                | the same hunk and comment (whitespace-insensitive) came earlier             |
+| `near_duplicate`           | MinHash Jaccard with an earlier row is at least the threshold               |
+| `template_poisoning`       | its answer repeats a sentence skeleton seen across too many unrelated hunks |
+| `lazy_negative_over_cap`   | a lazy "no issues" example beyond the configured share                      |
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from review_slm.core.diff_hunks import is_binary_or_empty
+from review_slm.core.gold import Candidate, GoldExample, QuarantinedRow, difficulty
+from review_slm.core.languages import contradicting_language
+from review_slm.core.lazy import is_lazy_comment, is_lazy_review
+from review_slm.core.near_duplicates import find_near_duplicates
+from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, render_review, student_user_prompt
+from review_slm.core.schema import RejectedRow, Review, content_hash
+from review_slm.core.secrets import redact, redacted_share
+from review_slm.core.templates import poisoned_skeletons, skeletons
+
+# Chat framing (<|im_start|>role\n ... <|im_end|>\n) costs fewer tokens than this many bytes.
+_FRAMING_BYTES = 64
+_SPACE = re.compile(r"\s+")
+
+TokenCounter = Callable[[list[tuple[str, str]]], list[int]]
+"""Counts the student's tokens of (user prompt, assistant answer) pairs, chat template included."""
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    max_lazy_share: float = 0.15
+    max_example_tokens: int = 2048
+    redact_secrets: bool = True
+    max_redacted_share: float = 0.8
+    near_duplicate_threshold: float = 0.85
+    # A skeleton may recur in answers to this many distinct hunks, or this share of the rows, whichever is larger.
+    template_min_hunks: int = 8
+    template_max_share: float = 0.02
+
+
+@dataclass
+class GateOutcome:
+    kept: list[GoldExample] = field(default_factory=list)
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    secrets_redacted: int = 0
+    tokens_counted: int = 0
+
+    def reason_counts(self) -> Counter[str]:
+        return Counter(q.reason for q in self.quarantined)
+
+
+@dataclass
+class _Row:
+    candidate: Candidate
+    hunk: str
+    comment: str
+    review: Review
+    answer: str  # the rendered review, the exact assistant text
+
+
+def _quarantine(out: GateOutcome, cand: Candidate, reason: str, fld: str | None, detail: str) -> None:
+    rec = cand.record
+    out.quarantined.append(QuarantinedRow(row_id=rec.record_id, source=rec.source, reason=reason, field=fld, detail=detail))
+
+
+def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, bool]:
+    """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable."""
+    rec, review = cand.record, cand.review
+    answer = render_review(review)
+    if not config.redact_secrets:
+        return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
+    hunk, kinds_hunk = redact(rec.diff_hunk)
+    comment, kinds_body = redact(rec.body)
+    new_answer, kinds_review = redact(answer)
+    if not (kinds_hunk or kinds_body or kinds_review):
+        return _Row(cand, hunk, comment, review, answer), "", "", False
+    changed = "\n".join(line for line in rec.diff_hunk.splitlines() if line[:1] in "+-")
+    if redacted_share(changed, redact(changed)[0]) > config.max_redacted_share:
+        return None, "diff_hunk", f"{', '.join(kinds_hunk)} would replace most of the changed lines", True
+    review = Review.model_validate_json(new_answer)
+    for i, (before, after) in enumerate(zip(cand.review.findings, review.findings)):
+        if redacted_share(before.comment, after.comment) > config.max_redacted_share:
+            return None, f"review.findings.{i}.comment", f"the finding is about the secret itself ({', '.join(kinds_review)})", True
+    return _Row(cand, hunk, comment, review, new_answer), "", "", True
+
+
+def _over_budget(rows: list[_Row], config: GateConfig, count_tokens: TokenCounter | None, out: GateOutcome) -> dict[int, int]:
+    """Token counts of the rows that may exceed the budget. A byte-level BPE token is at least one
+    byte, so a row with fewer bytes than the budget fits without asking the tokenizer."""
+    system_bytes = len(STUDENT_SYSTEM_PROMPT.encode()) + _FRAMING_BYTES
+    maybe: list[tuple[int, str, str]] = []
+    for i, row in enumerate(rows):
+        rec = row.candidate.record
+        prompt = student_user_prompt(rec.path, rec.language, row.hunk)
+        if system_bytes + len(prompt.encode()) + len(row.answer.encode()) > config.max_example_tokens:
+            maybe.append((i, prompt, row.answer))
+    if not maybe:
+        return {}
+    if count_tokens is None:
+        raise ValueError(f"{len(maybe)} rows may exceed max_example_tokens={config.max_example_tokens}: a token counter is required")
+    counts = count_tokens([(prompt, answer) for _, prompt, answer in maybe])
+    out.tokens_counted += len(maybe)
+    return {i: n for (i, _, _), n in zip(maybe, counts) if n > config.max_example_tokens}
+
+
+def apply_quality_gates(
+    candidates: list[Candidate],
+    upstream_rejects: list[RejectedRow],
+    config: GateConfig,
+    count_tokens: TokenCounter | None = None,
+) -> GateOutcome:
+    out = GateOutcome()
+    for rej in upstream_rejects:
+        out.quarantined.append(
+            QuarantinedRow(row_id=f"{rej.source}:{rej.source_id}", source=rej.source, reason=rej.reason, field=rej.field, detail=rej.detail)
+        )
+
+    # Row by row: content, teacher answer, secrets.
+    rows: list[_Row] = []
+    for cand in candidates:
+        rec = cand.record
+        if is_binary_or_empty(rec.diff_hunk):
+            _quarantine(out, cand, "empty_or_binary_hunk", "diff_hunk", "no text lines, or a binary file")
+            continue
+        other = contradicting_language(rec.language, rec.diff_hunk)
+        if other:
+            _quarantine(out, cand, "wrong_language", "language", f"declared {rec.language}, content is {other}")
+            continue
+        if cand.review is None:
+            _quarantine(out, cand, cand.failure or "teacher_invalid", "review", cand.error)
+            continue
+        row, fld, detail, redacted = _scrub(cand, config)
+        out.secrets_redacted += redacted and row is not None
+        if row is None:
+            _quarantine(out, cand, "secret_unredactable", fld, detail)
+            continue
+        rows.append(row)
+
+    # Budget, exact and near duplicates: over the surviving rows, in input order (the first one wins).
+    too_long = _over_budget(rows, config, count_tokens, out)
+    near = find_near_duplicates([r.hunk + "\n" + r.comment for r in rows], config.near_duplicate_threshold)
+    seen: dict[str, str] = {}
+    survivors: list[tuple[_Row, str]] = []
+    for i, row in enumerate(rows):
+        cand = row.candidate
+        if i in too_long:
+            _quarantine(out, cand, "over_token_budget", "diff_hunk", f"{too_long[i]} tokens > {config.max_example_tokens}")
+            continue
+        exact = content_hash(_SPACE.sub(" ", row.hunk).strip(), _SPACE.sub(" ", row.comment).strip().lower())
+        if exact in seen:
+            _quarantine(out, cand, "duplicate", "diff_hunk", f"same hunk and comment as {seen[exact]}")
+            continue
+        seen[exact] = cand.record.record_id
+        if i in near:
+            j, similarity = near[i]
+            _quarantine(out, cand, "near_duplicate", "diff_hunk", f"Jaccard ≈{similarity:.2f} with {rows[j].candidate.record.record_id}")
+            continue
+        survivors.append((row, content_hash(row.hunk)))
+
+    # Template poisoning: across the answers that say something (lazy answers are the lazy cap's business).
+    limit = max(config.template_min_hunks, int(config.template_max_share * len(survivors)))
+    texts = [(key, " ".join([*(f.comment for f in row.review.findings), row.review.summary])) for row, key in survivors if row.review.findings]
+    poisoned = poisoned_skeletons(texts, limit)
+    examples: list[GoldExample] = []
+    for row, _key in survivors:
+        rec = row.candidate.record
+        if row.review.findings and poisoned:
+            hit = skeletons(" ".join([*(f.comment for f in row.review.findings), row.review.summary])) & poisoned.keys()
+            if hit:
+                sk = sorted(hit)[0]
+                _quarantine(out, row.candidate, "template_poisoning", "review", f"'{sk}' answers {poisoned[sk]} unrelated hunks (limit {limit})")
+                continue
+        examples.append(
+            GoldExample(
+                id=content_hash(rec.record_id)[:16], record_id=rec.record_id, source=rec.source, repo=rec.repo, path=rec.path,
+                language=rec.language, diff_hunk=row.hunk, human_comment=row.comment, review=row.review, teacher=row.candidate.teacher,
+                lazy=is_lazy_review(row.review) and is_lazy_comment(rec.body), difficulty=difficulty(row.hunk, row.review),
+            )
+        )
+
+    # Lazy negatives poisoned the seed model: keep at most max_lazy_share of the kept rows,
+    # choosing which ones by hash so the choice is stable across reruns.
+    lazy = sorted((e for e in examples if e.lazy), key=lambda e: e.id)
+    share = config.max_lazy_share
+    allowed = int(share * (len(examples) - len(lazy)) / (1 - share)) if share < 1 else len(lazy)
+    for example in lazy[allowed:]:
+        out.quarantined.append(
+            QuarantinedRow(row_id=example.record_id, source=example.source, reason="lazy_negative_over_cap", field="review",
+                           detail=f"lazy share capped at {share:.0%}")
+        )
+    dropped = {e.id for e in lazy[allowed:]}
+    out.kept = [e for e in examples if e.id not in dropped]
+    return out

@@ -1,0 +1,46 @@
+"""Template poisoning: the same sentence skeleton in the answers to many unrelated diffs.
+
+The seed pipeline's teacher answered thousands of diffs with "Consider adding error handling to
+improve robustness." and friends; the student learned the template instead of the diff. A sentence's
+skeleton drops what is specific to a diff (identifiers, code spans, quoted strings, numbers, paths),
+so "`foo` is never closed" and "`bar` is never closed" share one. A skeleton that appears in the
+answers to more distinct hunks than the configured limit marks every answer containing it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+_CODE = re.compile(r"`[^`]*`")
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+_PATHISH = re.compile(r"\b[\w./-]*[./_][\w./-]*\b")  # a/b.go, pkg.Func, snake_case, x.y
+_NUMBER = re.compile(r"\b\d+(\.\d+)?\b")
+_CAMEL = re.compile(r"\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b")
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_SPACE = re.compile(r"\s+")
+
+MIN_WORDS = 5  # shorter sentences ("Nice catch.") repeat naturally
+
+
+def skeleton(sentence: str) -> str:
+    s = _CODE.sub("<code>", sentence)
+    s = _QUOTED.sub("<str>", s)
+    s = _PATHISH.sub("<id>", s)
+    s = _CAMEL.sub("<id>", s)
+    s = _NUMBER.sub("<n>", s)
+    return _SPACE.sub(" ", s.lower()).strip(" .!?")
+
+
+def skeletons(text: str) -> set[str]:
+    return {sk for part in _SENTENCES.split(text) if len((sk := skeleton(part)).split()) >= MIN_WORDS}
+
+
+def poisoned_skeletons(answers: list[tuple[str, str]], max_hunks_per_skeleton: int) -> dict[str, int]:
+    """`answers` are (hunk key, answer text). Returns the skeletons found in the answers to more than
+    `max_hunks_per_skeleton` distinct hunks, with that count."""
+    hunks: dict[str, set[str]] = defaultdict(set)
+    for hunk_key, text in answers:
+        for sk in skeletons(text):
+            hunks[sk].add(hunk_key)
+    return {sk: len(keys) for sk, keys in hunks.items() if len(keys) > max_hunks_per_skeleton}
