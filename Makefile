@@ -45,6 +45,8 @@ mlflow-ui: install
 
 bench: install
 	$(BIN)/python bench/iteration_time.py
+	$(BIN)/python bench/data_throughput.py
+	$(BIN)/python bench/data_throughput.py --mode teacher
 
 clean:
 	rm -rf .dagster_home .review_slm

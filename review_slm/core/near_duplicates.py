@@ -8,19 +8,17 @@ by the estimated Jaccard similarity against the threshold.
 
 from __future__ import annotations
 
-import re
 import zlib
 
 import numpy as np
 
 _PRIME = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64(0xFFFFFFFF)
-_SPACE = re.compile(r"\s+")
 
 
 def shingles(text: str) -> list[int]:
     """Stable 32-bit hashes of the normalised, non-empty lines (whitespace-insensitive)."""
-    out = {zlib.crc32(_SPACE.sub(" ", line).strip().encode("utf-8")) for line in text.splitlines() if line.strip()}
+    out = {zlib.crc32(" ".join(line.split()).encode("utf-8")) for line in text.splitlines() if not line.isspace() and line}
     return sorted(out) or [0]
 
 

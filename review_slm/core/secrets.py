@@ -21,17 +21,46 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+# Literals every match of a pattern contains (in the lower-cased text). Most text has none of them,
+# and a substring test is far cheaper than a regex scan: the gold set redacts every row three times.
+_HINTS: dict[str, tuple[str, ...]] = {
+    "aws_access_key": ("akia", "asia"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "slack_token": ("xox",),
+    "google_api_key": ("aiza",),
+    "jwt": ("eyj",),
+    "private_key": ("private key",),
+    "password_assignment": ("password", "passwd", "pwd", "secret", "api_key", "apikey"),
+    "bearer_token": ("bearer",),
+    "url_credentials": ("://",),
+    "email": ("@",),
+}
+_EMAIL_AT = re.compile(r"[\w.%+-]@[A-Za-z0-9]")  # "@@ -1,2" hunk headers have an @ but no address
+
 _MARKER = re.compile(r"<REDACTED(?::\w+)?>")
 
 
+_HINT_PAIRS = [(hint, name) for name, hints in _HINTS.items() for hint in hints]
+_ORDER = {name: i for i, name in enumerate(SECRET_PATTERNS)}
+
+
+def _candidates(text: str) -> list[str]:
+    lowered = text.lower()
+    names = {name for hint, name in _HINT_PAIRS if hint in lowered}
+    if "email" in names and not _EMAIL_AT.search(text):
+        names.discard("email")
+    return sorted(names, key=_ORDER.__getitem__)
+
+
 def find_secrets(text: str) -> list[str]:
-    return [name for name, pattern in SECRET_PATTERNS.items() if pattern.search(text)]
+    return [name for name in _candidates(text) if SECRET_PATTERNS[name].search(text)]
 
 
 def redact(text: str) -> tuple[str, list[str]]:
     """Replace every secret with a typed marker; returns the new text and the kinds found."""
     found: list[str] = []
-    for name, pattern in SECRET_PATTERNS.items():
+    for name in _candidates(text):
+        pattern = SECRET_PATTERNS[name]
         if not pattern.search(text):
             continue
         found.append(name)

@@ -12,24 +12,20 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-_CODE = re.compile(r"`[^`]*`")
-_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
-_PATHISH = re.compile(r"\b[\w./-]*[./_][\w./-]*\b")  # a/b.go, pkg.Func, snake_case, x.y
-_NUMBER = re.compile(r"\b\d+(\.\d+)?\b")
-_CAMEL = re.compile(r"\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b")
+# One pass, first alternative wins: code spans, quoted strings, path-like or dotted/snake names
+# (a/b.go, pkg.Func, snake_case), camelCase / PascalCase names, numbers.
+_SPECIFIC = re.compile(
+    r"(?P<code>`[^`]*`)|(?P<str>\"[^\"]*\"|'[^']*')|(?P<id>\b[\w./-]*[./_][\w./-]*\b|\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b)"
+    r"|(?P<n>\b\d+(?:\.\d+)?\b)"
+)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
-_SPACE = re.compile(r"\s+")
 
 MIN_WORDS = 5  # shorter sentences ("Nice catch.") repeat naturally
 
 
 def skeleton(sentence: str) -> str:
-    s = _CODE.sub("<code>", sentence)
-    s = _QUOTED.sub("<str>", s)
-    s = _PATHISH.sub("<id>", s)
-    s = _CAMEL.sub("<id>", s)
-    s = _NUMBER.sub("<n>", s)
-    return _SPACE.sub(" ", s.lower()).strip(" .!?")
+    s = _SPECIFIC.sub(lambda m: f"<{m.lastgroup}>", sentence)
+    return " ".join(s.lower().split()).strip(" .!?")
 
 
 def skeletons(text: str) -> set[str]:

@@ -10,6 +10,7 @@ and the asset says `teacher: none`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from review_slm.core.structuring import structure_human_comment
 from review_slm.resources.teacher_cache import TeacherCache, cache_key
 
 log = logging.getLogger(__name__)
+_REVIEW_SCHEMA = Review.model_json_schema()
+_THREAD_CLIENTS = threading.local()
 
 
 @dataclass
@@ -73,6 +76,15 @@ class OllamaTeacher(Teacher):
 
         return ollama.Client(host=self.host, timeout=timeout)
 
+    def _thread_client(self):
+        """One client (one connection pool) per worker thread: building an httpx client costs ~30 ms
+        of GIL-held SSL setup, which would otherwise serialise the workers."""
+        local = _THREAD_CLIENTS.__dict__
+        key = (self.host, self.timeout_s)
+        if key not in local:
+            local[key] = self._client(self.timeout_s)
+        return local[key]
+
     def digest(self) -> str | None:
         """The model's digest (so a re-pulled model misses the cache), or None when there is no teacher."""
         try:
@@ -93,7 +105,7 @@ class OllamaTeacher(Teacher):
         for attempt in range(self.max_retries + 1):
             calls[0] += 1
             try:
-                response = client.chat(model=self.model, messages=messages, format=Review.model_json_schema(), options={"temperature": 0})
+                response = client.chat(model=self.model, messages=messages, format=_REVIEW_SCHEMA, options={"temperature": 0})
                 return response.message.content or ""
             except (httpx.TransportError, ollama.ResponseError) as err:
                 retriable = not isinstance(err, ollama.ResponseError) or err.status_code >= 500 or err.status_code == 429
@@ -105,7 +117,7 @@ class OllamaTeacher(Teacher):
     def _review(self, record: ReviewRecord) -> tuple[Candidate, dict | None, int]:
         """The candidate, what to cache (valid answers and twice-invalid verdicts; never transport
         failures) and the number of requests it took."""
-        client = self._client(self.timeout_s)
+        client = self._thread_client()
         calls = [0]
         messages = teacher_messages(record)
         try:

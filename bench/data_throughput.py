@@ -1,0 +1,204 @@
+"""Data-path throughput, measured side by side in one run.
+
+Mode `gold` (default): build the gold set with the teacher off for N synthetic review records —
+read the records JSONL, validate, structure, run every quality gate, split, write the splits and
+the quarantine — and compare with the I/O floor: pyarrow reading the same JSONL and writing it
+back out (Parquet). Prints rows/s, the ratio to the floor (target: within 5x) and the cost per row at
+10k vs 100k rows (target: linear, ratio near 1).
+
+Mode `teacher`: enrichment through the real `ollama` client against a local Ollama-compatible
+server with a fixed latency and a fixed number of parallel slots; prints achieved / ideal
+throughput (target: at least 0.8).
+
+    python bench/data_throughput.py                       # gold set, 10k and 100k rows
+    python bench/data_throughput.py --mode teacher --latency-ms 50 --capacity 8 --requests 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import string
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from review_slm.core.gold import assign_splits
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates
+from review_slm.core.schema import RejectedRow, ReviewRecord
+from review_slm.resources.teacher import HumanCommentTeacher, OllamaTeacher
+
+WORDS = ("buffer channel context request handler retry timeout cache index worker queue lock config cluster pod "
+         "volume secret token client server stream batch parser reader writer metric label selector probe").split()
+ISSUES = [
+    "The {a} is never closed when {b} returns an error, so every failed call leaks a {c}.",
+    "This {a} is read without holding the {b}; under load two goroutines race on the {c}.",
+    "If {a} times out we retry forever: bound the {b} and back off between attempts on the {c}.",
+    "The {a} limit is missing, so one {b} can starve the whole {c} of memory.",
+    "Swallowing the {a} error here hides why the {b} failed; wrap it and return it to the {c}.",
+    "Building the {a} inside the loop is quadratic in the number of {b} entries of the {c}.",
+]
+LAZY = ["LGTM", "lgtm!", "+1", "Looks good to me."]
+
+
+def _ident(rng: random.Random) -> str:
+    return rng.choice(WORDS) + "".join(rng.choices(string.ascii_lowercase, k=4))
+
+
+def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
+    """Review records with the mix the gates see in real data: mostly distinct hunks and comments,
+    some lazy approvals, exact duplicates, secrets, empty hunks and malformed rows."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        lines = [f" {_ident(rng)} := {_ident(rng)}({_ident(rng)}, {rng.randint(0, 999)})" for _ in range(rng.randint(4, 14))]
+        added = [f"+\t{_ident(rng)}.{rng.choice(WORDS).title()}({_ident(rng)})" for _ in range(rng.randint(1, 4))]
+        hunk = f"@@ -{i},{len(lines)} +{i},{len(lines) + len(added)} @@\n" + "\n".join(lines[:2] + added + lines[2:])
+        body = rng.choice(ISSUES).format(a=_ident(rng), b=_ident(rng), c=_ident(rng)) + f" See {_ident(rng)}."
+        kind = rng.random()
+        if kind < 0.06:
+            body = rng.choice(LAZY)
+        elif kind < 0.08 and rows:
+            hunk, body = rows[-1]["diff_hunk"], rows[-1]["body"]  # an exact duplicate
+        elif kind < 0.09:
+            hunk += f"\n+\taws_key := \"AKIA{''.join(rng.choices(string.ascii_uppercase + string.digits, k=16))}\""
+        elif kind < 0.095:
+            hunk = "   \n"
+        rows.append({"source": "github", "source_id": str(i), "repo": "bench/repo", "path": f"pkg/{_ident(rng)}.go",
+                     "line": len(lines) + 2, "language": "go", "diff_hunk": hunk, "body": body})
+    return rows
+
+
+def build_gold_set(records_path: Path, out_dir: Path) -> dict:
+    """What `gold_set` computes with the teacher off, from records on disk to splits on disk."""
+    records, rejected = [], []
+    with records_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            try:
+                records.append(ReviewRecord.model_validate(row))
+            except ValueError as err:
+                rejected.append(RejectedRow(source="bench", source_id=str(row.get("source_id")), reason="malformed", detail=str(err)[:80]))
+    candidates, _ = HumanCommentTeacher().enrich(records)
+    outcome = apply_quality_gates(candidates, rejected, GateConfig(max_example_tokens=1_000_000))
+    assign_splits(outcome.kept, None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") for name in ("train", "val", "test", "quarantine")}
+    for example in outcome.kept:
+        files[example.split].write(example.model_dump_json() + "\n")
+    for row in outcome.quarantined:
+        files["quarantine"].write(row.model_dump_json() + "\n")
+    for fh in files.values():
+        fh.close()
+    return {"kept": len(outcome.kept), "quarantined": len(outcome.quarantined), **outcome.reason_counts()}
+
+
+def io_floor(records_path: Path, out_dir: Path) -> None:
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    table = pj.read_json(records_path)
+    pq.write_table(table, out_dir / "floor.parquet")
+
+
+def timed(fn, *args) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - started, result
+
+
+def bench_gold(sizes: list[int]) -> None:
+    per_row = {}
+    print(f"{'rows':>8} {'gold set s':>11} {'rows/s':>9} {'I/O floor s':>12} {'ratio':>6}   kept / quarantined")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp, "records.jsonl")
+            path.write_text("".join(json.dumps(r) + "\n" for r in synthetic_rows(n)), encoding="utf-8")
+            floor_s = min(timed(io_floor, path, Path(tmp))[0] for _ in range(3))  # best of 3: pyarrow warms its pools
+            gold_s, counts = timed(build_gold_set, path, Path(tmp, "gold"))
+        per_row[n] = gold_s / n
+        print(f"{n:>8} {gold_s:>11.2f} {n / gold_s:>9.0f} {floor_s:>12.3f} {gold_s / floor_s:>5.1f}x   "
+              f"{counts['kept']} / {counts['quarantined']}  ({', '.join(f'{k} {v}' for k, v in counts.items() if k not in ('kept', 'quarantined'))})")
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        print(f"cost per row at {large} vs {small} rows: {per_row[large] / per_row[small]:.2f} (1.00 = linear)")
+
+
+class FixedLatencyOllama(BaseHTTPRequestHandler):
+    """/api/tags and /api/chat, `capacity` chats at a time, each taking `latency_s` (set by `serve_teacher`)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+    slots: threading.Semaphore
+    latency_s: float
+    answer = json.dumps({"findings": [{"path": "a.go", "line": 3, "severity": "high", "category": "resource-leak",
+                                       "comment": "The body is never closed.", "suggestion": ""}], "summary": "Leak."})
+
+    def log_message(self, *args):
+        """Quiet."""
+
+    def _reply(self, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._reply({"models": [{"model": "bench", "name": "bench", "digest": "sha256:bench", "size": 1,
+                                 "modified_at": "2026-11-01T00:00:00Z", "details": {}}]})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        with self.slots:
+            time.sleep(self.latency_s)
+        self._reply({"model": "bench", "created_at": "2026-11-21T00:00:00Z", "done": True,
+                     "message": {"role": "assistant", "content": self.answer}})
+
+
+def serve_teacher(latency_s: float, capacity: int, port_queue) -> None:
+    """In its own process, like a real Ollama: its request handling must not compete for our GIL."""
+    FixedLatencyOllama.slots = threading.Semaphore(capacity)
+    FixedLatencyOllama.latency_s = latency_s
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FixedLatencyOllama)
+    port_queue.put(server.server_port)
+    server.serve_forever()
+
+
+def bench_teacher(latency_s: float, capacity: int, requests: int) -> None:
+    ports = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve_teacher, args=(latency_s, capacity, ports), daemon=True)
+    server.start()
+    rows = [ReviewRecord.model_validate(r) for r in synthetic_rows(requests, seed=1) if r["diff_hunk"].strip()]
+    teacher = OllamaTeacher(host=f"http://127.0.0.1:{ports.get(timeout=30)}", model="bench", concurrency=capacity)
+    try:
+        elapsed, (_, report) = timed(teacher.enrich, rows)
+    finally:
+        server.terminate()
+    ideal = capacity / latency_s
+    achieved = report.teacher_calls / elapsed
+    print(f"{report.teacher_calls} teacher calls, {capacity} parallel slots at {latency_s * 1000:.0f} ms: "
+          f"{achieved:.1f} req/s achieved vs {ideal:.1f} ideal = {achieved / ideal:.2f} (target >= 0.8)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["gold", "teacher"], default="gold")
+    parser.add_argument("--sizes", default="10000,100000", help="gold mode: comma-separated row counts")
+    parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--capacity", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=400)
+    args = parser.parse_args()
+    if args.mode == "gold":
+        bench_gold([int(s) for s in args.sizes.split(",")])
+    else:
+        bench_teacher(args.latency_ms / 1000, args.capacity, args.requests)
+
+
+if __name__ == "__main__":
+    main()
