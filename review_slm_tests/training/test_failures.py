@@ -53,6 +53,11 @@ def test_out_of_memory_halves_the_micro_batch_and_keeps_the_effective_batch(harn
     assert (meta["micro_batch"], meta["gradient_accumulation"]) == (1, 4) and meta["steps"] == 2
     (run,) = harness.mlflow_runs("sft_adapter", "iter-0001")
     assert run.data.tags["review_slm.micro_batch_attempts"] == "4x1 -> 2x2 -> 1x4"
+    # Reproducibility lock and the loss plot, on the same MLflow run.
+    assert run.data.tags["stack.torch"].startswith("2.") and run.data.tags["mlflow.source.git.commit"] != "unknown"
+    artifacts = {a.path for d in ("repro", "plots") for a in harness.tracking.client().list_artifacts(run.info.run_id, d)}
+    assert {"repro/sft_lock.json", "repro/sft_recipe.resolved.yaml", "plots/sft_loss.png"} <= artifacts
+    assert run.data.metrics["sft/tokens_per_s"] > 0 and run.data.metrics["sft/peak_memory_mb"] > 0
 
 
 def test_out_of_memory_at_the_floor_fails_saying_what_was_tried(harness, tmp_path, monkeypatch):
