@@ -52,17 +52,19 @@ def preference_pairs(rows: list[dict]) -> list[dict]:
 
 
 def batch_token_counts(trainer, steps: int) -> tuple[int, int]:
-    """(non-padding tokens, all token positions) over the micro-batches of `steps` optimizer steps."""
+    """(non-padding tokens, all token positions) over the micro-batches of `steps` optimizer steps.
+
+    A token is padding when it is the pad token, which never occurs in text (pad != eos)."""
+    pad = trainer.processing_class.pad_token_id
     real = total = 0
     micro_batches = steps * trainer.args.gradient_accumulation_steps
     for i, batch in enumerate(trainer.get_train_dataloader()):
         if i >= micro_batches:
             break
-        for ids_key, mask_key in (("input_ids", "attention_mask"), ("prompt_ids", "prompt_attention_mask"),
-                                  ("chosen_ids", "chosen_attention_mask"), ("rejected_ids", "rejected_attention_mask")):
-            if ids_key in batch:
-                total += batch[ids_key].numel()
-                real += int(batch[mask_key].sum()) if mask_key in batch else batch[ids_key].numel()
+        for key in ("input_ids", "prompt_ids", "chosen_ids", "rejected_ids"):
+            if key in batch:
+                total += batch[key].numel()
+                real += int((batch[key] != pad).sum())
     return real, total
 
 

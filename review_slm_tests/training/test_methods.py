@@ -19,30 +19,40 @@ def _trainer(harness, tmp_path, **overrides):
 
 
 def test_packed_rows_keep_examples_apart(harness, tmp_path):
-    trainer = _trainer(harness, tmp_path, **{"sft.packing": True, "sft.max_length": 512})
-    batch = next(iter(trainer.get_train_dataloader()))
-    assert "attention_mask" not in batch  # padding-free: examples are separated by their position ids only
-    positions = batch["position_ids"][0]
-    starts = (positions == 0).nonzero().flatten().tolist()
-    assert len(starts) >= 3 and batch["input_ids"].shape[0] == 1
-    real = int((batch["labels"][0] != -100).sum())
-    assert real > 0 and batch["input_ids"].shape[1] == positions.shape[0]
+    trainer = _trainer(harness, tmp_path, **{"sft.packing": True})
+    pad = trainer.processing_class.pad_token_id
+    for batch in trainer.get_train_dataloader():  # a row holding at least two examples
+        real = batch["input_ids"] != pad
+        row = next((r for r in range(len(real)) if int(((batch["position_ids"][r] == 0) & real[r]).sum()) >= 2), None)
+        if row is not None:
+            break
+    assert "attention_mask" not in batch  # examples are separated by their position ids only
+    starts = ((batch["position_ids"][row] == 0) & real[row]).nonzero().flatten().tolist()
+    assert (batch["labels"][batch["position_ids"] == 0] == -100).all()  # no label across a boundary
+    assert int((batch["labels"] != -100).sum()) > 0
 
     model = trainer.model.eval()
     with torch.no_grad():
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
-        begin, end = starts[1], starts[2]
-        alone = model(input_ids=batch["input_ids"][:, begin:end]).logits[0]
-    # The second example's logits do not depend on the first one packed before it.
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[row]
+        begin = starts[1]
+        end = starts[2] if len(starts) > 2 else int(real[row].sum())
+        alone = model(input_ids=batch["input_ids"][row : row + 1, begin:end]).logits[0]
+    # The second example's logits do not depend on the example packed before it.
     assert torch.allclose(packed[begin:end], alone, atol=1e-4)
 
 
-def test_curriculum_trains_easy_to_hard_in_order(harness, tmp_path):
-    trainer = _trainer(harness, tmp_path, curriculum=True)
+@pytest.mark.parametrize("packing", [False, True])
+def test_curriculum_trains_easy_to_hard_in_order(harness, tmp_path, monkeypatch, packing):
+    from review_slm.training.methods import sft
+
+    monkeypatch.setattr(sft, "CURRICULUM_PACK_WINDOW", 4)  # 20 examples: 5 windows, so the order is visible
+    trainer = _trainer(harness, tmp_path, curriculum=True, **{"sft.packing": packing})
     assert isinstance(trainer._get_train_sampler(), torch.utils.data.SequentialSampler)
-    easiest = curriculum_order(bug_suite_rows()[:20])[0]
-    first = trainer.processing_class.decode(next(iter(trainer.get_train_dataloader()))["input_ids"][0])
-    assert easiest["diff_hunk"].splitlines()[1] in first
+    ordered = curriculum_order(bug_suite_rows()[:20])
+    batches = [trainer.processing_class.decode(ids) for batch in trainer.get_train_dataloader() for ids in batch["input_ids"]]
+    first, last = batches[0], batches[-1]
+    assert any(ex["diff_hunk"].splitlines()[1] in first for ex in ordered[:4])  # the easiest window comes first
+    assert any(ex["diff_hunk"].splitlines()[1] in last for ex in ordered[-4:])  # the hardest window comes last
     rows = bug_suite_rows()[:3]
     rows[0].pop("difficulty")
     assert curriculum_order(rows)[0] is rows[0]  # rows from before the field count as easiest

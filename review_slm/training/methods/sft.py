@@ -2,8 +2,11 @@
 
 Loss is on the assistant turn only (`assistant_only_loss`, generation tags in the chat template).
 With `packing`, BFD packs whole examples into rows of `max_length` and the collator emits per-example
-position ids with no attention mask, so attention never crosses from one example into the next.
-With `curriculum`, examples go easy to hard and the sampler is sequential.
+position ids with no attention mask, so attention never crosses from one example into the next
+(flattened padding-free batches with FlashAttention, one row per packed row otherwise: see packing.py).
+With `curriculum`, examples go easy to hard and the sampler is sequential; packing then works in
+consecutive windows of `CURRICULUM_PACK_WINDOW` examples (BFD reorders by length inside a window
+only), so the order survives packing up to one window.
 """
 
 from __future__ import annotations
@@ -14,7 +17,31 @@ from review_slm.core.recipe import Recipe
 from review_slm.training import distributed
 from review_slm.training.data import curriculum_order, read_jsonl, sft_rows
 from review_slm.training.methods.common import TrainingRun, describe_adapter_mode, lora_config, trainer_kwargs
-from review_slm.training.models import load_model, load_tokenizer, resolve_model_ref
+from review_slm.training.models import attention_implementation, load_model, load_tokenizer, resolve_model_ref
+from review_slm.training.packing import RowPackedCollator
+
+
+CURRICULUM_PACK_WINDOW = 64
+
+
+def _curriculum_trainer_class():
+    """SFTTrainer whose BFD packing keeps the curriculum order across windows of examples.
+
+    TRL packs each `datasets.map` batch (1000 examples) sorted by length, which would undo the
+    curriculum of any smaller gold set: here the same packing runs on small consecutive windows.
+    """
+    from trl import SFTTrainer
+    from trl.data_utils import pack_dataset
+
+    class CurriculumSFTTrainer(SFTTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, packing, formatting_func, dataset_name):
+            prepared = super()._prepare_dataset(dataset, processing_class, args, False, formatting_func, dataset_name)
+            if not packing:
+                return prepared
+            return pack_dataset(prepared.select_columns(["input_ids", "labels"]), args.max_length, args.packing_strategy,
+                                {"batch_size": CURRICULUM_PACK_WINDOW})
+
+    return CurriculumSFTTrainer
 
 
 def build_trainer(spec: dict, recipe: Recipe, callbacks: list, tokenizer=None):
@@ -38,7 +65,8 @@ def build_trainer(spec: dict, recipe: Recipe, callbacks: list, tokenizer=None):
         packing_strategy="bfd",
         shuffle_dataset=False,
     )
-    trainer = SFTTrainer(
+    trainer_class = _curriculum_trainer_class() if recipe.curriculum else SFTTrainer
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(sft_rows(gold)),
@@ -47,6 +75,9 @@ def build_trainer(spec: dict, recipe: Recipe, callbacks: list, tokenizer=None):
         peft_config=lora_config(recipe),
         callbacks=callbacks,
     )
+    if stage.packing and attention_implementation() != "flash_attention_2":
+        # TRL rejects a custom collator with packing, so it is swapped in after construction.
+        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id)
     trainer.train_examples = len(gold)
     return trainer
 
