@@ -3,7 +3,6 @@ and `TrainingRun`, which wraps `trainer.train()` with resume, checkpoints, guard
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from review_slm.training.guards import DivergenceGuard, TrainingFailure, is_out_
 from review_slm.training.models import device
 from review_slm.training.repro import record_lock, reproducibility_lock
 from review_slm.training.telemetry import PipesMlflowCallback, run_summary
-
-log = logging.getLogger(__name__)
 
 
 def trainer_kwargs(stage: StageSpec, output_dir: Path, sequential: bool = False) -> dict:
