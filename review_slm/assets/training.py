@@ -1,7 +1,7 @@
 """Training assets: resolve the parent model, SFT, preference pairs from the SFT model, DPO."""
 
 
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +11,8 @@ from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import student_messages
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.resources.launcher import TrainingLauncher
+from review_slm.core.recipe import Recipe, StageSpec
+from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
 from review_slm.resources.recipes import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
 
@@ -25,19 +26,77 @@ def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
 
 
 def _run_trainer(
-    context: dg.AssetExecutionContext, spec: dict, tracking: MlflowTracking, launcher: TrainingLauncher, params: dict
+    context: dg.AssetExecutionContext, rec: Recipe, stage_name: str, make_spec: Callable[[Recipe], dict],
+    tracking: MlflowTracking, launcher: TrainingLauncher, params: dict,
 ) -> tuple[str, dict]:
-    """Open the asset's MLflow run, launch the entrypoint with it, close the run whatever happens."""
+    """Open the asset's MLflow run, launch the entrypoint with it, close the run whatever happens.
+
+    Out of memory: relaunch with the micro-batch halved and accumulation doubled (same effective
+    batch; the relaunch resumes from the last checkpoint) down to `resilience.min_micro_batch`.
+    A classified failure (divergence, out of memory at the floor) fails the asset without retries;
+    a crash (the process was killed) is left to the asset's retry policy, which resumes.
+    """
     run_id = tracking.start_asset_run(context, params)
+    attempts: list[str] = []
     try:
-        result = launcher.launch(context, spec, tracking.trainer_env(run_id))
+        while True:
+            stage: StageSpec = getattr(rec, stage_name)
+            attempts.append(f"{stage.per_device_batch_size}x{stage.gradient_accumulation_steps}")
+            try:
+                result = launcher.launch(context, make_spec(rec), tracking.trainer_env(run_id))
+                break
+            except TrainerFailed as failure:
+                smaller = stage.halved_micro_batch() if failure.kind == "oom" else None
+                if smaller is None or smaller.per_device_batch_size < rec.resilience.min_micro_batch:
+                    raise _failure(failure, attempts, rec, tracking, run_id) from None
+                context.log.warning(f"{failure} -> retrying with micro-batch {smaller.per_device_batch_size} x "
+                                    f"accumulation {smaller.gradient_accumulation_steps} (same effective batch {smaller.effective_batch})")
+                rec = rec.model_copy(update={stage_name: smaller})
     except Exception:
+        tracking.set_tags(run_id, {"review_slm.micro_batch_attempts": " -> ".join(attempts)})
         tracking.end_run(run_id, failed=True)
         raise
+    result["oom_retries"] = len(attempts) - 1
+    result["micro_batch_attempts"] = " -> ".join(attempts)
+    result["resumed_from_step"] = result.get("resumed_from_step") or 0
+    tracking.set_tags(run_id, {"review_slm.micro_batch_attempts": result["micro_batch_attempts"],
+                               "review_slm.resumed_from_step": str(result["resumed_from_step"])})
     numeric = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     tracking.log_metrics(run_id, numeric)
     tracking.end_run(run_id)
     return run_id, result
+
+
+def _failure(failure: TrainerFailed, attempts: list[str], rec: Recipe, tracking: MlflowTracking, run_id: str) -> dg.Failure:
+    """The asset's failure for a classified trainer failure: says what happened and, for OOM, what was tried."""
+    details = {k: v for k, v in failure.details.items() if k not in ("failure", "message")}
+    if failure.kind == "oom":
+        description = (f"out of memory at every micro-batch tried (micro-batch x accumulation: {', '.join(attempts)}); "
+                       f"the floor is resilience.min_micro_batch={rec.resilience.min_micro_batch}. Last error: {failure}")
+    else:
+        description = f"{failure.kind}: {failure}. Nothing was promoted."
+    tracking.set_tags(run_id, {"review_slm.failure": failure.kind, **{f"review_slm.failure.{k}": str(v) for k, v in details.items()}})
+    tracking.log_text(run_id, description, "failure.txt")
+    metadata = {"failure": failure.kind, "micro_batch_attempts": " -> ".join(attempts), "mlflow_run_id": run_id,
+                **{k: str(v) if isinstance(v, float) else v for k, v in details.items() if v is not None}}
+    return dg.Failure(description=description, metadata=metadata, allow_retries=False)
+
+
+def _training_spec(task: str, attempt: Recipe, recipe: TrainingRecipe, parent: dict, scratch: Path, checkpoint_uri: str,
+                   **inputs: str) -> dict:
+    """The job spec the entrypoint reads: `attempt` is the recipe of this attempt (micro-batch after OOM retries)."""
+    return {"task": task, "recipe": attempt.model_dump(mode="json"), "cache_dir": recipe.cache_dir,
+            "parent_model": parent["model_uri"], "output_dir": str(scratch), "checkpoint_uri": checkpoint_uri, **inputs}
+
+
+def _trainer_metadata(result: dict) -> dict:
+    """What the trainer reported, as Dagster metadata (nested values as JSON)."""
+    return {k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in result.items() if v is not None}
+
+
+# A killed or preempted trainer is retried; the retry resumes from the last checkpoint of this
+# iteration. Divergence and out-of-memory-at-the-floor raise `dg.Failure(allow_retries=False)`.
+TRAINING_RETRY = dg.RetryPolicy(max_retries=2, delay=1)
 
 
 def _parent(artifacts: ArtifactStore, key: str) -> dict:
@@ -79,6 +138,7 @@ def parent_model(context: dg.AssetExecutionContext, tracking: MlflowTracking, re
     kinds={"pytorch", "huggingface", "mlflow"},
     code_version="1",
     deps=[gold_set, parent_model],
+    retry_policy=TRAINING_RETRY,
     description="Supervised fine-tuning of a LoRA adapter (QLoRA 4-bit on CUDA) on the gold train split with TRL "
     "SFTTrainer, assistant-only loss, starting from the parent model. Runs the training entrypoint over Dagster Pipes.",
 )
@@ -93,23 +153,23 @@ def sft_adapter(
     rec = recipe.load()
     parent = _parent(artifacts, key)
     scratch = artifacts.scratch_dir(key, "sft_adapter")
-    spec = {
-        "task": "sft",
-        "recipe": rec.model_dump(mode="json"),
-        "cache_dir": recipe.cache_dir,
-        "parent_model": parent["model_uri"],
-        "train_file": str(artifacts.local_path(artifacts.iteration_uri(key, "gold_set", "train.jsonl"))),
-        "val_file": str(artifacts.local_path(artifacts.iteration_uri(key, "gold_set", "val.jsonl"))),
-        "output_dir": str(scratch),
-    }
+
+    def make_spec(attempt: Recipe) -> dict:
+        return _training_spec(
+            "sft", attempt, recipe, parent, scratch, artifacts.iteration_uri(key, "sft_adapter", "checkpoints"),
+            train_file=str(artifacts.local_path(artifacts.iteration_uri(key, "gold_set", "train.jsonl"))),
+            val_file=str(artifacts.local_path(artifacts.iteration_uri(key, "gold_set", "val.jsonl"))),
+        )
+
     params = {"recipe": rec.label, "parent_model": parent["model_uri"], "parent_iteration": parent["parent_iteration"],
-              "lora_r": rec.lora.r, "lora_alpha": rec.lora.alpha, **{f"sft.{k}": v for k, v in rec.sft.model_dump().items()}}
-    run_id, result = _run_trainer(context, spec, tracking, launcher, params)
+              "finetuning": rec.finetuning, "lora_r": rec.lora.r, "lora_alpha": rec.lora.alpha, "curriculum": rec.curriculum,
+              **{f"sft.{k}": v for k, v in rec.sft.model_dump().items()}}
+    run_id, result = _run_trainer(context, rec, "sft", make_spec, tracking, launcher, params)
     uri = artifacts.put_dir(scratch / "adapter", artifacts.iteration_uri(key, "sft_adapter", "adapter"))
     history = result.pop("loss_history", [])
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in result.items() if v is not None},
+            **_trainer_metadata(result),
             "parent_model": parent["model_uri"],
             "parent_iteration": parent["parent_iteration"] or "none (first iteration)",
             "uri": uri,
@@ -182,8 +242,9 @@ def preference_pairs(
     kinds={"pytorch", "huggingface", "mlflow"},
     code_version="1",
     deps=[preference_pairs, sft_adapter],
-    description="DPO with TRL DPOTrainer from the SFT policy (reference = the frozen SFT adapter, not the bare base), "
-    "then merged into full weights: the candidate model of this iteration.",
+    retry_policy=TRAINING_RETRY,
+    description="The recipe's preference method on the SFT policy: DPO with TRL DPOTrainer (reference = the frozen SFT "
+    "policy, not the bare base) or ORPO (reference-free), then merged into full weights: the candidate model of this iteration.",
 )
 def dpo_model(
     context: dg.AssetExecutionContext,
@@ -196,22 +257,23 @@ def dpo_model(
     rec = recipe.load()
     parent = _parent(artifacts, key)
     scratch = artifacts.scratch_dir(key, "dpo_model")
-    spec = {
-        "task": "dpo",
-        "recipe": rec.model_dump(mode="json"),
-        "cache_dir": recipe.cache_dir,
-        "parent_model": parent["model_uri"],
-        "adapter_dir": str(artifacts.local_path(artifacts.iteration_uri(key, "sft_adapter", "adapter"))),
-        "pairs_file": str(artifacts.local_path(artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"))),
-        "output_dir": str(scratch),
-    }
-    params = {"recipe": rec.label, "parent_model": parent["model_uri"], **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
-    run_id, result = _run_trainer(context, spec, tracking, launcher, params)
+    method = rec.preference_method
+
+    def make_spec(attempt: Recipe) -> dict:
+        return _training_spec(
+            method, attempt, recipe, parent, scratch, artifacts.iteration_uri(key, "dpo_model", "checkpoints"),
+            adapter_dir=str(artifacts.local_path(artifacts.iteration_uri(key, "sft_adapter", "adapter"))),
+            pairs_file=str(artifacts.local_path(artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"))),
+        )
+
+    params = {"recipe": rec.label, "parent_model": parent["model_uri"], "method": method,
+              **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
+    run_id, result = _run_trainer(context, rec, "dpo", make_spec, tracking, launcher, params)
     uri = artifacts.put_dir(Path(scratch) / "merged", artifacts.iteration_uri(key, "dpo_model", "model"))
     history = result.pop("loss_history", [])
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in result.items() if v is not None},
+            **_trainer_metadata(result),
             "model_uri": uri,
             "parent_model": parent["model_uri"],
             "mlflow_run_id": run_id,

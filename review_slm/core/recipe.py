@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 RECIPES_PACKAGE = "review_slm.training.recipes"
 
@@ -64,11 +64,41 @@ class StageSpec(_Strict):
     gradient_checkpointing: bool = False
     logging_steps: int = Field(1, gt=0)
     seed: int = 42
+    packing: bool = Field(False, description="BFD packing with per-sequence position ids (SFT); padding-free is not used by DPO/ORPO")
+    save_steps: int = Field(0, ge=0, description="checkpoint to the artifact store every N optimizer steps; 0 = never")
+
+    @property
+    def effective_batch(self) -> int:
+        return self.per_device_batch_size * self.gradient_accumulation_steps
+
+    def halved_micro_batch(self) -> StageSpec | None:
+        """The same effective batch on a micro-batch at most half as big (what an out-of-memory retry tries).
+
+        The new micro-batch divides the old one so the effective batch stays exact (5 -> 1, 6 -> 3, 8 -> 4);
+        None when it is already 1.
+        """
+        micro = self.per_device_batch_size
+        smaller = next((d for d in range(micro // 2, 0, -1) if micro % d == 0), None)
+        if smaller is None:
+            return None
+        return self.model_copy(update={
+            "per_device_batch_size": smaller,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps * (micro // smaller),
+        })
 
 
 class DpoSpec(StageSpec):
-    beta: float = Field(0.1, gt=0)
+    beta: float = Field(0.1, gt=0, description="DPO beta, or ORPO lambda (weight of the odds-ratio term)")
     max_pairs: int = Field(2000, gt=0)
+
+
+class ResilienceSpec(_Strict):
+    """What a run does when it runs out of memory or diverges."""
+
+    min_micro_batch: int = Field(1, gt=0, description="out-of-memory retries halve the micro-batch down to this floor")
+    spike_factor: float = Field(5.0, gt=1, description="a loss above this factor of the running mean is divergence")
+    spike_window: int = Field(10, gt=0, description="logged steps in the running mean")
+    spike_min_history: int = Field(3, gt=0, description="logged steps before spikes are judged (early losses swing)")
 
 
 class GenerationSpec(_Strict):
@@ -96,20 +126,32 @@ class Recipe(_Strict):
     description: str = ""
     base_model: str = Field(description="hub id, local path, s3:// URI, or builtin:tiny-qwen2")
     tiny_model: TinyModelSpec | None = None
-    method: Literal["sft+dpo"] = "sft+dpo"
+    method: Literal["sft+dpo", "sft+orpo"] = Field("sft+dpo", description="SFT, then this preference method on the SFT policy")
+    finetuning: Literal["lora", "full"] = Field("lora", description="LoRA adapter (QLoRA with quantization.load_in_4bit) or full weights")
     quantization: QuantizationSpec = QuantizationSpec()
     lora: LoraSpec = LoraSpec()
     sft: StageSpec = StageSpec()
     dpo: DpoSpec = DpoSpec()
     generation: GenerationSpec = GenerationSpec()
     hardware: HardwareSpec = HardwareSpec()
+    resilience: ResilienceSpec = ResilienceSpec()
     max_example_tokens: int = Field(2048, gt=0, description="gold-set token budget: prompt + review, in student tokens")
     base_model_params_b: float | None = Field(None, gt=0, description="parameters in billions, for cost estimates")
     curriculum: bool = Field(False, description="order SFT examples from easy to hard by the gold set's difficulty score")
 
+    @model_validator(mode="after")
+    def _full_finetuning_is_not_quantized(self) -> Recipe:
+        if self.finetuning == "full" and self.quantization.load_in_4bit:
+            raise ValueError("finetuning: full cannot train 4-bit weights; set quantization.load_in_4bit: false or use lora")
+        return self
+
     @property
     def label(self) -> str:
         return f"{self.name}@v{self.version}"
+
+    @property
+    def preference_method(self) -> str:
+        return self.method.split("+", 1)[1]
 
 
 class RecipeError(ValueError):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import sys
 from abc import ABC, abstractmethod
 
@@ -10,21 +13,73 @@ import dagster as dg
 ENTRYPOINT = ["-m", "review_slm.training.entrypoint"]
 
 
+class TrainerFailed(Exception):
+    """The trainer classified its own failure (`oom`, `divergence`); `details` is what it reported."""
+
+    def __init__(self, kind: str, details: dict):
+        super().__init__(details.get("message", kind))
+        self.kind = kind
+        self.details = details
+
+
+class TrainerCrashed(RuntimeError):
+    """The trainer process died without a classified failure (SIGKILL, preemption, a crash)."""
+
+
 class TrainingLauncher(dg.ConfigurableResource, ABC):
     @abstractmethod
     def launch(self, context: dg.AssetExecutionContext, spec: dict, env: dict[str, str]) -> dict:
-        """Run one job spec (`task` = sft | dpo | generate) to completion; returns its reported metadata."""
+        """Run one job spec (`task` = sft | dpo | orpo | generate) to completion; returns its reported metadata.
+
+        Raises `TrainerFailed` when the trainer reported a classified failure, and another error when
+        the process died without one (killed, crashed): a retry of that resumes from the checkpoint.
+        """
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class LocalProcessLauncher(TrainingLauncher):
-    """A subprocess on this machine running the same command a PyTorchJob pod runs."""
+    """A subprocess on this machine running the same command a PyTorchJob pod runs.
+
+    `nproc_per_node` > 1 runs it under torchrun on this host (DDP: gloo on CPU, nccl on CUDA).
+    `torchrun_from_env` runs `torchrun -m ...` with no arguments, so torchrun takes its topology from
+    the PET_* variables (what a PyTorchJob pod does).
+    """
 
     python: str = sys.executable
+    nproc_per_node: int = 1
+    torchrun_from_env: bool = False
+
+    def command(self) -> list[str]:
+        if self.torchrun_from_env:
+            return [self.python, "-m", "torch.distributed.run", *ENTRYPOINT]
+        if self.nproc_per_node > 1:
+            return [self.python, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(self.nproc_per_node),
+                    "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), *ENTRYPOINT]
+        return [self.python, *ENTRYPOINT]
 
     def launch(self, context: dg.AssetExecutionContext, spec: dict, env: dict[str, str]) -> dict:
-        context.log.info(f"launching `{spec['task']}` in a local process: {self.python} {' '.join(ENTRYPOINT)}")
-        invocation = dg.PipesSubprocessClient().run(
-            context=context, command=[self.python, *ENTRYPOINT], extras=spec, env=env
-        )
-        result = invocation.get_materialize_result()
-        return {key: value.value for key, value in (result.metadata or {}).items()}
+        command = self.command()
+        context.log.info(f"launching `{spec['task']}` in a local process: {' '.join(command)}")
+        with dg.open_pipes_session(
+            context=context,
+            extras=spec,
+            context_injector=dg.PipesTempFileContextInjector(),
+            message_reader=dg.PipesTempFileMessageReader(),
+        ) as session:
+            process = subprocess.Popen(command, env={**os.environ, **env, **session.get_bootstrap_env_vars()})
+            returncode = process.wait()
+        failures = [m for m in session.get_custom_messages() if isinstance(m, dict) and m.get("failure")]
+        if failures:
+            raise TrainerFailed(failures[-1]["failure"], failures[-1])
+        if returncode != 0:
+            raise TrainerCrashed(f"trainer process `{spec['task']}` exited with code {returncode} without reporting why "
+                                 "(killed or crashed; see its stderr above)")
+        metadata: dict = {}
+        for result in session.get_results():
+            metadata.update({key: value.value for key, value in (result.metadata or {}).items()})
+        return metadata

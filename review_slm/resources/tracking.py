@@ -78,6 +78,11 @@ class MlflowTracking(dg.ConfigurableResource):
         now = int(time.time() * 1000)
         self.client().log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None])
 
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client().log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client().log_text(run_id, text, artifact_file)
 

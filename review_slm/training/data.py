@@ -14,6 +14,21 @@ def read_jsonl(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def difficulty(row: dict) -> float:
+    """The gold set's difficulty score; rows written before it existed count as easiest (0.0)."""
+    value = row.get("difficulty", 0.0)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"gold row {row.get('id', '?')}: field 'difficulty' must be a number, got {value!r}")
+    return float(value)
+
+
+def curriculum_order(gold_rows: list[dict]) -> list[dict]:
+    """Easy to hard by difficulty; ties keep the id order so the curriculum is reproducible."""
+    return sorted(gold_rows, key=lambda r: (difficulty(r), str(r.get("id", ""))))
+
+
 def sft_rows(gold_rows: list[dict]) -> list[dict]:
     """Conversational rows: system + user prompt, the gold review as the assistant turn."""
     rows = []

@@ -61,6 +61,19 @@ def load_tokenizer(path: str, revision: str | None = None):
     return prepare_tokenizer(AutoTokenizer.from_pretrained(path, revision=revision))
 
 
+def attention_implementation() -> str:
+    """FlashAttention 2 on CUDA when installed (packed batches then run varlen kernels), else SDPA.
+
+    SDPA also keeps packed sequences apart: transformers builds a block-diagonal mask from the
+    position ids when a batch has no attention mask.
+    """
+    import importlib.util
+
+    if device() == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
 def load_model(path: str, revision: str | None = None, quantization: QuantizationSpec | None = None, for_training: bool = True):
     import torch
     from transformers import AutoModelForCausalLM
@@ -70,7 +83,7 @@ def load_model(path: str, revision: str | None = None, quantization: Quantizatio
     kwargs = {
         "revision": revision,
         "dtype": torch.bfloat16 if on_cuda else torch.float32,
-        "attn_implementation": "sdpa",
+        "attn_implementation": attention_implementation(),
     }
     if bnb is not None:
         kwargs["quantization_config"] = bnb
@@ -82,3 +95,18 @@ def load_model(path: str, revision: str | None = None, quantization: Quantizatio
     elif on_cuda:
         model = model.to("cuda")
     return model
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    return (Path(path) / "adapter_config.json").is_file()
+
+
+def load_policy(model_path: str, revision: str | None, policy_dir: str | Path, quantization: QuantizationSpec | None,
+                trainable: bool):
+    """The SFT policy: parent + LoRA adapter (a PeftModel), or the full model SFT saved."""
+    if is_adapter_dir(policy_dir):
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(load_model(model_path, revision, quantization, for_training=trainable),
+                                         str(policy_dir), is_trainable=trainable)
+    return load_model(str(policy_dir), None, None, for_training=trainable)

@@ -44,3 +44,19 @@ def test_split_unified_diff_and_line_arithmetic():
     hunks = split_unified_diff(diff)
     assert [p for p, _ in hunks] == ["a.go", "a.go"]
     assert last_new_line(hunks[0][1]) == 3 and last_new_line(hunks[1][1]) == 12
+
+
+def test_recipe_methods_and_their_constraints(tmp_path):
+    path = tmp_path / "full.yaml"
+    path.write_text("name: x\nversion: 1\nbase_model: m\nmethod: sft+orpo\nfinetuning: full\n")
+    recipe = load_recipe(str(path))
+    assert recipe.preference_method == "orpo" and recipe.finetuning == "full"
+    path.write_text("name: x\nversion: 1\nbase_model: m\nfinetuning: full\nquantization:\n  load_in_4bit: true\n")
+    with pytest.raises(RecipeError, match="cannot train 4-bit weights"):
+        load_recipe(str(path))
+    path.write_text("name: x\nversion: 1\nbase_model: m\nmethod: sft+ppo\n")
+    with pytest.raises(RecipeError, match="key 'method'"):
+        load_recipe(str(path))
+    path.write_text("name: x\nversion: 1\nbase_model: m\nresilience:\n  spike_factr: 3\n")
+    with pytest.raises(RecipeError, match="resilience.spike_factr"):
+        load_recipe(str(path))

@@ -1,13 +1,18 @@
-"""Training methods, one module each, registered by name; the entrypoint dispatches on `task`."""
+"""Training methods, one module each, registered by name; the entrypoint dispatches on `task`.
+
+Adding a method is one module with `run(spec, pipes, mlflow_client, run_id) -> metadata` and one
+line here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from review_slm.training.methods import dpo, generate, sft
+from review_slm.training.methods import dpo, generate, orpo, sft
 
 TASKS: dict[str, Callable] = {
     "sft": sft.run,
     "dpo": dpo.run,
+    "orpo": orpo.run,
     "generate": generate.run,
 }

@@ -9,17 +9,17 @@ from pathlib import Path
 
 from review_slm.core.recipe import Recipe
 from review_slm.training.data import read_jsonl
-from review_slm.training.models import device, load_model, load_tokenizer, resolve_model_ref
+from review_slm.training.models import device, load_model, load_policy, load_tokenizer, resolve_model_ref
 
 
 def _load(entry: dict, recipe: Recipe, cache_dir: Path):
-    from peft import PeftModel
-
     path, revision = resolve_model_ref(entry["model"], recipe, cache_dir)
     tokenizer = load_tokenizer(path, revision)
-    model = load_model(path, revision, for_training=False)
-    if entry.get("adapter"):
-        model = PeftModel.from_pretrained(model, entry["adapter"]).merge_and_unload()
+    if entry.get("adapter"):  # the SFT policy: parent + adapter, or the full model SFT saved
+        model = load_policy(path, revision, entry["adapter"], None, trainable=False)
+        model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+    else:
+        model = load_model(path, revision, for_training=False)
     model.eval()
     return model, tokenizer
 

@@ -1,0 +1,130 @@
+"""Training checkpoints in the artifact store, by URI, so a retried run resumes instead of restarting.
+
+A checkpoint is the folder the HF `Trainer` writes (`checkpoint-N`: weights or adapter, optimizer,
+scheduler, RNG states, `trainer_state.json` with the step the data loader skips to). The store keeps
+each one as `<uri>/step-<N>/`, promoted atomically: copied into a hidden sibling first and renamed
+into place, so a process killed mid-copy never leaves a half checkpoint that looks complete.
+
+Every checkpoint carries the fingerprint of the run that wrote it (task, recipe stage, data, parent
+model): a retry resumes only from checkpoints of the same run, never from a stale one after the
+gold set or the recipe changed. Only a local folder (or `file://`) is implemented here; `s3://`
+plugs in behind the same interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from review_slm.core.recipe import StageSpec
+
+FINGERPRINT_FILE = "review_slm_fingerprint.txt"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    step: int
+    uri: str
+
+
+class CheckpointStore(ABC):
+    """Where one training run (one iteration, one asset) keeps its checkpoints."""
+
+    def __init__(self, uri: str, keep_last: int = 2):
+        self.uri = uri
+        self.keep_last = keep_last
+
+    @abstractmethod
+    def promote(self, local_dir: Path, step: int, fingerprint: str) -> Checkpoint:
+        """Copy a finished `checkpoint-N` folder into the store atomically; prune older ones."""
+
+    @abstractmethod
+    def latest(self, fingerprint: str) -> Checkpoint | None:
+        """The newest complete checkpoint written by a run with this fingerprint."""
+
+    @abstractmethod
+    def fetch(self, checkpoint: Checkpoint, into: Path) -> Path:
+        """A local folder `Trainer.train(resume_from_checkpoint=...)` can read."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Forget every checkpoint (after the run's result is saved)."""
+
+
+class LocalCheckpointStore(CheckpointStore):
+    @property
+    def root(self) -> Path:
+        return Path(self.uri.removeprefix("file://"))
+
+    def _complete(self) -> list[tuple[int, Path]]:
+        if not self.root.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
+        return sorted(found)
+
+    def promote(self, local_dir: Path, step: int, fingerprint: str) -> Checkpoint:
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.root / f"step-{step:08d}"
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=self.root))
+        try:
+            shutil.copytree(local_dir, tmp, dirs_exist_ok=True)
+            (tmp / FINGERPRINT_FILE).write_text(fingerprint)
+            if target.exists():  # a rerun reached the same step again: replace it
+                shutil.rmtree(target)
+            os.rename(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for _, old in self._complete()[: -self.keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+        return Checkpoint(step, str(target))
+
+    def latest(self, fingerprint: str) -> Checkpoint | None:
+        for step, path in reversed(self._complete()):
+            marker = path / FINGERPRINT_FILE
+            if marker.is_file() and marker.read_text() == fingerprint:
+                return Checkpoint(step, str(path))
+        return None
+
+    def fetch(self, checkpoint: Checkpoint, into: Path) -> Path:
+        return Path(checkpoint.uri)  # already local: the Trainer reads it in place
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def open_checkpoint_store(uri: str) -> CheckpointStore:
+    if uri.startswith("s3://"):
+        raise NotImplementedError(f"checkpoint store {uri}: s3:// arrives with the cluster profile; use a local path")
+    if "://" in uri and not uri.startswith("file://"):
+        raise ValueError(f"checkpoint store {uri}: unsupported scheme (expected a local path, file:// or s3://)")
+    return LocalCheckpointStore(uri)
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_fingerprint(task: str, stage: StageSpec, data_files: list[str], parent_model: str, extra: dict | None = None) -> str:
+    """Identity of a training run for resuming. The micro-batch split is left out on purpose: an
+    out-of-memory retry changes it but keeps the effective batch, so its steps mean the same thing."""
+    fields = stage.model_dump(mode="json", exclude={"per_device_batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"})
+    payload = {
+        "task": task,
+        "stage": {**fields, "effective_batch": stage.effective_batch},
+        "data": [file_digest(f) for f in data_files],
+        "parent_model": parent_model,
+        "extra": extra or {},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

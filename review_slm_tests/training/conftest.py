@@ -1,0 +1,101 @@
+"""Train through the real assets and the real entrypoint process, on gold rows from the bundled bug suite.
+
+`trainer_harness` writes what the upstream assets would (gold splits, parent.json) for an iteration
+key, then materializes `sft_adapter` / `dpo_model` alone with a recipe the test tweaks.
+"""
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from review_slm.assets.partitions import iteration_partitions
+from review_slm.assets.training import dpo_model, sft_adapter
+from review_slm.core.recipe import load_recipe
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.launcher import LocalProcessLauncher
+from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.tracking import MlflowTracking
+
+
+def bug_suite_rows() -> list[dict]:
+    text = (resources.files("review_slm.data") / "bug_suite" / "bug_suite.jsonl").read_text()
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    for i, row in enumerate(rows):
+        row["difficulty"] = round((i * 7 % 24) / 24, 3)  # a spread that is not the file order
+    return rows
+
+
+def tiny_recipe(tmp_path: Path, **overrides) -> Path:
+    """The tiny recipe, short: `overrides` are dotted keys, e.g. `{"sft.max_steps": 6}`."""
+    data = load_recipe("tiny").model_dump(mode="json")
+    data["name"] = "tiny-train-test"
+    data["sft"].update(max_steps=4, per_device_batch_size=4, save_steps=0)
+    data["dpo"].update(max_steps=2, per_device_batch_size=2, save_steps=0, max_pairs=8)
+    for dotted, value in overrides.items():
+        section, _, key = dotted.rpartition(".")
+        (data[section] if section else data)[key] = value
+    path = tmp_path / f"recipe-{abs(hash(tuple(sorted(overrides.items()))))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+class Harness:
+    def __init__(self, home: Path, model_cache: Path, tmp_path: Path, instance):
+        self.home, self.model_cache, self.tmp_path, self.instance = home, model_cache, tmp_path, instance
+        self.artifacts = LocalArtifactStore(root=str(home / "artifacts"))
+        self.tracking = MlflowTracking(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=str(home / "mlflow-artifacts"))
+
+    def write_upstream(self, key: str, rows: list[dict] | None = None) -> None:
+        rows = rows if rows is not None else bug_suite_rows()
+        art = self.artifacts
+        art.write_jsonl(art.iteration_uri(key, "gold_set", "train.jsonl"), rows[:20])
+        art.write_jsonl(art.iteration_uri(key, "gold_set", "val.jsonl"), rows[20:])
+        art.write_json(art.iteration_uri(key, "parent_model", "parent.json"),
+                       {"model_uri": "builtin:tiny-qwen2", "parent_iteration": None, "registry_version": None})
+
+    def write_pairs(self, key: str) -> None:
+        from review_slm.core.prompts import render_review, student_messages
+        from review_slm.core.schema import Review
+
+        pairs = []
+        for row in bug_suite_rows()[:8]:
+            lazy = Review(findings=[], summary="No issues found.")
+            pairs.append({"prompt": student_messages(row["path"], row["language"], row["diff_hunk"]),
+                          "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(row["review"]))}],
+                          "rejected": [{"role": "assistant", "content": render_review(lazy)}]})
+        self.artifacts.write_jsonl(self.artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"), pairs)
+
+    def materialize(self, asset, key: str, recipe_path: Path, launcher: LocalProcessLauncher | None = None):
+        self.instance.add_dynamic_partitions(iteration_partitions.name, [key])
+        resources = {
+            "tracking": self.tracking,
+            "launcher": launcher or LocalProcessLauncher(),
+            "artifacts": self.artifacts,
+            "recipe": TrainingRecipe(name=str(recipe_path), cache_dir=str(self.model_cache)),
+        }
+        return dg.materialize([asset], partition_key=key, instance=self.instance, resources=resources, raise_on_error=False)
+
+    def metadata(self, asset_name: str, key: str) -> dict:
+        records = self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset_name), asset_partitions=[key]), limit=1).records
+        return {k: v.value for k, v in records[0].asset_materialization.metadata.items()} if records else {}
+
+    def mlflow_runs(self, asset_name: str, key: str) -> list:
+        client = self.tracking.client()
+        exp = client.get_experiment_by_name(self.tracking.experiment_name)
+        runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`review_slm.asset` = '{asset_name}' and "
+                                  f"tags.`review_slm.iteration` = '{key}'", order_by=["attributes.start_time ASC"])
+        return list(runs)
+
+
+@pytest.fixture
+def harness(home, model_cache, tmp_path):
+    with dg.instance_for_test() as instance:
+        yield Harness(home, model_cache, tmp_path, instance)
+
+
+__all__ = ["Harness", "bug_suite_rows", "dpo_model", "sft_adapter", "tiny_recipe"]

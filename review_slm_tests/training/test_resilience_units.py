@@ -1,0 +1,64 @@
+"""The pieces behind resume and failure handling, without a trainer process."""
+
+import math
+
+import pytest
+
+from review_slm.core.recipe import ResilienceSpec, StageSpec
+from review_slm.training.checkpoints import open_checkpoint_store, run_fingerprint
+from review_slm.training.faults import Fault, parse_faults
+from review_slm.training.guards import DivergenceGuard, TrainingFailure
+
+
+def test_divergence_guard_flags_nan_and_spikes_with_step_and_values():
+    guard = DivergenceGuard(ResilienceSpec(spike_factor=3.0, spike_window=4, spike_min_history=3), "sft")
+    for step, loss in enumerate([4.0, 3.5, 3.0, 9.0], start=1):  # 9.0 < 3 x mean(4.0, 3.5, 3.0)
+        guard.check(step, loss, 1.0)
+    with pytest.raises(TrainingFailure) as spike:
+        guard.check(5, 30.0, 1.0)
+    assert spike.value.kind == "divergence" and spike.value.details["reason"] == "spike" and spike.value.details["step"] == 5
+    with pytest.raises(TrainingFailure, match="diverged at step 6"):
+        guard.check(6, 2.0, math.inf)  # an infinite gradient norm is divergence even with a sane loss
+    early = DivergenceGuard(ResilienceSpec(spike_factor=2.0, spike_min_history=3), "dpo")
+    early.check(1, 0.1)
+    early.check(2, 5.0)  # too little history to judge a spike
+    with pytest.raises(TrainingFailure, match="not finite"):
+        early.check(3, float("nan"))
+
+
+def test_checkpoint_store_promotes_atomically_prunes_and_resumes_only_the_same_run(tmp_path):
+    store = open_checkpoint_store(str(tmp_path / "ckpt"))
+    for step in (2, 4, 6):
+        local = tmp_path / f"checkpoint-{step}"
+        local.mkdir()
+        (local / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
+        store.promote(local, step, "run-a")
+    assert store.latest("run-a").step == 6 and store.latest("run-b") is None
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["step-00000004", "step-00000006"]  # keep_last=2
+    (tmp_path / "ckpt" / ".step-00000008.half-copied").mkdir()  # what a kill mid-promotion leaves behind
+    assert store.latest("run-a").step == 6
+    store.clear()
+    assert store.latest("run-a") is None
+    with pytest.raises(NotImplementedError, match="s3://"):
+        open_checkpoint_store("s3://bucket/ckpt")
+
+
+def test_fingerprint_ignores_the_micro_batch_split_but_not_the_data(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"id": 1}\n')
+    stage = StageSpec(per_device_batch_size=8, gradient_accumulation_steps=2)
+    halved = stage.halved_micro_batch()
+    assert (halved.per_device_batch_size, halved.gradient_accumulation_steps) == (4, 4)
+    assert run_fingerprint("sft", stage, [str(data)], "m") == run_fingerprint("sft", halved, [str(data)], "m")
+    assert run_fingerprint("sft", stage, [str(data)], "m") != run_fingerprint("sft", StageSpec(per_device_batch_size=8), [str(data)], "m")
+    before = run_fingerprint("sft", stage, [str(data)], "m")
+    data.write_text('{"id": 2}\n')
+    assert run_fingerprint("sft", stage, [str(data)], "m") != before
+    assert StageSpec(per_device_batch_size=5).halved_micro_batch().gradient_accumulation_steps == 5
+    assert StageSpec(per_device_batch_size=1).halved_micro_batch() is None
+
+
+def test_fault_switch_parses_and_rejects_typos():
+    assert parse_faults("sft:kill@3, oom>2") == [Fault("kill", 3, "sft"), Fault("oom", 2, None)]
+    with pytest.raises(ValueError, match="cannot parse 'kil@3'"):
+        parse_faults("kil@3")
