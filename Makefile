@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/iteration_time.py
 	$(BIN)/python bench/data_throughput.py
 	$(BIN)/python bench/data_throughput.py --mode teacher
+	$(BIN)/python bench/train_throughput.py
 
 clean:
 	rm -rf .dagster_home .review_slm

@@ -10,8 +10,8 @@ from review_slm.assets.data import gold_set
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import student_messages
-from review_slm.resources.artifacts import ArtifactStore
 from review_slm.core.recipe import Recipe, StageSpec
+from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
 from review_slm.resources.recipes import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
