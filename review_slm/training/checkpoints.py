@@ -101,10 +101,10 @@ class LocalCheckpointStore(CheckpointStore):
 
 
 def open_checkpoint_store(uri: str) -> CheckpointStore:
-    if uri.startswith("s3://"):
-        raise NotImplementedError(f"checkpoint store {uri}: s3:// arrives with the cluster profile; use a local path")
+    """The store for a checkpoint URI. Only local paths (and file://) are served in this release; an
+    object-store URI is refused up front rather than failing at the first checkpoint."""
     if "://" in uri and not uri.startswith("file://"):
-        raise ValueError(f"checkpoint store {uri}: unsupported scheme (expected a local path, file:// or s3://)")
+        raise ValueError(f"checkpoint store {uri}: unsupported scheme (this release stores checkpoints at a local path or file://)")
     return LocalCheckpointStore(uri)
 
 

@@ -39,7 +39,7 @@ def test_checkpoint_store_promotes_atomically_prunes_and_resumes_only_the_same_r
     assert store.latest("run-a").step == 6
     store.clear()
     assert store.latest("run-a") is None
-    with pytest.raises(NotImplementedError, match="s3://"):
+    with pytest.raises(ValueError, match="unsupported scheme"):
         open_checkpoint_store("s3://bucket/ckpt")
 
 
