@@ -76,6 +76,7 @@ def timed_train(trainer, steps: int) -> float:
 
 
 def measure(label: str, make_trainer, steps: int, repeat: int, recipe) -> dict:
+    from review_slm.core.cost import mfu
     from review_slm.training.models import device
 
     best = None
@@ -88,8 +89,7 @@ def measure(label: str, make_trainer, steps: int, repeat: int, recipe) -> dict:
                "non_padding_share": real / total if total else 1.0}
         if device() == "cuda" and recipe.hardware.peak_tflops:
             params = sum(p.numel() for p in trainer.model.parameters())
-            per_token = (6 if recipe.finetuning == "full" else 4) * params
-            row["mfu"] = per_token * row["tokens_per_s"] / (recipe.hardware.peak_tflops * 1e12)
+            row["mfu"] = mfu(params, recipe.finetuning == "full", row["tokens_per_s"], recipe.hardware.peak_tflops)
         best = row if best is None or row["tokens_per_s"] > best["tokens_per_s"] else best
     return best
 

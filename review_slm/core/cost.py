@@ -25,6 +25,16 @@ class CostEstimate:
         return {f"estimate_{k}": v for k, v in asdict(self).items()}
 
 
+def flops_per_token(params: float, full_finetuning: bool) -> float:
+    """Training FLOPs per token: 6·N for full fine-tuning, about 4·N with LoRA (frozen base: no weight gradients)."""
+    return (6 if full_finetuning else 4) * params
+
+
+def mfu(params: float, full_finetuning: bool, tokens_per_s: float, peak_tflops: float, accelerators: int = 1) -> float:
+    """Model FLOPs utilisation: achieved training FLOP/s over the accelerators' dense peak."""
+    return flops_per_token(params, full_finetuning) * tokens_per_s / (peak_tflops * 1e12 * accelerators)
+
+
 def tiny_params(recipe: Recipe) -> float:
     """Parameters of the builtin tiny model, in billions (embeddings tied, like Qwen2 small models)."""
     t = recipe.tiny_model
@@ -38,7 +48,7 @@ def estimate_training_cost(recipe: Recipe, train_tokens: int) -> CostEstimate:
     params = recipe.base_model_params_b or (tiny_params(recipe) if recipe.tiny_model else None)
     if params is None:
         raise ValueError(f"recipe {recipe.label}: set base_model_params_b to estimate the training cost")
-    per_token = (4 if recipe.lora.r else 6) * params * 1e9
+    per_token = flops_per_token(params * 1e9, recipe.finetuning == "full")
     epochs = recipe.sft.epochs
     flops = per_token * train_tokens * epochs
     hw = recipe.hardware

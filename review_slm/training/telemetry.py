@@ -11,6 +11,7 @@ import time
 
 from transformers import TrainerCallback
 
+from review_slm.core.cost import mfu
 from review_slm.core.recipe import Recipe
 
 STEP_KEYS = ("loss", "grad_norm", "learning_rate", "rewards/accuracies", "rewards/margins")
@@ -94,9 +95,8 @@ def run_summary(recipe: Recipe, history: list[dict], tokens_seen: int, wall_time
         "estimated_cost_usd": round(gpus * hours * recipe.hardware.gpu_hour_usd, 4),
     }
     if total_params and on_cuda and recipe.hardware.peak_tflops and wall_time_s > 0:
-        per_token = (4 if trainable_params and trainable_params < total_params else 6) * total_params
-        achieved = per_token * tokens_seen / wall_time_s
-        summary["mfu"] = round(achieved / (recipe.hardware.peak_tflops * 1e12 * gpus), 4)
+        full = not (trainable_params and trainable_params < total_params)
+        summary["mfu"] = round(mfu(total_params, full, tokens_seen / wall_time_s, recipe.hardware.peak_tflops, gpus), 4)
     return summary
 
 

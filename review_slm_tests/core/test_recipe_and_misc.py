@@ -60,3 +60,16 @@ def test_recipe_methods_and_their_constraints(tmp_path):
     path.write_text("name: x\nversion: 1\nbase_model: m\nresilience:\n  spike_factr: 3\n")
     with pytest.raises(RecipeError, match="resilience.spike_factr"):
         load_recipe(str(path))
+
+
+def test_cost_estimate_uses_the_finetuning_mode():
+    from review_slm.core.cost import estimate_training_cost, mfu
+
+    lora = load_recipe("qwen2.5-coder-1.5b-qlora")
+    full = lora.model_copy(update={"finetuning": "full", "quantization": lora.quantization.model_copy(update={"load_in_4bit": False})})
+    tokens = 8_000_000
+    est = estimate_training_cost(lora, tokens)
+    assert est.flops == 4 * 1.54e9 * tokens * lora.sft.epochs
+    assert estimate_training_cost(full, tokens).flops == 1.5 * est.flops
+    assert est.gpu_hours == round(est.flops / (312e12 * 0.35) / 3600, 4) and est.cost_usd == round(est.gpu_hours * 2.5, 2)
+    assert mfu(1e9, False, 1000, 1.0) == 4e12 / 1e12
