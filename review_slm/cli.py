@@ -3,12 +3,14 @@
     review-slm iteration next       add the next `iteration` partition key and print it
     review-slm iteration list       list the iteration keys
     review-slm review FILE.diff     review a diff with the champion; prints the JSON review
+    review-slm review FILE.diff --endpoint URL   ... with the champion served by KServe / vLLM
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -36,29 +38,27 @@ def cmd_iteration(args: argparse.Namespace) -> int:
     return 0
 
 
-def review_diff(diff_text: str, model_dir: Path, max_new_tokens: int | None = None) -> dict:
-    """Review every Go / Python / Kubernetes YAML hunk of a diff; findings of all hunks in one review."""
+def review_diff(diff_text: str, answer) -> dict:
+    """Review every Go / Python / Kubernetes YAML hunk of a diff; findings of all hunks in one review.
+
+    `answer(prompts)` turns `[{"id", "messages"}]` into `[{"id", "answer"}]`: a local model folder
+    (`local_answerer`) or an OpenAI-compatible endpoint such as the KServe/vLLM champion (`endpoint_answerer`).
+    """
     from review_slm.core.diff_hunks import split_unified_diff
     from review_slm.core.languages import detect_language
     from review_slm.core.prompts import parse_review, student_messages
-    from review_slm.core.recipe import load_recipe
-    from review_slm.training.methods.generate import generate_answers
-    from review_slm.training.models import load_model, load_tokenizer
 
     hunks = [(p, detect_language(p, h), h) for p, h in split_unified_diff(diff_text)]
     skipped = [p for p, lang, _ in hunks if lang is None]
     hunks = [(p, lang, h) for p, lang, h in hunks if lang is not None]
-    recipe = load_recipe(settings.recipe_name())
-    tokenizer = load_tokenizer(str(model_dir))
-    model = load_model(str(model_dir), for_training=False).eval()
     prompts = [{"id": str(i), "messages": student_messages(p, lang, h)} for i, (p, lang, h) in enumerate(hunks)]
-    answers = generate_answers(model, tokenizer, prompts, max_new_tokens or recipe.generation.max_new_tokens, recipe.generation.batch_size)
+    answers = answer(prompts) if prompts else []
     findings, summaries, invalid = [], [], []
-    for answer in sorted(answers, key=lambda a: int(a["id"])):
-        review, error = parse_review(answer["answer"])
+    for item in sorted(answers, key=lambda a: int(a["id"])):
+        review, error = parse_review(item["answer"])
         if review is None:
             # Shown, not hidden: a model that answers in prose should be visible to its user.
-            invalid.append({"path": hunks[int(answer["id"])][0], "error": error, "answer": answer["answer"][:200]})
+            invalid.append({"path": hunks[int(item["id"])][0], "error": error, "answer": item["answer"][:200]})
             continue
         findings.extend(f.model_dump(mode="json") for f in review.findings)
         summaries.append(review.summary)
@@ -71,13 +71,49 @@ def review_diff(diff_text: str, model_dir: Path, max_new_tokens: int | None = No
     }
 
 
+def local_answerer(model_dir: Path, max_new_tokens: int | None = None):
+    from review_slm.core.recipe import load_recipe
+    from review_slm.training.methods.generate import generate_answers
+    from review_slm.training.models import load_model, load_tokenizer
+
+    def answer(prompts: list[dict]) -> list[dict]:
+        recipe = load_recipe(settings.recipe_name())
+        tokenizer = load_tokenizer(str(model_dir))
+        model = load_model(str(model_dir), for_training=False).eval()
+        return generate_answers(model, tokenizer, prompts, max_new_tokens or recipe.generation.max_new_tokens, recipe.generation.batch_size)
+
+    return answer
+
+
+def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | None = None):
+    from review_slm.core.recipe import load_recipe
+    from review_slm.resources.openai_endpoint import chat_answers, served_models
+
+    def answer(prompts: list[dict]) -> list[dict]:
+        name = model or served_models(base_url)[0]  # vLLM lists the served model first, then loaded adapters
+        tokens = max_new_tokens or load_recipe(settings.recipe_name()).generation.max_new_tokens
+        return chat_answers(base_url, name, prompts, tokens)
+
+    return answer
+
+
 def cmd_review(args: argparse.Namespace) -> int:
-    model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
-    if not (model_dir / "config.json").exists():
-        print(f"no model at {model_dir}: run an iteration first (`make run`) or pass --model", file=sys.stderr)
-        return 2
+    from review_slm.resources.openai_endpoint import EndpointError
+
     text = sys.stdin.read() if args.diff == "-" else Path(args.diff).read_text(encoding="utf-8")
-    print(json.dumps(review_diff(text, model_dir, args.max_new_tokens), indent=2, ensure_ascii=False))
+    if args.endpoint:
+        try:
+            review = review_diff(text, endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens))
+        except EndpointError as err:
+            print(f"the endpoint did not answer: {err}", file=sys.stderr)
+            return 3
+    else:
+        model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
+        if not (model_dir / "config.json").exists():
+            print(f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL", file=sys.stderr)
+            return 2
+        review = review_diff(text, local_answerer(model_dir, args.max_new_tokens))
+    print(json.dumps(review, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -90,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     rv = sub.add_parser("review", help="review a unified diff with the champion model")
     rv.add_argument("diff", help="path to a .diff/.patch file, or - for stdin")
     rv.add_argument("--model", help="model folder (default: $REVIEW_SLM_HOME/serving/champion)")
+    rv.add_argument("--endpoint", default=os.environ.get("REVIEW_SLM_ENDPOINT"),
+                    help="OpenAI-compatible base URL of a served champion, e.g. the KServe InferenceService's URL "
+                    "(default: $REVIEW_SLM_ENDPOINT); OPENAI_API_KEY is sent as a bearer token if set")
+    rv.add_argument("--served-model", help="model name at the endpoint (default: the first of GET /v1/models)")
     rv.add_argument("--max-new-tokens", type=int, default=None)
     rv.set_defaults(func=cmd_review)
     args = parser.parse_args(argv)

@@ -45,3 +45,30 @@ def test_review_without_a_champion_says_what_to_do(tmp_path, home, capsys):
     diff.write_text(DIFF)
     assert cli.main(["review", str(diff)]) == 2
     assert "run an iteration first" in capsys.readouterr().err
+
+
+def test_review_against_an_openai_compatible_endpoint(tmp_path, monkeypatch, capsys):
+    from review_slm_tests.resources.vllm_standin import vllm_standin
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    diff = tmp_path / "change.diff"
+    diff.write_text(DIFF)
+    with vllm_standin() as (url, state):
+        assert cli.main(["review", str(diff), "--endpoint", url, "--max-new-tokens", "64"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["findings"][0]["category"] == "concurrency" and out["invalid_answers"] == []
+    (request,) = state.requests  # one Go hunk; README.md is skipped
+    assert request["body"]["model"] == "review-slm" and request["body"]["max_tokens"] == 64
+    assert request["body"]["response_format"]["type"] == "json_schema"
+    assert request["auth"] == "Bearer sk-test"
+    assert "pkg/pool.go" in request["body"]["messages"][1]["content"]
+
+
+def test_review_endpoint_errors_are_reported(tmp_path, capsys):
+    from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
+
+    diff = tmp_path / "change.diff"
+    diff.write_text(DIFF)
+    with vllm_standin(VllmState(status=503)) as (url, _):
+        assert cli.main(["review", str(diff), "--endpoint", url, "--served-model", "review-slm"]) == 3
+    assert "HTTP 503" in capsys.readouterr().err
