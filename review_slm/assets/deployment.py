@@ -6,7 +6,7 @@ import dagster as dg
 from review_slm.assets.evaluation import eval_report
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.resources.serving import ServingTarget
+from review_slm.resources.serving import Release, ServingTarget
 from review_slm.resources.tracking import MlflowTracking
 
 
@@ -28,7 +28,11 @@ def deployed_endpoint(
         raise dg.Failure(f"gate failed for {key}: {report['gate']['reason']}")
     model_uri = artifacts.iteration_uri(key, "dpo_model", "model")
     version = tracking.promote(model_uri, key, report["mlflow_run_id"])
-    endpoint = serving.deploy(artifacts.local_path(model_uri), key, version)
+    parent = artifacts.read_json(artifacts.iteration_uri(key, "parent_model", "parent.json"))
+    adapter_uri = artifacts.iteration_uri(key, "dpo_model", "adapter")
+    release = Release(model_uri=model_uri, iteration=key, version=str(version), base_model_uri=parent["model_uri"],
+                      adapter_uri=adapter_uri if artifacts.exists(adapter_uri) else None)
+    endpoint = serving.deploy(release, artifacts, context.log)
     context.log.info(f"{key} promoted: {tracking.registered_model_name} v{version} @champion, served at {endpoint['location']}")
     return dg.MaterializeResult(
         metadata={
@@ -38,6 +42,7 @@ def deployed_endpoint(
             "model_uri": model_uri,
             "endpoint_kind": endpoint["kind"],
             "endpoint": endpoint["location"],
+            **{k: endpoint[k] for k in ("rollout", "inference_service", "openai_base_url", "served_model") if endpoint.get(k)},
             "candidate_score": report["metrics"]["candidate"]["score"],
         }
     )

@@ -49,6 +49,7 @@ def vllm_standin(state: VllmState | None = None) -> Iterator[tuple[str, VllmStat
             self.wfile.write(data)
 
         def do_GET(self):
+            self.path = self.path.removeprefix("/openai")  # KServe's huggingface runtime serves the API under /openai
             if self.path == "/v1/models":
                 ids = [state.base_model, *state.adapters]
                 return self._reply(200, {"object": "list", "data": [{"id": i, "object": "model"} for i in ids]})
@@ -56,6 +57,7 @@ def vllm_standin(state: VllmState | None = None) -> Iterator[tuple[str, VllmStat
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            self.path = self.path.removeprefix("/openai")
             state.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
             if state.status != 200:
                 return self._reply(state.status, {"error": "unavailable"})

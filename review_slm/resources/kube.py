@@ -1,0 +1,31 @@
+"""One way to reach the Kubernetes API, shared by the launchers and KServe serving.
+
+In a pod (the Dagster run worker) the service account's in-cluster config is used; elsewhere the
+kubeconfig (KUBECONFIG or ~/.kube/config, optionally a named context). `api_url` talks to a plain
+HTTP endpoint with no credentials: a `kubectl proxy`, or a local stand-in of the API server in tests.
+"""
+
+from __future__ import annotations
+
+from kubernetes import client, config
+
+
+def api_client(api_url: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
+    if api_url:
+        return client.ApiClient(client.Configuration(host=api_url.rstrip("/")))
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+def condition(obj: dict, type_: str) -> dict | None:
+    """The status condition of `type_` on a custom resource (or None while the controller has not set it)."""
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+
+
+def is_true(obj: dict, type_: str) -> bool:
+    found = condition(obj, type_)
+    return bool(found) and found.get("status") == "True"
