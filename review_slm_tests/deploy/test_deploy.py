@@ -19,7 +19,9 @@ from review_slm_tests.k8s.validation import assert_valid, is_custom_resource
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KUSTOMIZE = DEPLOY / "kustomize"
-KUSTOMIZATIONS = sorted(p.parent.relative_to(KUSTOMIZE).as_posix() for p in KUSTOMIZE.rglob("kustomization.yaml"))
+# overlays/local is the git-ignored overlay with a cluster's real Secrets (deploy/README.md, step 3).
+KUSTOMIZATIONS = sorted(d for d in (p.parent.relative_to(KUSTOMIZE).as_posix() for p in KUSTOMIZE.rglob("kustomization.yaml"))
+                        if not d.startswith("overlays/local"))
 NAMESPACE = "review-slm"
 
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed: cannot render kustomizations")
