@@ -69,6 +69,10 @@ def render_predictor(storage_uri: str, *, served_model_name: str, service_accoun
     return predictor
 
 
+def release_labels(release: Release) -> dict[str, str]:
+    return {"review-slm.dev/iteration": release.iteration, "review-slm.dev/model-version": str(release.version)}
+
+
 def render_inference_service(name: str, namespace: str, predictor: dict, deployment_mode: str, labels: dict[str, str]) -> dict:
     annotations = {"serving.kserve.io/deploymentMode": deployment_mode}
     if deployment_mode == "Serverless":
@@ -77,7 +81,7 @@ def render_inference_service(name: str, namespace: str, predictor: dict, deploym
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "InferenceService",
         "metadata": {"name": name, "namespace": namespace, "annotations": annotations,
-                     "labels": {"app.kubernetes.io/name": "review-slm", "app.kubernetes.io/component": "reviewer", **labels}},
+                     "labels": {"app.kubernetes.io/name": "review-slm", "app.kubernetes.io/part-of": "review-slm", "app.kubernetes.io/component": "serving", **labels}},
         "spec": {"predictor": predictor},
     }
 
@@ -130,8 +134,7 @@ class KServeServing(ServingTarget):
                                 extra_args=self.extra_args, node_selector=self.node_selector, tolerations=self.tolerations)
 
     def manifest(self, storage_uri: str, release: Release) -> dict:
-        labels = {"review-slm/iteration": release.iteration, "review-slm/model-version": str(release.version)}
-        return render_inference_service(self.name, self.namespace, self.predictor(storage_uri), self.deployment_mode, labels)
+        return render_inference_service(self.name, self.namespace, self.predictor(storage_uri), self.deployment_mode, release_labels(release))
 
     def _wait(self, api: k8s.CustomObjectsApi, what: str, done: Callable[[dict], bool], log) -> dict:
         """Poll until `done(isvc)`; fail with the controller's reason on a terminal failure or the timeout."""
@@ -174,8 +177,7 @@ class KServeServing(ServingTarget):
 
     def _serverless_canary(self, api, storage_uri: str, release: Release, log) -> dict:
         predictor = {**self.predictor(storage_uri), "canaryTrafficPercent": self.canary_traffic_percent}
-        labels = {"review-slm/iteration": release.iteration, "review-slm/model-version": str(release.version)}
-        self._patch(api, {"metadata": {"labels": labels}, "spec": {"predictor": predictor}})
+        self._patch(api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": predictor}})
         log.info(f"canary: {self.canary_traffic_percent}% of traffic to the revision serving {storage_uri}")
 
         def canary_ready(isvc: dict) -> bool:
@@ -214,8 +216,7 @@ class KServeServing(ServingTarget):
             self._patch(api, {"spec": {"canary": None}})
             log.error("canary failed: removed; the previous predictor kept all traffic")
             raise
-        labels = {"review-slm/iteration": release.iteration, "review-slm/model-version": str(release.version)}
-        self._patch(api, {"metadata": {"labels": labels}, "spec": {"predictor": predictor, "canary": None}})
+        self._patch(api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": predictor, "canary": None}})
         promoted = self._wait(api, "promotion", lambda i: is_true(i, "Ready"), log)
         return self._endpoint(promoted, release, rollout=f"canary {self.canary_traffic_percent}% -> promoted")
 
