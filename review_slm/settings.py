@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROFILES = ("local",)  # "k8s" (S3, PyTorchJob, KServe) arrives with the cluster work
+PROFILES = ("local", "k8s")  # k8s: S3/MinIO artifacts, PyTorchJob/TrainJob trainers, KServe serving
 
 
 def profile() -> str:
@@ -30,3 +30,39 @@ def mlflow_tracking_uri() -> str:
 
 def repos() -> list[str]:
     return [r.strip() for r in os.environ.get("REVIEW_SLM_REPOS", "kubeflow/trainer").split(",") if r.strip()]
+
+
+# --- the k8s profile (names match deploy/helm/dagster-values.yaml) --------------------------------
+
+LAUNCHERS = ("pytorchjob", "trainjob")
+
+
+def namespace() -> str:
+    return os.environ.get("REVIEW_SLM_NAMESPACE", "review-slm")
+
+
+def artifact_uri() -> str:
+    """`s3://bucket/prefix` of the artifact store in the k8s profile."""
+    value = os.environ.get("REVIEW_SLM_ARTIFACT_URI", "s3://review-slm/artifacts")
+    if not value.startswith("s3://") or len(value) <= len("s3://"):
+        raise ValueError(f"REVIEW_SLM_ARTIFACT_URI={value!r}: expected s3://bucket[/prefix]")
+    return value
+
+
+def launcher_kind() -> str:
+    value = os.environ.get("REVIEW_SLM_LAUNCHER", "pytorchjob")
+    if value not in LAUNCHERS:
+        raise ValueError(f"REVIEW_SLM_LAUNCHER={value!r}: expected one of {LAUNCHERS}")
+    return value
+
+
+def trainer_image() -> str:
+    return os.environ.get("REVIEW_SLM_TRAINER_IMAGE", "review-slm-trainer:0.1.0")
+
+
+def trainer_service_account() -> str:
+    return os.environ.get("REVIEW_SLM_TRAINER_SERVICE_ACCOUNT", "review-slm-trainer")
+
+
+def serving_service_account() -> str:
+    return os.environ.get("REVIEW_SLM_SERVING_SERVICE_ACCOUNT", "review-slm-models")
