@@ -26,6 +26,13 @@ class TrainerCrashed(RuntimeError):
     """The trainer process died without a classified failure (SIGKILL, preemption, a crash)."""
 
 
+class TrainerNeverStarted(dg.Failure):
+    """The trainer never ran (nothing schedules, the image does not pull): retrying the same job would not help."""
+
+    def __init__(self, description: str, metadata: dict | None = None):
+        super().__init__(description=description, metadata=metadata, allow_retries=False)
+
+
 class TrainingLauncher(dg.ConfigurableResource, ABC):
     @abstractmethod
     def launch(self, context: dg.AssetExecutionContext, spec: dict, env: dict[str, str]) -> dict:
@@ -34,6 +41,30 @@ class TrainingLauncher(dg.ConfigurableResource, ABC):
         Raises `TrainerFailed` when the trainer reported a classified failure, and another error when
         the process died without one (killed, crashed): a retry of that resumes from the checkpoint.
         """
+
+
+def torchrun_command(python: str, nproc_per_node: int = 1, from_env: bool = False) -> list[str]:
+    """The entrypoint command: plain, under torchrun on this host, or under torchrun configured by PET_* (a pod)."""
+    if from_env:
+        return [python, "-m", "torch.distributed.run", *ENTRYPOINT]
+    if nproc_per_node > 1:
+        return [python, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc_per_node),
+                "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), *ENTRYPOINT]
+    return [python, *ENTRYPOINT]
+
+
+def reported_failure(session: dg.PipesSession) -> TrainerFailed | None:
+    """The trainer's classified failure (a Pipes custom message `{"failure": kind, ...}`), if it reported one."""
+    failures = [m for m in session.get_custom_messages() if isinstance(m, dict) and m.get("failure")]
+    return TrainerFailed(failures[-1]["failure"], failures[-1]) if failures else None
+
+
+def reported_metadata(session: dg.PipesSession) -> dict:
+    """The metadata of every materialization the trainer reported, merged (raw values)."""
+    metadata: dict = {}
+    for result in session.get_results():
+        metadata.update({key: value.value for key, value in (result.metadata or {}).items()})
+    return metadata
 
 
 def _free_port() -> int:
@@ -55,12 +86,7 @@ class LocalProcessLauncher(TrainingLauncher):
     torchrun_from_env: bool = False
 
     def command(self) -> list[str]:
-        if self.torchrun_from_env:
-            return [self.python, "-m", "torch.distributed.run", *ENTRYPOINT]
-        if self.nproc_per_node > 1:
-            return [self.python, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(self.nproc_per_node),
-                    "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), *ENTRYPOINT]
-        return [self.python, *ENTRYPOINT]
+        return torchrun_command(self.python, self.nproc_per_node, self.torchrun_from_env)
 
     def launch(self, context: dg.AssetExecutionContext, spec: dict, env: dict[str, str]) -> dict:
         command = self.command()
@@ -73,13 +99,10 @@ class LocalProcessLauncher(TrainingLauncher):
         ) as session:
             process = subprocess.Popen(command, env={**os.environ, **env, **session.get_bootstrap_env_vars()})
             returncode = process.wait()
-        failures = [m for m in session.get_custom_messages() if isinstance(m, dict) and m.get("failure")]
-        if failures:
-            raise TrainerFailed(failures[-1]["failure"], failures[-1])
+        failure = reported_failure(session)
+        if failure is not None:
+            raise failure
         if returncode != 0:
             raise TrainerCrashed(f"trainer process `{spec['task']}` exited with code {returncode} without reporting why "
                                  "(killed or crashed; see its stderr above)")
-        metadata: dict = {}
-        for result in session.get_results():
-            metadata.update({key: value.value for key, value in (result.metadata or {}).items()})
-        return metadata
+        return reported_metadata(session)

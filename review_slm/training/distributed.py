@@ -54,13 +54,25 @@ class RankLocalPipes:
         pass
 
 
+def _message_writer():
+    """S3 when the launcher reads messages from a bucket (a pod whose log is not read), else the default writer."""
+    from dagster_pipes import PipesEnvVarParamsLoader, PipesS3MessageWriter
+
+    params = PipesEnvVarParamsLoader()
+    if params.is_dagster_pipes_process() and "bucket" in params.load_messages_params():
+        import boto3
+
+        return PipesS3MessageWriter(client=boto3.client("s3"))
+    return None
+
+
 @contextlib.contextmanager
 def open_pipes() -> Iterator:
     """Dagster Pipes on rank 0; the same extras, read-only, on every other rank."""
     from dagster_pipes import PipesDefaultContextLoader, PipesEnvVarParamsLoader, open_dagster_pipes
 
     if is_main_process():
-        with open_dagster_pipes() as pipes:
+        with open_dagster_pipes(message_writer=_message_writer()) as pipes:
             yield pipes
         return
     params = PipesEnvVarParamsLoader().load_context_params()
