@@ -109,12 +109,14 @@ class KServeServing(ServingTarget):
     lora_hot_load: bool = False
     lora_path_root: str = "/mnt/artifacts"
     artifact_root_uri: str = ""
-    api_url: str | None = None
-    kubeconfig: str | None = None
+    api_url: str | None = None  # an explicit API server URL (tests, a kubectl proxy); else in-cluster or kubeconfig
+    in_cluster: bool = False
+    kubeconfig_path: str | None = None
+    kube_context: str | None = None
 
     # -- Kubernetes plumbing -------------------------------------------------------------------
     def _api(self) -> k8s.CustomObjectsApi:
-        return k8s.CustomObjectsApi(api_client(self.api_url, self.kubeconfig))
+        return k8s.CustomObjectsApi(api_client(self.api_url, self.in_cluster, self.kubeconfig_path, self.kube_context))
 
     def _get(self, api: k8s.CustomObjectsApi) -> dict | None:
         try:

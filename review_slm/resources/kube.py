@@ -1,7 +1,7 @@
 """One way to reach the Kubernetes API, shared by the launchers and KServe serving.
 
-In a pod (the Dagster run worker) the service account's in-cluster config is used; elsewhere the
-kubeconfig (KUBECONFIG or ~/.kube/config, optionally a named context). `api_url` talks to a plain
+`in_cluster` uses the pod's service account (the Dagster run worker in the k8s profile); otherwise
+the kubeconfig (KUBECONFIG or ~/.kube/config, optionally a named context). `api_url` talks to a plain
 HTTP endpoint with no credentials: a `kubectl proxy`, or a local stand-in of the API server in tests.
 """
 
@@ -10,14 +10,15 @@ from __future__ import annotations
 from kubernetes import client, config
 
 
-def api_client(api_url: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
-    if api_url:
-        return client.ApiClient(client.Configuration(host=api_url.rstrip("/")))
+def api_client(api_url: str | None = None, in_cluster: bool = False, kubeconfig_path: str | None = None,
+               context: str | None = None) -> client.ApiClient:
     configuration = client.Configuration()
-    try:
+    if api_url:
+        configuration.host = api_url.rstrip("/")
+    elif in_cluster:
         config.load_incluster_config(client_configuration=configuration)
-    except config.ConfigException:
-        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+    else:
+        config.load_kube_config(config_file=kubeconfig_path, context=context, client_configuration=configuration)
     return client.ApiClient(configuration)
 
 

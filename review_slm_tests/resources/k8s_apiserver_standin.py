@@ -304,6 +304,8 @@ def make_handler(state: ApiServerState) -> type[BaseHTTPRequestHandler]:
                     if sub == "status":
                         updated = {**existing, "status": updated.get("status")}
                 updated["metadata"].setdefault("labels", {})
+                if sub != "status" and updated.get("spec") != existing.get("spec"):  # as for CRDs with a status subresource
+                    updated["metadata"]["generation"] = existing["metadata"].get("generation", 1) + 1
                 return self._send(200, state._record(key, "MODIFIED", updated))
 
         def _watch(self, prefix: str, ns: str, plural: str, query: dict) -> None:

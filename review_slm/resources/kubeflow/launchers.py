@@ -16,9 +16,10 @@ from abc import abstractmethod
 from typing import Any, ClassVar
 
 import dagster as dg
-from kubernetes import client, config as kube_config
+from kubernetes import client
 
 from review_slm.core.recipe import HardwareSpec
+from review_slm.resources.kube import api_client
 from review_slm.resources.kubeflow import diagnosis, pytorchjob, trainjob
 from review_slm.resources.kubeflow.manifests import JobKind, TrainerPod, dns_label, job_labels
 from review_slm.resources.kubeflow.pod_logs import MasterLogFollower, PodLogMessageReader
@@ -80,14 +81,7 @@ class KubeflowLauncher(TrainingLauncher):
 
     # -- building blocks -------------------------------------------------------------------
     def api_client(self) -> client.ApiClient:
-        configuration = client.Configuration()
-        if self.api_url:
-            configuration.host = self.api_url
-        elif self.in_cluster:
-            kube_config.load_incluster_config(client_configuration=configuration)
-        else:
-            kube_config.load_kube_config(config_file=self.kubeconfig_path, context=self.kube_context, client_configuration=configuration)
-        return client.ApiClient(configuration)
+        return api_client(self.api_url, self.in_cluster, self.kubeconfig_path, self.kube_context)
 
     def trainer_pod(self, spec: dict, env: dict[str, str], iteration: str | None, run_id: str) -> TrainerPod:
         """The pods' inputs: this configuration, the recipe's hardware spec, and `env` (values, never secrets)."""
