@@ -59,10 +59,50 @@ def local_resources() -> dict:
     }
 
 
+def k8s_resources() -> dict:
+    """The cluster: artifacts on S3/MinIO, trainers as Kubeflow jobs, the champion on KServe.
+
+    Names and environment match deploy/ (Helm values and kustomize base). Nothing here talks to
+    the cluster or S3 until an asset runs, so `dagster definitions validate` works anywhere.
+    """
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    from review_slm.resources.kserve import KServeServing
+    from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
+    from review_slm.resources.s3_artifacts import S3ArtifactStore
+
+    resources = local_resources()  # review source, supplement, teacher, recipe: same code, cluster env
+    home = settings.home()
+    bucket, _, prefix = settings.artifact_uri().removeprefix("s3://").partition("/")
+    # endpoint_url None -> boto3 reads AWS_ENDPOINT_URL (MinIO); credentials from the pod's environment.
+    s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    namespace = settings.namespace()
+    trainer = {
+        "namespace": namespace,
+        "in_cluster": True,
+        "image": settings.trainer_image(),
+        "service_account_name": settings.trainer_service_account(),
+        "secret_env": {"AWS_ACCESS_KEY_ID": "review-slm-s3/AWS_ACCESS_KEY_ID",
+                       "AWS_SECRET_ACCESS_KEY": "review-slm-s3/AWS_SECRET_ACCESS_KEY"},
+        "env": {k: v for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION") if (v := os.environ.get(k))},
+    }
+    launcher = (PyTorchJobLauncher(**trainer, queue=os.environ.get("REVIEW_SLM_VOLCANO_QUEUE") or None)
+                if settings.launcher_kind() == "pytorchjob" else TrainJobLauncher(**trainer))
+    resources.update(
+        artifacts=S3ArtifactStore(s3=s3, bucket=bucket, prefix=prefix, cache_dir=str(home / "cache" / "artifacts")),
+        io_manager=S3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix=f"{prefix}/dagster-io".lstrip("/")),
+        tracking=MlflowTracking(tracking_uri=settings.mlflow_tracking_uri(),
+                                ui_url=os.environ.get("MLFLOW_UI_URL", settings.mlflow_tracking_uri())),
+        launcher=launcher,
+        serving=KServeServing(namespace=namespace, in_cluster=True, service_account_name=settings.serving_service_account(),
+                              deployment_mode=settings.kserve_deployment_mode(),
+                              artifact_root_uri=settings.artifact_uri()),
+    )
+    return resources
+
+
 def resources_for_profile(profile: str) -> dict:
-    if profile == "local":
-        return local_resources()
-    raise ValueError(f"REVIEW_SLM_PROFILE={profile!r} has no resources yet: only 'local' is available in this release")
+    return k8s_resources() if profile == "k8s" else local_resources()
 
 
 iteration_job = dg.define_asset_job(

@@ -66,3 +66,11 @@ def trainer_service_account() -> str:
 
 def serving_service_account() -> str:
     return os.environ.get("REVIEW_SLM_SERVING_SERVICE_ACCOUNT", "review-slm-models")
+
+
+def kserve_deployment_mode() -> str:
+    """How KServe was installed (deploy/README.md installs RawDeployment); decides how a canary is rolled out."""
+    value = os.environ.get("REVIEW_SLM_KSERVE_MODE", "RawDeployment")
+    if value not in ("RawDeployment", "Serverless"):
+        raise ValueError(f"REVIEW_SLM_KSERVE_MODE={value!r}: expected RawDeployment or Serverless")
+    return value

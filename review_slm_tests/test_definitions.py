@@ -1,3 +1,4 @@
+import pytest
 import dagster as dg
 
 from review_slm.definitions import defs
@@ -19,3 +20,36 @@ def test_graph_reads_like_the_pipeline():
     check = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("eval_report"), "no_regression_vs_champion"))
     assert check.blocking
     assert defs.resolve_job_def("iteration_job") is not None
+
+
+def test_the_k8s_profile_validates_and_trains_with_kubeflow_jobs(monkeypatch, tmp_path):
+    """What the code location in the cluster loads: S3 artifacts, PyTorchJob (or TrainJob) trainers, KServe."""
+    import os
+    import subprocess
+    import sys
+
+    from review_slm.definitions import k8s_resources
+    from review_slm.resources.kserve import KServeServing
+    from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
+    from review_slm.resources.s3_artifacts import S3ArtifactStore
+
+    env = {**os.environ, "REVIEW_SLM_PROFILE": "k8s", "DAGSTER_HOME": str(tmp_path), "REVIEW_SLM_ARTIFACT_URI": "s3://models/review-slm"}
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    result = subprocess.run([dagster, "definitions", "validate", "-m", "review_slm.definitions"], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+    monkeypatch.setenv("REVIEW_SLM_ARTIFACT_URI", "s3://models/review-slm")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio.review-slm.svc:9000")
+    resources = k8s_resources()
+    launcher = resources["launcher"]
+    assert isinstance(launcher, PyTorchJobLauncher) and launcher.namespace == "review-slm" and launcher.in_cluster
+    assert launcher.env["AWS_ENDPOINT_URL"] == "http://minio.review-slm.svc:9000"
+    assert set(launcher.secret_env) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # by reference, never values
+    artifacts = resources["artifacts"]
+    assert isinstance(artifacts, S3ArtifactStore) and artifacts.uri("iterations", "iter-0001") == "s3://models/review-slm/iterations/iter-0001"
+    assert isinstance(resources["serving"], KServeServing)
+    monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "trainjob")
+    assert isinstance(k8s_resources()["launcher"], TrainJobLauncher)
+    monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "mpijob")
+    with pytest.raises(ValueError, match="REVIEW_SLM_LAUNCHER='mpijob'"):
+        k8s_resources()

@@ -53,6 +53,7 @@ class KubeflowLauncher(TrainingLauncher):
     tolerations: list[dict[str, Any]] = []
     shm_size: str | None = "8Gi"
     cpu_request: str = "4"
+    env: dict[str, str] = {}  # plain settings every trainer pod gets (AWS_ENDPOINT_URL, ...): never secrets
     env_from_secrets: list[str] = []  # whole secrets as env, e.g. the S3 credentials secret
     secret_env: dict[str, str] = {}  # VAR -> "secret/key", e.g. {"GITHUB_TOKEN": "github/token"}
     # -- the lifecycle
@@ -117,7 +118,7 @@ class KubeflowLauncher(TrainingLauncher):
         name = self.job_name(spec["task"], iteration, run_id)
         with dg.open_pipes_session(context=context, extras=spec, context_injector=dg.PipesEnvContextInjector(),
                                    message_reader=reader) as session:
-            manifest = self.render(name, self.trainer_pod(spec, {**env, **session.get_bootstrap_env_vars()}, iteration, run_id))
+            manifest = self.render(name, self.trainer_pod(spec, {**self.env, **env, **session.get_bootstrap_env_vars()}, iteration, run_id))
 
             def on_line(pod: str, line: str) -> None:
                 if not (isinstance(reader, PodLogMessageReader) and reader.is_message(line)):
