@@ -28,6 +28,8 @@ MANIFEST = "_MANIFEST.json"
 # What `download_dir` keeps next to a downloaded directory: the manifest it reflects, so the next
 # download skips unchanged files without hashing them. Never uploaded back.
 LOCAL_MANIFEST = ".s3_manifest.json"
+# A download in flight (possibly another rank's on the same node): never cleaned up as stale.
+PARTIAL_SUFFIX = ".partial"
 MiB = 1 << 20
 
 
@@ -157,7 +159,7 @@ class ObjectStore:
         """Into a sibling temp file, then renamed: a reader of `dest` never sees half a file."""
         bucket, key = split_uri(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent)
         os.close(fd)
         try:
             self.client.download_file(bucket, key, tmp, Config=self.transfer.config())
@@ -281,10 +283,11 @@ class ObjectStore:
             if not _same_file(target, entry, known.get(rel)):
                 self.download_file(join_uri(dir_uri, rel), target)
         wanted = {dest / rel for rel in manifest["files"]}
-        for path in sorted(dest.rglob("*"), reverse=True):  # files the directory no longer has
-            if path.is_file() and path not in wanted and path != marker:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
+        wanted_dirs = {parent for path in wanted for parent in path.parents}
+        for path in sorted(dest.rglob("*"), reverse=True):  # what the directory no longer has
+            if path.is_file() and path not in wanted and path != marker and not path.name.endswith(PARTIAL_SUFFIX):
+                path.unlink(missing_ok=True)
+            elif path.is_dir() and path not in wanted_dirs and not any(path.iterdir()):
                 path.rmdir()
         marker.write_text(json.dumps(manifest))
         return dest
