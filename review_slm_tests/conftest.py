@@ -35,3 +35,37 @@ def home(tmp_path, monkeypatch, fast_recipe_path) -> Path:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("REVIEW_SLM_HF_DATASET", raising=False)
     return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    """moto's S3 server in a thread on 127.0.0.1 (a free port), for every test that needs S3 / MinIO.
+
+    The URL names `localhost`, not the IP: boto3 would address a bucket on a host name as
+    `bucket.localhost` unless it uses path-style addressing, which MinIO needs, so every test
+    against this server also proves the clients address buckets path-style.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    yield f"http://localhost:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch) -> str:
+    """A fresh bucket, with the environment a trainer pod gets (dummy credentials, AWS_ENDPOINT_URL)."""
+    import uuid
+
+    import boto3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"review-slm-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return bucket

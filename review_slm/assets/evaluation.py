@@ -59,9 +59,9 @@ def eval_report(
     key = context.partition_key
     rec = recipe.load()
     items = eval_items(artifacts.read_jsonl(artifacts.iteration_uri(key, "gold_set", "test.jsonl")))
-    scratch = artifacts.scratch_dir(key, "eval_report")
-    prompts_file = str(scratch / "prompts.jsonl")
-    artifacts.write_jsonl(prompts_file, [{"id": i["id"], "messages": student_messages(i["path"], i["language"], i["diff_hunk"])} for i in items])
+    scratch = artifacts.scratch_uri(key, "eval_report")
+    prompts_file = artifacts.write_jsonl(artifacts.join(scratch, "prompts.jsonl"),
+                                         [{"id": i["id"], "messages": student_messages(i["path"], i["language"], i["diff_hunk"])} for i in items])
 
     models = {"candidate": artifacts.iteration_uri(key, "dpo_model", "model"), "base": rec.base_model}
     champion = tracking.promoted_before(key)
@@ -71,7 +71,7 @@ def eval_report(
         "task": "generate",
         "recipe": rec.model_dump(mode="json"),
         "cache_dir": recipe.cache_dir,
-        "generate": [{"name": name, "model": ref, "prompts_file": prompts_file, "output_file": str(scratch / f"{name}.jsonl")}
+        "generate": [{"name": name, "model": ref, "prompts_file": prompts_file, "output_file": artifacts.join(scratch, f"{name}.jsonl")}
                      for name, ref in models.items()],
     }
     run_id = tracking.start_asset_run(context, {"recipe": rec.label, "eval_items": len(items), **{f"model.{k}": v for k, v in models.items()}})
@@ -85,7 +85,7 @@ def eval_report(
     results: dict[str, dict[str, float]] = {}
     answers_by_model: dict[str, dict[str, str]] = {}
     for name in models:
-        answers = {a["id"]: a["answer"] for a in artifacts.read_jsonl(str(scratch / f"{name}.jsonl"))}
+        answers = {a["id"]: a["answer"] for a in artifacts.read_jsonl(artifacts.join(scratch, f"{name}.jsonl"))}
         answers_by_model[name] = answers
         results[name] = compute_metrics([answers.get(i["id"], "") for i in items], golds).as_dict()
         tracking.log_metrics(run_id, {f"{name}/{k}": v for k, v in results[name].items()})

@@ -2,7 +2,6 @@
 
 
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 
@@ -82,11 +81,15 @@ def _failure(failure: TrainerFailed, attempts: list[str], rec: Recipe, tracking:
     return dg.Failure(description=description, metadata=metadata, allow_retries=False)
 
 
-def _training_spec(task: str, attempt: Recipe, recipe: TrainingRecipe, parent: dict, scratch: Path, checkpoint_uri: str,
+def _training_spec(task: str, attempt: Recipe, recipe: TrainingRecipe, parent: dict, scratch: str, checkpoint_uri: str,
                    **inputs: str) -> dict:
-    """The job spec the entrypoint reads: `attempt` is the recipe of this attempt (micro-batch after OOM retries)."""
+    """The job spec the entrypoint reads: `attempt` is the recipe of this attempt (micro-batch after OOM retries).
+
+    Every input and output is a URI of the artifact store (a local path, or s3:// in the k8s profile):
+    the trainer may run in a pod that does not share this process' filesystem.
+    """
     return {"task": task, "recipe": attempt.model_dump(mode="json"), "cache_dir": recipe.cache_dir,
-            "parent_model": parent["model_uri"], "output_dir": str(scratch), "checkpoint_uri": checkpoint_uri, **inputs}
+            "parent_model": parent["model_uri"], "output_dir": scratch, "checkpoint_uri": checkpoint_uri, **inputs}
 
 
 def _trainer_metadata(result: dict) -> dict:
@@ -152,20 +155,20 @@ def sft_adapter(
     key = context.partition_key
     rec = recipe.load()
     parent = _parent(artifacts, key)
-    scratch = artifacts.scratch_dir(key, "sft_adapter")
+    scratch = artifacts.scratch_uri(key, "sft_adapter")
 
     def make_spec(attempt: Recipe) -> dict:
         return _training_spec(
             "sft", attempt, recipe, parent, scratch, artifacts.iteration_uri(key, "sft_adapter", "checkpoints"),
-            train_file=str(artifacts.local_path(artifacts.iteration_uri(key, "gold_set", "train.jsonl"))),
-            val_file=str(artifacts.local_path(artifacts.iteration_uri(key, "gold_set", "val.jsonl"))),
+            train_file=artifacts.iteration_uri(key, "gold_set", "train.jsonl"),
+            val_file=artifacts.iteration_uri(key, "gold_set", "val.jsonl"),
         )
 
     params = {"recipe": rec.label, "parent_model": parent["model_uri"], "parent_iteration": parent["parent_iteration"],
               "finetuning": rec.finetuning, "lora_r": rec.lora.r, "lora_alpha": rec.lora.alpha, "curriculum": rec.curriculum,
               **{f"sft.{k}": v for k, v in rec.sft.model_dump().items()}}
     run_id, result = _run_trainer(context, rec, "sft", make_spec, tracking, launcher, params)
-    uri = artifacts.put_dir(scratch / "adapter", artifacts.iteration_uri(key, "sft_adapter", "adapter"))
+    uri = artifacts.promote_dir(artifacts.join(scratch, "adapter"), artifacts.iteration_uri(key, "sft_adapter", "adapter"))
     history = result.pop("loss_history", [])
     return dg.MaterializeResult(
         metadata={
@@ -205,9 +208,10 @@ def preference_pairs(
     parent = _parent(artifacts, key)
     train = sorted(artifacts.read_jsonl(artifacts.iteration_uri(key, "gold_set", "train.jsonl")), key=lambda r: r["id"])
     train = train[: rec.generation.max_prompts]
-    scratch = artifacts.scratch_dir(key, "preference_pairs")
-    prompts_file = scratch / "prompts.jsonl"
-    artifacts.write_jsonl(str(prompts_file), [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in train])
+    scratch = artifacts.scratch_uri(key, "preference_pairs")
+    prompts_file = artifacts.write_jsonl(artifacts.join(scratch, "prompts.jsonl"),
+                                         [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in train])
+    answers_file = artifacts.join(scratch, "answers.jsonl")
     spec = {
         "task": "generate",
         "recipe": rec.model_dump(mode="json"),
@@ -215,13 +219,13 @@ def preference_pairs(
         "generate": [{
             "name": "sft",
             "model": parent["model_uri"],
-            "adapter": str(artifacts.local_path(artifacts.iteration_uri(key, "sft_adapter", "adapter"))),
-            "prompts_file": str(prompts_file),
-            "output_file": str(scratch / "answers.jsonl"),
+            "adapter": artifacts.iteration_uri(key, "sft_adapter", "adapter"),
+            "prompts_file": prompts_file,
+            "output_file": answers_file,
         }],
     }
     launcher.launch(context, spec, {})
-    answers = {a["id"]: a["answer"] for a in artifacts.read_jsonl(str(scratch / "answers.jsonl"))}
+    answers = {a["id"]: a["answer"] for a in artifacts.read_jsonl(answers_file)}
     outcome = build_preference_pairs(train, answers, config.min_quality_gap)
     uri = artifacts.write_jsonl(artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"), outcome.pairs)
     artifacts.write_jsonl(artifacts.iteration_uri(key, "preference_pairs", "sft_answers.jsonl"),
@@ -256,20 +260,20 @@ def dpo_model(
     key = context.partition_key
     rec = recipe.load()
     parent = _parent(artifacts, key)
-    scratch = artifacts.scratch_dir(key, "dpo_model")
+    scratch = artifacts.scratch_uri(key, "dpo_model")
     method = rec.preference_method
 
     def make_spec(attempt: Recipe) -> dict:
         return _training_spec(
             method, attempt, recipe, parent, scratch, artifacts.iteration_uri(key, "dpo_model", "checkpoints"),
-            adapter_dir=str(artifacts.local_path(artifacts.iteration_uri(key, "sft_adapter", "adapter"))),
-            pairs_file=str(artifacts.local_path(artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"))),
+            adapter_dir=artifacts.iteration_uri(key, "sft_adapter", "adapter"),
+            pairs_file=artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"),
         )
 
     params = {"recipe": rec.label, "parent_model": parent["model_uri"], "method": method,
               **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
     run_id, result = _run_trainer(context, rec, "dpo", make_spec, tracking, launcher, params)
-    uri = artifacts.put_dir(Path(scratch) / "merged", artifacts.iteration_uri(key, "dpo_model", "model"))
+    uri = artifacts.promote_dir(artifacts.join(scratch, "merged"), artifacts.iteration_uri(key, "dpo_model", "model"))
     history = result.pop("loss_history", [])
     return dg.MaterializeResult(
         metadata={

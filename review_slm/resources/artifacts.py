@@ -1,4 +1,10 @@
-"""Artifact storage by URI: `<root>/iterations/<key>/<asset>/...`, every write atomic."""
+"""Artifact storage by URI: `<root>/iterations/<key>/<asset>/...`, every write atomic.
+
+Two implementations behind one interface, chosen by the profile: `LocalArtifactStore` (a folder)
+and `S3ArtifactStore` (S3 / MinIO, `s3_artifacts.py`). Assets speak URIs only: they hand the trainer
+`uri()` / `scratch_uri()` values and promote what it wrote with `promote_dir`, so the same asset
+code runs whichever store the profile picked.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +37,21 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def exists(self, uri: str) -> bool: ...
 
     @abstractmethod
-    def put_dir(self, src: Path, uri: str) -> str: ...
+    def put_dir(self, src: Path, uri: str) -> str:
+        """Upload a local folder as the directory `uri`, replacing any previous one atomically."""
+
+    @abstractmethod
+    def scratch_uri(self, *parts: str) -> str:
+        """A fresh, empty place for a trainer to write into (a local path, or an s3:// prefix)."""
+
+    @abstractmethod
+    def promote_dir(self, src_uri: str, dest_uri: str) -> str:
+        """Make the directory at `src_uri` (usually in scratch) the directory `dest_uri`, atomically.
+        The source is consumed."""
+
+    @abstractmethod
+    def list_prefix(self, uri: str) -> list[str]:
+        """The URIs of every file under `uri`, sorted."""
 
     @abstractmethod
     def jsonl_writer(self, uri: str) -> AbstractContextManager[Callable[[dict], None]]:
@@ -39,6 +59,10 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
 
     def iteration_uri(self, key: str, asset: str, *parts: str) -> str:
         return self.uri("iterations", key, asset, *parts)
+
+    def join(self, uri: str, *parts: str) -> str:
+        """A URI below another one (both stores use `/` separators)."""
+        return "/".join([uri.rstrip("/"), *parts])
 
     def read_text(self, uri: str) -> str:
         return self.local_path(uri).read_text(encoding="utf-8")
@@ -93,22 +117,50 @@ class LocalArtifactStore(ArtifactStore):
     def put_dir(self, src: Path, uri: str) -> str:
         """Copy a folder in, replacing any previous content atomically (rename of a sibling temp dir)."""
         dest = Path(uri)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if src.resolve() == dest.resolve():
+        if Path(src).resolve() == dest.resolve():
             return uri
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
-        old = dest.with_name(f".{dest.name}.old")
-        if dest.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.rename(dest, old)
-        os.rename(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
+        self._swap_in(dest, lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True))
         return uri
 
-    def scratch_dir(self, *parts: str) -> Path:
-        """A fresh folder next to where an artifact will land, for a trainer to write into."""
+    def promote_dir(self, src_uri: str, dest_uri: str) -> str:
+        """A rename when scratch and destination share a filesystem (they do under one root)."""
+        src = Path(src_uri)
+        if not src.is_dir():
+            raise FileNotFoundError(f"{src_uri}: no such directory to promote to {dest_uri}")
+
+        def move_into(tmp: Path) -> None:
+            tmp.rmdir()  # shutil.move renames onto a path that does not exist yet
+            shutil.move(src, tmp)
+
+        self._swap_in(Path(dest_uri), move_into)
+        return dest_uri
+
+    def _swap_in(self, dest: Path, fill: Callable[[Path], object]) -> None:
+        """Fill a hidden sibling of `dest`, then rename it into place (the old one aside first)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            fill(tmp)
+            old = dest.with_name(f".{dest.name}.old")
+            if dest.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.rename(dest, old)
+            os.rename(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def scratch_uri(self, *parts: str) -> str:
+        """A fresh folder under `<root>/.scratch/`, next to where artifacts land (same filesystem)."""
         path = Path(self.root, ".scratch", *parts)
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
-        return path
+        return str(path)
+
+    def list_prefix(self, uri: str) -> list[str]:
+        """Files under the folder, without the hidden temp files of writes in flight."""
+        root = Path(uri)
+        if not root.is_dir():
+            return []
+        hidden = lambda p: any(part.startswith(".") for part in p.relative_to(root).parts)  # noqa: E731
+        return sorted(str(p) for p in root.rglob("*") if p.is_file() and not hidden(p))

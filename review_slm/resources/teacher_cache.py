@@ -32,13 +32,10 @@ class TeacherCache:
         self._pending: list[dict] = []
         self._shards = 0
         self._lock = threading.Lock()
-        root = self.artifacts.local_path(self.artifacts.uri(*self.dir_parts))
-        if root.is_dir():  # listing is local-store only today; the S3 store lists by prefix
-            for shard in sorted(root.glob("*.jsonl")):
-                for line in shard.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        entry = json.loads(line)
-                        self._entries[entry["key"]] = entry
+        for shard in self.artifacts.list_prefix(self.artifacts.uri(*self.dir_parts)):
+            if shard.endswith(".jsonl"):
+                for entry in self.artifacts.read_jsonl(shard):
+                    self._entries[entry["key"]] = entry
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -2,13 +2,16 @@
 
 A checkpoint is the folder the HF `Trainer` writes (`checkpoint-N`: weights or adapter, optimizer,
 scheduler, RNG states, `trainer_state.json` with the step the data loader skips to). The store keeps
-each one as `<uri>/step-<N>/`, promoted atomically: copied into a hidden sibling first and renamed
-into place, so a process killed mid-copy never leaves a half checkpoint that looks complete.
+each one as `<uri>/step-<N>/`, promoted atomically, so a process killed mid-copy never leaves a
+half checkpoint that looks complete:
+
+- a local folder (or `file://`): copied into a hidden sibling first and renamed into place;
+- `s3://` (S3 / MinIO, endpoint from `AWS_ENDPOINT_URL`): uploaded as a manifest directory
+  (`object_store.py`), the manifest written last; a step without one is not a checkpoint.
 
 Every checkpoint carries the fingerprint of the run that wrote it (task, recipe stage, data, parent
 model): a retry resumes only from checkpoints of the same run, never from a stale one after the
-gold set or the recipe changed. Only a local folder (or `file://`) is implemented here; `s3://`
-plugs in behind the same interface.
+gold set or the recipe changed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from review_slm.core.recipe import StageSpec
+from review_slm.training.object_store import ObjectStore, is_s3_uri, join_uri
 
 FINGERPRINT_FILE = "review_slm_fingerprint.txt"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -100,11 +104,56 @@ class LocalCheckpointStore(CheckpointStore):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class S3CheckpointStore(CheckpointStore):
+    """Checkpoints as manifest directories under an `s3://` prefix; the fingerprint is one more file in each."""
+
+    def __init__(self, uri: str, keep_last: int = 2, objects: ObjectStore | None = None):
+        super().__init__(uri, keep_last)
+        self.objects = objects or ObjectStore.from_env()
+
+    def _steps(self) -> list[tuple[int, str]]:
+        """Every `step-N` prefix, complete or not, oldest first."""
+        found = []
+        for child in self.objects.list_children(self.uri):
+            if m := _STEP_DIR.match(child.rsplit("/", 1)[-1]):
+                found.append((int(m.group(1)), child))
+        return sorted(found)
+
+    def _complete(self) -> list[tuple[int, str]]:
+        return [(step, uri) for step, uri in self._steps() if self.objects.is_dir(uri)]
+
+    def promote(self, local_dir: Path, step: int, fingerprint: str) -> Checkpoint:
+        target = join_uri(self.uri, f"step-{step:08d}")
+        self.objects.put_dir(local_dir, target, extra={FINGERPRINT_FILE: fingerprint.encode()})
+        for _, old in self._complete()[: -self.keep_last]:
+            self.objects.delete_dir(old)
+        return Checkpoint(step, target)
+
+    def latest(self, fingerprint: str) -> Checkpoint | None:
+        for step, uri in reversed(self._complete()):
+            try:
+                if self.objects.get_bytes(join_uri(uri, FINGERPRINT_FILE)).decode() == fingerprint:
+                    return Checkpoint(step, uri)
+            except FileNotFoundError:  # pruned or overwritten between the listing and this read
+                continue
+        return None
+
+    def fetch(self, checkpoint: Checkpoint, into: Path) -> Path:
+        return self.objects.download_dir(checkpoint.uri, into)
+
+    def clear(self) -> None:
+        for _, uri in self._steps():
+            self.objects.delete_dir(uri)
+        self.objects.delete_prefix(self.uri.rstrip("/") + "/")
+
+
 def open_checkpoint_store(uri: str) -> CheckpointStore:
-    """The store for a checkpoint URI. Only local paths (and file://) are served in this release; an
-    object-store URI is refused up front rather than failing at the first checkpoint."""
+    """The store for a checkpoint URI: a local path, `file://` or `s3://`. Any other scheme is
+    refused up front rather than failing at the first checkpoint."""
+    if is_s3_uri(uri):
+        return S3CheckpointStore(uri)
     if "://" in uri and not uri.startswith("file://"):
-        raise ValueError(f"checkpoint store {uri}: unsupported scheme (this release stores checkpoints at a local path or file://)")
+        raise ValueError(f"checkpoint store {uri}: unsupported scheme (expected a local path, file:// or s3://)")
     return LocalCheckpointStore(uri)
 
 

@@ -5,6 +5,9 @@ review_slm.training.entrypoint`) and in a Kubernetes pod (a PyTorchJob sets MAST
 RANK and the PET_* variables torchrun reads). The job spec arrives as Dagster Pipes extras; rank 0
 sends logs, a classified failure (`divergence`, `oom`) or the final metadata back through Pipes,
 and metrics to the MLflow run named by MLFLOW_RUN_ID. Other ranks train and stay quiet.
+
+Inputs and outputs may be local paths or `s3://` URIs (a pod sees no shared filesystem): `io.py`
+stages the inputs on every rank and publishes the outputs from rank 0 once the task has succeeded.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from review_slm.training import distributed
     from review_slm.training.guards import TrainingFailure
+    from review_slm.training.io import run_by_uri
     from review_slm.training.methods import TASKS
     from review_slm.training.telemetry import open_mlflow
 
@@ -33,12 +37,15 @@ def main() -> None:
             raise SystemExit(f"unknown task {task!r}: expected one of {sorted(TASKS)}")
         client, run_id = open_mlflow() if distributed.is_main_process() else (None, None)
         try:
-            metadata = TASKS[task](spec, pipes, client, run_id)
+            metadata, published = run_by_uri(spec, lambda local: TASKS[task](local, pipes, client, run_id),
+                                             distributed.is_main_process())
         except TrainingFailure as failure:
             # The orchestrator decides what to do (retry smaller, or fail without retrying) from this report.
             pipes.report_custom_message(failure.report())
             pipes.log.error(str(failure))
             raise
+        if published:
+            pipes.log.info(f"published {len(published)} output(s): {', '.join(published)}")
         pipes.report_asset_materialization(metadata=_pipes_metadata(metadata))
 
 

@@ -1,8 +1,9 @@
 """Resolve a model reference to something `from_pretrained` can load, and load it for training.
 
-References: `builtin:tiny-qwen2` (built locally), a local folder, or a Hugging Face hub id
-(`Qwen/Qwen2.5-Coder-1.5B-Instruct`, optionally `id@revision`). S3 URIs are fetched by the
-artifact store before a path reaches this module.
+References: `builtin:tiny-qwen2` (built locally), a local folder, an `s3://` model directory (the
+artifact store's layout, with its manifest; downloaded once into `<cache_dir>/s3/` and refreshed
+only where the manifest changed), or a Hugging Face hub id (`Qwen/Qwen2.5-Coder-1.5B-Instruct`,
+optionally `id@revision`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from review_slm.core.recipe import QuantizationSpec, Recipe
 from review_slm.training.chat import prepare_tokenizer
+from review_slm.training.io import s3_cache
+from review_slm.training.object_store import ObjectStore, is_s3_uri
 from review_slm.training.tiny_model import BUILTIN_TINY, ensure_tiny_model
 
 log = logging.getLogger(__name__)
@@ -23,10 +26,14 @@ def resolve_model_ref(ref: str, recipe: Recipe, cache_dir: Path) -> tuple[str, s
         if recipe.tiny_model is None:
             raise ValueError(f"recipe {recipe.label} uses {BUILTIN_TINY} but has no tiny_model section")
         return str(ensure_tiny_model(recipe.tiny_model, cache_dir)), None
-    if Path(ref).exists():
-        return ref, None
-    if ref.startswith(("s3://", "file://")):
-        raise ValueError(f"model {ref} must be fetched through the artifact store before loading")
+    if is_s3_uri(ref):
+        return str(ObjectStore.from_env().fetch_dir(ref, s3_cache(cache_dir))), None
+    local = ref.removeprefix("file://")
+    if Path(local).exists():
+        return local, None
+    if "://" in ref:
+        raise ValueError(f"model {ref}: no such local folder, or an unsupported scheme (expected {BUILTIN_TINY}, "
+                         "a local path, file://, s3:// or a hub id)")
     repo_id, _, revision = ref.partition("@")
     return repo_id, revision or None
 

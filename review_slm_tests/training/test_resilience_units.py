@@ -5,7 +5,7 @@ import math
 import pytest
 
 from review_slm.core.recipe import ResilienceSpec, StageSpec
-from review_slm.training.checkpoints import open_checkpoint_store, run_fingerprint
+from review_slm.training.checkpoints import FINGERPRINT_FILE, S3CheckpointStore, open_checkpoint_store, run_fingerprint
 from review_slm.training.faults import Fault, parse_faults
 from review_slm.training.guards import DivergenceGuard, TrainingFailure
 
@@ -39,8 +39,30 @@ def test_checkpoint_store_promotes_atomically_prunes_and_resumes_only_the_same_r
     assert store.latest("run-a").step == 6
     store.clear()
     assert store.latest("run-a") is None
-    with pytest.raises(ValueError, match="unsupported scheme"):
-        open_checkpoint_store("s3://bucket/ckpt")
+    with pytest.raises(ValueError, match="gs://bucket/ckpt: unsupported scheme"):
+        open_checkpoint_store("gs://bucket/ckpt")
+
+
+def test_s3_checkpoint_store_commits_by_manifest_prunes_and_resumes_only_the_same_run(s3_bucket, tmp_path):
+    uri = f"s3://{s3_bucket}/iterations/iter-0001/sft_adapter/checkpoints"
+    store = open_checkpoint_store(uri)
+    assert isinstance(store, S3CheckpointStore)
+    for step in (2, 4, 6):
+        local = tmp_path / f"checkpoint-{step}"
+        (local / "nested").mkdir(parents=True)
+        (local / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
+        (local / "nested" / "rng_state.pth").write_bytes(b"rng")
+        store.promote(local, step, "run-a")
+    assert store.objects.list_children(uri) == [f"{uri}/step-00000004", f"{uri}/step-00000006"]  # keep_last=2
+    # What a kill mid-promotion leaves: objects of a later step, no manifest. Not a checkpoint.
+    store.objects.put_bytes(f"{uri}/step-00000008/trainer_state.json", b'{"global_step": 8}')
+    latest = store.latest("run-a")
+    assert (latest.step, latest.uri) == (6, f"{uri}/step-00000006") and store.latest("run-b") is None
+    fetched = store.fetch(latest, tmp_path / "out" / "resume")
+    assert (fetched / "trainer_state.json").read_text() == '{"global_step": 6}'
+    assert (fetched / "nested" / "rng_state.pth").read_bytes() == b"rng" and (fetched / FINGERPRINT_FILE).read_text() == "run-a"
+    store.clear()
+    assert store.latest("run-a") is None and list(store.objects.list(f"{uri}/")) == []
 
 
 def test_fingerprint_ignores_the_micro_batch_split_but_not_the_data(tmp_path):
