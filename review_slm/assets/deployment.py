@@ -26,12 +26,11 @@ def deployed_endpoint(
     report = artifacts.read_json(artifacts.iteration_uri(key, "eval_report", "report.json"))
     if not report["gate"]["passed"]:  # the blocking check already stops this; never promote past a failed gate
         raise dg.Failure(f"gate failed for {key}: {report['gate']['reason']}")
-    model_uri = artifacts.iteration_uri(key, "dpo_model", "model")
+    outputs = artifacts.read_json(artifacts.iteration_uri(key, "dpo_model", "outputs.json"))
+    model_uri = outputs["model_uri"]
     version = tracking.promote(model_uri, key, report["mlflow_run_id"])
-    parent = artifacts.read_json(artifacts.iteration_uri(key, "parent_model", "parent.json"))
-    adapter_uri = artifacts.iteration_uri(key, "dpo_model", "adapter")
-    release = Release(model_uri=model_uri, iteration=key, version=str(version), base_model_uri=parent["model_uri"],
-                      adapter_uri=adapter_uri if artifacts.exists(adapter_uri) else None)
+    release = Release(model_uri=model_uri, iteration=key, version=str(version), base_model_uri=outputs["parent_model"],
+                      adapter_uri=outputs["adapter_uri"])
     endpoint = serving.deploy(release, artifacts, context.log)
     context.log.info(f"{key} promoted: {tracking.registered_model_name} v{version} @champion, served at {endpoint['location']}")
     return dg.MaterializeResult(

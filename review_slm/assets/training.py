@@ -274,11 +274,18 @@ def dpo_model(
               **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
     run_id, result = _run_trainer(context, rec, "dpo", make_spec, tracking, launcher, params)
     uri = artifacts.promote_dir(artifacts.join(scratch, "merged"), artifacts.iteration_uri(key, "dpo_model", "model"))
+    # The preference-tuned adapter too (absent when there were no pairs): a server already running the
+    # parent model can load it instead of rolling out the merged weights (KServe `lora_hot_load`).
+    policy = artifacts.join(scratch, f"{method}_policy")
+    adapter_uri = artifacts.promote_dir(policy, artifacts.iteration_uri(key, "dpo_model", "adapter")) if artifacts.exists(policy) else None
+    artifacts.write_json(artifacts.iteration_uri(key, "dpo_model", "outputs.json"),
+                         {"model_uri": uri, "adapter_uri": adapter_uri, "parent_model": parent["model_uri"]})
     history = result.pop("loss_history", [])
     return dg.MaterializeResult(
         metadata={
             **_trainer_metadata(result),
             "model_uri": uri,
+            "adapter_uri": adapter_uri or "none (no preference pairs)",
             "parent_model": parent["model_uri"],
             "mlflow_run_id": run_id,
             "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),

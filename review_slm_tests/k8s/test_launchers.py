@@ -142,6 +142,10 @@ def test_pods_pending_past_the_timeout_fail_clearly_and_delete_the_job(k8s_api, 
 
 
 def test_cancelling_the_run_during_the_watch_deletes_the_job(k8s_api):
+    # Python leaves SIGINT ignored when it starts with it ignored (a background job, `timeout`, some CI
+    # runners): install the interrupting handler for this test, or the signal below would be lost.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def scenario(run: JobRun) -> None:
         run.create_pods()
         run.set_pods(running())
@@ -149,7 +153,10 @@ def test_cancelling_the_run_during_the_watch_deletes_the_job(k8s_api):
         time.sleep(0.5)
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # what Dagster's run termination delivers
 
-    outcome, logs, result = _launch(k8s_api, PyTorchJobLauncher, scenario)
+    try:
+        outcome, logs, result = _launch(k8s_api, PyTorchJobLauncher, scenario)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert isinstance(outcome, (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)), outcome
     assert k8s_api.state.objects("pytorchjobs") == [] and k8s_api.state.objects("pods", "training") == []
     assert _deleted(k8s_api, "pytorchjobs")
