@@ -96,6 +96,7 @@ def k8s_resources() -> dict:
         launcher=launcher,
         serving=KServeServing(namespace=namespace, in_cluster=True, service_account_name=settings.serving_service_account(),
                               deployment_mode=settings.kserve_deployment_mode(),
+                              canary_traffic_percent=int(os.environ.get("REVIEW_SLM_CANARY_PERCENT", "10")),
                               artifact_root_uri=settings.artifact_uri()),
     )
     return resources

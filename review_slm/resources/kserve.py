@@ -102,7 +102,7 @@ class KServeServing(ServingTarget):
     extra_args: list[str] = []
     node_selector: dict[str, str] = {}
     tolerations: list[dict] = []
-    canary_traffic_percent: int = 10
+    canary_traffic_percent: int = 10  # 0: no canary step, a rolling update
     smoke_review: bool = True
     ready_timeout_s: float = 1800.0
     poll_interval_s: float = 5.0
@@ -173,9 +173,19 @@ class KServeServing(ServingTarget):
         served = current["spec"]["predictor"].get("model", {}).get("storageUri")
         if self.lora_hot_load and release.adapter_uri and served == release.base_model_uri and is_true(current, "Ready"):
             return self._load_adapter(current, release, log)
+        if self.canary_traffic_percent == 0:
+            return self._rolling_update(api, storage_uri, release, log)
         if self.deployment_mode == "Serverless":
             return self._serverless_canary(api, storage_uri, release, log)
         return self._raw_canary(api, storage_uri, release, log)
+
+    def _rolling_update(self, api, storage_uri: str, release: Release, log) -> dict:
+        """No canary step (canary_traffic_percent=0, or a KServe without `spec.canary`): the new predictor
+        replaces the old one; the old pods serve until the new ones are Ready (rolling update / Knative)."""
+        self._patch(api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": self.predictor(storage_uri)}})
+        log.info(f"rolling update to {storage_uri} (no canary step)")
+        updated = self._wait(api, "rolling update", lambda i: is_true(i, "Ready"), log)
+        return self._endpoint(updated, release, rollout="rolling update")
 
     def _serverless_canary(self, api, storage_uri: str, release: Release, log) -> dict:
         predictor = {**self.predictor(storage_uri), "canaryTrafficPercent": self.canary_traffic_percent}

@@ -180,3 +180,14 @@ def test_an_adapter_on_the_served_model_is_hot_loaded_without_a_new_revision(clu
     # An adapter trained on another parent cannot go onto this server: a normal canary rollout instead.
     target.deploy(release(3, base_model_uri="s3://elsewhere/model", adapter_uri=f"{root}/x"), None, LOG)
     assert stored_specs(api.state)[-1]["predictor"]["model"]["storageUri"].endswith("iter-0003/dpo_model/model")
+
+
+def test_without_a_canary_step_the_predictor_is_replaced_and_waited_for(cluster):
+    api, vllm, _ = cluster
+    target = serving(api.url, deployment_mode="RawDeployment", canary_traffic_percent=0)
+    target.deploy(release(1), None, LOG)
+    endpoint = target.deploy(release(2), None, LOG)
+    specs = stored_specs(api.state)
+    assert not any("canary" in s or "canaryTrafficPercent" in s["predictor"] for s in specs)
+    assert specs[-1]["predictor"]["model"]["storageUri"].endswith("iter-0002/dpo_model/model")
+    assert endpoint["rollout"] == "rolling update" and vllm.requests == []
