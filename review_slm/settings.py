@@ -8,11 +8,15 @@ from pathlib import Path
 PROFILES = ("local", "k8s")  # k8s: S3/MinIO artifacts, PyTorchJob/TrainJob trainers, KServe serving
 
 
-def profile() -> str:
-    value = os.environ.get("REVIEW_SLM_PROFILE", "local")
-    if value not in PROFILES:
-        raise ValueError(f"REVIEW_SLM_PROFILE={value!r}: expected one of {PROFILES}")
+def _choice(variable: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(variable, default)
+    if value not in allowed:
+        raise ValueError(f"{variable}={value!r}: expected one of {allowed}")
     return value
+
+
+def profile() -> str:
+    return _choice("REVIEW_SLM_PROFILE", "local", PROFILES)
 
 
 def home() -> Path:
@@ -50,10 +54,7 @@ def artifact_uri() -> str:
 
 
 def launcher_kind() -> str:
-    value = os.environ.get("REVIEW_SLM_LAUNCHER", "pytorchjob")
-    if value not in LAUNCHERS:
-        raise ValueError(f"REVIEW_SLM_LAUNCHER={value!r}: expected one of {LAUNCHERS}")
-    return value
+    return _choice("REVIEW_SLM_LAUNCHER", "pytorchjob", LAUNCHERS)
 
 
 def trainer_image() -> str:
@@ -70,7 +71,4 @@ def serving_service_account() -> str:
 
 def kserve_deployment_mode() -> str:
     """How KServe was installed (deploy/README.md installs RawDeployment); decides how a canary is rolled out."""
-    value = os.environ.get("REVIEW_SLM_KSERVE_MODE", "RawDeployment")
-    if value not in ("RawDeployment", "Serverless"):
-        raise ValueError(f"REVIEW_SLM_KSERVE_MODE={value!r}: expected RawDeployment or Serverless")
-    return value
+    return _choice("REVIEW_SLM_KSERVE_MODE", "RawDeployment", ("RawDeployment", "Serverless"))
