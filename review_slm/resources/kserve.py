@@ -28,7 +28,7 @@ import dagster as dg
 import httpx
 from kubernetes import client as k8s
 
-from review_slm.resources.kube import api_client, condition, is_true
+from review_slm.resources.kube import api_client, condition, conditions, is_true
 from review_slm.resources.openai_endpoint import EndpointError, chat_answers
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.serving import Release, ServingTarget
@@ -147,7 +147,7 @@ class KServeServing(ServingTarget):
             status = isvc.get("status") or {}
             if status.get("observedGeneration", 0) >= isvc.get("metadata", {}).get("generation", 0) and done(isvc):
                 return isvc
-            failing = [c for c in status.get("conditions") or [] if c.get("status") == "False" and c.get("reason")]
+            failing = [c for c in conditions(isvc) if c.get("status") == "False" and c.get("reason")]
             reason = "; ".join(f"{c['type']}: {c['reason']} {c.get('message', '')}".strip() for c in failing)
             failed_load = (status.get("modelStatus") or {}).get("lastFailureInfo")
             if failed_load:

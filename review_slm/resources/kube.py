@@ -22,9 +22,14 @@ def api_client(api_url: str | None = None, in_cluster: bool = False, kubeconfig_
     return client.ApiClient(configuration)
 
 
+def conditions(obj: dict) -> list[dict]:
+    """`status.conditions` of any object (a job, a pod, an InferenceService); empty until a controller sets them."""
+    return (obj.get("status") or {}).get("conditions") or []
+
+
 def condition(obj: dict, type_: str) -> dict | None:
-    """The status condition of `type_` on a custom resource (or None while the controller has not set it)."""
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+    """The status condition of `type_` (or None while the controller has not set it)."""
+    return next((c for c in conditions(obj) if c.get("type") == type_), None)
 
 
 def is_true(obj: dict, type_: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from review_slm.resources.kube import conditions
+
 # Waiting reasons that do not fix themselves: the image or the pod's configuration is wrong.
 STUCK_WAITING = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
 RUNNING_PHASES = ("Running", "Succeeded", "Failed")
@@ -34,7 +36,7 @@ def phase(pod: dict) -> str:
 
 def unschedulable(pod: dict) -> PodProblem | None:
     """The scheduler's verdict on a Pending pod (`PodScheduled=False`, reason Unschedulable)."""
-    for cond in (pod.get("status") or {}).get("conditions") or []:
+    for cond in conditions(pod):
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             return PodProblem(_name(pod), cond.get("reason") or "Unschedulable", cond.get("message") or "")
     return None

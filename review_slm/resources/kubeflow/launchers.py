@@ -19,7 +19,7 @@ import dagster as dg
 from kubernetes import client
 
 from review_slm.core.recipe import HardwareSpec
-from review_slm.resources.kube import api_client
+from review_slm.resources.kube import api_client, conditions
 from review_slm.resources.kubeflow import diagnosis, pytorchjob, trainjob
 from review_slm.resources.kubeflow.manifests import JobKind, TrainerPod, dns_label, job_labels
 from review_slm.resources.kubeflow.pod_logs import MasterLogFollower, PodLogMessageReader
@@ -75,7 +75,7 @@ class KubeflowLauncher(TrainingLauncher):
 
     def outcome(self, job: dict) -> str | None:
         """"succeeded", "failed" or None (still going) from the job's conditions."""
-        true = {c.get("type") for c in (job.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+        true = {c.get("type") for c in conditions(job) if c.get("status") == "True"}
         if self.job_kind.succeeded_condition in true:
             return "succeeded"
         return "failed" if "Failed" in true else None
@@ -189,7 +189,7 @@ class KubeflowLauncher(TrainingLauncher):
         raise AssertionError("unreachable: a watch yields until its caller stops")
 
     def _log_conditions(self, context: dg.AssetExecutionContext, name: str, job: dict, seen: dict[str, str]) -> None:
-        for cond in (job.get("status") or {}).get("conditions") or []:
+        for cond in conditions(job):
             key = f"{cond.get('status')}|{cond.get('reason')}"
             if seen.get(cond["type"]) != key:
                 seen[cond["type"]] = key
