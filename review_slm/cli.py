@@ -55,7 +55,7 @@ def review_diff(diff_text: str, answer) -> dict:
     answers = answer(prompts) if prompts else []
     findings, summaries, invalid = [], [], []
     for item in sorted(answers, key=lambda a: int(a["id"])):
-        review, error = parse_review(item["answer"])
+        review, error = parse_review(item["answer"], hunk_path=hunks[int(item["id"])][0])
         if review is None:
             # Shown, not hidden: a model that answers in prose should be visible to its user.
             invalid.append({"path": hunks[int(item["id"])][0], "error": error, "answer": item["answer"][:200]})

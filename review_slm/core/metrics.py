@@ -29,10 +29,12 @@ class EvalMetrics:
 SCORE_WEIGHTS = {"f1": 0.5, "format_validity": 0.25, "clean_accuracy": 0.25}
 
 
-def compute_metrics(answers: list[str], golds: list[Review]) -> EvalMetrics:
-    if len(answers) != len(golds):
-        raise ValueError(f"{len(answers)} answers for {len(golds)} gold reviews")
-    scores = [score_answer(a, g) for a, g in zip(answers, golds)]
+def compute_metrics(answers: list[str], golds: list[Review], paths: list[str] | None = None) -> EvalMetrics:
+    """`paths`: the file of each item's hunk; findings are then matched on it (see `parse_review`)."""
+    if len(answers) != len(golds) or (paths is not None and len(paths) != len(golds)):
+        raise ValueError(f"{len(answers)} answers and {len(paths) if paths is not None else '-'} paths for {len(golds)} gold reviews")
+    paths = paths if paths is not None else [None] * len(golds)
+    scores = [score_answer(a, g, hunk_path=p) for a, g, p in zip(answers, golds, paths)]
     n = len(scores)
     valid = sum(s.valid for s in scores)
     gold_total = sum(s.gold_findings for s in scores)
@@ -74,3 +76,20 @@ def markdown_table(results: dict[str, dict[str, float]]) -> str:
             cells.append(str(int(v)) if name == "items" else f"{v:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+EVAL_SETS = ("test", "bug_suite")
+
+
+def metrics_by_set(items: list[dict], answers: dict[str, str]) -> dict[str, EvalMetrics]:
+    """Metrics over every item (`all`: what the gate scores) and over each evaluation set on its own.
+
+    `items` carry `id`, `set`, `path` and the gold `review`; `answers` maps item id -> the model's text
+    (a missing answer scores as an invalid one).
+    """
+    groups = {"all": items, **{name: [i for i in items if i["set"] == name] for name in EVAL_SETS}}
+    return {
+        name: compute_metrics([answers.get(i["id"], "") for i in group], [Review.model_validate(i["review"]) for i in group],
+                              [i["path"] for i in group])
+        for name, group in groups.items() if group
+    }

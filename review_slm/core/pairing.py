@@ -29,7 +29,7 @@ def build_preference_pairs(examples: list[dict], answers: dict[str, str], min_qu
             out.kinds["no_answer"] += 1
             continue
         gold = Review.model_validate(ex["review"])
-        score = score_answer(answer, gold)
+        score = score_answer(answer, gold, hunk_path=ex["path"])
         if score.kind == "ok" or 1.0 - score.quality < min_quality_gap:
             out.kinds["matched_gold"] += 1
             continue

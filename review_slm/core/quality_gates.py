@@ -88,13 +88,14 @@ def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, 
         return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
     hunk, kinds_hunk = redact(rec.diff_hunk)
     comment, kinds_body = redact(rec.body)
-    new_answer, kinds_review = redact(answer)
+    redacted_review, kinds_review = redact(review.model_dump_json())  # the full review: the rendered answer has no paths
     if not (kinds_hunk or kinds_body or kinds_review):
         return _Row(cand, hunk, comment, review, answer), "", "", False
     changed = "\n".join(line for line in rec.diff_hunk.splitlines() if line[:1] in "+-")
     if redacted_share(changed, redact(changed)[0]) > config.max_redacted_share:
         return None, "diff_hunk", f"{', '.join(kinds_hunk)} would replace most of the changed lines", True
-    review = Review.model_validate_json(new_answer)
+    review = Review.model_validate_json(redacted_review)
+    new_answer = render_review(review)
     for i, (before, after) in enumerate(zip(cand.review.findings, review.findings)):
         if redacted_share(before.comment, after.comment) > config.max_redacted_share:
             return None, f"review.findings.{i}.comment", f"the finding is about the secret itself ({', '.join(kinds_review)})", True

@@ -58,8 +58,11 @@ def match_findings(predicted: list[Finding], gold: list[Finding], tolerance: int
     return pairs
 
 
-def score_answer(answer: str, gold: Review, tolerance: int = LINE_TOLERANCE) -> AnswerScore:
-    review, error = parse_review(answer)
+def score_answer(answer: str, gold: Review, tolerance: int = LINE_TOLERANCE, hunk_path: str | None = None) -> AnswerScore:
+    """With `hunk_path` (the file of the reviewed hunk), findings are matched on that file: see `parse_review`."""
+    review, error = parse_review(answer, hunk_path)
+    if hunk_path is not None:
+        gold = Review(findings=[f.model_copy(update={"path": hunk_path}) for f in gold.findings], summary=gold.summary)
     n_gold = len(gold.findings)
     if review is None:
         return AnswerScore(False, n_gold, 0, 0, 0, "invalid_format", error)

@@ -1,7 +1,9 @@
 """Deterministic structuring of a human comment into a `Review`, used when no teacher answers.
 
-It is the honest fallback of the embedded default: the finding is the human's own comment, with
-severity and category read from its words, so nothing is invented.
+It is the honest fallback of the embedded default: the finding is the human's own words, with
+severity and category read from them, so nothing is invented. The answer is kept compact (the
+comment's first sentence, a one-line summary, a suggestion only when it is short): a long free-text
+answer is what a small student loops on and never closes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ import re
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.lazy import is_lazy_comment
 from review_slm.core.schema import Finding, Review, ReviewRecord
+
+MAX_COMMENT_CHARS = 120
+MAX_SUGGESTION_CHARS = 160  # a one- or two-line fix; a longer one is left to the human's thread
+NO_COMMENT = "Apply the suggested change."
 
 # First match wins; ordered from the most specific vocabulary to the most generic.
 _CATEGORY_RULES: list[tuple[str, str]] = [
@@ -30,6 +36,8 @@ _SEVERITY_RULES: list[tuple[str, str]] = [
     (r"nit|typo|naming|style|format|minor|cosmetic", "low"),
     (r"^\s*(why|what|should|could|can|do|does|is|are)\b.*\?\s*$", "info"),
 ]
+_CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)  # suggestion blocks included: they are the `suggestion` field
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
 def _first_rule(rules: list[tuple[str, str]], text: str, default: str) -> str:
@@ -40,23 +48,28 @@ def _first_rule(rules: list[tuple[str, str]], text: str, default: str) -> str:
     return default
 
 
-def _summary(comment: str) -> str:
-    first = re.split(r"(?<=[.!?])\s|\n", comment.strip(), maxsplit=1)[0]
-    return first if len(first) <= 160 else first[:157].rstrip() + "..."
+def compact_comment(body: str) -> str:
+    """The comment's first sentence without code blocks, cut at a word boundary."""
+    text = " ".join(_CODE_BLOCK.sub(" ", body).split())
+    first = _SENTENCE_END.split(text, maxsplit=1)[0] if text else ""
+    if len(first) > MAX_COMMENT_CHARS:
+        first = first[:MAX_COMMENT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "..."
+    return first or NO_COMMENT
 
 
 def structure_human_comment(record: ReviewRecord) -> Review:
     if is_lazy_comment(record.body) and not record.suggestion:
         return Review(findings=[], summary="No issues found.")
-    comment = " ".join(record.body.split())
-    if not comment:
-        comment = "Apply the suggested change."
+    severity = _first_rule(_SEVERITY_RULES, record.body, "medium")
+    category = _first_rule(_CATEGORY_RULES, record.body, "correctness")
+    suggestion = record.suggestion if len(record.suggestion) <= MAX_SUGGESTION_CHARS else ""
     finding = Finding(
         path=record.path,
         line=record.line or last_new_line(record.diff_hunk) or 0,
-        severity=_first_rule(_SEVERITY_RULES, record.body, "medium"),
-        category=_first_rule(_CATEGORY_RULES, record.body, "correctness"),
-        comment=comment,
-        suggestion=record.suggestion,
+        severity=severity,
+        category=category,
+        comment=compact_comment(record.body),
+        suggestion=suggestion,
     )
-    return Review(findings=[finding], summary=_summary(comment))
+    # One line that says what kind of problem this is; the comment already says what it is.
+    return Review(findings=[finding], summary=f"{severity.capitalize()} {category} issue.")

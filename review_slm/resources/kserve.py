@@ -246,7 +246,7 @@ class KServeServing(ServingTarget):
                                      [{"id": "smoke", "messages": student_messages(*SMOKE_DIFF)}], max_tokens=512, timeout=120)
         except EndpointError as err:
             raise RolloutFailed(f"smoke review: the new revision did not answer: {err}") from err
-        review, error = parse_review(answer["answer"])
+        review, error = parse_review(answer["answer"], hunk_path=SMOKE_DIFF[0])
         if review is None:
             raise RolloutFailed(f"smoke review: the new revision's answer is not a review ({error}): {answer['answer'][:200]!r}")
         log.info(f"smoke review passed: {len(review.findings)} finding(s)")

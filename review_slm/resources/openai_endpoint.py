@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from review_slm.core.schema import Review
+from review_slm.core.prompts import student_answer_schema
 
 
 class EndpointError(RuntimeError):
@@ -21,7 +21,7 @@ class EndpointError(RuntimeError):
 
 
 def review_response_format() -> dict:
-    return {"type": "json_schema", "json_schema": {"name": "review", "schema": Review.model_json_schema()}}
+    return {"type": "json_schema", "json_schema": {"name": "review", "schema": student_answer_schema()}}
 
 
 def _headers() -> dict[str, str]:

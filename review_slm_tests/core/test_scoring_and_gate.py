@@ -28,8 +28,18 @@ def test_rubric_kinds():
     assert score_answer(answer(10, path="b.go"), BUG).matched == 0
 
 
+def test_the_student_answer_has_no_path_and_parsing_puts_the_hunk_file_back():
+    rendered = render_review(BUG)
+    assert '"path"' not in rendered and rendered.startswith('{"findings": [{"line": 10,')
+    assert parse_review(rendered, hunk_path="a.go")[0] == BUG
+    review, error = parse_review(rendered)  # without the hunk, a finding without a file is not a review
+    assert review is None and "path" in error
+    # Another file, or a garbled copy of this one, is the hunk's file: a review of one hunk is about that file.
+    assert parse_review(answer(10, path="pkg/a/a/a/a.go"), hunk_path="a.go")[0].findings[0].path == "a.go"
+    assert score_answer(answer(10, path="b.go"), BUG, hunk_path="a.go").kind == "ok"
+
+
 def test_parse_review_explains_what_is_wrong():
-    assert parse_review(render_review(BUG))[0] == BUG
     review, error = parse_review('{"findings": [{"path": "a", "line": 1, "severity": "urgent"}], "summary": ""}')
     assert review is None and "severity" in error
 
