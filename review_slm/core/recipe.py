@@ -89,6 +89,8 @@ class StageSpec(_Strict):
 
 class DpoSpec(StageSpec):
     beta: float = Field(0.1, gt=0, description="DPO beta, or ORPO lambda (weight of the odds-ratio term)")
+    rpo_alpha: float = Field(0.0, ge=0, description="DPO: weight of an NLL term on the chosen answer (RPO), so the policy "
+                             "learns the good answer it moves to instead of only moving away from the rejected one")
     max_pairs: int = Field(2000, gt=0)
 
 
@@ -118,6 +120,8 @@ class HardwareSpec(_Strict):
     peak_tflops: float = Field(0.0, ge=0, description="dense bf16 peak of one accelerator, TFLOP/s")
     assumed_mfu: float = Field(0.35, gt=0, le=1, description="model FLOPs utilisation the estimate assumes")
     gpu_hour_usd: float = Field(0.0, ge=0)
+    cpu_threads: int | None = Field(None, gt=0, description="torch intra-op threads when training on CPU (None: torch's "
+                                    "default, one per core); 1 is fastest for a tiny model, whose ops are too small to split")
 
 
 class Recipe(_Strict):
@@ -138,6 +142,9 @@ class Recipe(_Strict):
     max_example_tokens: int = Field(2048, gt=0, description="gold-set token budget: prompt + review, in student tokens")
     base_model_params_b: float | None = Field(None, gt=0, description="parameters in billions, for cost estimates")
     curriculum: bool = Field(False, description="order SFT examples from easy to hard by the gold set's difficulty score")
+    line_offset_copies: int = Field(0, ge=0, description="SFT: add this many copies of each example with its hunk moved to "
+                                    "random new-file lines (findings move with it), so the student learns to copy a finding's "
+                                    "line from the numbered prompt instead of memorising it")
 
     @model_validator(mode="after")
     def _full_finetuning_is_not_quantized(self) -> Recipe:

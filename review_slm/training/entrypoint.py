@@ -28,6 +28,7 @@ def main() -> None:
     from review_slm.training.guards import TrainingFailure
     from review_slm.training.io import run_by_uri
     from review_slm.training.methods import TASKS
+    from review_slm.training.models import set_cpu_threads
     from review_slm.training.telemetry import open_mlflow
 
     with distributed.open_pipes() as pipes:
@@ -35,6 +36,7 @@ def main() -> None:
         task = spec.get("task")
         if task not in TASKS:
             raise SystemExit(f"unknown task {task!r}: expected one of {sorted(TASKS)}")
+        set_cpu_threads(spec.get("recipe", {}).get("hardware", {}).get("cpu_threads"))
         client, run_id = open_mlflow() if distributed.is_main_process() else (None, None)
         try:
             metadata, published = run_by_uri(spec, lambda local: TASKS[task](local, pipes, client, run_id),

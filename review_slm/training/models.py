@@ -44,6 +44,14 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def set_cpu_threads(threads: int | None) -> None:
+    """The recipe's `hardware.cpu_threads` on a CPU-only machine (a GPU run keeps torch's default)."""
+    import torch
+
+    if threads and device() == "cpu":
+        torch.set_num_threads(threads)
+
+
 def quantization_config(spec: QuantizationSpec):
     """QLoRA config on CUDA; None on CPU, where bitsandbytes 4-bit breaks training after an eval pass."""
     if not spec.load_in_4bit:

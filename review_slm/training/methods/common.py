@@ -80,21 +80,13 @@ def describe_adapter_mode(recipe: Recipe) -> str:
 
 def log_loss_plot(client, run_id: str | None, history: list[dict], stage: str) -> None:
     """A loss curve attached to the MLflow run: people look at it rather than read the numbers."""
-    if client is None or not run_id or not history:
+    if client is None or not run_id or not any("loss" in h for h in history):
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    steps = [h["step"] for h in history if "loss" in h]
-    ax.plot(steps, [h["loss"] for h in history if "loss" in h], marker="o", markersize=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(f"{stage} training loss")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
+    from review_slm.training.plots import loss_figure
+
+    fig = loss_figure(history, stage)
     client.log_figure(run_id, fig, f"plots/{stage}_loss.png")
     plt.close(fig)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from review_slm.core.recipe import Recipe
 from review_slm.training import distributed
-from review_slm.training.data import curriculum_order, read_jsonl, sft_rows
+from review_slm.training.data import curriculum_order, read_jsonl, sft_rows, with_line_offset_copies
 from review_slm.training.methods.common import TrainingRun, describe_adapter_mode, lora_config, trainer_kwargs
 from review_slm.training.models import attention_implementation, load_model, load_tokenizer, resolve_model_ref
 from review_slm.training.packing import RowPackedCollator
@@ -57,6 +57,7 @@ def build_trainer(spec: dict, recipe: Recipe, callbacks: list, tokenizer=None):
     gold = read_jsonl(spec["train_file"])
     if recipe.curriculum:
         gold = curriculum_order(gold)
+    gold = with_line_offset_copies(gold, recipe.line_offset_copies, stage.seed)
     val_rows = sft_rows(read_jsonl(spec["val_file"])) if spec.get("val_file") else []
     args = SFTConfig(
         **trainer_kwargs(stage, Path(spec["output_dir"]) / "checkpoints", sequential=recipe.curriculum),

@@ -1,0 +1,81 @@
+"""Small learning experiments on the student, in this process and without Dagster.
+
+`bench/collapse_cure.py` and the tests that must fail when learning breaks train, generate and
+score through these helpers. They run the very method modules the training entrypoint runs (SFT,
+DPO/ORPO, generation), with the job spec the assets would send; only the Pipes channel is replaced
+by a local logger, since nothing here reports to Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from review_slm.core.metrics import EvalMetrics, metrics_by_set
+from review_slm.core.prompts import render_review, student_messages
+from review_slm.core.recipe import Recipe
+from review_slm.core.schema import Review
+from review_slm.training.distributed import RankLocalPipes
+
+LAZY_REVIEW = Review(findings=[], summary="No issues found.")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def run_task(spec: dict) -> dict:
+    from review_slm.training.methods import TASKS
+    from review_slm.training.models import set_cpu_threads
+
+    set_cpu_threads(spec["recipe"]["hardware"].get("cpu_threads"))
+    return TASKS[spec["task"]](spec, RankLocalPipes(spec), None, None)
+
+
+def sft(recipe: Recipe, parent: str, train_rows: list[dict], out_dir: Path, cache_dir: Path) -> tuple[str, dict]:
+    """SFT of `parent` on gold rows; returns (policy folder, trainer summary)."""
+    spec = {"task": "sft", "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir), "parent_model": parent,
+            "output_dir": str(out_dir), "train_file": write_jsonl(out_dir / "train.jsonl", train_rows)}
+    return str(out_dir / "adapter"), run_task(spec)
+
+
+def prefer(recipe: Recipe, parent: str, policy_dir: str, pairs: list[dict], out_dir: Path, cache_dir: Path) -> tuple[str, dict]:
+    """The recipe's preference method (DPO or ORPO) on the SFT policy; returns (merged model folder, summary)."""
+    spec = {"task": recipe.preference_method, "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir),
+            "parent_model": parent, "output_dir": str(out_dir), "adapter_dir": policy_dir,
+            "pairs_file": write_jsonl(out_dir / "pairs.jsonl", pairs)}
+    return str(out_dir / "merged"), run_task(spec)
+
+
+def answers(recipe: Recipe, model: str, rows: list[dict], work_dir: Path, cache_dir: Path, adapter: str | None = None) -> dict[str, str]:
+    """Greedy answers of `model` (plus `adapter`, for a LoRA policy) to the student prompts of `rows`, by id."""
+    prompts = [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in rows]
+    out = work_dir / "answers.jsonl"
+    entry = {"name": "model", "model": model, "prompts_file": write_jsonl(work_dir / "prompts.jsonl", prompts), "output_file": str(out)}
+    if adapter:
+        entry["adapter"] = adapter
+    run_task({"task": "generate", "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir), "generate": [entry]})
+    return {a["id"]: a["answer"] for a in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+
+
+def evaluate(recipe: Recipe, model: str, items: list[dict], work_dir: Path, cache_dir: Path) -> dict[str, EvalMetrics]:
+    """The project's metrics of `model` on evaluation items (see core/eval_sets.py), overall and per set."""
+    return metrics_by_set(items, answers(recipe, model, items, work_dir, cache_dir))
+
+
+def poisoned_copy(rows: list[dict], lazy_share: float, seed: int = 0) -> list[dict]:
+    """A copy of gold rows in which `lazy_share` of all rows answer "No issues found.": rows that have
+    findings are made lazy at random until the share is reached. This is the collapse a careless
+    teacher, or a dataset full of "LGTM", teaches a student."""
+    buggy = [i for i, r in enumerate(rows) if r["review"]["findings"]]
+    already_lazy = len(rows) - len(buggy)
+    wanted = min(len(buggy), max(0, round(lazy_share * len(rows)) - already_lazy))
+    chosen = set(random.Random(seed).sample(buggy, wanted))
+    return [{**r, "review": LAZY_REVIEW.model_dump(mode="json"), "lazy": True} if i in chosen else r for i, r in enumerate(rows)]
+
+
+def rendered(row: dict) -> str:
+    return render_review(Review.model_validate(row["review"]))
