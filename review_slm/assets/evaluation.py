@@ -2,36 +2,21 @@
 and the blocking promotion check."""
 
 
-import json
-from importlib import resources
-
 import dagster as dg
 
 from review_slm.assets.data import gold_set
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.assets.training import dpo_model
+from review_slm.core.eval_sets import eval_items
 from review_slm.core.gate import promotion_decision
-from review_slm.core.metrics import compute_metrics, markdown_table
-from review_slm.core.prompts import student_messages
+from review_slm.core.metrics import EVAL_SETS, EvalMetrics, markdown_table, metrics_by_set
+from review_slm.core.prompts import render_review, student_messages
+from review_slm.core.scoring import score_answer
 from review_slm.core.schema import Review
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
 from review_slm.resources.recipes import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
-
-BUG_SUITE = resources.files("review_slm.data") / "bug_suite" / "bug_suite.jsonl"
-
-
-def eval_items(test_rows: list[dict]) -> list[dict]:
-    """Frozen test split + the labelled bug suite (which includes clean diffs)."""
-    items = [{"id": f"test:{r['id']}", "set": "test", "path": r["path"], "language": r["language"],
-              "diff_hunk": r["diff_hunk"], "review": r["review"]} for r in test_rows]
-    for line in BUG_SUITE.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            items.append({"id": f"bugs:{r['id']}", "set": "bug_suite", "path": r["path"], "language": r["language"],
-                          "diff_hunk": r["diff_hunk"], "review": r["review"]})
-    return items
 
 
 class EvalReportConfig(dg.Config):
@@ -81,22 +66,23 @@ def eval_report(
         tracking.end_run(run_id, failed=True)  # never leave a run RUNNING in MLflow
         raise
 
-    golds = [Review.model_validate(i["review"]) for i in items]
-    results: dict[str, dict[str, float]] = {}
-    answers_by_model: dict[str, dict[str, str]] = {}
-    for name in models:
-        answers = {a["id"]: a["answer"] for a in artifacts.read_jsonl(artifacts.join(scratch, f"{name}.jsonl"))}
-        answers_by_model[name] = answers
-        results[name] = compute_metrics([answers.get(i["id"], "") for i in items], golds).as_dict()
-        tracking.log_metrics(run_id, {f"{name}/{k}": v for k, v in results[name].items()})
+    answers_by_model = {name: {a["id"]: a["answer"] for a in artifacts.read_jsonl(artifacts.join(scratch, f"{name}.jsonl"))}
+                        for name in models}
+    by_set = {name: metrics_by_set(items, answers) for name, answers in answers_by_model.items()}
+    results = {name: sets["all"].as_dict() for name, sets in by_set.items()}
+    for name, sets in by_set.items():
+        tracking.log_metrics(run_id, {f"{name}/{k}": v for k, v in sets["all"].as_dict().items()})
+        tracking.log_metrics(run_id, {f"{name}/{s}/{k}": v for s, m in sets.items() if s != "all" for k, v in m.as_dict().items()})
 
     reference = "champion" if "champion" in results else "base"
     decision = promotion_decision(results["candidate"], results[reference], reference, config.regression_tolerance)
     table = markdown_table(results)
+    by_set_table = markdown_table({f"{name} {s}": m.as_dict() for name, sets in by_set.items() for s, m in sets.items() if s != "all"})
     report = {
         "iteration": key,
         "models": models,
         "metrics": results,
+        "metrics_by_set": {name: {s: m.as_dict() for s, m in sets.items()} for name, sets in by_set.items()},
         "gate": {"passed": decision.passed, "reference": reference, "tolerance": config.regression_tolerance,
                  "score_delta": decision.score_delta, "no_issues_delta": decision.no_issues_delta, "reason": decision.reason},
         "champion_iteration": champion.iteration if champion else None,
@@ -104,23 +90,62 @@ def eval_report(
         "samples": [{"id": i["id"], "gold": i["review"], **{m: answers_by_model[m].get(i["id"], "") for m in models}} for i in items[:10]],
     }
     uri = artifacts.write_json(artifacts.iteration_uri(key, "eval_report", "report.json"), report)
-    tracking.log_text(run_id, f"# Evaluation of {key}\n\n{table}\n\nGate: {decision.reason}\n", "eval_report.md")
+    tracking.log_text(run_id, f"# Evaluation of {key}\n\n{table}\n\n## By evaluation set\n\n{by_set_table}\n\nGate: {decision.reason}\n",
+                      "eval_report.md")
     tracking.end_run(run_id)
     context.log.info(f"evaluation of {key}:\n{table}\ngate: {decision.reason}")
     return dg.MaterializeResult(
         metadata={
             "eval_table": dg.MetadataValue.md(table),
+            "eval_table_by_set": dg.MetadataValue.md(by_set_table),
+            "samples": sample_table(items, answers_by_model["candidate"]),
             "items": len(items),
-            "candidate_score": results["candidate"]["score"],
-            f"{reference}_score": results[reference]["score"],
+            # Stable numeric keys, the same in every iteration, so the UI's Plots chart them across partitions.
+            **metric_metadata(by_set, reference),
             "gate_reference": reference,
             "gate_passed": decision.passed,
             "gate_reason": decision.reason,
+            "gate_score_delta": decision.score_delta,
             "uri": uri,
             "mlflow_run_id": run_id,
             "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
         }
     )
+
+
+CHARTED_BY_SET = ("f1", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy")
+
+
+def metric_metadata(by_set: dict[str, dict[str, EvalMetrics]], reference: str) -> dict[str, float]:
+    """`<model>_<metric>` over all items for every compared model, `reference_<metric>` for the gate's
+    reference (base or champion), and `<model>_<set>_<metric>` per evaluation set for the candidate
+    and the reference."""
+    out: dict[str, float] = {}
+    for name, sets in {**by_set, "reference": by_set[reference]}.items():
+        out.update({f"{name}_{k}": v for k, v in sets["all"].as_dict().items() if k != "items"})
+        if name in ("candidate", "reference"):
+            out.update({f"{name}_{s}_{k}": getattr(m, k) for s, m in sets.items() if s != "all" for k in CHARTED_BY_SET})
+    return out
+
+
+SAMPLE_COLUMNS = ["item", "diff", "gold", "candidate", "verdict"]
+
+
+def sample_table(items: list[dict], answers: dict[str, str], per_set: int = 6) -> dg.MetadataValue:
+    """A few items of each evaluation set side by side: the hunk, the gold review, what the candidate said."""
+    def cell(text: str, limit: int) -> str:
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    rows = []
+    for name in EVAL_SETS:
+        for item in [i for i in items if i["set"] == name][:per_set]:
+            answer = answers.get(item["id"], "")
+            verdict = score_answer(answer, Review.model_validate(item["review"]), hunk_path=item["path"])
+            rows.append(dg.TableRecord({
+                "item": item["id"], "diff": cell(item["diff_hunk"], 400), "gold": cell(render_review(Review.model_validate(item["review"])), 400),
+                "candidate": cell(answer, 400), "verdict": verdict.kind + (f" ({verdict.error})" if verdict.error else ""),
+            }))
+    return dg.MetadataValue.table(rows, schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in SAMPLE_COLUMNS]))
 
 
 @dg.asset_check(

@@ -24,6 +24,16 @@ def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def _loss_metadata(history: list[dict], stage: str) -> dict:
+    """The loss curve as a chart the UI shows inline, and the logged steps as a table (every ~20th)."""
+    if not any("loss" in h for h in history):
+        return {}
+    from review_slm.training.plots import loss_figure, markdown_image, png_bytes
+
+    return {"loss_plot": dg.MetadataValue.md(markdown_image(png_bytes(loss_figure(history, stage)), f"{stage} loss")),
+            "loss_curve": _loss_table(history, every=max(1, len(history) // 20))}
+
+
 def _run_trainer(
     context: dg.AssetExecutionContext, rec: Recipe, stage_name: str, make_spec: Callable[[Recipe], dict],
     tracking: MlflowTracking, launcher: TrainingLauncher, params: dict,
@@ -178,7 +188,7 @@ def sft_adapter(
             "uri": uri,
             "mlflow_run_id": run_id,
             "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
-            "loss_curve": _loss_table(history, every=max(1, len(history) // 20)),
+            **_loss_metadata(history, "sft"),
         }
     )
 
@@ -274,10 +284,12 @@ def dpo_model(
               **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
     run_id, result = _run_trainer(context, rec, "dpo", make_spec, tracking, launcher, params)
     uri = artifacts.promote_dir(artifacts.join(scratch, "merged"), artifacts.iteration_uri(key, "dpo_model", "model"))
-    # The preference-tuned adapter too (absent when there were no pairs): a server already running the
-    # parent model can load it instead of rolling out the merged weights (KServe `lora_hot_load`).
+    # The preference-tuned LoRA adapter too: a server already running the parent model can load it
+    # instead of rolling out the merged weights (KServe `lora_hot_load`). There is none when there were
+    # no pairs, or with `finetuning: full`, whose policy is full weights, not an adapter.
     policy = artifacts.join(scratch, f"{method}_policy")
-    adapter_uri = artifacts.promote_dir(policy, artifacts.iteration_uri(key, "dpo_model", "adapter")) if artifacts.exists(policy) else None
+    is_adapter = artifacts.exists(artifacts.join(policy, "adapter_config.json"))
+    adapter_uri = artifacts.promote_dir(policy, artifacts.iteration_uri(key, "dpo_model", "adapter")) if is_adapter else None
     artifacts.write_json(artifacts.iteration_uri(key, "dpo_model", "outputs.json"),
                          {"model_uri": uri, "adapter_uri": adapter_uri, "parent_model": parent["model_uri"]})
     history = result.pop("loss_history", [])
@@ -285,10 +297,11 @@ def dpo_model(
         metadata={
             **_trainer_metadata(result),
             "model_uri": uri,
-            "adapter_uri": adapter_uri or "none (no preference pairs)",
+            "adapter_uri": adapter_uri or ("none (full fine-tuning: the policy is full weights)" if rec.finetuning == "full"
+                                           else "none (no preference pairs)"),
             "parent_model": parent["model_uri"],
             "mlflow_run_id": run_id,
             "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
-            "loss_curve": _loss_table(history),
+            **_loss_metadata(history, method),
         }
     )

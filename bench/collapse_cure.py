@@ -1,0 +1,134 @@
+"""Collapse and cure, at miniature scale: the headline claim of the pipeline, reproduced in one run.
+
+(a) SFT of the recipe's base on the clean gold train split; (b) SFT on a poisoned copy in which a share
+of the buggy examples answer "No issues found." (the collapse a lazy teacher or an "LGTM"-heavy dataset
+teaches); (c) the recipe's preference step (DPO, or ORPO) from (b) on pairs built by the pipeline's own
+`build_preference_pairs` from (b)'s answers to the training prompts. Each model is scored with the
+project's metrics on the frozen test split plus the labelled bug suite.
+
+The gold set is built by the real data assets on the bundled data (snapshot + supplement, the rule-based
+teacher), in a temporary home. Prints a table, writes a PNG chart, and ends with exactly one line:
+
+    collapse <no-issues rate after b> -> cure <no-issues rate after c>, validity <format validity after c>
+
+    .venv/bin/python bench/collapse_cure.py [--recipe tiny] [--lazy-share 0.6] [--chart collapse_cure.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+STAGES = {"a": "SFT on clean gold", "b": "SFT on poisoned gold", "c": "(b) + preference step"}
+SHOWN = ("format_validity", "f1", "no_issues_rate_on_buggy", "clean_accuracy", "score")
+
+
+def bundled_gold_splits(home: Path) -> dict[str, list[dict]]:
+    """The gold set of the embedded default, built by the data assets themselves (no teacher)."""
+    os.environ["REVIEW_SLM_HOME"] = str(home)
+    import dagster as dg
+
+    from review_slm import definitions
+    from review_slm.assets.partitions import iteration_partitions
+    from review_slm.resources.artifacts import LocalArtifactStore
+    from review_slm.resources.teacher import HumanCommentTeacher
+
+    resources = {**definitions.local_resources(), "teacher": HumanCommentTeacher()}
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
+    result = dg.materialize([definitions.mined_reviews, definitions.hf_supplement, definitions.gold_set], partition_key="iter-0001",
+                            resources=resources, instance=instance, raise_on_error=True)
+    assert result.success
+    artifacts = LocalArtifactStore(root=str(home / "artifacts"))
+    return {name: artifacts.read_jsonl(artifacts.iteration_uri("iter-0001", "gold_set", f"{name}.jsonl")) for name in ("train", "test")}
+
+
+def chart(rows: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ("no_issues_rate_on_buggy", "format_validity", "f1", "clean_accuracy")
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    width = 0.8 / len(rows)
+    for k, (stage, values) in enumerate(rows.items()):
+        xs = [i + k * width for i in range(len(metrics))]
+        bars = ax.bar(xs, [values[m] for m in metrics], width, label=f"({stage}) {STAGES[stage]}")
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(metrics))], [m.replace("_", " ") for m in metrics])
+    ax.set_ylim(0, 1.1)
+    ax.set_title("Collapse into 'no issues found', and its cure (test split + bug suite)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default="tiny", help="recipe name or YAML path")
+    parser.add_argument("--lazy-share", type=float, default=0.6, help="share of the training rows that answer \"No issues found.\" in (b)")
+    parser.add_argument("--chart", default="collapse_cure.png", help="where the PNG chart goes")
+    parser.add_argument("--work-dir", default=None, help="keep the models and answers here (default: a temp folder)")
+    args = parser.parse_args()
+
+    import transformers
+
+    from review_slm.core.eval_sets import eval_items
+    from review_slm.core.metrics import markdown_table
+    from review_slm.core.pairing import build_preference_pairs
+    from review_slm.core.recipe import load_recipe
+    from review_slm.training import experiment
+    from review_slm.training.models import device
+
+    transformers.logging.set_verbosity_error()
+    started = time.monotonic()
+    recipe = load_recipe(args.recipe)
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="collapse-cure-"))
+    cache = work / "cache"
+    gold = bundled_gold_splits(work / "home")
+    items = eval_items(gold["test"])
+    train = sorted(gold["train"], key=lambda r: r["id"])
+    poisoned = experiment.poisoned_copy(train, args.lazy_share)
+    print(f"recipe {recipe.label} ({recipe.finetuning}, {recipe.preference_method}) on {device()}: {len(train)} train rows "
+          f"({sum(not r['review']['findings'] for r in poisoned)} of them lazy after poisoning, was {sum(not r['review']['findings'] for r in train)}), "
+          f"{len(items)} evaluation items; work dir {work}", flush=True)
+
+    def timed(label: str, fn):
+        t0 = time.monotonic()
+        out = fn()
+        print(f"  {label}: {time.monotonic() - t0:.0f} s", flush=True)
+        return out
+
+    base = recipe.base_model
+    model_a, _ = timed("(a) SFT on clean gold", lambda: experiment.sft(recipe, base, train, work / "a", cache))
+    model_b, _ = timed("(b) SFT on poisoned gold", lambda: experiment.sft(recipe, base, poisoned, work / "b", cache))
+    prompts = train[: recipe.generation.max_prompts]
+    answers_b = timed("(b) answers the training prompts", lambda: experiment.answers(recipe, model_b, prompts, work / "b-train", cache))
+    outcome = build_preference_pairs(prompts, answers_b)
+    print(f"  pairs: {len(outcome.pairs)} ({dict(outcome.kinds)})", flush=True)
+    model_c, summary_c = timed(f"(c) {recipe.preference_method.upper()} from (b)",
+                               lambda: experiment.prefer(recipe, base, model_b, outcome.pairs, work / "c", cache))
+
+    results = {}
+    for stage, model in (("a", model_a), ("b", model_b), ("c", model_c)):
+        results[stage] = timed(f"evaluate ({stage})", lambda m=model, s=stage: experiment.evaluate(recipe, m, items, work / f"eval-{s}", cache))
+    overall = {f"({s}) {STAGES[s]}": {k: v for k, v in r["all"].as_dict().items() if k in SHOWN or k == "items"} for s, r in results.items()}
+    print("\n" + markdown_table(overall))
+    by_set = {f"({s}) {name}": {k: getattr(m, k) for k in SHOWN} for s, r in results.items() for name, m in r.items() if name != "all"}
+    print("\n" + markdown_table(by_set))
+    chart({s: r["all"].as_dict() for s, r in results.items()}, Path(args.chart))
+    print(f"\nchart: {args.chart}; {time.monotonic() - started:.0f} s in all")
+    b, c = results["b"]["all"], results["c"]["all"]
+    print(f"collapse {b.no_issues_rate_on_buggy:.2f} -> cure {c.no_issues_rate_on_buggy:.2f}, validity {c.format_validity:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
