@@ -116,14 +116,13 @@ def mined_reviews(
 def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSource, artifacts: ArtifactStore) -> dg.MaterializeResult:
     key = context.partition_key
     info = supplement.info()
-    mapped, reasons = 0, Counter()
+    reasons = Counter()
     records_uri = artifacts.iteration_uri(key, "hf_supplement", "records.jsonl")
     with artifacts.jsonl_writer(records_uri) as write_record, \
             artifacts.jsonl_writer(artifacts.iteration_uri(key, "hf_supplement", "rejected.jsonl")) as write_rejected:
         for record, rejected in supplement.iter_rows(info):
             if record:
                 write_record(record.model_dump(mode="json"))
-                mapped += 1
             else:
                 write_rejected(rejected.model_dump(mode="json"))
                 reasons[rejected.reason] += 1
@@ -131,16 +130,19 @@ def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSou
                     context.log.warning(f"supplement row rejected: {rejected.describe()}")
             if info.rows_read % 100_000 == 0:
                 context.log.info(f"supplement: {info.rows_read} rows streamed")
+    if info.rows_read != info.rows_mapped + info.rows_rejected:
+        raise RuntimeError(f"supplement row accounting broken: {info.rows_read} read, {info.rows_mapped} mapped + {info.rows_rejected} rejected")
     return dg.MaterializeResult(
         metadata={
             "dataset": info.dataset,
             "revision": info.revision or "(local file)",
             "adapter": info.adapter,
             "fingerprint": info.fingerprint,
-            "rows_read": info.rows_read,
-            "rows_mapped": mapped,
-            "rows_rejected": sum(reasons.values()),
-            **{f"rejected_{reason}": n for reason, n in sorted(reasons.items())},
+            "rows_in": info.rows_read,
+            "rows_kept": info.rows_mapped,
+            "rows_quarantined": info.rows_rejected,
+            "duplicate_ids_renamed": info.duplicate_ids_renamed,
+            **{f"quarantined_{reason}": n for reason, n in sorted(reasons.items())},
             "uri": records_uri,
         }
     )

@@ -205,6 +205,7 @@ def apply_quality_gates(
             QuarantinedRow(row_id=example.record_id, source=example.source, reason="lazy_negative_over_cap", field="review",
                            detail=f"lazy share capped at {share:.0%}")
         )
-    dropped = {e.id for e in lazy[allowed:]}
-    out.kept = [e for e in examples if e.id not in dropped]
+    # By object, not by `id`: two rows that share a record id must not drop each other (accounting).
+    dropped = {id(e) for e in lazy[allowed:]}
+    out.kept = [e for e in examples if id(e) not in dropped]
     return out
