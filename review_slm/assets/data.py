@@ -142,6 +142,7 @@ def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSou
             "rows_kept": info.rows_mapped,
             "rows_quarantined": info.rows_rejected,
             "duplicate_ids_renamed": info.duplicate_ids_renamed,
+            "rows_redacted": info.rows_redacted,
             **{f"quarantined_{reason}": n for reason, n in sorted(reasons.items())},
             "uri": records_uri,
         }

@@ -32,7 +32,7 @@ from review_slm.core.lazy import is_lazy_comment, is_lazy_review
 from review_slm.core.near_duplicates import find_near_duplicates
 from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, render_review, student_user_prompt
 from review_slm.core.schema import RejectedRow, Review, content_hash
-from review_slm.core.secrets import redact, redacted_share
+from review_slm.core.secrets import marker_share, redact, redacted_share
 from review_slm.core.templates import poisoned_skeletons, skeletons
 
 # Chat framing (<|im_start|>role\n ... <|im_end|>\n) costs fewer tokens than this many bytes.
@@ -81,20 +81,26 @@ def _quarantine(out: GateOutcome, cand: Candidate, reason: str, fld: str | None,
 
 
 def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, bool]:
-    """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable."""
+    """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable.
+    Records were redacted at ingest already; this pass also covers the teacher's answer and catches rows
+    built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined."""
     rec, review = cand.record, cand.review
     answer = render_review(review)
     if not config.redact_secrets:
         return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
-    hunk, kinds_hunk = redact(rec.diff_hunk)
+    hunk, kinds_hunk = redact(rec.diff_hunk, rec.path)
     comment, kinds_body = redact(rec.body)
     new_answer, kinds_review = redact(answer)
+    changed = "\n".join(line[1:] for line in hunk.splitlines() if line[:1] in "+-")
+    if marker_share(changed) > config.max_redacted_share:
+        kinds = ", ".join(kinds_hunk) or "secrets redacted at ingest"
+        return None, "diff_hunk", f"{kinds} would replace most of the changed lines", True
     if not (kinds_hunk or kinds_body or kinds_review):
-        return _Row(cand, hunk, comment, review, answer), "", "", False
-    changed = "\n".join(line for line in rec.diff_hunk.splitlines() if line[:1] in "+-")
-    if redacted_share(changed, redact(changed)[0]) > config.max_redacted_share:
-        return None, "diff_hunk", f"{', '.join(kinds_hunk)} would replace most of the changed lines", True
-    review = Review.model_validate_json(new_answer)
+        return _Row(cand, hunk, comment, review, answer), "", "", "<REDACTED" in rec.diff_hunk + rec.body
+    try:
+        review = Review.model_validate_json(new_answer)
+    except ValueError as err:  # a marker can only replace a token, but an answer is untrusted: never crash on one
+        return None, "review", f"the answer does not parse once redacted: {err}", True
     for i, (before, after) in enumerate(zip(cand.review.findings, review.findings)):
         if redacted_share(before.comment, after.comment) > config.max_redacted_share:
             return None, f"review.findings.{i}.comment", f"the finding is about the secret itself ({', '.join(kinds_review)})", True
@@ -179,6 +185,7 @@ def apply_quality_gates(
     texts = [(key, " ".join([*(f.comment for f in row.review.findings), row.review.summary])) for row, key in survivors if row.review.findings]
     poisoned = poisoned_skeletons(texts, limit)
     examples: list[GoldExample] = []
+    scrub = (lambda text: redact(text)[0]) if config.redact_secrets else (lambda text: text)
     for row, _key in survivors:
         rec = row.candidate.record
         if row.review.findings and poisoned:
@@ -189,7 +196,7 @@ def apply_quality_gates(
                 continue
         examples.append(
             GoldExample(
-                id=content_hash(rec.record_id)[:16], record_id=rec.record_id, source=rec.source, repo=rec.repo, path=rec.path,
+                id=content_hash(rec.record_id)[:16], record_id=rec.record_id, source=rec.source, repo=scrub(rec.repo), path=scrub(rec.path),
                 language=rec.language, diff_hunk=row.hunk, human_comment=row.comment, review=row.review, teacher=row.candidate.teacher,
                 lazy=is_lazy_review(row.review) and is_lazy_comment(rec.body), difficulty=difficulty(row.hunk, row.review),
             )

@@ -29,6 +29,7 @@ from pydantic import Field, ValidationError
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.github_comments import extract_suggestion
 from review_slm.core.languages import detect_language, normalize_language
+from review_slm.core.scrub import scrub_record, scrub_rejection
 from review_slm.core.schema import RejectedRow, ReviewRecord, rejection_from_validation_error
 from review_slm.core.supplement_adapters import AdapterSpec, adapter_spec, extract_diff
 from review_slm.resources.supplement_files import RawRow, read_rows
@@ -49,6 +50,7 @@ class SupplementInfo:
     rows_mapped: int = 0
     rows_rejected: int = 0
     duplicate_ids_renamed: int = 0
+    rows_redacted: int = 0
     fingerprint: str = ""
 
 
@@ -92,12 +94,17 @@ class HFSupplementSource(dg.ConfigurableResource):
             else:
                 digest.update(json.dumps(raw.row, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass"))
                 result = self.map_row(raw.row, raw.index, spec, where=raw.where)
-            record = result[0]
+            record, rejected = result
             if record is not None:
+                record, kinds = scrub_record(record)  # before anything is persisted or sent to the teacher
+                info.rows_redacted += bool(kinds)
+                result = record, None
                 if record.source_id in seen_ids:
                     record.source_id = f"{record.source_id}~{raw.index}"
                     info.duplicate_ids_renamed += 1
                 seen_ids.add(record.source_id)
+            else:
+                result = None, scrub_rejection(rejected)
             info.rows_mapped += record is not None
             info.rows_rejected += record is None
             yield result
