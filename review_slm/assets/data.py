@@ -9,7 +9,7 @@ import dagster as dg
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.github_comments import parse_threads
 from review_slm.core.cost import estimate_training_cost
-from review_slm.core.gold import GoldExample, assign_splits
+from review_slm.assets.frozen_split import freeze_test_split
 from review_slm.core.prompts import render_review, student_user_prompt
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates
 from review_slm.core.schema import RejectedRow, ReviewRecord
@@ -22,7 +22,6 @@ from review_slm.resources.supplement import HFSupplementSource
 from review_slm.resources.teacher import Teacher
 from review_slm.resources.teacher_cache import TeacherCache
 
-FROZEN_TEST = ("frozen", "test_split.jsonl")
 QUARANTINE_COLUMNS = ["row_id", "source", "reason", "field", "detail"]
 QUARANTINE_TABLE_ROWS = 500
 
@@ -159,9 +158,12 @@ class GoldSetConfig(dg.Config):
     template_min_hunks: int = 8
     template_max_share: float = 0.02
     max_duplicate_share: float = 0.01  # what the blocking check tolerates in the kept rows
+    min_kept_rows: int = 20  # the blocking check gold_min_rows: fewer kept rows is a broken input, not a small one
+    min_test_rows: int = 5  # the test split is never frozen with fewer rows (every later evaluation would score on it)
+    refreeze_reason: str = ""  # non-empty: replace the frozen test split (e.g. a secret was found in it); recorded
 
     def gates(self, max_example_tokens: int) -> GateConfig:
-        return GateConfig(max_example_tokens=max_example_tokens, **self.model_dump(exclude={"max_duplicate_share"}))
+        return GateConfig(max_example_tokens=max_example_tokens, **self.model_dump(include=set(GateConfig.__dataclass_fields__)))
 
 
 @dg.asset(
@@ -199,24 +201,21 @@ def gold_set(
     if len(outcome.kept) + len(outcome.quarantined) != rows_in:
         raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")
 
-    frozen_uri = artifacts.uri(*FROZEN_TEST)
-    frozen_rows = artifacts.read_jsonl(frozen_uri) if artifacts.exists(frozen_uri) else None
-    frozen_keys = {GoldExample.model_validate(r).hunk_key for r in frozen_rows} if frozen_rows is not None else None
-    assign_splits(outcome.kept, frozen_keys)
+    frozen = freeze_test_split(context, config, artifacts, outcome.kept)
     if rec.curriculum:
         # Stable: equal difficulty keeps the input order, so reruns write the same file.
         outcome.kept.sort(key=lambda e: e.difficulty)
     splits = {name: [e.model_dump(mode="json") for e in outcome.kept if e.split == name] for name in ("train", "val", "test")}
-    if frozen_rows is None:
-        artifacts.write_jsonl(frozen_uri, splits["test"])
-        context.log.info(f"froze the test split: {len(splits['test'])} rows at {frozen_uri}")
-        frozen_rows = splits["test"]
+    frozen_rows = frozen.rows if frozen.rows is not None else splits["test"]
     for name in ("train", "val"):
         artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", f"{name}.jsonl"), splits[name])
-    # The test split is the frozen one, byte for byte, so every iteration is scored on the same rows.
+    # The test split is the frozen one, byte for byte, so every iteration is scored on the same rows (or, when
+    # nothing could be frozen, this run's candidates, which the blocking checks then refuse).
     artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", "test.jsonl"), frozen_rows)
     gates = config.gates(rec.max_example_tokens)
-    artifacts.write_json(artifacts.iteration_uri(key, "gold_set", "gates.json"), {**asdict(gates), "max_duplicate_share": config.max_duplicate_share})
+    artifacts.write_json(artifacts.iteration_uri(key, "gold_set", "gates.json"), {
+        **asdict(gates), "max_duplicate_share": config.max_duplicate_share, "min_kept_rows": config.min_kept_rows,
+        "min_test_rows": config.min_test_rows})
     quarantine_uri = artifacts.iteration_uri(key, "gold_set", "quarantine.jsonl")
     artifacts.write_jsonl(quarantine_uri, [q.model_dump(mode="json") for q in outcome.quarantined])
 
@@ -240,6 +239,7 @@ def gold_set(
             "train_rows": len(splits["train"]),
             "val_rows": len(splits["val"]),
             "test_rows": len(frozen_rows),
+            "test_split": frozen.status,
             "curriculum": rec.curriculum,
             "train_difficulty_range": f"{min((e.difficulty for e in train), default=0)}–{max((e.difficulty for e in train), default=0)}",
             **estimate.as_metadata(),

@@ -9,7 +9,8 @@ import json
 import dagster as dg
 from pydantic import ValidationError
 
-from review_slm.assets.data import FROZEN_TEST, gold_set
+from review_slm.assets.data import gold_set
+from review_slm.assets.frozen_split import FROZEN_TEST
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.gold import GoldExample
 from review_slm.core.near_duplicates import duplicate_share
@@ -81,9 +82,25 @@ def gold_duplicate_share_under_threshold(context: dg.AssetCheckExecutionContext,
 
 @_check(description="The test split is byte for byte the frozen one, so every iteration is scored on the same rows.")
 def gold_test_split_frozen(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    frozen = artifacts.read_text(artifacts.uri(*FROZEN_TEST))
+    frozen_uri = artifacts.uri(*FROZEN_TEST)
     current = artifacts.read_text(artifacts.iteration_uri(context.partition_key, "gold_set", "test.jsonl"))
+    if not artifacts.exists(frozen_uri):
+        return dg.AssetCheckResult(passed=False, metadata={"frozen_rows": 0, "test_rows": current.count("\n"),
+                                                           "why": "no test split is frozen (too few test rows to freeze one)"})
+    frozen = artifacts.read_text(frozen_uri)
     return dg.AssetCheckResult(passed=frozen == current, metadata={"frozen_rows": frozen.count("\n"), "test_rows": current.count("\n")})
 
 
-GOLD_SET_CHECKS = [gold_schema_valid, gold_no_secrets, gold_lazy_share_under_cap, gold_duplicate_share_under_threshold, gold_test_split_frozen]
+@_check(description="At least `min_kept_rows` rows were kept and the test split has at least `min_test_rows`: an input that "
+        "was (nearly) all quarantined is refused, not trained on.")
+def gold_min_rows(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    gates = _gates(artifacts, context.partition_key)
+    counts = {split: len(rows) for split, rows in _rows(artifacts, context.partition_key).items()}
+    kept = counts["train"] + counts["val"]  # the test rows are the frozen split's, not this run's
+    passed = kept >= gates["min_kept_rows"] and counts["test"] >= gates["min_test_rows"]
+    return dg.AssetCheckResult(passed=passed, metadata={"train_val_rows": kept, "test_rows": counts["test"],
+                                                        "min_kept_rows": gates["min_kept_rows"], "min_test_rows": gates["min_test_rows"]})
+
+
+GOLD_SET_CHECKS = [gold_schema_valid, gold_no_secrets, gold_lazy_share_under_cap, gold_duplicate_share_under_threshold, gold_test_split_frozen,
+                   gold_min_rows]

@@ -41,6 +41,11 @@ class GitHubFineGrainedTokenDetector(RegexBasedDetector):
     denylist = [re.compile(r"\bgithub_pat_\w{82}\b")]  # gitleaks: github-fine-grained-pat
 
 
+class NpmTokenDetector(RegexBasedDetector):
+    secret_type = "NPM Token"
+    denylist = [re.compile(r"(?i)\bnpm_[a-z0-9]{36}\b")]  # gitleaks: npm-access-token (detect-secrets wants an .npmrc line)
+
+
 class BearerTokenDetector(RegexBasedDetector):
     secret_type = "Bearer Token"
     denylist = [re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,}=*)")]
@@ -69,7 +74,7 @@ class EmailDetector(RegexBasedDetector):
 
 
 _PEM_BLOCK = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)")
-_EXTRA = (HuggingFaceTokenDetector, GoogleApiKeyDetector, GitHubFineGrainedTokenDetector, BearerTokenDetector, ProseSecretDetector, SecretDefaultDetector,
+_EXTRA = (HuggingFaceTokenDetector, GoogleApiKeyDetector, GitHubFineGrainedTokenDetector, NpmTokenDetector, BearerTokenDetector, ProseSecretDetector, SecretDefaultDetector,
           EmailDetector)
 # Cheap pre-tests for the slowest text-level plugins: each of their regexes needs this literal, so a text
 # without it cannot match (speed only: a plugin without an entry always runs).
@@ -86,7 +91,7 @@ _PRETEST = {
     "Secret Default": _CREDENTIAL_WORD,
     "Email Address": re.compile(r"[\w.%+-]@[A-Za-z0-9]"),
 }
-_CONFIG_LINE = re.compile(r"^[+ -]?\s*(?:export\s+)?[\w.-]+\s*[:=]\s*[^\s(\"'{$]+\s*$")
+_CONFIG_LINE = re.compile(r"(?:^|[\s+-])[\w.-]+\s*[:=]\s*[^\s(\"'{$,;]+(?=\s|$)")  # a bare `KEY=value` / `key: value`, even in prose
 # `secretName: my-tls-secret`: a Kubernetes object name (lowercase words and dashes) is a reference, not a secret.
 _K8S_NAME = re.compile(r"[a-z]+(?:-[a-z]+)+")
 _QUOTE = re.compile(r"[\"'`]")  # the entropy plugins only read quoted strings
@@ -167,9 +172,9 @@ def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
         wanted = [p for p in plugins if (keyword_hint.search(line) if p.secret_type == "Secret Keyword" else _QUOTE.search(line))]
         if not wanted or _is_filtered_out(required_filter_parameters=["line"], filename=filename, line=line):
             continue
-        # The keyword plugin reads `KEY=value` / `key: value` only in config files: a bare assignment line
-        # (env file, YAML, a snippet in prose) is also read as config.
-        names = list(dict.fromkeys([filename, "config.yaml"])) if _CONFIG_LINE.match(line) else [filename]
+        # The keyword plugin reads `KEY=value` / `key: value` only in config files: a line with a bare
+        # assignment (env file, YAML, a snippet quoted in prose) is also read as config.
+        names = list(dict.fromkeys([filename, "config.yaml"])) if _CONFIG_LINE.search(line) else [filename]
         for plugin in wanted:
             for name in names if plugin.secret_type == "Secret Keyword" else names[:1]:
                 for found in plugin.analyze_line(filename=name, line=line, line_number=0):
