@@ -11,7 +11,7 @@ from review_slm.core.github_comments import parse_threads
 from review_slm.core.cost import estimate_training_cost
 from review_slm.assets.frozen_split import freeze_test_split
 from review_slm.core.prompts import render_review, student_user_prompt
-from review_slm.core.quality_gates import GateConfig, apply_quality_gates
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.recipes import TrainingRecipe
@@ -190,14 +190,23 @@ def gold_set(
     supp, supp_rejected = _read_records(artifacts, key, "hf_supplement")
     records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
     rows_in = len(records) + len(upstream_rejected)
-    context.log.info(f"enriching {len(records)} records with the teacher")
-
-    def open_cache(model: str, _digest: str) -> TeacherCache:
-        return TeacherCache(artifacts, model, run_name=f"{key}-{context.run_id[:8]}")
-
-    candidates, enrichment = teacher.enrich(records, cache_factory=open_cache, progress=context.log.info)
+    gates = config.gates(rec.max_example_tokens)
     tokenizer = StudentTokenizer(rec, recipe.cache_dir)
-    outcome = apply_quality_gates(candidates, upstream_rejected, config.gates(rec.max_example_tokens), tokenizer.count_examples)
+    # The cheap gates first: the teacher is only paid for rows that can still be kept.
+    worth_asking, before_teacher = gate_before_teacher(records, gates, tokenizer.count_examples)
+    context.log.info(f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
+                     f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})")
+
+    def open_cache(model: str, digest: str) -> TeacherCache:
+        cache = TeacherCache(artifacts, model, run_name=f"{key}-{context.run_id[:8]}", digest=digest)
+        if cache.pruned_shards:
+            context.log.info(f"teacher cache: pruned {cache.pruned_shards} shards of other digests / prompt versions")
+        return cache
+
+    candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=context.log.info)
+    if enrichment.teacher_warning:
+        context.log.warning(enrichment.teacher_warning)
+    outcome = apply_quality_gates(candidates, upstream_rejected, gates, tokenizer.count_examples, before_teacher=before_teacher)
     if len(outcome.kept) + len(outcome.quarantined) != rows_in:
         raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")
 
@@ -212,7 +221,6 @@ def gold_set(
     # The test split is the frozen one, byte for byte, so every iteration is scored on the same rows (or, when
     # nothing could be frozen, this run's candidates, which the blocking checks then refuse).
     artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", "test.jsonl"), frozen_rows)
-    gates = config.gates(rec.max_example_tokens)
     artifacts.write_json(artifacts.iteration_uri(key, "gold_set", "gates.json"), {
         **asdict(gates), "max_duplicate_share": config.max_duplicate_share, "min_kept_rows": config.min_kept_rows,
         "min_test_rows": config.min_test_rows})
@@ -229,6 +237,7 @@ def gold_set(
         metadata={
             **{k: v for k, v in asdict(enrichment).items()},
             "teacher": enrichment.teacher_model,
+            "teacher_calls_per_kept_row": round(enrichment.teacher_calls / len(outcome.kept), 3) if outcome.kept else 0.0,
             "rows_in": rows_in,
             "rows_kept": len(kept),
             "rows_quarantined": len(outcome.quarantined),
