@@ -125,3 +125,12 @@ def test_all_quarantined_gold_set_fails_a_blocking_check_and_freezes_nothing_the
         assert again.success and "re-froze now" in _metadata(again, "gold_set")["test_split"]
     history = [json.loads(line) for line in (home / "artifacts" / "frozen" / "test_split_history.jsonl").read_text().splitlines()]
     assert [(h["iteration"], h["reason"]) for h in history] == [("iter-0002", "first freeze"), ("iter-0003", "secret found in the split")]
+
+
+def test_a_partition_key_of_another_form_fails_the_first_steps_with_the_expected_form(materialize, tmp_path):
+    _snapshot(tmp_path / "snapshot")
+    with dg.instance_for_test() as instance:
+        result = materialize(str(tmp_path / "none.jsonl"), tmp_path / "snapshot", "my-experiment", instance)
+        assert not result.success and not result.get_asset_materialization_events()
+        failures = [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
+        assert len(failures) == 2 and all("'my-experiment' is not of the form iter-NNNN" in f for f in failures)

@@ -8,6 +8,7 @@ import dagster as dg
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.github_comments import parse_threads
+from review_slm.core.iterations import validate_iteration_key
 from review_slm.core.cost import estimate_training_cost
 from review_slm.assets.frozen_split import freeze_test_split
 from review_slm.core.prompts import render_review, student_user_prompt
@@ -65,6 +66,7 @@ class MinedReviewsConfig(dg.Config):
 def mined_reviews(
     context: dg.AssetExecutionContext, config: MinedReviewsConfig, review_source: ReviewSource, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
+    validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     corpus = ReviewCorpus(artifacts, review_source.source_name)
     report = mine_into_corpus(review_source, corpus, full_resync=config.full_resync, progress=context.log.info)
     bots = frozenset(b.lower() for b in review_source.extra_bots)
@@ -113,7 +115,7 @@ def mined_reviews(
     "critique); malformed rows are kept aside with a reason. Rows are written as they stream, never all in memory.",
 )
 def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSource, artifacts: ArtifactStore) -> dg.MaterializeResult:
-    key = context.partition_key
+    key = validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     info = supplement.info()
     reasons = Counter()
     records_uri = artifacts.iteration_uri(key, "hf_supplement", "records.jsonl")

@@ -21,6 +21,15 @@ _REACHABLE: set[str] = set()  # tracking URIs this process has seen answer
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
+def _number_or_none(key: str) -> int | None:
+    from review_slm.core.iterations import InvalidIterationKey, iteration_number
+
+    try:
+        return iteration_number(key)
+    except InvalidIterationKey:  # a version registered under a key of another form is not "earlier" than anything
+        return None
+
+
 class TrackingUnreachable(RuntimeError):
     """The MLflow tracking server / registry did not answer: fail, do not guess."""
 
@@ -152,11 +161,13 @@ class MlflowTracking(dg.ConfigurableResource):
 
         from review_slm.core.iterations import iteration_number
 
+        current = iteration_number(iteration)  # an invalid key fails here, before the registry is asked
         try:
             versions = self.client().search_model_versions(f"name = '{self.registered_model_name}'")
         except MlflowException as err:  # no model is an empty list; an exception is a registry that did not answer
             raise _unreachable(self.tracking_uri, err) from err
-        earlier = [v for v in versions if v.tags.get(ITERATION_TAG) and iteration_number(v.tags[ITERATION_TAG]) < iteration_number(iteration)]
+        earlier = [v for v in versions if v.tags.get(ITERATION_TAG) and _number_or_none(v.tags[ITERATION_TAG]) is not None
+                   and _number_or_none(v.tags[ITERATION_TAG]) < current]
         if not earlier:
             return None
         mv = max(earlier, key=lambda v: int(v.version))

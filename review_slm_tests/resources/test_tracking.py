@@ -29,3 +29,9 @@ def test_a_registry_that_answers_none_means_none(tmp_path):
     assert tracking.promoted_before("iter-0002").iteration == "iter-0001" and tracking.champion().version == "1"
     tracking.promote(str(tmp_path / "model2"), "iter-0002", "")  # the model exists now: no error on create
     assert tracking.champion().version == "2"
+
+
+def test_a_key_of_another_form_is_refused_with_the_expected_form(tmp_path):
+    tracking = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path}/m.db")
+    with pytest.raises(ValueError, match=r"'my-experiment' is not of the form iter-NNNN .*review-slm iteration next"):
+        tracking.promoted_before("my-experiment")
