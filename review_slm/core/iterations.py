@@ -1,9 +1,10 @@
 """Iteration partition keys: `iter-0001`, `iter-0002`, ... (zero-padded so they sort as numbers).
 
 "Iteration N starts from N-1" compares keys by their number, so a key of another form cannot be
-placed: Dagster's "Add a partition" box accepts any name, and such a key is refused by the first step
-of every root asset (`mined_reviews`, `hf_supplement`, `parent_model`) before it does any work, with a
-message that says the expected form. `review-slm iteration next` and the sensor only add valid keys.
+placed: Dagster's "Add a partition" box accepts any name, and a run for such a key is refused when it is
+submitted (`review_slm/run_coordinator.py`) or, in process, by the first line of every root asset
+(`mined_reviews`, `hf_supplement`, `parent_model`), with a message that says the expected form.
+`review-slm iteration next` and the sensor only add valid keys.
 """
 
 from __future__ import annotations
