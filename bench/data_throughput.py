@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from review_slm.core.gold import assign_splits
-from review_slm.core.quality_gates import GateConfig, apply_quality_gates
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.resources.teacher import HumanCommentTeacher, OllamaTeacher
 
@@ -83,8 +83,10 @@ def build_gold_set(records_path: Path, out_dir: Path) -> dict:
                 records.append(ReviewRecord.model_validate(row))
             except ValueError as err:
                 rejected.append(RejectedRow(source="bench", source_id=str(row.get("source_id")), reason="malformed", detail=str(err)[:80]))
-    candidates, _ = HumanCommentTeacher().enrich(records)
-    outcome = apply_quality_gates(candidates, rejected, GateConfig(max_example_tokens=1_000_000))
+    config = GateConfig(max_example_tokens=1_000_000)
+    worth_asking, before_teacher = gate_before_teacher(records, config)
+    candidates, _ = HumanCommentTeacher().enrich(worth_asking)
+    outcome = apply_quality_gates(candidates, rejected, config, before_teacher=before_teacher)
     assign_splits(outcome.kept, None)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") for name in ("train", "val", "test", "quarantine")}
@@ -154,11 +156,16 @@ class FixedLatencyOllama(BaseHTTPRequestHandler):
                                  "modified_at": "2026-11-01T00:00:00Z", "details": {}}]})
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.slots:
             time.sleep(self.latency_s)
+        # The review restates the human comment, as a teacher does: answers differ as the rows do.
+        user = request["messages"][-1]["content"]
+        comment = user.split("<human_comment>\n", 1)[-1].split("\n</human_comment>", 1)[0].strip() or "Looks fine."
+        answer = json.loads(self.answer)
+        answer["findings"][0]["comment"], answer["summary"] = comment, comment[:60]
         self._reply({"model": "bench", "created_at": "2026-11-21T00:00:00Z", "done": True,
-                     "message": {"role": "assistant", "content": self.answer}})
+                     "message": {"role": "assistant", "content": json.dumps(answer)}})
 
 
 def serve_teacher(latency_s: float, capacity: int, port_queue) -> None:
@@ -171,19 +178,28 @@ def serve_teacher(latency_s: float, capacity: int, port_queue) -> None:
 
 
 def bench_teacher(latency_s: float, capacity: int, requests: int) -> None:
+    """Throughput of the enrichment, and what the teacher is paid per row the gold set keeps: the cheap gates
+    and one question per distinct prompt run before it (the order before issue 11 asked about every row)."""
     ports = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve_teacher, args=(latency_s, capacity, ports), daemon=True)
     server.start()
-    rows = [ReviewRecord.model_validate(r) for r in synthetic_rows(requests, seed=1) if r["diff_hunk"].strip()]
+    rows = [ReviewRecord.model_validate(r) for r in synthetic_rows(requests, seed=1)]
     teacher = OllamaTeacher(host=f"http://127.0.0.1:{ports.get(timeout=30)}", model="bench", concurrency=capacity)
+    config = GateConfig(max_example_tokens=1_000_000)
     try:
-        elapsed, (_, report) = timed(teacher.enrich, rows)
+        worth_asking, before_teacher = gate_before_teacher(rows, config)
+        elapsed, (candidates, report) = timed(teacher.enrich, worth_asking)
     finally:
         server.terminate()
+    outcome = apply_quality_gates(candidates, [], config, before_teacher=before_teacher)
+    kept = len(outcome.kept)
     ideal = capacity / latency_s
     achieved = report.teacher_calls / elapsed
     print(f"{report.teacher_calls} teacher calls, {capacity} parallel slots at {latency_s * 1000:.0f} ms: "
           f"{achieved:.1f} req/s achieved vs {ideal:.1f} ideal = {achieved / ideal:.2f} (target >= 0.8)")
+    print(f"{len(rows)} rows in, {len(before_teacher)} quarantined before the teacher, {report.teacher_prompts_distinct} distinct "
+          f"prompts asked, {kept} kept: {report.teacher_calls / kept:.3f} teacher calls per kept row "
+          f"(every row asked, as before: {len(rows) / kept:.3f})")
 
 
 def main() -> None:

@@ -4,6 +4,9 @@
     review-slm iteration list       list the iteration keys
     review-slm review FILE.diff     review a diff with the champion; prints the JSON review
     review-slm review FILE.diff --endpoint URL   ... with the champion served by KServe / vLLM
+
+Exit codes of `review` (review_slm/review_input.py): 0 reviewed, 2 no model, 3 endpoint failed,
+4 input missing or unreadable, 5 binary or not UTF-8, 6 no reviewable hunk, 7 over --max-bytes.
 """
 
 from __future__ import annotations
@@ -38,27 +41,39 @@ def cmd_iteration(args: argparse.Namespace) -> int:
     return 0
 
 
-def review_diff(diff_text: str, answer) -> dict:
+def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None, batch: int = 16) -> dict:
     """Review every Go / Python / Kubernetes YAML hunk of a diff; findings of all hunks in one review.
 
     `answer(prompts)` turns `[{"id", "messages"}]` into `[{"id", "answer"}]`: a local model folder
     (`local_answerer`) or an OpenAI-compatible endpoint such as the KServe/vLLM champion (`endpoint_answerer`).
+    A hunk longer than `max_hunk_lines` is reviewed on its first lines (reported in `truncated_hunks`);
+    `progress(message)` hears about every `batch` hunks.
     """
     from review_slm.core.diff_hunks import split_unified_diff
     from review_slm.core.languages import detect_language
     from review_slm.core.prompts import parse_review, student_messages
+    from review_slm.review_input import NO_HUNKS, Hunk, InputError, truncate
 
-    hunks = [(p, detect_language(p, h), h) for p, h in split_unified_diff(diff_text)]
-    skipped = [p for p, lang, _ in hunks if lang is None]
-    hunks = [(p, lang, h) for p, lang, h in hunks if lang is not None]
-    prompts = [{"id": str(i), "messages": student_messages(p, lang, h)} for i, (p, lang, h) in enumerate(hunks)]
-    answers = answer(prompts) if prompts else []
+    parsed = split_unified_diff(diff_text)
+    if not parsed:
+        raise InputError(NO_HUNKS, "no unified-diff hunk (@@ ... @@) in the input: pass the output of `git diff` or a .patch file")
+    hunks = [Hunk(p, detect_language(p, h), *truncate(h, max_hunk_lines)) for p, h in parsed]
+    skipped = sorted({h.path for h in hunks if h.language is None})
+    hunks = [h for h in hunks if h.language is not None]
+    if not hunks:
+        raise InputError(NO_HUNKS, f"no Go, Python or Kubernetes YAML hunk to review (files: {', '.join(skipped)})")
+    prompts = [{"id": str(i), "messages": student_messages(h.path, h.language, h.text)} for i, h in enumerate(hunks)]
+    answers = []
+    for start in range(0, len(prompts), batch):
+        if progress and len(prompts) > batch:
+            progress(f"reviewing hunks {start + 1}-{min(start + batch, len(prompts))} of {len(prompts)}")
+        answers += answer(prompts[start:start + batch])
     findings, summaries, invalid = [], [], []
     for item in sorted(answers, key=lambda a: int(a["id"])):
         review, error = parse_review(item["answer"], hunk_path=hunks[int(item["id"])][0])
         if review is None:
             # Shown, not hidden: a model that answers in prose should be visible to its user.
-            invalid.append({"path": hunks[int(item["id"])][0], "error": error, "answer": item["answer"][:200]})
+            invalid.append({"path": hunks[int(item["id"])].path, "error": error, "answer": item["answer"][:200]})
             continue
         findings.extend(f.model_dump(mode="json") for f in review.findings)
         summaries.append(review.summary)
@@ -68,6 +83,7 @@ def review_diff(diff_text: str, answer) -> dict:
         "hunks_reviewed": len(hunks),
         "invalid_answers": invalid,
         "files_skipped": skipped,
+        "truncated_hunks": [{"path": h.path, "lines_cut": h.truncated_lines} for h in hunks if h.truncated_lines],
     }
 
 
@@ -99,20 +115,30 @@ def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | No
 
 def cmd_review(args: argparse.Namespace) -> int:
     from review_slm.resources.openai_endpoint import EndpointError
+    from review_slm.review_input import ENDPOINT_FAILED, NO_MODEL, InputError, read_diff
 
-    text = sys.stdin.read() if args.diff == "-" else Path(args.diff).read_text(encoding="utf-8")
-    if args.endpoint:
-        try:
-            review = review_diff(text, endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens))
-        except EndpointError as err:
-            print(f"the endpoint did not answer: {err}", file=sys.stderr)
-            return 3
-    else:
-        model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
-        if not (model_dir / "config.json").exists():
-            print(f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL", file=sys.stderr)
-            return 2
-        review = review_diff(text, local_answerer(model_dir, args.max_new_tokens))
+    def progress(message: str) -> None:
+        print(f"review-slm: {message}", file=sys.stderr, flush=True)
+
+    try:
+        text = read_diff(args.diff, args.max_bytes)
+        if args.endpoint:
+            answerer = endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens)
+        else:
+            model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
+            if not (model_dir / "config.json").exists():
+                print(f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL", file=sys.stderr)
+                return NO_MODEL
+            answerer = local_answerer(model_dir, args.max_new_tokens)
+        review = review_diff(text, answerer, args.max_hunk_lines, progress)
+    except InputError as err:
+        print(f"review-slm: {err}", file=sys.stderr)
+        return err.code
+    except EndpointError as err:
+        print(f"the endpoint did not answer: {err}", file=sys.stderr)
+        return ENDPOINT_FAILED
+    for cut in review["truncated_hunks"]:
+        progress(f"{cut['path']}: a hunk was cut to its first {args.max_hunk_lines} lines ({cut['lines_cut']} lines not reviewed)")
     print(json.dumps(review, indent=2, ensure_ascii=False))
     return 0
 
@@ -131,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: $REVIEW_SLM_ENDPOINT); OPENAI_API_KEY is sent as a bearer token if set")
     rv.add_argument("--served-model", help="model name at the endpoint (default: the first of GET /v1/models)")
     rv.add_argument("--max-new-tokens", type=int, default=None)
+    rv.add_argument("--max-bytes", type=int, default=2_000_000, help="refuse a larger input (exit 7; default 2 MB)")
+    rv.add_argument("--max-hunk-lines", type=int, default=200, help="review only the first lines of a longer hunk (default 200)")
     rv.set_defaults(func=cmd_review)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -42,11 +42,12 @@ def local_resources() -> dict:
     return {
         "review_source": review_source,
         "supplement": HFSupplementSource(
-            dataset=dataset, revision=revision or None, adapter=os.environ.get("REVIEW_SLM_HF_ADAPTER", "codereviewer")),
+            dataset=dataset, revision=revision or None, adapter=settings.hf_adapter()),
         "teacher": OllamaTeacher(
-            host=os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
+            host=os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
             model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
-            required=False,
+            required=settings.teacher_required(),
+            configured=bool(os.environ.get("OLLAMA_HOST")),  # the user asked for this host: not answering is a WARNING
         ),
         "artifacts": LocalArtifactStore(root=str(home / "artifacts")),
         "tracking": MlflowTracking(
@@ -54,7 +55,7 @@ def local_resources() -> dict:
             artifact_root=str(home / "mlflow-artifacts"),
             ui_url=os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")),
         "launcher": LocalProcessLauncher(),
-        "recipe": TrainingRecipe(name=settings.recipe_name(), cache_dir=str(home / "cache" / "models")),
+        "recipe": TrainingRecipe(name=settings.checked_recipe_name(), cache_dir=str(home / "cache" / "models")),
         "serving": LocalServing(root=str(home / "serving")),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PROFILES = ("local", "k8s")  # k8s: S3/MinIO artifacts, PyTorchJob/TrainJob trainers, KServe serving
@@ -28,12 +29,42 @@ def recipe_name() -> str:
     return os.environ.get("REVIEW_SLM_RECIPE", "tiny")
 
 
+def checked_recipe_name() -> str:
+    """The recipe name, loaded once so a typo fails when the definitions load, naming the variable."""
+    from review_slm.core.recipe import load_recipe
+
+    name = recipe_name()
+    try:
+        load_recipe(name)
+    except Exception as err:
+        raise ValueError(f"REVIEW_SLM_RECIPE={name!r}: {err}") from err
+    return name
+
+
+def hf_adapter() -> str:
+    from review_slm.core.supplement_adapters import ADAPTERS
+
+    return _choice("REVIEW_SLM_HF_ADAPTER", "codereviewer", tuple(ADAPTERS))
+
+
+def teacher_required() -> bool:
+    """REVIEW_SLM_TEACHER_REQUIRED=1: a teacher that does not answer fails gold_set instead of being replaced."""
+    return _choice("REVIEW_SLM_TEACHER_REQUIRED", "0", ("0", "1")) == "1"
+
+
 def mlflow_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
 
 
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")  # GitHub's owner/name rules
+
+
 def repos() -> list[str]:
-    return [r.strip() for r in os.environ.get("REVIEW_SLM_REPOS", "kubeflow/trainer").split(",") if r.strip()]
+    names = [r.strip() for r in os.environ.get("REVIEW_SLM_REPOS", "kubeflow/trainer").split(",") if r.strip()]
+    bad = [n for n in names if not _REPO.match(n)]
+    if bad or not names:
+        raise ValueError(f"REVIEW_SLM_REPOS: {bad or 'empty'} is not a comma-separated list of GitHub owner/name")
+    return names
 
 
 # --- the k8s profile (names match deploy/helm/dagster-values.yaml) --------------------------------

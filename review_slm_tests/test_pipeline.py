@@ -50,7 +50,7 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     assert metadata("gold_set_quarantine", "iter-0001")["rows"] == gold["rows_quarantined"]
     gold_checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("gold_set")}
     assert gold_checks == dict.fromkeys(["gold_schema_valid", "gold_no_secrets", "gold_lazy_share_under_cap",
-                                         "gold_duplicate_share_under_threshold", "gold_test_split_frozen"], True)
+                                         "gold_duplicate_share_under_threshold", "gold_test_split_frozen", "gold_min_rows"], True)
     mined = metadata("mined_reviews", "iter-0001")
     assert mined["comments_new"] == mined["comments_fetched"] > 0 and mined["replies_attached"] > 0
     assert metadata("parent_model", "iter-0001")["parent_iteration"] == "none (first iteration)"

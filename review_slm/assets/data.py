@@ -8,10 +8,11 @@ import dagster as dg
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.github_comments import parse_threads
+from review_slm.core.iterations import validate_iteration_key
 from review_slm.core.cost import estimate_training_cost
-from review_slm.core.gold import GoldExample, assign_splits
+from review_slm.assets.frozen_split import freeze_test_split
 from review_slm.core.prompts import render_review, student_user_prompt
-from review_slm.core.quality_gates import GateConfig, apply_quality_gates
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.recipes import TrainingRecipe
@@ -22,7 +23,6 @@ from review_slm.resources.supplement import HFSupplementSource
 from review_slm.resources.teacher import Teacher
 from review_slm.resources.teacher_cache import TeacherCache
 
-FROZEN_TEST = ("frozen", "test_split.jsonl")
 QUARANTINE_COLUMNS = ["row_id", "source", "reason", "field", "detail"]
 QUARANTINE_TABLE_ROWS = 500
 
@@ -66,6 +66,7 @@ class MinedReviewsConfig(dg.Config):
 def mined_reviews(
     context: dg.AssetExecutionContext, config: MinedReviewsConfig, review_source: ReviewSource, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
+    validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     corpus = ReviewCorpus(artifacts, review_source.source_name)
     report = mine_into_corpus(review_source, corpus, full_resync=config.full_resync, progress=context.log.info)
     bots = frozenset(b.lower() for b in review_source.extra_bots)
@@ -114,16 +115,15 @@ def mined_reviews(
     "critique); malformed rows are kept aside with a reason. Rows are written as they stream, never all in memory.",
 )
 def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSource, artifacts: ArtifactStore) -> dg.MaterializeResult:
-    key = context.partition_key
+    key = validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     info = supplement.info()
-    mapped, reasons = 0, Counter()
+    reasons = Counter()
     records_uri = artifacts.iteration_uri(key, "hf_supplement", "records.jsonl")
     with artifacts.jsonl_writer(records_uri) as write_record, \
             artifacts.jsonl_writer(artifacts.iteration_uri(key, "hf_supplement", "rejected.jsonl")) as write_rejected:
         for record, rejected in supplement.iter_rows(info):
             if record:
                 write_record(record.model_dump(mode="json"))
-                mapped += 1
             else:
                 write_rejected(rejected.model_dump(mode="json"))
                 reasons[rejected.reason] += 1
@@ -131,16 +131,20 @@ def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSou
                     context.log.warning(f"supplement row rejected: {rejected.describe()}")
             if info.rows_read % 100_000 == 0:
                 context.log.info(f"supplement: {info.rows_read} rows streamed")
+    if info.rows_read != info.rows_mapped + info.rows_rejected:
+        raise RuntimeError(f"supplement row accounting broken: {info.rows_read} read, {info.rows_mapped} mapped + {info.rows_rejected} rejected")
     return dg.MaterializeResult(
         metadata={
             "dataset": info.dataset,
             "revision": info.revision or "(local file)",
             "adapter": info.adapter,
             "fingerprint": info.fingerprint,
-            "rows_read": info.rows_read,
-            "rows_mapped": mapped,
-            "rows_rejected": sum(reasons.values()),
-            **{f"rejected_{reason}": n for reason, n in sorted(reasons.items())},
+            "rows_in": info.rows_read,
+            "rows_kept": info.rows_mapped,
+            "rows_quarantined": info.rows_rejected,
+            "duplicate_ids_renamed": info.duplicate_ids_renamed,
+            "rows_redacted": info.rows_redacted,
+            **{f"quarantined_{reason}": n for reason, n in sorted(reasons.items())},
             "uri": records_uri,
         }
     )
@@ -156,9 +160,12 @@ class GoldSetConfig(dg.Config):
     template_min_hunks: int = 8
     template_max_share: float = 0.02
     max_duplicate_share: float = 0.01  # what the blocking check tolerates in the kept rows
+    min_kept_rows: int = 20  # the blocking check gold_min_rows: fewer kept rows is a broken input, not a small one
+    min_test_rows: int = 5  # the test split is never frozen with fewer rows (every later evaluation would score on it)
+    refreeze_reason: str = ""  # non-empty: replace the frozen test split (e.g. a secret was found in it); recorded
 
     def gates(self, max_example_tokens: int) -> GateConfig:
-        return GateConfig(max_example_tokens=max_example_tokens, **self.model_dump(exclude={"max_duplicate_share"}))
+        return GateConfig(max_example_tokens=max_example_tokens, **self.model_dump(include=set(GateConfig.__dataclass_fields__)))
 
 
 @dg.asset(
@@ -185,35 +192,40 @@ def gold_set(
     supp, supp_rejected = _read_records(artifacts, key, "hf_supplement")
     records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
     rows_in = len(records) + len(upstream_rejected)
-    context.log.info(f"enriching {len(records)} records with the teacher")
-
-    def open_cache(model: str, _digest: str) -> TeacherCache:
-        return TeacherCache(artifacts, model, run_name=f"{key}-{context.run_id[:8]}")
-
-    candidates, enrichment = teacher.enrich(records, cache_factory=open_cache, progress=context.log.info)
+    gates = config.gates(rec.max_example_tokens)
     tokenizer = StudentTokenizer(rec, recipe.cache_dir)
-    outcome = apply_quality_gates(candidates, upstream_rejected, config.gates(rec.max_example_tokens), tokenizer.count_examples)
+    # The cheap gates first: the teacher is only paid for rows that can still be kept.
+    worth_asking, before_teacher = gate_before_teacher(records, gates, tokenizer.count_examples)
+    context.log.info(f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
+                     f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})")
+
+    def open_cache(model: str, digest: str) -> TeacherCache:
+        cache = TeacherCache(artifacts, model, run_name=f"{key}-{context.run_id[:8]}", digest=digest)
+        if cache.pruned_shards:
+            context.log.info(f"teacher cache: pruned {cache.pruned_shards} shards of other digests / prompt versions")
+        return cache
+
+    candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=context.log.info)
+    if enrichment.teacher_warning:
+        context.log.warning(enrichment.teacher_warning)
+    outcome = apply_quality_gates(candidates, upstream_rejected, gates, tokenizer.count_examples, before_teacher=before_teacher)
     if len(outcome.kept) + len(outcome.quarantined) != rows_in:
         raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")
 
-    frozen_uri = artifacts.uri(*FROZEN_TEST)
-    frozen_rows = artifacts.read_jsonl(frozen_uri) if artifacts.exists(frozen_uri) else None
-    frozen_keys = {GoldExample.model_validate(r).hunk_key for r in frozen_rows} if frozen_rows is not None else None
-    assign_splits(outcome.kept, frozen_keys)
+    frozen = freeze_test_split(context, config, artifacts, outcome.kept)
     if rec.curriculum:
         # Stable: equal difficulty keeps the input order, so reruns write the same file.
         outcome.kept.sort(key=lambda e: e.difficulty)
     splits = {name: [e.model_dump(mode="json") for e in outcome.kept if e.split == name] for name in ("train", "val", "test")}
-    if frozen_rows is None:
-        artifacts.write_jsonl(frozen_uri, splits["test"])
-        context.log.info(f"froze the test split: {len(splits['test'])} rows at {frozen_uri}")
-        frozen_rows = splits["test"]
+    frozen_rows = frozen.rows if frozen.rows is not None else splits["test"]
     for name in ("train", "val"):
         artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", f"{name}.jsonl"), splits[name])
-    # The test split is the frozen one, byte for byte, so every iteration is scored on the same rows.
+    # The test split is the frozen one, byte for byte, so every iteration is scored on the same rows (or, when
+    # nothing could be frozen, this run's candidates, which the blocking checks then refuse).
     artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", "test.jsonl"), frozen_rows)
-    gates = config.gates(rec.max_example_tokens)
-    artifacts.write_json(artifacts.iteration_uri(key, "gold_set", "gates.json"), {**asdict(gates), "max_duplicate_share": config.max_duplicate_share})
+    artifacts.write_json(artifacts.iteration_uri(key, "gold_set", "gates.json"), {
+        **asdict(gates), "max_duplicate_share": config.max_duplicate_share, "min_kept_rows": config.min_kept_rows,
+        "min_test_rows": config.min_test_rows})
     quarantine_uri = artifacts.iteration_uri(key, "gold_set", "quarantine.jsonl")
     artifacts.write_jsonl(quarantine_uri, [q.model_dump(mode="json") for q in outcome.quarantined])
 
@@ -227,6 +239,7 @@ def gold_set(
         metadata={
             **{k: v for k, v in asdict(enrichment).items()},
             "teacher": enrichment.teacher_model,
+            "teacher_calls_per_kept_row": round(enrichment.teacher_calls / len(outcome.kept), 3) if outcome.kept else 0.0,
             "rows_in": rows_in,
             "rows_kept": len(kept),
             "rows_quarantined": len(outcome.quarantined),
@@ -237,6 +250,7 @@ def gold_set(
             "train_rows": len(splits["train"]),
             "val_rows": len(splits["val"]),
             "test_rows": len(frozen_rows),
+            "test_split": frozen.status,
             "curriculum": rec.curriculum,
             "train_difficulty_range": f"{min((e.difficulty for e in train), default=0)}–{max((e.difficulty for e in train), default=0)}",
             **estimate.as_metadata(),

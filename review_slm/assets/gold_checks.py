@@ -4,15 +4,17 @@ Each re-reads what the asset wrote and re-derives the property independently of 
 the thresholds the gates used (`gates.json`), so a bug in a gate cannot also hide its own failure.
 """
 
+import json
 
 import dagster as dg
 from pydantic import ValidationError
 
-from review_slm.assets.data import FROZEN_TEST, gold_set
+from review_slm.assets.data import gold_set
+from review_slm.assets.frozen_split import FROZEN_TEST
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.gold import GoldExample
 from review_slm.core.near_duplicates import duplicate_share
-from review_slm.core.secrets import find_secrets
+from review_slm.core.secret_rules import find_leaks
 from review_slm.resources.artifacts import ArtifactStore
 
 SPLITS = ("train", "val", "test")
@@ -43,15 +45,20 @@ def gold_schema_valid(context: dg.AssetCheckExecutionContext, artifacts: Artifac
     return dg.AssetCheckResult(passed=not errors, metadata={"invalid_rows": len(errors), "first_errors": "\n".join(errors[:10]) or "none"})
 
 
-@_check(description="Re-scan of the kept rows (hunk, human comment, review) finds no secret or email left.")
+@_check(description="Re-scan of every text field of the kept rows (hunk, human comment, review, path, repo) with a second, "
+       "independent detector (gitleaks' rules; the gates redact with detect-secrets) finds no secret or e-mail left.")
 def gold_no_secrets(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     leaks = []
     for split, rows in _rows(artifacts, context.partition_key).items():
         for row in rows:
-            kinds = find_secrets("\n".join([row["diff_hunk"], row["human_comment"], str(row["review"])]))
-            if kinds:
-                leaks.append(f"{split}: {row['record_id']} ({', '.join(kinds)})")
-    return dg.AssetCheckResult(passed=not leaks, metadata={"rows_with_secrets": len(leaks), "rows": "\n".join(leaks[:10]) or "none"})
+            fields = {"diff_hunk": row["diff_hunk"], "human_comment": row["human_comment"], "review": json.dumps(row["review"]),
+                      "path": row["path"], "repo": row["repo"]}
+            found = {name: find_leaks(text) for name, text in fields.items()}
+            if any(found.values()):
+                # Rule ids and field names only: the metadata must not quote the secret it reports.
+                leaks.append(f"{split}: {row['id']} " + ", ".join(f"{name}: {'/'.join(ids)}" for name, ids in found.items() if ids))
+    return dg.AssetCheckResult(passed=not leaks, metadata={"rows_with_secrets": len(leaks), "rows": "\n".join(leaks[:10]) or "none",
+                                                           "detector": "gitleaks rules (review_slm/data/gitleaks)"})
 
 
 @_check(description="The share of lazy 'no issues' examples is under the configured cap.")
@@ -75,9 +82,25 @@ def gold_duplicate_share_under_threshold(context: dg.AssetCheckExecutionContext,
 
 @_check(description="The test split is byte for byte the frozen one, so every iteration is scored on the same rows.")
 def gold_test_split_frozen(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    frozen = artifacts.read_text(artifacts.uri(*FROZEN_TEST))
+    frozen_uri = artifacts.uri(*FROZEN_TEST)
     current = artifacts.read_text(artifacts.iteration_uri(context.partition_key, "gold_set", "test.jsonl"))
+    if not artifacts.exists(frozen_uri):
+        return dg.AssetCheckResult(passed=False, metadata={"frozen_rows": 0, "test_rows": current.count("\n"),
+                                                           "why": "no test split is frozen (too few test rows to freeze one)"})
+    frozen = artifacts.read_text(frozen_uri)
     return dg.AssetCheckResult(passed=frozen == current, metadata={"frozen_rows": frozen.count("\n"), "test_rows": current.count("\n")})
 
 
-GOLD_SET_CHECKS = [gold_schema_valid, gold_no_secrets, gold_lazy_share_under_cap, gold_duplicate_share_under_threshold, gold_test_split_frozen]
+@_check(description="At least `min_kept_rows` rows were kept and the test split has at least `min_test_rows`: an input that "
+        "was (nearly) all quarantined is refused, not trained on.")
+def gold_min_rows(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    gates = _gates(artifacts, context.partition_key)
+    counts = {split: len(rows) for split, rows in _rows(artifacts, context.partition_key).items()}
+    kept = counts["train"] + counts["val"]  # the test rows are the frozen split's, not this run's
+    passed = kept >= gates["min_kept_rows"] and counts["test"] >= gates["min_test_rows"]
+    return dg.AssetCheckResult(passed=passed, metadata={"train_val_rows": kept, "test_rows": counts["test"],
+                                                        "min_kept_rows": gates["min_kept_rows"], "min_test_rows": gates["min_test_rows"]})
+
+
+GOLD_SET_CHECKS = [gold_schema_valid, gold_no_secrets, gold_lazy_share_under_cap, gold_duplicate_share_under_threshold, gold_test_split_frozen,
+                   gold_min_rows]

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
+from review_slm.core.scrub import redact_comment
+
 # What the parser reads; the rest of GitHub's payload (reactions, _links, node ids...) is not kept.
 KEPT_FIELDS = (
     "id", "in_reply_to_id", "path", "line", "diff_hunk", "body", "html_url", "pull_request_url",
@@ -17,10 +19,11 @@ Change = Literal["new", "updated", "duplicate"]
 
 
 def trim_comment(raw: dict) -> dict:
+    """The fields the parser reads, with secrets redacted: the corpus is persisted, so it must hold none."""
     kept = {k: raw[k] for k in KEPT_FIELDS if k in raw}
-    user = raw.get("user") or {}
+    user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
     kept["user"] = {"login": user.get("login", ""), "type": user.get("type", "")}
-    return kept
+    return redact_comment(kept)
 
 
 def classify_change(existing: dict | None, incoming: dict) -> Change:

@@ -50,6 +50,14 @@ def parse_review_comment(
 
     if "id" not in raw:
         return reject("malformed_id", "id", "comment has no id")
+    # A snapshot or a proxy can hand us anything: a wrong type is a rejected row, not a crash.
+    for name in ("path", "diff_hunk", "body", "html_url", "pull_request_url", "created_at", "updated_at"):
+        if raw.get(name) is not None and not isinstance(raw[name], str):
+            return reject(f"malformed_{name}", name, f"'{name}' is a {type(raw[name]).__name__}, not text")
+    if raw.get("line") is not None and (not isinstance(raw["line"], int) or isinstance(raw["line"], bool)):
+        return reject("malformed_line", "line", f"'line' is a {type(raw['line']).__name__}, not a number")
+    if raw.get("user") is not None and not isinstance(raw["user"], dict):
+        return reject("malformed_user", "user", f"'user' is a {type(raw['user']).__name__}, not an object")
     if is_bot(raw.get("user"), extra_bots):
         return reject("bot", "user.login", str((raw.get("user") or {}).get("login")))
     if raw.get("in_reply_to_id"):

@@ -1,5 +1,7 @@
 """The quality gates between teacher answers and the gold set.
 
+The gates that need no answer (content, secrets left by ingest, duplicates, a prompt over budget) run
+first, in `gate_before_teacher`, so the teacher is never paid for a row that is then thrown away.
 Each gate is a named rule and its name is the quarantine reason, so
 `rows_in == rows_kept + rows_quarantined` always holds and every count has a name:
 
@@ -31,8 +33,8 @@ from review_slm.core.languages import contradicting_language
 from review_slm.core.lazy import is_lazy_comment, is_lazy_review
 from review_slm.core.near_duplicates import find_near_duplicates
 from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, render_review, student_user_prompt
-from review_slm.core.schema import RejectedRow, Review, content_hash
-from review_slm.core.secrets import redact, redacted_share
+from review_slm.core.schema import RejectedRow, Review, ReviewRecord, content_hash
+from review_slm.core.secrets import marker_share, redact, redacted_share
 from review_slm.core.templates import poisoned_skeletons, skeletons
 
 # Chat framing (<|im_start|>role\n ... <|im_end|>\n) costs fewer tokens than this many bytes.
@@ -75,26 +77,92 @@ class _Row:
     answer: str  # the rendered review, the exact assistant text
 
 
-def _quarantine(out: GateOutcome, cand: Candidate, reason: str, fld: str | None, detail: str) -> None:
-    rec = cand.record
+def _quarantine(out: GateOutcome, cand: Candidate | ReviewRecord, reason: str, fld: str | None, detail: str) -> None:
+    rec = cand.record if isinstance(cand, Candidate) else cand
     out.quarantined.append(QuarantinedRow(row_id=rec.record_id, source=rec.source, reason=reason, field=fld, detail=detail))
 
 
+def _content_problem(rec: ReviewRecord) -> tuple[str, str, str] | None:
+    """(reason, field, detail) when the hunk itself is not worth a review, whoever writes it."""
+    if is_binary_or_empty(rec.diff_hunk):
+        return "empty_or_binary_hunk", "diff_hunk", "no text lines, or a binary file"
+    other = contradicting_language(rec.language, rec.diff_hunk)
+    if other:
+        return "wrong_language", "language", f"declared {rec.language}, content is {other}"
+    return None
+
+
+def _duplicates(pairs: list[tuple[str, str]], ids: list[str], threshold: float) -> dict[int, tuple[str, str]]:
+    """index -> (reason, detail) for exact (whitespace-insensitive) and MinHash near duplicates of an earlier
+    (hunk, comment) pair; the first one wins."""
+    near = find_near_duplicates([hunk + "\n" + comment for hunk, comment in pairs], threshold)
+    seen: dict[str, str] = {}
+    found: dict[int, tuple[str, str]] = {}
+    for i, (hunk, comment) in enumerate(pairs):
+        exact = content_hash(_SPACE.sub(" ", hunk).strip(), _SPACE.sub(" ", comment).strip().lower())
+        if exact in seen:
+            found[i] = ("duplicate", f"same hunk and comment as {seen[exact]}")
+            continue
+        seen[exact] = ids[i]
+        if i in near:
+            j, similarity = near[i]
+            found[i] = ("near_duplicate", f"Jaccard ≈{similarity:.2f} with {ids[j]}")
+    return found
+
+
+def gate_before_teacher(
+    records: list[ReviewRecord], config: GateConfig, count_tokens: TokenCounter | None = None
+) -> tuple[list[ReviewRecord], list[QuarantinedRow]]:
+    """The gates that need no teacher answer, run before anyone pays for one: empty/binary hunk, wrong
+    language, a hunk that is mostly redacted secrets, exact and near duplicates, and a prompt that alone
+    is over the token budget. Returns the records worth asking about and the rows quarantined here;
+    `apply_quality_gates(..., before_teacher=those rows)` then skips these gates."""
+    out = GateOutcome()
+    rows = []
+    for rec in records:
+        problem = _content_problem(rec)
+        if problem:
+            _quarantine(out, rec, *problem)
+        elif config.redact_secrets and marker_share(_changed(rec.diff_hunk)) > config.max_redacted_share:
+            _quarantine(out, rec, "secret_unredactable", "diff_hunk", "secrets redacted at ingest are most of the changed lines")
+        else:
+            rows.append(rec)
+    dups = _duplicates([(r.diff_hunk, r.body) for r in rows], [r.record_id for r in rows], config.near_duplicate_threshold)
+    for i in sorted(dups):
+        _quarantine(out, rows[i], dups[i][0], "diff_hunk", dups[i][1])
+    rows = [r for i, r in enumerate(rows) if i not in dups]
+    too_long = _over_budget([(r.path, r.language, r.diff_hunk, "") for r in rows], config, count_tokens, out)
+    kept = [r for i, r in enumerate(rows) if i not in too_long]
+    for i in too_long:
+        _quarantine(out, rows[i], "over_token_budget", "diff_hunk", f"the prompt alone is {too_long[i]} tokens > {config.max_example_tokens}")
+    return kept, out.quarantined
+
+
+def _changed(hunk: str) -> str:
+    return "\n".join(line[1:] for line in hunk.splitlines() if line[:1] in "+-")
+
+
 def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, bool]:
-    """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable."""
+    """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable.
+    Records were redacted at ingest already; this pass also covers the teacher's answer and catches rows
+    built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined."""
     rec, review = cand.record, cand.review
     answer = render_review(review)
     if not config.redact_secrets:
         return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
-    hunk, kinds_hunk = redact(rec.diff_hunk)
+    hunk, kinds_hunk = redact(rec.diff_hunk, rec.path)
     comment, kinds_body = redact(rec.body)
-    redacted_review, kinds_review = redact(review.model_dump_json())  # the full review: the rendered answer has no paths
+    # The full review (paths included) is redacted: the rendered student answer has no paths.
+    redacted_review, kinds_review = redact(review.model_dump_json())
+    if marker_share(_changed(hunk)) > config.max_redacted_share:
+        kinds = ", ".join(kinds_hunk) or "secrets redacted at ingest"
+        return None, "diff_hunk", f"{kinds} would replace most of the changed lines", True
     if not (kinds_hunk or kinds_body or kinds_review):
-        return _Row(cand, hunk, comment, review, answer), "", "", False
-    changed = "\n".join(line for line in rec.diff_hunk.splitlines() if line[:1] in "+-")
-    if redacted_share(changed, redact(changed)[0]) > config.max_redacted_share:
-        return None, "diff_hunk", f"{', '.join(kinds_hunk)} would replace most of the changed lines", True
-    review = Review.model_validate_json(redacted_review)
+        return _Row(cand, hunk, comment, review, answer), "", "", "<REDACTED" in rec.diff_hunk + rec.body
+    try:
+        review = Review.model_validate_json(redacted_review)
+    except ValueError as err:  # a marker can only replace a token, but an answer is untrusted: never crash on one
+        return None, "review", f"the answer does not parse once redacted: {err}", True
     new_answer = render_review(review)
     for i, (before, after) in enumerate(zip(cand.review.findings, review.findings)):
         if redacted_share(before.comment, after.comment) > config.max_redacted_share:
@@ -102,16 +170,16 @@ def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, 
     return _Row(cand, hunk, comment, review, new_answer), "", "", True
 
 
-def _over_budget(rows: list[_Row], config: GateConfig, count_tokens: TokenCounter | None, out: GateOutcome) -> dict[int, int]:
-    """Token counts of the rows that may exceed the budget. A byte-level BPE token is at least one
-    byte, so a row with fewer bytes than the budget fits without asking the tokenizer."""
+def _over_budget(rows: list[tuple[str, str, str, str]], config: GateConfig, count_tokens: TokenCounter | None,
+                 out: GateOutcome) -> dict[int, int]:
+    """Token counts of the (path, language, hunk, answer) rows over the budget. A byte-level BPE token is at
+    least one byte, so a row with fewer bytes than the budget fits without asking the tokenizer."""
     system_bytes = len(STUDENT_SYSTEM_PROMPT.encode()) + _FRAMING_BYTES
     maybe: list[tuple[int, str, str]] = []
-    for i, row in enumerate(rows):
-        rec = row.candidate.record
-        prompt = student_user_prompt(rec.path, rec.language, row.hunk)
-        if system_bytes + len(prompt.encode()) + len(row.answer.encode()) > config.max_example_tokens:
-            maybe.append((i, prompt, row.answer))
+    for i, (path, language, hunk, answer) in enumerate(rows):
+        prompt = student_user_prompt(path, language, hunk)
+        if system_bytes + len(prompt.encode()) + len(answer.encode()) > config.max_example_tokens:
+            maybe.append((i, prompt, answer))
     if not maybe:
         return {}
     if count_tokens is None:
@@ -126,23 +194,23 @@ def apply_quality_gates(
     upstream_rejects: list[RejectedRow],
     config: GateConfig,
     count_tokens: TokenCounter | None = None,
+    before_teacher: list[QuarantinedRow] | None = None,
 ) -> GateOutcome:
+    """All gates. With `before_teacher` (what `gate_before_teacher` quarantined), the content and duplicate
+    gates already ran on these candidates and are not run again; the token budget is (answer included)."""
     out = GateOutcome()
     for rej in upstream_rejects:
         out.quarantined.append(
             QuarantinedRow(row_id=f"{rej.source}:{rej.source_id}", source=rej.source, reason=rej.reason, field=rej.field, detail=rej.detail)
         )
+    out.quarantined += before_teacher or []
 
     # Row by row: content, teacher answer, secrets.
     rows: list[_Row] = []
     for cand in candidates:
-        rec = cand.record
-        if is_binary_or_empty(rec.diff_hunk):
-            _quarantine(out, cand, "empty_or_binary_hunk", "diff_hunk", "no text lines, or a binary file")
-            continue
-        other = contradicting_language(rec.language, rec.diff_hunk)
-        if other:
-            _quarantine(out, cand, "wrong_language", "language", f"declared {rec.language}, content is {other}")
+        problem = None if before_teacher is not None else _content_problem(cand.record)
+        if problem:
+            _quarantine(out, cand, *problem)
             continue
         if cand.review is None:
             _quarantine(out, cand, cand.failure or "teacher_invalid", "review", cand.error)
@@ -155,31 +223,24 @@ def apply_quality_gates(
         rows.append(row)
 
     # Budget, exact and near duplicates: over the surviving rows, in input order (the first one wins).
-    too_long = _over_budget(rows, config, count_tokens, out)
-    near = find_near_duplicates([r.hunk + "\n" + r.comment for r in rows], config.near_duplicate_threshold)
-    seen: dict[str, str] = {}
+    too_long = _over_budget([(r.candidate.record.path, r.candidate.record.language, r.hunk, r.answer) for r in rows], config, count_tokens, out)
+    dups = {} if before_teacher is not None else _duplicates(
+        [(r.hunk, r.comment) for r in rows], [r.candidate.record.record_id for r in rows], config.near_duplicate_threshold)
     survivors: list[tuple[_Row, str]] = []
     for i, row in enumerate(rows):
-        cand = row.candidate
         if i in too_long:
-            _quarantine(out, cand, "over_token_budget", "diff_hunk", f"{too_long[i]} tokens > {config.max_example_tokens}")
-            continue
-        exact = content_hash(_SPACE.sub(" ", row.hunk).strip(), _SPACE.sub(" ", row.comment).strip().lower())
-        if exact in seen:
-            _quarantine(out, cand, "duplicate", "diff_hunk", f"same hunk and comment as {seen[exact]}")
-            continue
-        seen[exact] = cand.record.record_id
-        if i in near:
-            j, similarity = near[i]
-            _quarantine(out, cand, "near_duplicate", "diff_hunk", f"Jaccard ≈{similarity:.2f} with {rows[j].candidate.record.record_id}")
-            continue
-        survivors.append((row, content_hash(row.hunk)))
+            _quarantine(out, row.candidate, "over_token_budget", "diff_hunk", f"{too_long[i]} tokens > {config.max_example_tokens}")
+        elif i in dups:
+            _quarantine(out, row.candidate, dups[i][0], "diff_hunk", dups[i][1])
+        else:
+            survivors.append((row, content_hash(row.hunk)))
 
     # Template poisoning: across the answers that say something (lazy answers are the lazy cap's business).
     limit = max(config.template_min_hunks, int(config.template_max_share * len(survivors)))
     texts = [(key, " ".join([*(f.comment for f in row.review.findings), row.review.summary])) for row, key in survivors if row.review.findings]
     poisoned = poisoned_skeletons(texts, limit)
     examples: list[GoldExample] = []
+    scrub = (lambda text: redact(text)[0]) if config.redact_secrets else (lambda text: text)
     for row, _key in survivors:
         rec = row.candidate.record
         if row.review.findings and poisoned:
@@ -190,7 +251,7 @@ def apply_quality_gates(
                 continue
         examples.append(
             GoldExample(
-                id=content_hash(rec.record_id)[:16], record_id=rec.record_id, source=rec.source, repo=rec.repo, path=rec.path,
+                id=content_hash(rec.record_id)[:16], record_id=rec.record_id, source=rec.source, repo=scrub(rec.repo), path=scrub(rec.path),
                 language=rec.language, diff_hunk=row.hunk, human_comment=row.comment, review=row.review, teacher=row.candidate.teacher,
                 lazy=is_lazy_review(row.review) and is_lazy_comment(rec.body), difficulty=difficulty(row.hunk, row.review),
             )
@@ -206,6 +267,7 @@ def apply_quality_gates(
             QuarantinedRow(row_id=example.record_id, source=example.source, reason="lazy_negative_over_cap", field="review",
                            detail=f"lazy share capped at {share:.0%}")
         )
-    dropped = {e.id for e in lazy[allowed:]}
-    out.kept = [e for e in examples if e.id not in dropped]
+    # By object, not by `id`: two rows that share a record id must not drop each other (accounting).
+    dropped = {id(e) for e in lazy[allowed:]}
+    out.kept = [e for e in examples if id(e) not in dropped]
     return out

@@ -57,6 +57,10 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def jsonl_writer(self, uri: str) -> AbstractContextManager[Callable[[dict], None]]:
         """Write rows one at a time; the artifact appears (atomically) only when the block exits cleanly."""
 
+    def delete(self, uri: str) -> None:
+        """Remove one file (e.g. a teacher-cache shard nobody can hit any more)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete {uri}")
+
     def iteration_uri(self, key: str, asset: str, *parts: str) -> str:
         return self.uri("iterations", key, asset, *parts)
 
@@ -156,6 +160,9 @@ class LocalArtifactStore(ArtifactStore):
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
         return str(path)
+
+    def delete(self, uri: str) -> None:
+        Path(uri).unlink(missing_ok=True)
 
     def list_prefix(self, uri: str) -> list[str]:
         """Files under the folder, without the hidden temp files of writes in flight."""

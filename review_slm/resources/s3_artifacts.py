@@ -93,3 +93,6 @@ class S3ArtifactStore(ArtifactStore):
 
     def list_prefix(self, uri: str) -> list[str]:
         return sorted(o.uri for o in self.objects.list(dir_prefix(uri)))
+
+    def delete(self, uri: str) -> None:
+        self.objects.delete([uri])

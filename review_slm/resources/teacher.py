@@ -2,9 +2,15 @@
 
 `OllamaTeacher` asks a local or remote Ollama server (JSON-schema structured output), `concurrency`
 requests at a time (Ollama serves `OLLAMA_NUM_PARALLEL` in parallel), each with a timeout and
-bounded retries, through a content-addressed cache. When the server does not answer and the teacher
-is not required (the local profile), rows are structured deterministically from the human comment
-and the asset says `teacher: none`.
+bounded retries, through a content-addressed cache. Each distinct prompt is asked once per run (rows
+with the same messages share the answer), and only valid answers are cached: a timeout or an invalid
+answer is asked again next run, never kept as a verdict.
+
+A teacher that does not answer is a recorded decision, never a silent one: with `required` the
+asset fails; otherwise rows are structured from the human comment and the report (so the asset's
+metadata) says `teacher: none (unreachable: <host>: <error>)`, logged as a WARNING when the user
+configured the host (`configured`, i.e. OLLAMA_HOST was set) and as INFO for the default host, where
+no Ollama is the embedded default's normal case.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class EnrichmentReport:
     teacher_failures: int = 0
     teacher_invalid: int = 0
     teacher_seconds: float = 0.0
+    teacher_prompts_distinct: int = 0  # what was asked (or found in the cache): rows sharing messages share one
+    teacher_warning: str = ""  # set when a configured teacher did not answer; the asset logs it as a WARNING
 
 
 Progress = Callable[[str], None]
@@ -85,18 +93,23 @@ class OllamaTeacher(Teacher):
             local[key] = self._client(self.timeout_s)
         return local[key]
 
+    configured: bool = False  # the user set the host (OLLAMA_HOST): not answering is then worth a WARNING
+
     def digest(self) -> str | None:
         """The model's digest (so a re-pulled model misses the cache), or None when there is no teacher."""
+        return self._probe()[0]
+
+    def _probe(self) -> tuple[str | None, str]:
+        """(digest, "") when the model answers, else (None, why)."""
         try:
             client = self._client(timeout=5.0)
             for model in client.list().models:
                 if model.model == self.model and model.digest:
-                    return model.digest
+                    return model.digest, ""
             shown = client.show(self.model)  # not listed under that exact name: describe what answers
-            return content_hash(self.model, str(shown.modelfile), str(shown.template), str(shown.details))[:16]
+            return content_hash(self.model, str(shown.modelfile), str(shown.template), str(shown.details))[:16], ""
         except Exception as err:  # connection refused, timeout, model not pulled: all mean "no teacher"
-            log.info("teacher %s at %s not available: %s", self.model, self.host, err)
-            return None
+            return None, f"{type(err).__name__}: {str(err)[:200]}"
 
     def _chat(self, client, messages: list[dict], calls: list[int]) -> str:
         import httpx
@@ -115,8 +128,8 @@ class OllamaTeacher(Teacher):
         raise AssertionError("unreachable")
 
     def _review(self, record: ReviewRecord) -> tuple[Candidate, dict | None, int]:
-        """The candidate, what to cache (valid answers and twice-invalid verdicts; never transport
-        failures) and the number of requests it took."""
+        """The candidate, what to cache (valid answers only: an invalid or failed call is asked again next
+        run) and the number of requests it took."""
         client = self._thread_client()
         calls = [0]
         messages = teacher_messages(record)
@@ -130,45 +143,63 @@ class OllamaTeacher(Teacher):
                 messages = [*messages, {"role": "assistant", "content": text},
                             {"role": "user", "content": f"That answer is invalid ({error}). Answer again with valid JSON only."}]
             error = f"teacher answer invalid twice: {error}"
-            return Candidate(record, None, self.model, error=error, failure="teacher_invalid"), {"error": error}, calls[0]
+            return Candidate(record, None, self.model, error=error, failure="teacher_invalid"), None, calls[0]
         except Exception as err:  # a timeout or HTTP error on one row must not lose the others
             return Candidate(record, None, self.model, error=f"teacher call failed: {type(err).__name__}: {err}", failure="teacher_failed"), None, calls[0]
 
+    def _unreachable(self, records, why: str, progress: Progress):
+        message = f"teacher {self.model} at {self.host} does not answer ({why})"
+        if self.required:
+            raise RuntimeError(f"{message} and is required")
+        candidates, report = HumanCommentTeacher().enrich(records)
+        report.teacher_model = f"none (unreachable: {self.host}: {why})"
+        if self.configured:
+            report.teacher_warning = f"{message}: structuring the human comments instead"
+        else:
+            progress(f"{message}: no teacher at the default host, structuring the human comments instead")
+        return candidates, report
+
     def enrich(self, records, cache_factory=None, progress=log.info):
-        digest = self.digest()
+        digest, why = self._probe()
         if digest is None:
-            if self.required:
-                raise RuntimeError(f"teacher {self.model} at {self.host} does not answer and is required")
-            progress(f"teacher {self.model} at {self.host} does not answer: structuring the human comments instead")
-            return HumanCommentTeacher().enrich(records)
+            return self._unreachable(records, why, progress)
         started = time.monotonic()
         report = EnrichmentReport(teacher_model=self.model, teacher_digest=digest)
         cache = cache_factory(self.model, digest) if cache_factory else None
-        results: list[Candidate | None] = [None] * len(records)
-        todo: list[tuple[int, str]] = []
+        # One question per distinct prompt: rows with identical messages share its answer.
+        by_key: dict[str, list[int]] = {}
         for i, record in enumerate(records):
-            key = cache_key(self.model, digest, teacher_messages(record))
+            by_key.setdefault(cache_key(self.model, digest, teacher_messages(record)), []).append(i)
+        report.teacher_prompts_distinct = len(by_key)
+        answers: dict[str, Candidate] = {}
+        todo: list[str] = []
+        for key, rows in by_key.items():
             hit = cache.get(key) if cache is not None else None
-            if hit is None:
-                todo.append((i, key))
-                continue
-            report.teacher_cache_hits += 1
-            results[i] = (Candidate(record, Review.model_validate(hit["review"]), self.model) if "review" in hit
-                          else Candidate(record, None, self.model, error=hit["error"], failure="teacher_invalid"))
-        progress(f"teacher {self.model}: {report.teacher_cache_hits} cached, {len(todo)} to ask, {self.concurrency} at a time")
+            if hit is not None and "review" in hit:
+                report.teacher_cache_hits += len(rows)
+                answers[key] = Candidate(records[rows[0]], Review.model_validate(hit["review"]), self.model)
+            else:
+                todo.append(key)
+        progress(f"teacher {self.model}: {len(records)} rows, {len(by_key)} distinct prompts, {len(by_key) - len(todo)} cached, "
+                 f"{len(todo)} to ask, {self.concurrency} at a time")
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._review, records[i]): (i, key) for i, key in todo}
+            futures = {pool.submit(self._review, records[by_key[key][0]]): key for key in todo}
             for done, future in enumerate(as_completed(futures), 1):
-                i, key = futures[future]
+                key = futures[future]
                 candidate, to_cache, calls = future.result()
                 report.teacher_calls += calls
-                results[i] = candidate
+                answers[key] = candidate
                 if cache is not None and to_cache:
                     cache.put(key, to_cache)
                 if done % max(1, len(todo) // 10) == 0:
                     progress(f"teacher: {done}/{len(todo)} answered ({time.monotonic() - started:.0f}s)")
         if cache is not None:
             cache.flush()
+        results: list[Candidate] = [None] * len(records)  # type: ignore[list-item]
+        for key, rows in by_key.items():
+            first = answers[key]
+            for i in rows:
+                results[i] = Candidate(records[i], first.review, first.teacher, first.error, first.failure)
         report.teacher_failures = sum(c.failure == "teacher_failed" for c in results)
         report.teacher_invalid = sum(c.failure == "teacher_invalid" for c in results)
         report.teacher_seconds = round(time.monotonic() - started, 3)

@@ -2,9 +2,15 @@
 pays for rows it has not seen.
 
 Key: sha256 of (teacher model, its digest, prompt version, the exact messages: diff hunk, human
-comment, thread). A new digest or prompt version misses by construction; nothing is invalidated by
-hand. Entries are appended as shards (`teacher_cache/<model>/<run>-<n>.jsonl`), flushed every
-`flush_every` new answers so a crash mid-enrichment keeps what was paid for.
+comment, thread). Entries are appended as shards, flushed every `flush_every` new answers so a crash
+mid-enrichment keeps what was paid for:
+
+    teacher_cache/<model>/<digest>-p<prompt version>/<run>-<n>.jsonl
+
+Only answers that can still be hit are read: opening the cache for a digest deletes the shards of
+other digests and prompt versions of that model (they miss by construction). A key answered twice
+(two runs racing) resolves the same way every time: the first entry in shard-name order wins, and a
+key already present is never written again.
 """
 
 from __future__ import annotations
@@ -22,20 +28,32 @@ def cache_key(model: str, digest: str, messages: list[dict]) -> str:
     return content_hash(model, digest, PROMPT_VERSION, json.dumps(messages, ensure_ascii=False, sort_keys=True))
 
 
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name)
+
+
 class TeacherCache:
-    def __init__(self, artifacts: ArtifactStore, model: str, run_name: str, flush_every: int = 200):
+    def __init__(self, artifacts: ArtifactStore, model: str, run_name: str, flush_every: int = 200, digest: str = ""):
         self.artifacts = artifacts
-        self.dir_parts = ("teacher_cache", re.sub(r"[^\w.-]+", "_", model))
+        model_parts = ("teacher_cache", _safe(model))
+        self.dir_parts = (*model_parts, f"{_safe(digest)[:24]}-p{PROMPT_VERSION}") if digest else model_parts
         self.run_name = run_name
         self.flush_every = flush_every
         self._entries: dict[str, dict] = {}
         self._pending: list[dict] = []
         self._shards = 0
         self._lock = threading.Lock()
-        for shard in self.artifacts.list_prefix(self.artifacts.uri(*self.dir_parts)):
-            if shard.endswith(".jsonl"):
-                for entry in self.artifacts.read_jsonl(shard):
-                    self._entries[entry["key"]] = entry
+        self.pruned_shards = 0
+        live = self.artifacts.uri(*self.dir_parts).rstrip("/") + "/"
+        for shard in self.artifacts.list_prefix(self.artifacts.uri(*model_parts)):  # sorted: the same winner every time
+            if not shard.endswith(".jsonl"):
+                continue
+            if digest and not shard.startswith(live):
+                self.artifacts.delete(shard)  # another digest or prompt version: can never be hit again
+                self.pruned_shards += 1
+                continue
+            for entry in self.artifacts.read_jsonl(shard):
+                self._entries.setdefault(entry["key"], entry)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -45,6 +63,8 @@ class TeacherCache:
 
     def put(self, key: str, answer: dict) -> None:
         with self._lock:
+            if key in self._entries:
+                return  # first answer wins, here as when shards are read
             entry = {"key": key, **answer}
             self._entries[key] = entry
             self._pending.append(entry)

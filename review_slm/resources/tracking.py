@@ -2,6 +2,11 @@
 
 One parent MLflow run per Dagster run (tagged with the run id and iteration), one nested run per
 asset that trains or evaluates; the trainer process logs into the nested run it is handed.
+
+A tracking server that cannot be reached is an error (`TrackingUnreachable`, naming the URI), never
+"no champion": an HTTP(S) server is probed once per process with a short timeout before MLflow's
+client would retry for minutes, and a registry lookup only says "none" when the registry answered
+that the model or alias does not exist.
 """
 
 from __future__ import annotations
@@ -11,6 +16,27 @@ from dataclasses import dataclass
 import dagster as dg
 
 DAGSTER_RUN_TAG = "dagster.run_id"
+_REACHABLE: set[str] = set()  # tracking URIs this process has seen answer
+# What the registry answers for "there is no such model / alias": the only errors that mean "none".
+_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+
+def _number_or_none(key: str) -> int | None:
+    from review_slm.core.iterations import InvalidIterationKey, iteration_number
+
+    try:
+        return iteration_number(key)
+    except InvalidIterationKey:  # a version registered under a key of another form is not "earlier" than anything
+        return None
+
+
+class TrackingUnreachable(RuntimeError):
+    """The MLflow tracking server / registry did not answer: fail, do not guess."""
+
+
+def _unreachable(uri: str, err: Exception) -> TrackingUnreachable:
+    return TrackingUnreachable(f"MLflow at {uri} cannot be reached ({type(err).__name__}: {str(err)[:300]}); "
+                               "check MLFLOW_TRACKING_URI and that the server is up")
 ITERATION_TAG = "review_slm.iteration"
 
 
@@ -30,10 +56,26 @@ class MlflowTracking(dg.ConfigurableResource):
     ui_url: str = "http://127.0.0.1:5000"
     registered_model_name: str = "review-slm-reviewer"
 
+    probe_timeout_s: float = 10.0
+
     def client(self):
         from mlflow.tracking import MlflowClient
 
+        self._probe()
         return MlflowClient(tracking_uri=self.tracking_uri)
+
+    def _probe(self) -> None:
+        """An HTTP(S) tracking server answers /health quickly or is unreachable (a database URI is local)."""
+        uri = self.tracking_uri
+        if uri in _REACHABLE or not uri.startswith(("http://", "https://")):
+            return
+        import httpx
+
+        try:
+            httpx.get(f"{uri.rstrip('/')}/health", timeout=self.probe_timeout_s).raise_for_status()
+        except httpx.HTTPError as err:
+            raise _unreachable(uri, err) from err
+        _REACHABLE.add(uri)
 
     def _experiment_id(self, client) -> str:
         exp = client.get_experiment_by_name(self.experiment_name)
@@ -103,8 +145,10 @@ class MlflowTracking(dg.ConfigurableResource):
 
         try:
             mv = self.client().get_model_version_by_alias(self.registered_model_name, "champion")
-        except MlflowException:
-            return None
+        except MlflowException as err:
+            if err.error_code in _NOT_FOUND:
+                return None  # the registry answered: no such model or alias
+            raise _unreachable(self.tracking_uri, err) from err
         return Champion(version=str(mv.version), source=mv.source, iteration=mv.tags.get(ITERATION_TAG, ""), run_id=mv.run_id or "")
 
     def promoted_before(self, iteration: str) -> Champion | None:
@@ -117,11 +161,13 @@ class MlflowTracking(dg.ConfigurableResource):
 
         from review_slm.core.iterations import iteration_number
 
+        current = iteration_number(iteration)  # an invalid key fails here, before the registry is asked
         try:
             versions = self.client().search_model_versions(f"name = '{self.registered_model_name}'")
-        except MlflowException:
-            return None
-        earlier = [v for v in versions if v.tags.get(ITERATION_TAG) and iteration_number(v.tags[ITERATION_TAG]) < iteration_number(iteration)]
+        except MlflowException as err:  # no model is an empty list; an exception is a registry that did not answer
+            raise _unreachable(self.tracking_uri, err) from err
+        earlier = [v for v in versions if v.tags.get(ITERATION_TAG) and _number_or_none(v.tags[ITERATION_TAG]) is not None
+                   and _number_or_none(v.tags[ITERATION_TAG]) < current]
         if not earlier:
             return None
         mv = max(earlier, key=lambda v: int(v.version))
@@ -134,8 +180,9 @@ class MlflowTracking(dg.ConfigurableResource):
         client = self.client()
         try:
             client.create_registered_model(self.registered_model_name, description="review-slm code reviewer")
-        except MlflowException:
-            pass  # already registered
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise _unreachable(self.tracking_uri, err) from err
         mv = client.create_model_version(self.registered_model_name, source=source, run_id=run_id, tags={ITERATION_TAG: iteration})
         client.set_registered_model_alias(self.registered_model_name, "champion", mv.version)
         return str(mv.version)

@@ -64,7 +64,7 @@ def test_secrets_are_redacted_in_kept_rows():
     assert "AKIAABCDEFGHIJKLMNOP" not in kept.diff_hunk + kept.human_comment + kept.review.model_dump_json()
     assert out.secrets_redacted == 1
     assert find_secrets("token ghp_" + "a" * 36) == ["github_token"]
-    assert redact('password: "hunter2hunter2"')[0] == 'password: "<REDACTED>"'
+    assert redact('password: "hunter2hunter2"')[0] == 'password: "<REDACTED:secret_keyword>"'
     assert redact("password: ${DB_PASSWORD}")[1] == []
 
 
@@ -137,5 +137,5 @@ def test_wrong_language_is_quarantined():
 def test_secrets_and_pii_patterns():
     text = 'curl -H "Authorization: Bearer abcdefghijklmnopqrstuvwxyz123" postgres://admin:s3cretpw@db:5432/x joe@corp.io'
     redacted, kinds = redact(text)
-    assert kinds == ["bearer_token", "url_credentials", "email"]
+    assert kinds == ["basic_auth_credentials", "bearer_token", "email_address"]
     assert "s3cretpw" not in redacted and "joe@corp.io" not in redacted and "abcdefghijklmnopqrstuvwxyz123" not in redacted

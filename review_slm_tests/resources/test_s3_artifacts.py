@@ -98,3 +98,10 @@ def test_teacher_cache_reads_its_shards_by_prefix(any_store):
     again = TeacherCache(any_store, "qwen2.5-coder:7b", "run-2")
     assert len(again) == 5 and again.get("k4")["review"]["summary"] == "answer 4"
     assert len(any_store.list_prefix(any_store.uri(*again.dir_parts))) == 3
+
+
+def test_teacher_cache_prunes_shards_of_other_digests(any_store):
+    old = TeacherCache(any_store, "m", "run-1", flush_every=1, digest="sha256:old")
+    old.put("k", {"review": {"findings": [], "summary": "old"}})
+    fresh = TeacherCache(any_store, "m", "run-2", digest="sha256:new")
+    assert fresh.pruned_shards == 1 and len(fresh) == 0 and any_store.list_prefix(any_store.uri("teacher_cache")) == []

@@ -43,7 +43,7 @@ def test_malformed_rows_are_quarantined_with_reason_and_the_rest_kept(tmp_path):
         "no-patch": ("malformed_patch", "patch"),
         "cpp": ("unsupported_language", "lang"),
     }
-    assert "row 2: 'msg' is missing" in rejected[1].detail
+    assert "supp.jsonl line 3: 'msg' is missing" in rejected[1].detail
     # Downstream, the gold set accounts for every row.
     out = apply_quality_gates([Candidate(r, structure_human_comment(r), "none") for r in records], rejected, GateConfig(max_lazy_share=1.0))
     assert len(out.kept) == 2 and len(out.quarantined) == 4

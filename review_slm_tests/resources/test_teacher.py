@@ -113,19 +113,39 @@ def test_cache_makes_the_next_iteration_pay_only_for_new_rows(host, tmp_path):
     teacher = OllamaTeacher(host=host, model=MODEL, concurrency=4)
 
     def cache(run):
-        return lambda model, _digest: TeacherCache(artifacts, model, run, flush_every=2)
+        return lambda model, digest: TeacherCache(artifacts, model, run, flush_every=2, digest=digest)
 
     records = [rec(i, f"close the body {i}") for i in range(5)] + [rec(9, "always-bad")]
     _, first = teacher.enrich(records, cache("iter-0001"))
     assert first.teacher_cache_hits == 0 and first.teacher_calls == 5 + 2
 
     cands, second = teacher.enrich([*records, rec(6, "a new comment")], cache("iter-0002"))
-    assert second.teacher_cache_hits == 6 and second.teacher_calls == 1  # the invalid verdict is cached too
+    # An invalid answer is not a verdict: it is asked again (2 calls), only the new row is new (1 call).
+    assert second.teacher_cache_hits == 5 and second.teacher_calls == 1 + 2
     assert cands[5].failure == "teacher_invalid" and cands[6].review is not None
 
-    StandIn.digest = "sha256:bbbb"  # a re-pulled model answers differently: nothing is reused
+    StandIn.digest = "sha256:bbbb"  # a re-pulled model answers differently: nothing is reused, old shards go
     _, third = teacher.enrich(records[:2], cache("iter-0003"))
     assert third.teacher_cache_hits == 0
+    shards = artifacts.list_prefix(artifacts.uri("teacher_cache"))
+    assert shards and all("sha256_bbbb" in s for s in shards)
+
+
+def test_each_distinct_prompt_is_asked_once_per_run(host):
+    same = [rec(i, "close the body") for i in range(4)]  # four rows, one set of messages
+    cands, report = OllamaTeacher(host=host, model=MODEL).enrich([*same, rec(9, "another comment")])
+    assert report.teacher_calls == len(StandIn.chats) == 2 and report.teacher_prompts_distinct == 2
+    assert [c.record.source_id for c in cands] == ["0", "1", "2", "3", "9"] and all(c.review for c in cands)
+
+
+def test_a_key_answered_twice_resolves_the_same_way_every_time(tmp_path):
+    artifacts = LocalArtifactStore(root=str(tmp_path))
+    for run, answer in (("iter-0002-b", "second"), ("iter-0001-a", "first")):
+        cache = TeacherCache(artifacts, MODEL, run, digest="d")
+        cache._entries.clear()  # two runs that raced: each wrote its own answer for the key
+        cache.put("k", {"review": answer})
+        cache.flush()
+    assert [TeacherCache(artifacts, MODEL, "r", digest="d").get("k")["review"] for _ in range(3)] == ["first"] * 3
 
 
 def test_requests_run_concurrently_up_to_the_bound(host):
@@ -139,6 +159,9 @@ def test_requests_run_concurrently_up_to_the_bound(host):
 def test_unreachable_teacher_falls_back_or_fails_loudly():
     dead = "http://127.0.0.1:9"
     cands, report = OllamaTeacher(host=dead).enrich([rec(1, "There is a data race on this map.")])
-    assert report.teacher_model == "none" and cands[0].review.findings[0].category == "concurrency"
-    with pytest.raises(RuntimeError, match="does not answer and is required"):
+    assert report.teacher_model.startswith(f"none (unreachable: {dead}: ") and cands[0].review.findings[0].category == "concurrency"
+    assert report.teacher_warning == ""  # the default host: no Ollama is the embedded default's normal case
+    _, configured = OllamaTeacher(host=dead, configured=True).enrich([rec(1, "x")])
+    assert configured.teacher_warning.startswith(f"teacher {MODEL} at {dead} does not answer")
+    with pytest.raises(RuntimeError, match=r"does not answer \(.*\) and is required"):
         OllamaTeacher(host=dead, required=True).enrich([rec(1, "x")])

@@ -1,0 +1,125 @@
+"""The second, independent secret detector: gitleaks' maintained rule set, read by this module.
+
+The gates redact with detect-secrets (secrets.py); the blocking check re-scans the kept rows with these
+rules, so a kind one detector misses or a bug in the redaction is caught by the other. The rules are
+gitleaks' own `config/gitleaks.toml` (MIT, vendored in `review_slm/data/gitleaks/`, 222 rules), matched
+with RE2, the regex engine gitleaks' Go regexps share their syntax with. What this module does is
+gitleaks' matching procedure for one fragment of text (hand-written: gitleaks is a Go binary and
+cannot be installed here): keyword pre-filter, regex, secret group, Shannon entropy, global and
+per-rule allowlists (regexes and stopwords; path allowlists are skipped because a row's path is
+untrusted input).
+
+gitleaks has no rule for e-mail addresses, credentials in URLs or short passwords by assignment, so
+three patterns of this module's own cover them; they share no code with secrets.py.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+RULES_FILE = resources.files("review_slm.data") / "gitleaks" / "gitleaks.toml"
+
+_OWN = {
+    "email": r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "url-credentials": r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:([^\s@/]{3,})@",
+    # A password by assignment: quoted anywhere, or unquoted on an env / YAML line (then it must hold a digit).
+    "password-quoted": r"""(?i)(?:passw(?:or)?d|pwd)[\w.-]{0,20}["']?\s*(?:=|:|:=|=>)\s*["']([^"'\s$<{%]{6,})["']""",
+    "password-assignment": r"""(?im)^[+ -]?\s*(?:export\s+)?[\w.-]*(?:passw(?:or)?d|pwd)[\w.-]*\s*[=:]\s*([^\s"'$<{%][^\s"']{5,})\s*$""",
+    # "use secret k8Zq2LmN9vXw": a credential in prose (letters and digits, like the primary's rule asks).
+    "prose-secret": r"(?i)\b(?:secret|password|token|key)\s+(?:is\s+|was\s+)?[\"'`]?([A-Za-z0-9_+/-]{8,})",
+}
+_NEEDS_DIGIT = {"password-assignment", "prose-secret"}
+_OWN_ENTROPY = {"prose-secret": 3.0}
+_EXAMPLE_DOMAIN = re.compile(r"@example\.(?:com|org|net)$")
+_DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
+
+
+@dataclass
+class _Allowlist:
+    target: str  # secret | match | line
+    regexes: list
+    stopwords: list[str]
+
+
+@dataclass
+class _Rule:
+    id: str
+    regex: object
+    keywords: list[str]
+    secret_group: int = 0
+    entropy: float = 0.0
+    allowlists: list[_Allowlist] = field(default_factory=list)
+
+
+def _compile(pattern: str):
+    import re2
+
+    return re2.compile(pattern)
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[list[_Rule], _Allowlist]:
+    config = tomllib.loads(RULES_FILE.read_text())
+    rules = []
+    for raw in config["rules"]:
+        if "regex" not in raw:  # path-only rules (a .p12 file) say nothing about text
+            continue
+        allowlists = [_Allowlist(a.get("regexTarget", "secret"), [_compile(r) for r in a.get("regexes", [])], [s.lower() for s in a.get("stopwords", [])])
+                      for a in raw.get("allowlists", [])]
+        rules.append(_Rule(raw["id"], _compile(raw["regex"]), [k.lower() for k in raw.get("keywords", [])],
+                           raw.get("secretGroup", 0), raw.get("entropy", 0.0), allowlists))
+    for rule_id, pattern in _OWN.items():
+        rules.append(_Rule(rule_id, _compile(pattern), [], entropy=_OWN_ENTROPY.get(rule_id, 0.0)))
+    glob = config.get("allowlist", {})
+    return rules, _Allowlist("secret", [_compile(r) for r in glob.get("regexes", [])], [s.lower() for s in glob.get("stopwords", [])])
+
+
+def shannon_entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values()) if text else 0.0
+
+
+def _allowed(allowlist: _Allowlist, secret: str, match: str, line: str) -> bool:
+    target = {"secret": secret, "match": match, "line": line}.get(allowlist.target, secret)
+    lowered = secret.lower()
+    return any(r.search(target) for r in allowlist.regexes) or any(w in lowered for w in allowlist.stopwords)
+
+
+def _line_of(text: str, start: int, end: int) -> str:
+    return text[text.rfind("\n", 0, start) + 1:(text.find("\n", end) + 1 or len(text) + 1) - 1]
+
+
+def find_leaks(text: str) -> list[str]:
+    """The ids of the rules that find a secret in `text` (sorted, each once)."""
+    rules, global_allow = _rules()
+    lowered = text.lower()
+    found = set()
+    for rule in rules:
+        if rule.keywords and not any(k in lowered for k in rule.keywords):
+            continue
+        for m in rule.regex.finditer(text):
+            groups = m.groups()
+            if rule.secret_group:
+                secret = m.group(rule.secret_group) or ""
+            else:
+                secret = next((g for g in groups if g), m.group(0))
+            if rule.id == "email" and _EXAMPLE_DOMAIN.search(secret):
+                continue
+            if rule.id in _NEEDS_DIGIT and not (_DIGIT.search(secret) and _LETTER.search(secret)):
+                continue
+            if rule.entropy and shannon_entropy(secret) <= rule.entropy:
+                continue
+            if secret.startswith("<REDACTED") or _allowed(global_allow, secret, m.group(0), ""):
+                continue
+            line = _line_of(text, *m.span())
+            if any(_allowed(a, secret, m.group(0), line) for a in rule.allowlists):
+                continue
+            found.add(rule.id)
+            break
+    return sorted(found)
