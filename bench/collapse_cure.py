@@ -42,8 +42,9 @@ def bundled_gold_splits(home: Path) -> dict[str, list[dict]]:
     resources = {**definitions.local_resources(), "teacher": HumanCommentTeacher()}
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = dg.materialize([definitions.mined_reviews, definitions.hf_supplement, definitions.gold_set], partition_key="iter-0001",
-                            resources=resources, instance=instance, raise_on_error=True)
+                            resources=resources, instance=instance, raise_on_error=True, run_config=quiet)
     assert result.success
     artifacts = LocalArtifactStore(root=str(home / "artifacts"))
     return {name: artifacts.read_jsonl(artifacts.iteration_uri("iter-0001", "gold_set", f"{name}.jsonl")) for name in ("train", "test")}
@@ -65,7 +66,7 @@ def chart(rows: dict[str, dict], path: Path) -> None:
     ax.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(metrics))], [m.replace("_", " ") for m in metrics])
     ax.set_ylim(0, 1.1)
     ax.set_title("Collapse into 'no issues found', and its cure (test split + bug suite)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,4 +1,5 @@
-"""Wall time of full iterations of the `tiny` recipe on this machine, against the 3-minute budget.
+"""Wall time of full iterations of the `tiny` recipe on this machine, against the 3-minute budget,
+and what each iteration's candidate learned (format validity, F1, no-issues rate from eval_report).
 
 Runs exactly what `make run` runs (`review-slm iteration next` + `dagster asset materialize`) twice
 in fresh DAGSTER_HOME / REVIEW_SLM_HOME folders: iteration 1 is cold (builds the tiny model and
@@ -43,6 +44,22 @@ def step_times(dagster_home: str, key: str) -> dict[str, float]:
     return {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run.run_id)}
 
 
+LEARNING = ("candidate_format_validity", "candidate_test_f1", "candidate_f1", "candidate_no_issues_rate_on_buggy",
+            "reference_format_validity", "reference_f1", "gate_passed")
+
+
+def learning(dagster_home: str, key: str) -> dict:
+    """What the candidate of the iteration learned: eval_report's numeric metadata (stable keys)."""
+    os.environ["DAGSTER_HOME"] = dagster_home
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("eval_report"), asset_partitions=[key]), limit=1).records
+    metadata = records[0].asset_materialization.metadata if records else {}
+    return {k: metadata[k].value for k in LEARNING if k in metadata}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
@@ -57,12 +74,18 @@ def main() -> None:
     for _ in range(args.iterations):
         key, seconds = run_iteration(env)
         rows.append((key, seconds, step_times(env["DAGSTER_HOME"], key)))
+        print(f"{key}: {seconds:.1f} s, " + ", ".join(f"{k} {v}" for k, v in learning(env["DAGSTER_HOME"], key).items()), flush=True)
     steps = list(rows[0][2])
     print("\n| step | " + " | ".join(k for k, _, _ in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for step in steps:
         print(f"| {step} | " + " | ".join(f"{r[2].get(step, 0):.1f} s" for r in rows) + " |")
     print("| **wall time** | " + " | ".join(f"**{s:.1f} s**" for _, s, _ in rows) + " |")
+    print("\n| candidate | " + " | ".join(k for k, _, _ in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    learned = [learning(env["DAGSTER_HOME"], k) for k, _, _ in rows]
+    for name in LEARNING:
+        print(f"| {name} | " + " | ".join(str(m.get(name, "")) for m in learned) + " |")
     for key, seconds, _ in rows:
         print(f"{key}: {seconds:.1f} s = {seconds / args.budget_s:.2f} x the {args.budget_s:.0f} s budget")
 

@@ -70,7 +70,7 @@ def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None
         answers += answer(prompts[start:start + batch])
     findings, summaries, invalid = [], [], []
     for item in sorted(answers, key=lambda a: int(a["id"])):
-        review, error = parse_review(item["answer"], hunk_path=hunks[int(item["id"])][0])
+        review, error = parse_review(item["answer"], hunk_path=hunks[int(item["id"])].path)
         if review is None:
             # Shown, not hidden: a model that answers in prose should be visible to its user.
             invalid.append({"path": hunks[int(item["id"])].path, "error": error, "answer": item["answer"][:200]})

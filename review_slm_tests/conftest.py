@@ -19,8 +19,9 @@ def fast_recipe_path(tmp_path_factory) -> Path:
     """The tiny recipe with fewer steps and shorter generations, so an iteration takes seconds."""
     data = load_recipe("tiny").model_dump(mode="json")
     data["name"] = "tiny-test"
-    data["sft"].update(max_steps=4, per_device_batch_size=4)
-    data["dpo"].update(max_steps=2, per_device_batch_size=2, max_pairs=8)
+    data["sft"].update(max_steps=4, per_device_batch_size=4, logging_steps=1, save_steps=2)
+    data["dpo"].update(max_steps=2, per_device_batch_size=2, max_pairs=8, logging_steps=1, save_steps=1)
+    data["line_offset_copies"] = 0
     data["generation"].update(max_new_tokens=24, batch_size=16, max_prompts=8)
     path = tmp_path_factory.mktemp("recipes") / "tiny-test.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -16,6 +16,7 @@ from review_slm.core.schema import Review
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
 from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.teacher import Teacher
 from review_slm.resources.tracking import MlflowTracking
 
 
@@ -40,6 +41,7 @@ def eval_report(
     launcher: TrainingLauncher,
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
+    teacher: Teacher,
 ) -> dg.MaterializeResult:
     key = context.partition_key
     rec = recipe.load()
@@ -68,6 +70,11 @@ def eval_report(
 
     answers_by_model = {name: {a["id"]: a["answer"] for a in artifacts.read_jsonl(artifacts.join(scratch, f"{name}.jsonl"))}
                         for name in models}
+    # The teacher, when one answers, is one more column: how far the student is from what it distils.
+    teacher_answers, teacher_absent = teacher.answer_prompts(artifacts.read_jsonl(prompts_file), progress=context.log.info)
+    if teacher_answers is not None:
+        answers_by_model["teacher"] = {a["id"]: a["answer"] for a in teacher_answers}
+        artifacts.write_jsonl(artifacts.join(scratch, "teacher.jsonl"), teacher_answers)
     by_set = {name: metrics_by_set(items, answers) for name, answers in answers_by_model.items()}
     results = {name: sets["all"].as_dict() for name, sets in by_set.items()}
     for name, sets in by_set.items():
@@ -87,7 +94,8 @@ def eval_report(
                  "score_delta": decision.score_delta, "no_issues_delta": decision.no_issues_delta, "reason": decision.reason},
         "champion_iteration": champion.iteration if champion else None,
         "mlflow_run_id": run_id,
-        "samples": [{"id": i["id"], "gold": i["review"], **{m: answers_by_model[m].get(i["id"], "") for m in models}} for i in items[:10]],
+        "samples": [{"id": i["id"], "gold": i["review"], **{m: answers[i["id"]] for m, answers in answers_by_model.items() if i["id"] in answers}}
+                    for i in items[:10]],
     }
     uri = artifacts.write_json(artifacts.iteration_uri(key, "eval_report", "report.json"), report)
     tracking.log_text(run_id, f"# Evaluation of {key}\n\n{table}\n\n## By evaluation set\n\n{by_set_table}\n\nGate: {decision.reason}\n",
@@ -102,6 +110,7 @@ def eval_report(
             "items": len(items),
             # Stable numeric keys, the same in every iteration, so the UI's Plots chart them across partitions.
             **metric_metadata(by_set, reference),
+            "teacher_compared": "yes" if teacher_answers is not None else f"no: {teacher_absent}",
             "gate_reference": reference,
             "gate_passed": decision.passed,
             "gate_reason": decision.reason,

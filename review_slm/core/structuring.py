@@ -14,7 +14,7 @@ from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.lazy import is_lazy_comment
 from review_slm.core.schema import Finding, Review, ReviewRecord
 
-MAX_COMMENT_CHARS = 120
+MAX_COMMENT_CHARS = 80
 MAX_SUGGESTION_CHARS = 160  # a one- or two-line fix; a longer one is left to the human's thread
 NO_COMMENT = "Apply the suggested change."
 
@@ -71,5 +71,6 @@ def structure_human_comment(record: ReviewRecord) -> Review:
         comment=compact_comment(record.body),
         suggestion=suggestion,
     )
-    # One line that says what kind of problem this is; the comment already says what it is.
-    return Review(findings=[finding], summary=f"{severity.capitalize()} {category} issue.")
+    # One line that says what kind of problem this is; the comment already says what it is. No final
+    # period: `."}` would then end both the comment and the whole answer, and a small model mixes them up.
+    return Review(findings=[finding], summary=f"{severity.capitalize()} {category} issue")

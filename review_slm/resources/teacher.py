@@ -61,6 +61,12 @@ class Teacher(dg.ConfigurableResource, ABC):
         """One candidate per record, in order, and what it cost. `cache_factory(model, digest)` opens the cache."""
 
 
+    def answer_prompts(self, prompts: list[dict], progress: Progress = log.info) -> tuple[list[dict] | None, str]:
+        """The teacher as one more reviewer in the evaluation: its answers to the student's own prompts
+        (`[{"id", "messages"}]` -> `[{"id", "answer"}]`), or (None, why) when there is no teacher model."""
+        return None, "no teacher model"
+
+
 class HumanCommentTeacher(Teacher):
     """No model: the human comment itself, structured by rules (see core/structuring.py)."""
 
@@ -137,7 +143,7 @@ class OllamaTeacher(Teacher):
             text = ""
             for _attempt in range(2):  # one retry, telling the model what was wrong
                 text = self._chat(client, messages, calls)
-                review, error = parse_review(text)
+                review, error = parse_review(text, hunk_path=record.path)  # a finding is on the commented hunk's file
                 if review is not None:
                     return Candidate(record, review, self.model), {"review": review.model_dump(mode="json")}, calls[0]
                 messages = [*messages, {"role": "assistant", "content": text},
@@ -158,6 +164,24 @@ class OllamaTeacher(Teacher):
         else:
             progress(f"{message}: no teacher at the default host, structuring the human comments instead")
         return candidates, report
+
+    def answer_prompts(self, prompts, progress=log.info):
+        """The student's prompts, answered in the student's format (same JSON schema, temperature 0)."""
+        from review_slm.core.prompts import student_answer_schema
+
+        digest, why = self._probe()
+        if digest is None:
+            return None, f"teacher {self.model} at {self.host} does not answer ({why})"
+        schema = student_answer_schema()
+
+        def ask(prompt: dict) -> dict:
+            response = self._thread_client().chat(model=self.model, messages=prompt["messages"], format=schema,
+                                                  options={"temperature": 0})
+            return {"id": prompt["id"], "answer": response.message.content or ""}
+
+        progress(f"teacher {self.model}: answering {len(prompts)} evaluation prompts, {self.concurrency} at a time")
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(ask, prompts)), ""
 
     def enrich(self, records, cache_factory=None, progress=log.info):
         digest, why = self._probe()

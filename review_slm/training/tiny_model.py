@@ -22,7 +22,7 @@ from review_slm.core.recipe import TinyModelSpec
 from review_slm.core.schema import Category, Severity
 
 BUILTIN_TINY = "builtin:tiny-qwen2"
-TOKENIZER_VERSION = "1"
+TOKENIZER_VERSION = "2"  # 2: trained on the student's answer format too
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
@@ -35,16 +35,36 @@ def corpus_texts() -> Iterator[str]:
     """Diff hunks and comments of the bundled data, plus the prompt and review vocabulary."""
     yield STUDENT_SYSTEM_PROMPT
     yield TEACHER_SYSTEM_PROMPT
-    keys = '{"findings": [{"path": "", "line": 1, "severity": "", "category": "", "comment": "", "suggestion": ""}], "summary": ""}'
-    for sev in Severity:
-        for cat in Category:
-            yield keys.replace('"severity": ""', f'"severity": "{sev.value}"').replace('"category": ""', f'"category": "{cat.value}"')
+    for _ in range(ANSWER_WEIGHT):
+        yield from answer_texts()
     for path in _corpus_files():
         text = path.read_text(encoding="utf-8")
         rows = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
         for row in rows if isinstance(rows, list) else [rows]:
             for value in _strings(row):
                 yield value
+
+
+# How many times the answer vocabulary counts against the bundled corpus (~2,000 texts of code and
+# comments): enough for BPE to give the answer's structure (`"}]}`, `", "`, the enums) tokens of their own.
+# Split into single characters, `"`, `}`, `]`, `}` made the student end its answer after the first `}`.
+ANSWER_WEIGHT = 20
+
+
+def answer_texts() -> Iterator[str]:
+    """The student's answers as it will write them: one per severity x category, two findings, and none."""
+    from review_slm.core.prompts import render_review
+    from review_slm.core.schema import Finding, Review
+
+    def finding(i: int, sev: Severity, cat: Category) -> Finding:
+        return Finding(path="a", line=10 + i, severity=sev.value, category=cat.value, comment="This is wrong.",
+                       suggestion="fix()" if i % 2 else "")
+
+    for i, (sev, cat) in enumerate((s, c) for s in Severity for c in Category):
+        one = finding(i, sev, cat)
+        yield render_review(Review(findings=[one], summary=f"{sev.value.capitalize()} {cat.value} issue"))
+        yield render_review(Review(findings=[one, finding(i + 1, sev, cat)], summary="Two issues."))
+    yield render_review(Review(findings=[], summary="No issues found."))
 
 
 def _strings(value) -> Iterator[str]:
@@ -60,6 +80,8 @@ def _strings(value) -> Iterator[str]:
 
 def cache_key(spec: TinyModelSpec) -> str:
     h = hashlib.sha256(TOKENIZER_VERSION.encode() + spec.model_dump_json().encode())
+    for text in answer_texts():  # the answer format is part of what the tokenizer learns
+        h.update(text.encode())
     for path in _corpus_files():
         h.update(path.read_bytes())
     return h.hexdigest()[:12]

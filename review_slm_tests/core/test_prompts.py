@@ -15,7 +15,7 @@ def test_new_file_lines_are_numbered_so_a_line_is_copied_not_computed():
     assert lines[3] == " 9 +c := 3" and lines[5] == "11  e := 5"
     assert [n for n, _ in new_file_lines(HUNK)] == [8, 9, 10, 11]
     prompt = student_user_prompt("a.go", "go", HUNK)
-    assert "10 +d := 4" in prompt and prompt.endswith("The hunk shows new-file lines 8-11.")
+    assert "10 +d := 4" in prompt and prompt.endswith("11  e := 5\n   \\ No newline at end of file\n</diff>")
 
 
 def test_a_shifted_hunk_keeps_its_text_and_moves_its_numbers():
@@ -40,7 +40,7 @@ def test_rule_based_gold_is_compact():
     assert finding.line == 11  # the hunk's last new-file line: GitHub's diff_hunk ends at the commented line
     assert len(finding.comment) <= MAX_COMMENT_CHARS + 3 and "```" not in finding.comment and "Please" not in finding.comment
     assert finding.suggestion == "defer f.Close()"
-    assert review.summary == "High resource-leak issue."  # one line; not the comment again
+    assert review.summary == "High resource-leak issue"  # one line; not the comment again
     assert len(render_review(review)) < 300
     assert structure_human_comment(record("x" * 10, suggestion="y\n" * 200)).findings[0].suggestion == ""  # too long to be a fix
     assert structure_human_comment(record("```suggestion\nfoo()\n```", suggestion="foo()")).findings[0].comment == "Apply the suggested change."

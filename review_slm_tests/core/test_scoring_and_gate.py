@@ -30,7 +30,8 @@ def test_rubric_kinds():
 
 def test_the_student_answer_has_no_path_and_parsing_puts_the_hunk_file_back():
     rendered = render_review(BUG)
-    assert '"path"' not in rendered and rendered.startswith('{"findings": [{"line": 10,')
+    assert rendered == ('{"summary": "race", "findings": [{"line": 10, "severity": "high", "category": "concurrency", '
+                        '"comment": "race"}]}')  # no path, no empty suggestion, the summary first
     assert parse_review(rendered, hunk_path="a.go")[0] == BUG
     review, error = parse_review(rendered)  # without the hunk, a finding without a file is not a review
     assert review is None and "path" in error

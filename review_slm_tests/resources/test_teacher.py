@@ -165,3 +165,19 @@ def test_unreachable_teacher_falls_back_or_fails_loudly():
     assert configured.teacher_warning.startswith(f"teacher {MODEL} at {dead} does not answer")
     with pytest.raises(RuntimeError, match=r"does not answer \(.*\) and is required"):
         OllamaTeacher(host=dead, required=True).enrich([rec(1, "x")])
+
+
+def test_the_teacher_answers_the_students_prompts_for_the_evaluation(host):
+    from review_slm.core.prompts import parse_review, student_messages
+    from review_slm.resources.teacher import HumanCommentTeacher
+
+    prompts = [{"id": f"test:{i}", "messages": student_messages("a.go", "go", "@@ -1,2 +1,3 @@\n a\n+b\n c")} for i in range(3)]
+    answers, why = OllamaTeacher(host=host, model=MODEL, concurrency=2).answer_prompts(prompts)
+    assert why == "" and [a["id"] for a in answers] == ["test:0", "test:1", "test:2"]
+    assert parse_review(answers[0]["answer"], hunk_path="a.go")[0].findings[0].line == 3
+    request = StandIn.chats[0]
+    assert request["messages"] == prompts[0]["messages"] and request["options"]["temperature"] == 0
+    assert "path" not in request["format"]["$defs"]["Finding"]["required"]  # the student's answer format
+    assert HumanCommentTeacher().answer_prompts(prompts) == (None, "no teacher model")
+    gone, why = OllamaTeacher(host="http://127.0.0.1:9", model=MODEL).answer_prompts(prompts)
+    assert gone is None and "does not answer" in why

@@ -30,11 +30,14 @@ def bug_suite_rows() -> list[dict]:
 
 
 def tiny_recipe(tmp_path: Path, **overrides) -> Path:
-    """The tiny recipe, short: `overrides` are dotted keys, e.g. `{"sft.max_steps": 6}`."""
+    """The tiny recipe, short, with LoRA: `overrides` are dotted keys, e.g. `{"sft.max_steps": 6}`."""
     data = load_recipe("tiny").model_dump(mode="json")
     data["name"] = "tiny-train-test"
-    data["sft"].update(max_steps=4, per_device_batch_size=4, save_steps=0)
-    data["dpo"].update(max_steps=2, per_device_batch_size=2, save_steps=0, max_pairs=8)
+    data["sft"].update(max_steps=4, per_device_batch_size=4, save_steps=0, logging_steps=1)
+    data["dpo"].update(max_steps=2, per_device_batch_size=2, save_steps=0, max_pairs=8, logging_steps=1)
+    # LoRA, so these tests keep the adapter path covered (the tiny recipe itself trains full weights),
+    # and no line-offset copies, so the examples and packed rows are exactly the ones each test counts.
+    data.update(finetuning="lora", line_offset_copies=0)
     for dotted, value in overrides.items():
         section, _, key = dotted.rpartition(".")
         (data[section] if section else data)[key] = value
