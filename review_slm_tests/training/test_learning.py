@@ -2,51 +2,72 @@
 
 A label mask that hides every token, a chat template that drops the answer, a collator that scrambles
 packed rows: each leaves SFT "succeeding" with a student that cannot answer. Here the tiny student is
-trained for real on the bundled, hand-labelled bug suite and must answer its prompts with valid
-reviews; then a collapsed student (trained on a copy poisoned with "No issues found.") must be refused
+trained for real on the bundled supplement's comments (structured as the pipeline does with no
+teacher) and must answer the unseen bug suite with valid reviews; then a collapsed student (trained on a copy poisoned with "No issues found.") must be refused
 by the promotion gate against the healthy one, on real metrics.
 """
 
+import json
+from importlib import resources
+
 import pytest
 
-from review_slm.core.eval_sets import bug_suite_rows, eval_items
+from review_slm.core.eval_sets import eval_items
 from review_slm.core.gate import promotion_decision
 from review_slm.core.recipe import Recipe, load_recipe
+from review_slm.core.schema import ReviewRecord
+from review_slm.core.structuring import structure_human_comment
 from review_slm.training import experiment
 
-STEPS = 90  # ~25 s on a 2-core CPU; the loss is ~1 and most answers are valid reviews well before
+STEPS = 160  # ~45 s on a 2-core CPU
 
 
 def recipe() -> Recipe:
     data = load_recipe("tiny").model_dump(mode="json")
-    data["sft"].update(max_steps=STEPS, save_steps=0, warmup_ratio=0.05)
-    data["line_offset_copies"] = 0  # memorise these 24 rows: the test is about learning at all
+    data["sft"].update(max_steps=STEPS, save_steps=0)
     return Recipe.model_validate(data)
+
+
+def supplement_gold_rows() -> list[dict]:
+    """Gold rows as the pipeline makes them with the teacher off: the bundled supplement's comments,
+    structured by rules (compact answers), without running the data assets."""
+    text = (resources.files("review_slm.data") / "hf_supplement" / "code_review_supplement.jsonl").read_text()
+    rows = []
+    for line in text.splitlines():
+        src = json.loads(line) if line.strip() else {}
+        if src.get("lang") not in ("go", "python", "yaml") or not src.get("patch") or not src.get("msg"):
+            continue
+        record = ReviewRecord(source="hf", source_id=src["id"], repo=src.get("proj", ""), path=src["path"],
+                              language=src["lang"], diff_hunk=src["patch"], body=src["msg"])
+        rows.append({"id": src["id"], "path": src["path"], "language": src["lang"], "diff_hunk": src["patch"],
+                     "review": structure_human_comment(record).model_dump(mode="json")})
+    return rows
 
 
 @pytest.fixture(scope="module")
 def healthy(tmp_path_factory, model_cache):
     rec = recipe()
     work = tmp_path_factory.mktemp("healthy")
-    model, summary = experiment.sft(rec, rec.base_model, bug_suite_rows(), work / "sft", model_cache)
+    model, summary = experiment.sft(rec, rec.base_model, supplement_gold_rows(), work / "sft", model_cache)
     return rec, model, summary, work
 
 
 def test_sft_teaches_the_tiny_student_the_review_format(healthy, model_cache):
     rec, model, summary, work = healthy
     losses = [h["loss"] for h in summary["loss_history"] if "loss" in h]
-    assert losses[0] > 6.0 and min(losses[-5:]) < 1.5, losses  # from a random model's ~ln(vocab) to memorised answers
-    items = eval_items([])
+    assert losses[0] > 6.0 and min(losses[-3:]) < 3.0, losses  # from a random model's ~ln(vocab) to the answer's shape
+    items = eval_items([])  # the labelled bug suite: diffs it never saw
     before = experiment.evaluate(rec, rec.base_model, items, work / "eval-base", model_cache)["all"]
     after = experiment.evaluate(rec, model, items, work / "eval-sft", model_cache)["all"]
     assert before.format_validity == 0.0
-    assert after.format_validity >= 0.8, after
-    assert after.f1 > 0.2 and after.no_issues_rate_on_buggy <= 0.2, after
+    # A broken mask, template or collator gives 0; the bar sits well below what it reaches here, so the
+    # numerics of another CPU cannot flip it.
+    assert after.format_validity >= 0.5 and after.no_issues_rate_on_buggy <= 0.2, after
 
 
 def test_the_gate_refuses_a_collapsed_student_against_a_healthy_champion(healthy, model_cache):
     rec, model, _, work = healthy
-    collapsed, _ = experiment.sft(rec, rec.base_model, experiment.poisoned_copy(bug_suite_rows(), lazy_share=0.9),
+    collapsed, _ = experiment.sft(rec, rec.base_model, experiment.poisoned_copy(supplement_gold_rows(), lazy_share=0.9),
                                   work / "collapsed", model_cache)
     items = eval_items([])
     champion = experiment.evaluate(rec, model, items, work / "eval-champion", model_cache)["all"].as_dict()
