@@ -195,6 +195,8 @@ def sft_adapter(
 
 class PreferencePairsConfig(dg.Config):
     min_quality_gap: float = 0.25
+    reject_lazy: bool = True
+    """Also pair every buggy prompt's gold review against "No issues found." (see `build_preference_pairs`)."""
 
 
 @dg.asset(
@@ -236,7 +238,7 @@ def preference_pairs(
     }
     launcher.launch(context, spec, {})
     answers = {a["id"]: a["answer"] for a in artifacts.read_jsonl(answers_file)}
-    outcome = build_preference_pairs(train, answers, config.min_quality_gap)
+    outcome = build_preference_pairs(train, answers, config.min_quality_gap, config.reject_lazy)
     uri = artifacts.write_jsonl(artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"), outcome.pairs)
     artifacts.write_jsonl(artifacts.iteration_uri(key, "preference_pairs", "sft_answers.jsonl"),
                           [{"id": i, "answer": a} for i, a in answers.items()])

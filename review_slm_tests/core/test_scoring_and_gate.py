@@ -69,8 +69,19 @@ def test_gate_refuses_regressions_and_lazy_collapse():
 def test_preference_pairs_take_weak_answers_as_rejected():
     examples = [{"id": "1", "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+x", "review": BUG.model_dump(mode="json")},
                 {"id": "2", "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+y", "review": BUG.model_dump(mode="json")}]
-    out = build_preference_pairs(examples, {"1": answer(), "2": answer(10)})
+    out = build_preference_pairs(examples, {"1": answer(), "2": answer(10)}, reject_lazy=False)
     assert out.kinds == {"lazy_no_issues": 1, "matched_gold": 1}
     pair = out.pairs[0]
     assert pair["chosen"][0]["content"] == render_review(BUG) and pair["rejected"][0]["content"] == answer()
     assert pair["prompt"][-1]["role"] == "user"
+
+
+def test_every_buggy_prompt_also_rejects_the_lazy_answer():
+    examples = [{"id": str(i), "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+x", "review": r.model_dump(mode="json")}
+                for i, r in enumerate([BUG, BUG, CLEAN])]
+    out = build_preference_pairs(examples, {"0": answer(), "1": answer(10), "2": answer()})
+    # The lazy answer of "0" is its own pair; "1" matched gold but still learns that "no issues" is wrong;
+    # the clean diff gets none: "No issues found." is right there.
+    assert out.kinds == {"lazy_no_issues": 1, "matched_gold": 2, "synthetic_lazy": 1}
+    (synthetic,) = [p for p in out.pairs if p["rejected_kind"] == "synthetic_lazy"]
+    assert synthetic["id"] == "1" and parse_review(synthetic["rejected"][0]["content"], "a.go")[0] == CLEAN
