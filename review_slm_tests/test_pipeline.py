@@ -61,6 +61,10 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     assert pairs["pairs"] + pairs.get("matched_gold", 0) == pairs["prompts"]
     eval_md = metadata("eval_report", "iter-0001")
     assert eval_md["gate_reference"] == "base" and "| metric | candidate | base |" in eval_md["eval_table"]
+    assert eval_md["teacher_compared"] == "no: no teacher model"
+    # A fully fine-tuned policy is full weights: never published as a LoRA adapter (KServe would hot-load it).
+    assert metadata("dpo_model", "iter-0001")["adapter_uri"].startswith("none (full fine-tuning")
+    assert "loss_plot" in sft and sft["loss_plot"].startswith("![sft loss](data:image/png;base64,")
 
     second = run("iter-0002")
     assert second.success
@@ -70,7 +74,13 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     parent = metadata("parent_model", "iter-0002")
     assert parent["parent_iteration"] == "iter-0001" and parent["model_uri"] == iter1_model
     assert metadata("sft_adapter", "iter-0002")["parent_model"] == iter1_model
-    assert metadata("eval_report", "iter-0002")["gate_reference"] == "champion"
+    eval2 = metadata("eval_report", "iter-0002")
+    assert eval2["gate_reference"] == "champion"
+    # The keys Dagster's Plots chart across iterations are the same in both, and numeric.
+    charted = ["candidate_format_validity", "candidate_f1", "candidate_no_issues_rate_on_buggy", "candidate_test_f1",
+               "reference_score", "base_score"]
+    assert all(isinstance(m[k], float) for m in (eval_md, eval2) for k in charted)
+    assert "champion_score" in eval2 and "champion_score" not in eval_md
     assert resources["tracking"].champion().iteration == "iter-0002"
     # The test split is frozen: identical rows in both iterations.
     art = resources["artifacts"]
