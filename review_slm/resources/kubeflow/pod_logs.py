@@ -82,6 +82,9 @@ class MasterLogFollower(threading.Thread):
         self.stopped.set()
         response = self._response
         if response is not None:
+            # shutdown() interrupts the follower's blocking read first: close() alone waits for the lock
+            # that read holds, and hung the launcher (seen when a run was cancelled during the watch).
+            response.shutdown()
             response.close()
 
     def _master(self) -> dict | None:
