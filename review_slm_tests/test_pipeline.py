@@ -58,7 +58,10 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     sft = metadata("sft_adapter", "iter-0001")
     assert sft["steps"] == 4 and sft["final_loss"] > 0 and sft["mlflow_run"].startswith("http")
     pairs = metadata("preference_pairs", "iter-0001")
-    assert pairs["pairs"] + pairs.get("matched_gold", 0) == pairs["prompts"]
+    kinds = {k: v for k, v in pairs.items() if k.startswith("rejected_")}
+    assert pairs["pairs"] == sum(kinds.values()) and kinds["rejected_synthetic_lazy"] > 0
+    # Every prompt is matched or rejected once; the synthetic lazy pairs come on top.
+    assert pairs["pairs"] - kinds["rejected_synthetic_lazy"] + pairs.get("matched_gold", 0) == pairs["prompts"]
     eval_md = metadata("eval_report", "iter-0001")
     assert eval_md["gate_reference"] == "base" and "| metric | candidate | base |" in eval_md["eval_table"]
     assert eval_md["teacher_compared"] == "no: no teacher model"
