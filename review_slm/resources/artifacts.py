@@ -57,9 +57,9 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def jsonl_writer(self, uri: str) -> AbstractContextManager[Callable[[dict], None]]:
         """Write rows one at a time; the artifact appears (atomically) only when the block exits cleanly."""
 
+    @abstractmethod
     def delete(self, uri: str) -> None:
-        """Remove one file (e.g. a teacher-cache shard nobody can hit any more)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot delete {uri}")
+        """Remove one file (e.g. a teacher-cache shard nobody can hit any more); a missing file is no error."""
 
     def iteration_uri(self, key: str, asset: str, *parts: str) -> str:
         return self.uri("iterations", key, asset, *parts)
