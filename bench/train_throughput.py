@@ -42,10 +42,11 @@ def bundled_gold_rows() -> list[dict]:
 
 
 def preference_pairs(rows: list[dict]) -> list[dict]:
+    from review_slm.core.lazy import NO_ISSUES
     from review_slm.core.prompts import render_review, student_messages
     from review_slm.core.schema import Review
 
-    lazy = render_review(Review(findings=[], summary="No issues found."))
+    lazy = render_review(NO_ISSUES)
     return [{"prompt": student_messages(r["path"], r["language"], r["diff_hunk"]),
              "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(r["review"]))}],
              "rejected": [{"role": "assistant", "content": lazy}]} for r in rows]

@@ -47,8 +47,8 @@ def eval_report(
     rec = recipe.load()
     items = eval_items(artifacts.read_jsonl(artifacts.iteration_uri(key, "gold_set", "test.jsonl")))
     scratch = artifacts.scratch_uri(key, "eval_report")
-    prompts_file = artifacts.write_jsonl(artifacts.join(scratch, "prompts.jsonl"),
-                                         [{"id": i["id"], "messages": student_messages(i["path"], i["language"], i["diff_hunk"])} for i in items])
+    prompts = [{"id": i["id"], "messages": student_messages(i["path"], i["language"], i["diff_hunk"])} for i in items]
+    prompts_file = artifacts.write_jsonl(artifacts.join(scratch, "prompts.jsonl"), prompts)
 
     models = {"candidate": artifacts.iteration_uri(key, "dpo_model", "model"), "base": rec.base_model}
     champion = tracking.promoted_before(key)
@@ -71,7 +71,9 @@ def eval_report(
     answers_by_model = {name: {a["id"]: a["answer"] for a in artifacts.read_jsonl(artifacts.join(scratch, f"{name}.jsonl"))}
                         for name in models}
     # The teacher, when one answers, is one more column: how far the student is from what it distils.
-    teacher_answers, teacher_absent = teacher.answer_prompts(artifacts.read_jsonl(prompts_file), progress=context.log.info)
+    teacher_answers, teacher_absent = teacher.answer_prompts(prompts, progress=context.log.info)
+    if teacher_answers is None and teacher_absent != "no teacher model":
+        context.log.warning(f"no teacher column in this evaluation: {teacher_absent}")
     if teacher_answers is not None:
         answers_by_model["teacher"] = {a["id"]: a["answer"] for a in teacher_answers}
         artifacts.write_jsonl(artifacts.join(scratch, "teacher.jsonl"), teacher_answers)

@@ -15,6 +15,9 @@ import unicodedata
 
 from review_slm.core.schema import Review
 
+NO_ISSUES = Review(findings=[], summary="No issues found.")
+"""The lazy review: right for a clean diff, the collapse this product guards against on a buggy one."""
+
 _ISSUE = r"(?:issues?|problems?|concerns?|comments?|objections?|bugs?|red flags?|blockers?|complaints?|remarks?|notes?|nits?)"
 _QUIET = r"(?:\s+(?:here|found|so far|from me|on my (?:side|end)|at all|(?:with|in) (?:this|it|the)(?: (?:change|pr|diff|code))?))*"
 _GOOD = r"(?:good|fine|great|ok|okay|correct|reasonable|solid|clean|sane|right|perfect|awesome)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from review_slm.core.lazy import NO_ISSUES
 from review_slm.core.prompts import render_review, student_messages
 from review_slm.core.schema import Review
 from review_slm.core.scoring import score_answer
@@ -16,7 +17,7 @@ class PairingOutcome:
     kinds: Counter[str] = field(default_factory=Counter)
 
 
-LAZY_ANSWER = render_review(Review(findings=[], summary="No issues found."))
+LAZY_ANSWER = render_review(NO_ISSUES)
 
 
 def build_preference_pairs(examples: list[dict], answers: dict[str, str], min_quality_gap: float = 0.25,

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from review_slm.core.diff_hunks import numbered_hunk
 from review_slm.core.schema import Review, ReviewRecord
 
-PROMPT_VERSION = "v3"  # v3: numbered new-file lines, compact answers  # part of the teacher cache key: bump when the teacher prompt changes
+PROMPT_VERSION = "v3"  # part of the teacher cache key: bump when the teacher prompt changes (v3: numbered lines, short answers)
 
 STUDENT_SYSTEM_PROMPT = (
     "You are a code reviewer. Review the diff hunk and answer with one JSON object "
@@ -87,7 +87,7 @@ def student_answer_schema() -> dict:
     schema = Review.model_json_schema()
     schema["properties"] = {k: schema["properties"][k] for k in ("summary", "findings")}  # the order of `render_review`
     finding = schema["$defs"]["Finding"]
-    finding["required"] = [f for f in finding["required"] if f not in ("path", "suggestion")]
+    finding["required"] = [f for f in finding["required"] if f != "path"]
     return schema
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from review_slm.core.diff_hunks import last_new_line
-from review_slm.core.lazy import is_lazy_comment
+from review_slm.core.lazy import NO_ISSUES, is_lazy_comment
 from review_slm.core.schema import Finding, Review, ReviewRecord
 
 MAX_COMMENT_CHARS = 80
@@ -59,7 +59,7 @@ def compact_comment(body: str) -> str:
 
 def structure_human_comment(record: ReviewRecord) -> Review:
     if is_lazy_comment(record.body) and not record.suggestion:
-        return Review(findings=[], summary="No issues found.")
+        return NO_ISSUES.model_copy(deep=True)
     severity = _first_rule(_SEVERITY_RULES, record.body, "medium")
     category = _first_rule(_CATEGORY_RULES, record.body, "correctness")
     suggestion = record.suggestion if len(record.suggestion) <= MAX_SUGGESTION_CHARS else ""

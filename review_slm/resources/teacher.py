@@ -180,8 +180,11 @@ class OllamaTeacher(Teacher):
             return {"id": prompt["id"], "answer": response.message.content or ""}
 
         progress(f"teacher {self.model}: answering {len(prompts)} evaluation prompts, {self.concurrency} at a time")
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(ask, prompts)), ""
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                return list(pool.map(ask, prompts)), ""
+        except Exception as err:  # a partial column would score the teacher on missing answers: none at all
+            return None, f"teacher {self.model} at {self.host} failed while answering: {type(err).__name__}: {str(err)[:200]}"
 
     def enrich(self, records, cache_factory=None, progress=log.info):
         digest, why = self._probe()

@@ -12,14 +12,11 @@ import json
 import random
 from pathlib import Path
 
+from review_slm.core.lazy import NO_ISSUES
 from review_slm.core.metrics import EvalMetrics, metrics_by_set
-from review_slm.core.prompts import render_review, student_messages
+from review_slm.core.prompts import student_messages
 from review_slm.core.recipe import Recipe
-from review_slm.core.schema import Review
 from review_slm.training.distributed import RankLocalPipes
-
-LAZY_REVIEW = Review(findings=[], summary="No issues found.")
-
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,8 +71,4 @@ def poisoned_copy(rows: list[dict], lazy_share: float, seed: int = 0) -> list[di
     already_lazy = len(rows) - len(buggy)
     wanted = min(len(buggy), max(0, round(lazy_share * len(rows)) - already_lazy))
     chosen = set(random.Random(seed).sample(buggy, wanted))
-    return [{**r, "review": LAZY_REVIEW.model_dump(mode="json"), "lazy": True} if i in chosen else r for i, r in enumerate(rows)]
-
-
-def rendered(row: dict) -> str:
-    return render_review(Review.model_validate(row["review"]))
+    return [{**r, "review": NO_ISSUES.model_dump(mode="json"), "lazy": True} if i in chosen else r for i, r in enumerate(rows)]

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, TEACHER_SYSTEM_PROMPT
+from review_slm.core.lazy import NO_ISSUES
+from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, TEACHER_SYSTEM_PROMPT, render_review
 from review_slm.core.recipe import TinyModelSpec
-from review_slm.core.schema import Category, Severity
+from review_slm.core.schema import Category, Finding, Review, Severity
 
 BUILTIN_TINY = "builtin:tiny-qwen2"
 TOKENIZER_VERSION = "2"  # 2: trained on the student's answer format too
@@ -53,9 +54,6 @@ ANSWER_WEIGHT = 20
 
 def answer_texts() -> Iterator[str]:
     """The student's answers as it will write them: one per severity x category, two findings, and none."""
-    from review_slm.core.prompts import render_review
-    from review_slm.core.schema import Finding, Review
-
     def finding(i: int, sev: Severity, cat: Category) -> Finding:
         return Finding(path="a", line=10 + i, severity=sev.value, category=cat.value, comment="This is wrong.",
                        suggestion="fix()" if i % 2 else "")
@@ -64,7 +62,7 @@ def answer_texts() -> Iterator[str]:
         one = finding(i, sev, cat)
         yield render_review(Review(findings=[one], summary=f"{sev.value.capitalize()} {cat.value} issue"))
         yield render_review(Review(findings=[one, finding(i + 1, sev, cat)], summary="Two issues."))
-    yield render_review(Review(findings=[], summary="No issues found."))
+    yield render_review(NO_ISSUES)
 
 
 def _strings(value) -> Iterator[str]:

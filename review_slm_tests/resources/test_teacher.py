@@ -179,5 +179,8 @@ def test_the_teacher_answers_the_students_prompts_for_the_evaluation(host):
     assert request["messages"] == prompts[0]["messages"] and request["options"]["temperature"] == 0
     assert "path" not in request["format"]["$defs"]["Finding"]["required"]  # the student's answer format
     assert HumanCommentTeacher().answer_prompts(prompts) == (None, "no teacher model")
+    StandIn.fail_first = {"a.go"}  # one failed request: no teacher column rather than a partial one
+    failed, why = OllamaTeacher(host=host, model=MODEL, max_retries=0).answer_prompts(prompts)
+    assert failed is None and "failed while answering" in why
     gone, why = OllamaTeacher(host="http://127.0.0.1:9", model=MODEL).answer_prompts(prompts)
     assert gone is None and "does not answer" in why

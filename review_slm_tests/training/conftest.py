@@ -61,15 +61,15 @@ class Harness:
                        {"model_uri": "builtin:tiny-qwen2", "parent_iteration": None, "registry_version": None})
 
     def write_pairs(self, key: str) -> None:
+        from review_slm.core.lazy import NO_ISSUES
         from review_slm.core.prompts import render_review, student_messages
         from review_slm.core.schema import Review
 
         pairs = []
         for row in bug_suite_rows()[:8]:
-            lazy = Review(findings=[], summary="No issues found.")
             pairs.append({"prompt": student_messages(row["path"], row["language"], row["diff_hunk"]),
                           "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(row["review"]))}],
-                          "rejected": [{"role": "assistant", "content": render_review(lazy)}]})
+                          "rejected": [{"role": "assistant", "content": render_review(NO_ISSUES)}]})
         self.artifacts.write_jsonl(self.artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"), pairs)
 
     def materialize(self, asset, key: str, recipe_path: Path, launcher: LocalProcessLauncher | None = None):

@@ -7,16 +7,13 @@ teacher) and must answer the unseen bug suite with valid reviews; then a collaps
 by the promotion gate against the healthy one, on real metrics.
 """
 
-import json
-from importlib import resources
-
 import pytest
 
 from review_slm.core.eval_sets import eval_items
 from review_slm.core.gate import promotion_decision
 from review_slm.core.recipe import Recipe, load_recipe
-from review_slm.core.schema import ReviewRecord
 from review_slm.core.structuring import structure_human_comment
+from review_slm.resources.supplement import BUNDLED_SUPPLEMENT, HFSupplementSource
 from review_slm.training import experiment
 
 STEPS = 160  # ~45 s on a 2-core CPU
@@ -29,19 +26,12 @@ def recipe() -> Recipe:
 
 
 def supplement_gold_rows() -> list[dict]:
-    """Gold rows as the pipeline makes them with the teacher off: the bundled supplement's comments,
-    structured by rules (compact answers), without running the data assets."""
-    text = (resources.files("review_slm.data") / "hf_supplement" / "code_review_supplement.jsonl").read_text()
-    rows = []
-    for line in text.splitlines():
-        src = json.loads(line) if line.strip() else {}
-        if src.get("lang") not in ("go", "python", "yaml") or not src.get("patch") or not src.get("msg"):
-            continue
-        record = ReviewRecord(source="hf", source_id=src["id"], repo=src.get("proj", ""), path=src["path"],
-                              language=src["lang"], diff_hunk=src["patch"], body=src["msg"])
-        rows.append({"id": src["id"], "path": src["path"], "language": src["lang"], "diff_hunk": src["patch"],
-                     "review": structure_human_comment(record).model_dump(mode="json")})
-    return rows
+    """Gold rows as the pipeline makes them with the teacher off: the bundled supplement read by its
+    own adapter, each comment structured by rules (compact answers), without running the data assets."""
+    source = HFSupplementSource(dataset=BUNDLED_SUPPLEMENT)
+    return [{"id": r.source_id, "path": r.path, "language": r.language, "diff_hunk": r.diff_hunk,
+             "review": structure_human_comment(r).model_dump(mode="json")}
+            for r, _ in source.iter_rows(source.info()) if r is not None]
 
 
 @pytest.fixture(scope="module")
