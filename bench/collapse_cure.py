@@ -38,6 +38,7 @@ def bundled_gold_splits(home: Path) -> dict[str, list[dict]]:
     from review_slm.assets.partitions import iteration_partitions
     from review_slm.resources.artifacts import LocalArtifactStore
     from review_slm.resources.teacher import HumanCommentTeacher
+    from review_slm.storage.layout import iteration
 
     resources = {**definitions.local_resources(), "teacher": HumanCommentTeacher()}
     instance = dg.DagsterInstance.ephemeral()
@@ -46,8 +47,8 @@ def bundled_gold_splits(home: Path) -> dict[str, list[dict]]:
     result = dg.materialize([definitions.mined_reviews, definitions.hf_supplement, definitions.gold_set], partition_key="iter-0001",
                             resources=resources, instance=instance, raise_on_error=True, run_config=quiet)
     assert result.success
-    artifacts = LocalArtifactStore(root=str(home / "artifacts"))
-    return {name: artifacts.read_jsonl(artifacts.iteration_uri("iter-0001", "gold_set", f"{name}.jsonl")) for name in ("train", "test")}
+    layout = iteration(LocalArtifactStore(root=str(home / "artifacts")), "iter-0001")
+    return {name: layout.store.read_table(layout.gold_split(name)) for name in ("train", "test")}
 
 
 def chart(rows: dict[str, dict], path: Path) -> None:

@@ -103,7 +103,7 @@ def local_answerer(model_dir: Path, max_new_tokens: int | None = None):
 
 def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | None = None):
     from review_slm.core.recipe import load_recipe
-    from review_slm.resources.openai_endpoint import chat_answers, served_models
+    from review_slm.clients.openai_endpoint import chat_answers, served_models
 
     def answer(prompts: list[dict]) -> list[dict]:
         name = model or served_models(base_url)[0]  # vLLM lists the served model first, then loaded adapters
@@ -114,7 +114,7 @@ def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | No
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from review_slm.resources.openai_endpoint import EndpointError
+    from review_slm.clients.openai_endpoint import EndpointError
     from review_slm.review_input import ENDPOINT_FAILED, NO_MODEL, InputError, read_diff
 
     def progress(message: str) -> None:

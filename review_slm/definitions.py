@@ -18,7 +18,7 @@ from review_slm.assets.partitions import iteration_partitions
 from review_slm.assets.training import dpo_model, parent_model, preference_pairs, sft_adapter
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.launcher import LocalProcessLauncher
-from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.review_source import GitHubReviewSource, SnapshotReviewSource
 from review_slm.resources.serving import LocalServing
 from review_slm.resources.supplement import BUNDLED_SUPPLEMENT, HFSupplementSource

@@ -10,7 +10,7 @@ import dagster as dg
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.iterations import next_iteration_key
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.resources.review_corpus import ReviewCorpus
+from review_slm.storage.review_corpus import ReviewCorpus
 from review_slm.resources.review_source import ReviewSource
 
 ITERATION_JOB = "iteration_job"
@@ -18,10 +18,27 @@ _IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Da
 
 
 DEFAULT_MIN_NEW_COMMENTS = 20
+PARTITION_TAG = "dagster/partition"
+
+
+def iteration_run_in_flight(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    """A queued or running run of an iteration, however it was launched: this sensor's `iteration_job`,
+    or an asset run (`__ASSET_JOB`) from the UI, `dagster asset materialize`, `dg launch` or `make run`,
+    which carries the iteration key as its partition tag."""
+    keys = set(instance.get_dynamic_partitions(iteration_partitions.name))
+    for run in instance.get_runs(dg.RunsFilter(statuses=_IN_FLIGHT), limit=200):
+        if run.job_name == ITERATION_JOB or run.tags.get(PARTITION_TAG) in keys:
+            return run
+    return None
 
 
 @dg.sensor(
-    job_name=ITERATION_JOB,
+    # The whole graph, as the UI's "Materialize all", `dagster asset materialize --select '*'` and `dg launch`
+    # run it: every path starts an iteration the same way (one asset run of the partition, checks included).
+    target=dg.AssetSelection.all(),
+    # Running from the start: new reviews are what starts the next iteration (the point of the loop).
+    # Stop it in the UI (Automation) to browse without training.
+    default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=600,
     description="Counts review comments updated after the mined corpus' cursor (per repository), stopping as soon as "
     "REVIEW_SLM_MIN_NEW_COMMENTS (default 20) are found; then adds the next `iteration` key and runs the whole graph "
@@ -31,9 +48,10 @@ def new_reviews_sensor(
     context: dg.SensorEvaluationContext, review_source: ReviewSource, artifacts: ArtifactStore
 ) -> dg.SensorResult | dg.SkipReason:
     min_new = int(os.environ.get("REVIEW_SLM_MIN_NEW_COMMENTS", DEFAULT_MIN_NEW_COMMENTS))
-    in_flight = context.instance.get_runs(dg.RunsFilter(job_name=ITERATION_JOB, statuses=_IN_FLIGHT), limit=1)
-    if in_flight:
-        return dg.SkipReason(f"iteration run {in_flight[0].run_id} is still in flight")
+    in_flight = iteration_run_in_flight(context.instance)
+    if in_flight is not None:
+        return dg.SkipReason(f"iteration run {in_flight.run_id} ({in_flight.job_name}, partition "
+                             f"{in_flight.tags.get(PARTITION_TAG, '?')}) is still in flight")
     # The sensor's own cursor remembers what it already asked an iteration to mine, so comments that
     # a failed iteration did not mine do not start iteration after iteration; the next one picks them up.
     requested: dict[str, str] = json.loads(context.cursor).get("requested", {}) if context.cursor else {}

@@ -11,7 +11,7 @@ import pytest
 from review_slm import definitions
 from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
 from review_slm.assets.gold_checks import GOLD_SET_CHECKS
-from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.resources.supplement import HFSupplementSource
 from review_slm.resources.teacher import HumanCommentTeacher

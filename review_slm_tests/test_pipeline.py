@@ -8,15 +8,42 @@ import pytest
 
 from review_slm import definitions
 from review_slm.assets.partitions import iteration_partitions
-from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.teacher import HumanCommentTeacher
+from review_slm.storage.layout import iteration
 
 ASSET_KEYS = ["mined_reviews", "hf_supplement", "gold_set", "gold_set_quarantine", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"]
+
+
+READS: list[tuple[str, str]] = []  # (the asset running, the URI it read)
+
+
+class RecordingArtifactStore(LocalArtifactStore):
+    """The local store, noting which asset reads which artifact: the lineage the graph must declare."""
+
+    def local_path(self, uri: str) -> Path:
+        try:
+            READS.append((dg.AssetExecutionContext.get().asset_key.to_user_string(), uri))
+        except Exception:  # an asset check, or outside a run: not an asset's read
+            pass
+        return super().local_path(uri)
+
+    def read_text(self, uri: str) -> str:
+        return self.local_path(uri).read_text(encoding="utf-8")
+
+
+def producer(uri: str, root: str) -> str | None:
+    """The asset that wrote `uri`: `<root>/iterations/<key>/<asset>/...` (None for shared artifacts)."""
+    parts = Path(uri).relative_to(root).parts
+    return parts[2] if parts[0] == "iterations" else None
 
 
 @pytest.fixture
 def pipeline(home, model_cache, fast_recipe_path):
     resources = definitions.local_resources()
+    resources["artifacts"] = RecordingArtifactStore(root=resources["artifacts"].root)
+    READS.clear()
     resources["teacher"] = HumanCommentTeacher()
     resources["recipe"] = TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache))
     defs = dg.Definitions(assets=definitions.ASSETS, asset_checks=[*definitions.GOLD_SET_CHECKS, definitions.no_regression_vs_champion],
@@ -41,6 +68,13 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
 
     first = run("iter-0001")
     assert first.success
+    # True lineage: every artifact an asset read was written by itself or by an asset it declares upstream.
+    graph = definitions.defs.resolve_asset_graph()
+    root = resources["artifacts"].root
+    undeclared = {(asset, writer) for asset, uri in READS if (writer := producer(uri, root)) not in (None, asset)
+                  and dg.AssetKey(writer) not in graph.get(dg.AssetKey(asset)).parent_keys}
+    assert READS and not undeclared, f"assets read artifacts of assets they do not declare: {sorted(undeclared)}"
+    assert ("preference_pairs", "parent_model") in {(a, producer(u, root)) for a, u in READS}  # the recorder sees reads
     for asset in ASSET_KEYS:
         assert metadata(asset, "iter-0001"), f"{asset} not materialized"
     gold = metadata("gold_set", "iter-0001")
@@ -87,7 +121,7 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     assert resources["tracking"].champion().iteration == "iter-0002"
     # The test split is frozen: identical rows in both iterations.
     art = resources["artifacts"]
-    assert art.read_text(art.iteration_uri("iter-0001", "gold_set", "test.jsonl")) == art.read_text(art.iteration_uri("iter-0002", "gold_set", "test.jsonl"))
+    assert art.read_table(iteration(art, "iter-0001").gold_split("test")) == art.read_table(iteration(art, "iter-0002").gold_split("test"))
 
     # Iteration 3 must beat the champion by a full point: impossible, so the blocking check fails.
     third = run("iter-0003", {"ops": {"eval_report": {"config": {"regression_tolerance": -1.0}}}})

@@ -1,11 +1,12 @@
 import json
 
 import dagster as dg
+import pytest
 from dagster._core.test_utils import create_run_for_test
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
-from review_slm.resources.review_corpus import ReviewCorpus, mine_into_corpus
+from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
 
@@ -33,9 +34,26 @@ def test_enough_new_reviews_start_one_iteration_and_only_one(monkeypatch, tmp_pa
 
         # While an iteration runs, nothing else starts, whatever the count.
         instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
-        create_run_for_test(instance, job_name=ITERATION_JOB, status=dg.DagsterRunStatus.STARTED)
+        run = create_run_for_test(instance, job_name=ITERATION_JOB, status=dg.DagsterRunStatus.STARTED)
         busy = evaluate(instance, artifacts)
         assert isinstance(busy, dg.SkipReason) and "in flight" in busy.skip_message
+        instance.report_run_canceled(run)
+        assert isinstance(evaluate(instance, artifacts), dg.SensorResult)  # finished: no longer in flight
+
+
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED])
+def test_an_iteration_launched_from_the_ui_or_cli_also_holds_the_sensor(monkeypatch, tmp_path, status):
+    """`dagster asset materialize`, `dg launch`, `make run` and the UI's "Materialize all" run `__ASSET_JOB`
+    with the partition tag, not `iteration_job`: the guard must see them too."""
+    monkeypatch.setenv("REVIEW_SLM_MIN_NEW_COMMENTS", "20")
+    artifacts = LocalArtifactStore(root=str(tmp_path))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
+        create_run_for_test(instance, job_name="some_other_job", status=dg.DagsterRunStatus.STARTED)  # unrelated: no partition
+        assert isinstance(evaluate(instance, artifacts), dg.SensorResult)
+        create_run_for_test(instance, job_name="__ASSET_JOB", status=status, tags={"dagster/partition": "iter-0001"})
+        busy = evaluate(instance, artifacts)
+        assert isinstance(busy, dg.SkipReason) and "__ASSET_JOB, partition iter-0001" in busy.skip_message
 
 
 def test_counts_from_the_mined_corpus_cursor(monkeypatch, tmp_path):

@@ -2,26 +2,25 @@
 
 
 from collections import Counter
-from dataclasses import asdict
 
 import dagster as dg
 
-from review_slm.assets.partitions import iteration_partitions
+from review_slm.assets.partitions import OWNERS, iteration_partitions
+from review_slm.core import tables
 from review_slm.core.github_comments import parse_threads
 from review_slm.core.iterations import validate_iteration_key
-from review_slm.core.cost import estimate_training_cost
-from review_slm.assets.frozen_split import freeze_test_split
-from review_slm.core.prompts import render_review, student_user_prompt
-from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
+from review_slm.core.quality_gates import GateConfig
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.resources.recipes import TrainingRecipe
-from review_slm.resources.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import ReviewSource
 from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.supplement import HFSupplementSource
 from review_slm.resources.teacher import Teacher
-from review_slm.resources.teacher_cache import TeacherCache
+from review_slm.resources.training_config import TrainingRecipe
+from review_slm.stages.gold import GoldLimits, build_gold_set
+from review_slm.storage.layout import IterationArtifacts, RecordSource, iteration
+from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
+from review_slm.storage.teacher_cache import TeacherCache
 
 QUARANTINE_COLUMNS = ["row_id", "source", "reason", "field", "detail"]
 QUARANTINE_TABLE_ROWS = 500
@@ -37,17 +36,10 @@ def _preview(rows: list[dict], columns: list[str], limit: int = 8) -> dg.Metadat
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def _write_records(artifacts: ArtifactStore, key: str, asset: str, records: list[ReviewRecord], rejected: list[RejectedRow]) -> str:
-    uri = artifacts.iteration_uri(key, asset, "records.jsonl")
-    artifacts.write_jsonl(uri, [r.model_dump(mode="json") for r in records])
-    artifacts.write_jsonl(artifacts.iteration_uri(key, asset, "rejected.jsonl"), [r.model_dump(mode="json") for r in rejected])
+def _write_records(layout: IterationArtifacts, source: RecordSource, records: list[ReviewRecord], rejected: list[RejectedRow]) -> str:
+    uri = layout.store.write_table(layout.records(source), [r.model_dump(mode="json") for r in records], tables.RECORDS)
+    layout.store.write_table(layout.rejected(source), [r.model_dump(mode="json") for r in rejected], tables.REJECTED)
     return uri
-
-
-def _read_records(artifacts: ArtifactStore, key: str, asset: str) -> tuple[list[ReviewRecord], list[RejectedRow]]:
-    records = [ReviewRecord.model_validate(r) for r in artifacts.read_jsonl(artifacts.iteration_uri(key, asset, "records.jsonl"))]
-    rejected = [RejectedRow.model_validate(r) for r in artifacts.read_jsonl(artifacts.iteration_uri(key, asset, "rejected.jsonl"))]
-    return records, rejected
 
 
 class MinedReviewsConfig(dg.Config):
@@ -57,6 +49,8 @@ class MinedReviewsConfig(dg.Config):
 @dg.asset(
     partitions_def=iteration_partitions,
     group_name="data",
+    owners=OWNERS,
+    tags={"stage": "data"},
     kinds={"github", "python"},
     code_version="2",
     description="Pull-request review comments (diff hunk, path, line, body, author, PR, thread) on Go, Python and "
@@ -76,7 +70,7 @@ def mined_reviews(
         records += parsed.records
         rejected += parsed.rejected
         attached += parsed.replies_attached
-    uri = _write_records(artifacts, context.partition_key, "mined_reviews", records, rejected)
+    uri = _write_records(iteration(artifacts, context.partition_key), "mined_reviews", records, rejected)
     skipped = Counter(r.reason for r in rejected)
     context.log.info(f"corpus of {review_source.source_name}: {len(records)} records, {attached} replies attached, skipped {dict(skipped)}")
     return dg.MaterializeResult(
@@ -108,6 +102,8 @@ def mined_reviews(
 @dg.asset(
     partitions_def=iteration_partitions,
     group_name="data",
+    owners=OWNERS,
+    tags={"stage": "data"},
     kinds={"huggingface", "python"},
     code_version="2",
     description="A public code-review dataset streamed through `datasets` (REVIEW_SLM_HF_DATASET: hub id at a pinned "
@@ -118,9 +114,10 @@ def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSou
     key = validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     info = supplement.info()
     reasons = Counter()
-    records_uri = artifacts.iteration_uri(key, "hf_supplement", "records.jsonl")
-    with artifacts.jsonl_writer(records_uri) as write_record, \
-            artifacts.jsonl_writer(artifacts.iteration_uri(key, "hf_supplement", "rejected.jsonl")) as write_rejected:
+    layout = iteration(artifacts, key)
+    records_uri = layout.records("hf_supplement")
+    with artifacts.table_writer(records_uri, tables.RECORDS) as write_record, \
+            artifacts.table_writer(layout.rejected("hf_supplement"), tables.REJECTED) as write_rejected:
         for record, rejected in supplement.iter_rows(info):
             if record:
                 write_record(record.model_dump(mode="json"))
@@ -167,10 +164,15 @@ class GoldSetConfig(dg.Config):
     def gates(self, max_example_tokens: int) -> GateConfig:
         return GateConfig(max_example_tokens=max_example_tokens, **self.model_dump(include=set(GateConfig.__dataclass_fields__)))
 
+    def limits(self) -> GoldLimits:
+        return GoldLimits(**self.model_dump(include=set(GoldLimits.__dataclass_fields__)))
+
 
 @dg.asset(
     partitions_def=iteration_partitions,
     group_name="data",
+    owners=OWNERS,
+    tags={"stage": "data"},
     kinds={"ollama", "python"},
     code_version="2",
     deps=[mined_reviews, hf_supplement],
@@ -188,16 +190,8 @@ def gold_set(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     rec = recipe.load()
-    mined, mined_rejected = _read_records(artifacts, key, "mined_reviews")
-    supp, supp_rejected = _read_records(artifacts, key, "hf_supplement")
-    records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
-    rows_in = len(records) + len(upstream_rejected)
-    gates = config.gates(rec.max_example_tokens)
+    layout = iteration(artifacts, key)
     tokenizer = StudentTokenizer(rec, recipe.cache_dir)
-    # The cheap gates first: the teacher is only paid for rows that can still be kept.
-    worth_asking, before_teacher = gate_before_teacher(records, gates, tokenizer.count_examples)
-    context.log.info(f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
-                     f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})")
 
     def open_cache(model: str, digest: str) -> TeacherCache:
         cache = TeacherCache(artifacts, model, run_name=f"{key}-{context.run_id[:8]}", digest=digest)
@@ -205,57 +199,16 @@ def gold_set(
             context.log.info(f"teacher cache: pruned {cache.pruned_shards} shards of other digests / prompt versions")
         return cache
 
-    candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=context.log.info)
-    if enrichment.teacher_warning:
-        context.log.warning(enrichment.teacher_warning)
-    outcome = apply_quality_gates(candidates, upstream_rejected, gates, tokenizer.count_examples, before_teacher=before_teacher)
-    if len(outcome.kept) + len(outcome.quarantined) != rows_in:
-        raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")
-
-    frozen = freeze_test_split(context, config, artifacts, outcome.kept)
-    if rec.curriculum:
-        # Stable: equal difficulty keeps the input order, so reruns write the same file.
-        outcome.kept.sort(key=lambda e: e.difficulty)
-    splits = {name: [e.model_dump(mode="json") for e in outcome.kept if e.split == name] for name in ("train", "val", "test")}
-    frozen_rows = frozen.rows if frozen.rows is not None else splits["test"]
-    for name in ("train", "val"):
-        artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", f"{name}.jsonl"), splits[name])
-    # The test split is the frozen one, byte for byte, so every iteration is scored on the same rows (or, when
-    # nothing could be frozen, this run's candidates, which the blocking checks then refuse).
-    artifacts.write_jsonl(artifacts.iteration_uri(key, "gold_set", "test.jsonl"), frozen_rows)
-    artifacts.write_json(artifacts.iteration_uri(key, "gold_set", "gates.json"), {
-        **asdict(gates), "max_duplicate_share": config.max_duplicate_share, "min_kept_rows": config.min_kept_rows,
-        "min_test_rows": config.min_test_rows})
-    quarantine_uri = artifacts.iteration_uri(key, "gold_set", "quarantine.jsonl")
-    artifacts.write_jsonl(quarantine_uri, [q.model_dump(mode="json") for q in outcome.quarantined])
-
-    train = [e for e in outcome.kept if e.split == "train"]
-    train_tokens = sum(tokenizer.count_examples([(student_user_prompt(e.path, e.language, e.diff_hunk), render_review(e.review)) for e in train]))
-    estimate = estimate_training_cost(rec, train_tokens)
-    context.log.info(f"training {rec.label} on {train_tokens} tokens: {estimate.gpu_hours} GPU-hours, ${estimate.cost_usd} ({estimate.assumptions})")
-    kept = outcome.kept
-    lazy_share = sum(e.lazy for e in kept) / len(kept) if kept else 0.0
+    build = build_gold_set(
+        layout, recipe=rec, gates=config.gates(rec.max_example_tokens), limits=config.limits(), teacher=teacher,
+        count_tokens=tokenizer.count_examples, open_cache=open_cache, run_id=context.run_id,
+        refreeze_reason=config.refreeze_reason, info=context.log.info, warn=context.log.warning, error=context.log.error)
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in asdict(enrichment).items()},
-            "teacher": enrichment.teacher_model,
-            "teacher_calls_per_kept_row": round(enrichment.teacher_calls / len(outcome.kept), 3) if outcome.kept else 0.0,
-            "rows_in": rows_in,
-            "rows_kept": len(kept),
-            "rows_quarantined": len(outcome.quarantined),
-            **{f"quarantined_{reason}": n for reason, n in sorted(outcome.reason_counts().items())},
-            "secrets_redacted": outcome.secrets_redacted,
-            "rows_token_counted": outcome.tokens_counted,
-            "lazy_share": round(lazy_share, 4),
-            "train_rows": len(splits["train"]),
-            "val_rows": len(splits["val"]),
-            "test_rows": len(frozen_rows),
-            "test_split": frozen.status,
+            **build.metadata(),
             "curriculum": rec.curriculum,
-            "train_difficulty_range": f"{min((e.difficulty for e in train), default=0)}–{max((e.difficulty for e in train), default=0)}",
-            **estimate.as_metadata(),
-            "uri": artifacts.iteration_uri(key, "gold_set"),
-            "quarantine_uri": quarantine_uri,
+            "uri": layout.gold_dir,
+            "quarantine_uri": layout.gold_quarantine,
         }
     )
 
@@ -263,14 +216,16 @@ def gold_set(
 @dg.asset(
     partitions_def=iteration_partitions,
     group_name="data",
+    owners=OWNERS,
+    tags={"stage": "data"},
     kinds={"python"},
     code_version="1",
     deps=[gold_set],
     description="The rows the gold set's gates kept out, one per row with the rule (reason), the field and why: "
-    "browse them here rather than in a JSONL file.",
+    "browse them here rather than in a Parquet file.",
 )
 def gold_set_quarantine(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
-    rows = artifacts.read_jsonl(artifacts.iteration_uri(context.partition_key, "gold_set", "quarantine.jsonl"))
+    rows = artifacts.read_table(iteration(artifacts, context.partition_key).gold_quarantine)
     shown = rows[:QUARANTINE_TABLE_ROWS]
     return dg.MaterializeResult(
         metadata={
@@ -281,6 +236,6 @@ def gold_set_quarantine(context: dg.AssetExecutionContext, artifacts: ArtifactSt
                 records=[dg.TableRecord({c: str(r.get(c) or "")[:200] for c in QUARANTINE_COLUMNS}) for r in shown],
                 schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in QUARANTINE_COLUMNS]),
             ),
-            "shown": f"{len(shown)} of {len(rows)} (all rows: quarantine.jsonl)",
+            "shown": f"{len(shown)} of {len(rows)} (all rows: the quarantine Parquet file)",
         }
     )

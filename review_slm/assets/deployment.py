@@ -4,10 +4,12 @@
 import dagster as dg
 
 from review_slm.assets.evaluation import eval_report
-from review_slm.assets.partitions import iteration_partitions
+from review_slm.assets.partitions import OWNERS, iteration_partitions
+from review_slm.assets.training import dpo_model
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.serving import Release, ServingTarget
 from review_slm.resources.tracking import MlflowTracking
+from review_slm.storage.layout import iteration
 
 
 @dg.asset(
@@ -15,7 +17,9 @@ from review_slm.resources.tracking import MlflowTracking
     group_name="deployment",
     kinds={"mlflow"},
     code_version="1",
-    deps=[eval_report],
+    owners=OWNERS,
+    tags={"stage": "deployment"},
+    deps=[eval_report, dpo_model],
     description="Promotion behind the blocking `no_regression_vs_champion` check: registers the candidate in the MLflow "
     "model registry with alias `champion` and serves it (a local serving folder, or KServe on a cluster).",
 )
@@ -23,10 +27,11 @@ def deployed_endpoint(
     context: dg.AssetExecutionContext, tracking: MlflowTracking, serving: ServingTarget, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
     key = context.partition_key
-    report = artifacts.read_json(artifacts.iteration_uri(key, "eval_report", "report.json"))
+    layout = iteration(artifacts, key)
+    report = artifacts.read_json(layout.eval_report)
     if not report["gate"]["passed"]:  # the blocking check already stops this; never promote past a failed gate
         raise dg.Failure(f"gate failed for {key}: {report['gate']['reason']}")
-    outputs = artifacts.read_json(artifacts.iteration_uri(key, "dpo_model", "outputs.json"))
+    outputs = artifacts.read_json(layout.candidate_outputs)
     model_uri = outputs["model_uri"]
     version = tracking.promote(model_uri, key, report["mlflow_run_id"])
     release = Release(model_uri=model_uri, iteration=key, version=str(version), base_model_uri=outputs["parent_model"],

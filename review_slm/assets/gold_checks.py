@@ -7,25 +7,24 @@ the thresholds the gates used (`gates.json`), so a bug in a gate cannot also hid
 import json
 
 import dagster as dg
+import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from review_slm.assets.data import gold_set
-from review_slm.assets.frozen_split import FROZEN_TEST
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.gold import GoldExample
 from review_slm.core.near_duplicates import duplicate_share
 from review_slm.core.secret_rules import find_leaks
 from review_slm.resources.artifacts import ArtifactStore
-
-SPLITS = ("train", "val", "test")
-
+from review_slm.storage.layout import SPLITS, SharedArtifacts, iteration
 
 def _rows(artifacts: ArtifactStore, key: str) -> dict[str, list[dict]]:
-    return {split: artifacts.read_jsonl(artifacts.iteration_uri(key, "gold_set", f"{split}.jsonl")) for split in SPLITS}
+    layout = iteration(artifacts, key)
+    return {split: artifacts.read_table(layout.gold_split(split)) for split in SPLITS}
 
 
 def _gates(artifacts: ArtifactStore, key: str) -> dict:
-    return artifacts.read_json(artifacts.iteration_uri(key, "gold_set", "gates.json"))
+    return artifacts.read_json(iteration(artifacts, key).gold_gates)
 
 
 def _check(**kwargs):
@@ -41,7 +40,7 @@ def gold_schema_valid(context: dg.AssetCheckExecutionContext, artifacts: Artifac
                 GoldExample.model_validate(row)
             except ValidationError as err:
                 first = err.errors()[0]
-                errors.append(f"{split}.jsonl row {n} ({row.get('record_id', '?')}): {'.'.join(map(str, first['loc']))}: {first['msg']}")
+                errors.append(f"{split} row {n} ({row.get('record_id', '?')}): {'.'.join(map(str, first['loc']))}: {first['msg']}")
     return dg.AssetCheckResult(passed=not errors, metadata={"invalid_rows": len(errors), "first_errors": "\n".join(errors[:10]) or "none"})
 
 
@@ -80,15 +79,15 @@ def gold_duplicate_share_under_threshold(context: dg.AssetCheckExecutionContext,
     )
 
 
-@_check(description="The test split is byte for byte the frozen one, so every iteration is scored on the same rows.")
+@_check(description="The test split is row for row, value for value, the frozen one, so every iteration is scored on the same rows.")
 def gold_test_split_frozen(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    frozen_uri = artifacts.uri(*FROZEN_TEST)
-    current = artifacts.read_text(artifacts.iteration_uri(context.partition_key, "gold_set", "test.jsonl"))
+    frozen_uri = SharedArtifacts(artifacts).frozen_test_split
+    current = pq.read_table(artifacts.local_path(iteration(artifacts, context.partition_key).gold_split("test")))
     if not artifacts.exists(frozen_uri):
-        return dg.AssetCheckResult(passed=False, metadata={"frozen_rows": 0, "test_rows": current.count("\n"),
+        return dg.AssetCheckResult(passed=False, metadata={"frozen_rows": 0, "test_rows": current.num_rows,
                                                            "why": "no test split is frozen (too few test rows to freeze one)"})
-    frozen = artifacts.read_text(frozen_uri)
-    return dg.AssetCheckResult(passed=frozen == current, metadata={"frozen_rows": frozen.count("\n"), "test_rows": current.count("\n")})
+    frozen = pq.read_table(artifacts.local_path(frozen_uri))
+    return dg.AssetCheckResult(passed=frozen.equals(current), metadata={"frozen_rows": frozen.num_rows, "test_rows": current.num_rows})
 
 
 @_check(description="At least `min_kept_rows` rows were kept and the test split has at least `min_test_rows`: an input that "

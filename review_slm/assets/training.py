@@ -2,18 +2,23 @@
 
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import dagster as dg
 
 from review_slm.assets.data import gold_set
-from review_slm.assets.partitions import iteration_partitions
+from review_slm.assets.partitions import OWNERS, iteration_partitions
+from review_slm.core import tables
 from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import student_messages
 from review_slm.core.recipe import Recipe, StageSpec
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
-from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
+from review_slm.storage.layout import IterationArtifacts, Scratch, iteration
+from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
 
 
 def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
@@ -35,7 +40,7 @@ def _loss_metadata(history: list[dict], stage: str) -> dict:
 
 
 def _run_trainer(
-    context: dg.AssetExecutionContext, rec: Recipe, stage_name: str, make_spec: Callable[[Recipe], dict],
+    context: dg.AssetExecutionContext, rec: Recipe, stage_name: str, make_spec: Callable[[Recipe], JobSpec],
     tracking: MlflowTracking, launcher: TrainingLauncher, params: dict,
 ) -> tuple[str, dict]:
     """Open the asset's MLflow run, launch the entrypoint with it, close the run whatever happens.
@@ -91,17 +96,6 @@ def _failure(failure: TrainerFailed, attempts: list[str], rec: Recipe, tracking:
     return dg.Failure(description=description, metadata=metadata, allow_retries=False)
 
 
-def _training_spec(task: str, attempt: Recipe, recipe: TrainingRecipe, parent: dict, scratch: str, checkpoint_uri: str,
-                   **inputs: str) -> dict:
-    """The job spec the entrypoint reads: `attempt` is the recipe of this attempt (micro-batch after OOM retries).
-
-    Every input and output is a URI of the artifact store (a local path, or s3:// in the k8s profile):
-    the trainer may run in a pod that does not share this process' filesystem.
-    """
-    return {"task": task, "recipe": attempt.model_dump(mode="json"), "cache_dir": recipe.cache_dir,
-            "parent_model": parent["model_uri"], "output_dir": scratch, "checkpoint_uri": checkpoint_uri, **inputs}
-
-
 def _trainer_metadata(result: dict) -> dict:
     """What the trainer reported, as Dagster metadata (nested values as JSON)."""
     return {k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in result.items() if v is not None}
@@ -112,8 +106,46 @@ def _trainer_metadata(result: dict) -> dict:
 TRAINING_RETRY = dg.RetryPolicy(max_retries=2, delay=1)
 
 
-def _parent(artifacts: ArtifactStore, key: str) -> dict:
-    return artifacts.read_json(artifacts.iteration_uri(key, "parent_model", "parent.json"))
+def _parent(layout: IterationArtifacts) -> dict:
+    return layout.store.read_json(layout.parent)
+
+
+@dataclass
+class Trained:
+    """One trainer run of `sft_adapter` or `dpo_model`: its MLflow run, its report and where it wrote."""
+
+    run_id: str
+    result: dict
+    scratch: str
+    history: list[dict]
+
+
+def _train(context: dg.AssetExecutionContext, asset: Literal["sft_adapter", "dpo_model"], task: str, stage_name: str,
+           layout: IterationArtifacts, recipe: TrainingRecipe, tracking: MlflowTracking, launcher: TrainingLauncher,
+           params: dict, **inputs: str) -> Trained:
+    """The part `sft_adapter` and `dpo_model` share: a fresh scratch place, the typed job spec (rebuilt
+    per attempt: an OOM retry shrinks the micro-batch), the trainer under MLflow, its loss history."""
+    parent = _parent(layout)
+    scratch = layout.scratch(asset)
+
+    def make_spec(attempt: Recipe) -> JobSpec:
+        return JobSpec(task=task, recipe=attempt, cache_dir=recipe.cache_dir, parent_model=parent["model_uri"],
+                       output_dir=scratch, checkpoint_uri=layout.checkpoints(asset), **inputs)
+
+    params = {"recipe": recipe.load().label, "parent_model": parent["model_uri"], **params}
+    run_id, result = _run_trainer(context, recipe.load(), stage_name, make_spec, tracking, launcher, params)
+    return Trained(run_id, result, scratch, result.pop("loss_history", []))
+
+
+def _trained_metadata(trained: Trained, parent: dict, tracking: MlflowTracking, stage: str) -> dict:
+    return {
+        **_trainer_metadata(trained.result),
+        "parent_model": parent["model_uri"],
+        "parent_iteration": parent["parent_iteration"] or "none (first iteration)",
+        "mlflow_run_id": trained.run_id,
+        "mlflow_run": dg.MetadataValue.url(tracking.run_url(trained.run_id)),
+        **_loss_metadata(trained.history, stage),
+    }
 
 
 @dg.asset(
@@ -121,6 +153,8 @@ def _parent(artifacts: ArtifactStore, key: str) -> dict:
     group_name="training",
     kinds={"mlflow"},
     code_version="1",
+    owners=OWNERS,
+    tags={"stage": "training"},
     description="Resolve Version: the model this iteration starts from, i.e. what the last promoted earlier iteration "
     "deployed (MLflow registry), or the recipe's base model for the first iteration.",
 )
@@ -133,7 +167,7 @@ def parent_model(context: dg.AssetExecutionContext, tracking: MlflowTracking, re
     else:
         parent = {"model_uri": promoted.source, "parent_iteration": promoted.iteration, "registry_version": promoted.version, "kind": "promoted model"}
     parent["recipe"] = rec.label
-    artifacts.write_json(artifacts.iteration_uri(key, "parent_model", "parent.json"), parent)
+    artifacts.write_json(iteration(artifacts, key).parent, parent)
     context.log.info(f"iteration {key} starts from {parent['kind']} {parent['model_uri']}")
     return dg.MaterializeResult(
         metadata={
@@ -150,10 +184,13 @@ def parent_model(context: dg.AssetExecutionContext, tracking: MlflowTracking, re
     group_name="training",
     kinds={"pytorch", "huggingface", "mlflow"},
     code_version="1",
+    owners=OWNERS,
+    tags={"stage": "training"},
     deps=[gold_set, parent_model],
     retry_policy=TRAINING_RETRY,
-    description="Supervised fine-tuning of a LoRA adapter (QLoRA 4-bit on CUDA) on the gold train split with TRL "
-    "SFTTrainer, assistant-only loss, starting from the parent model. Runs the training entrypoint over Dagster Pipes.",
+    description="Supervised fine-tuning of the parent model on the gold train split with TRL SFTTrainer, assistant-only "
+    "loss: a LoRA adapter (QLoRA 4-bit on CUDA) for a pretrained base, full weights for the random-weight embedded "
+    "default. Runs the training entrypoint over Dagster Pipes.",
 )
 def sft_adapter(
     context: dg.AssetExecutionContext,
@@ -162,35 +199,14 @@ def sft_adapter(
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
 ) -> dg.MaterializeResult:
-    key = context.partition_key
+    layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
-    parent = _parent(artifacts, key)
-    scratch = artifacts.scratch_uri(key, "sft_adapter")
-
-    def make_spec(attempt: Recipe) -> dict:
-        return _training_spec(
-            "sft", attempt, recipe, parent, scratch, artifacts.iteration_uri(key, "sft_adapter", "checkpoints"),
-            train_file=artifacts.iteration_uri(key, "gold_set", "train.jsonl"),
-            val_file=artifacts.iteration_uri(key, "gold_set", "val.jsonl"),
-        )
-
-    params = {"recipe": rec.label, "parent_model": parent["model_uri"], "parent_iteration": parent["parent_iteration"],
-              "finetuning": rec.finetuning, "lora_r": rec.lora.r, "lora_alpha": rec.lora.alpha, "curriculum": rec.curriculum,
-              **{f"sft.{k}": v for k, v in rec.sft.model_dump().items()}}
-    run_id, result = _run_trainer(context, rec, "sft", make_spec, tracking, launcher, params)
-    uri = artifacts.promote_dir(artifacts.join(scratch, "adapter"), artifacts.iteration_uri(key, "sft_adapter", "adapter"))
-    history = result.pop("loss_history", [])
-    return dg.MaterializeResult(
-        metadata={
-            **_trainer_metadata(result),
-            "parent_model": parent["model_uri"],
-            "parent_iteration": parent["parent_iteration"] or "none (first iteration)",
-            "uri": uri,
-            "mlflow_run_id": run_id,
-            "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
-            **_loss_metadata(history, "sft"),
-        }
-    )
+    params = {"parent_iteration": _parent(layout)["parent_iteration"], "finetuning": rec.finetuning, "lora_r": rec.lora.r,
+              "lora_alpha": rec.lora.alpha, "curriculum": rec.curriculum, **{f"sft.{k}": v for k, v in rec.sft.model_dump().items()}}
+    trained = _train(context, "sft_adapter", "sft", "sft", layout, recipe, tracking, launcher, params,
+                     train_file=layout.gold_split("train"), val_file=layout.gold_split("val"))
+    uri = artifacts.promote_dir(artifacts.join(trained.scratch, TrainerOutputs.SFT_ADAPTER), layout.sft_adapter)
+    return dg.MaterializeResult(metadata={**_trained_metadata(trained, _parent(layout), tracking, "sft"), "uri": uri})
 
 
 class PreferencePairsConfig(dg.Config):
@@ -204,7 +220,9 @@ class PreferencePairsConfig(dg.Config):
     group_name="training",
     kinds={"pytorch", "huggingface"},
     code_version="1",
-    deps=[sft_adapter],
+    owners=OWNERS,
+    tags={"stage": "training"},
+    deps=[sft_adapter, gold_set, parent_model],
     description="The SFT model reviews training prompts; where the rubric finds its answer weaker than gold (lazy "
     "no-issues, missed or wrong findings, invalid format) the pair (chosen = gold, rejected = its answer) is kept.",
 )
@@ -215,33 +233,19 @@ def preference_pairs(
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
 ) -> dg.MaterializeResult:
-    key = context.partition_key
+    layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
-    parent = _parent(artifacts, key)
-    train = sorted(artifacts.read_jsonl(artifacts.iteration_uri(key, "gold_set", "train.jsonl")), key=lambda r: r["id"])
-    train = train[: rec.generation.max_prompts]
-    scratch = artifacts.scratch_uri(key, "preference_pairs")
-    prompts_file = artifacts.write_jsonl(artifacts.join(scratch, "prompts.jsonl"),
-                                         [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in train])
-    answers_file = artifacts.join(scratch, "answers.jsonl")
-    spec = {
-        "task": "generate",
-        "recipe": rec.model_dump(mode="json"),
-        "cache_dir": recipe.cache_dir,
-        "generate": [{
-            "name": "sft",
-            "model": parent["model_uri"],
-            "adapter": artifacts.iteration_uri(key, "sft_adapter", "adapter"),
-            "prompts_file": prompts_file,
-            "output_file": answers_file,
-        }],
-    }
-    launcher.launch(context, spec, {})
-    answers = {a["id"]: a["answer"] for a in artifacts.read_jsonl(answers_file)}
+    train = sorted(artifacts.read_table(layout.gold_split("train")), key=lambda r: r["id"])[: rec.generation.max_prompts]
+    scratch = layout.scratch("preference_pairs")
+    prompts = [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in train]
+    request = GenerateRequest(name="sft", model=_parent(layout)["model_uri"], adapter=layout.sft_adapter,
+                              prompts_file=artifacts.write_table(artifacts.join(scratch, Scratch.PROMPTS), prompts, tables.PROMPTS),
+                              output_file=artifacts.join(scratch, Scratch.answers("sft")))
+    launcher.launch(context, JobSpec(task="generate", recipe=rec, cache_dir=recipe.cache_dir, generate=[request]), {})
+    answers = {a["id"]: a["answer"] for a in artifacts.read_table(request.output_file)}
     outcome = build_preference_pairs(train, answers, config.min_quality_gap, config.reject_lazy)
-    uri = artifacts.write_jsonl(artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"), outcome.pairs)
-    artifacts.write_jsonl(artifacts.iteration_uri(key, "preference_pairs", "sft_answers.jsonl"),
-                          [{"id": i, "answer": a} for i, a in answers.items()])
+    uri = artifacts.write_table(layout.pairs, outcome.pairs, tables.PAIRS)
+    artifacts.write_table(layout.sft_answers, [{"id": i, "answer": a} for i, a in answers.items()], tables.ANSWERS)
     return dg.MaterializeResult(
         metadata={
             "prompts": len(train),
@@ -257,7 +261,9 @@ def preference_pairs(
     group_name="training",
     kinds={"pytorch", "huggingface", "mlflow"},
     code_version="1",
-    deps=[preference_pairs, sft_adapter],
+    owners=OWNERS,
+    tags={"stage": "training"},
+    deps=[preference_pairs, sft_adapter, parent_model],
     retry_policy=TRAINING_RETRY,
     description="The recipe's preference method on the SFT policy: DPO with TRL DPOTrainer (reference = the frozen SFT "
     "policy, not the bare base) or ORPO (reference-free), then merged into full weights: the candidate model of this iteration.",
@@ -269,41 +275,26 @@ def dpo_model(
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
 ) -> dg.MaterializeResult:
-    key = context.partition_key
+    layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
-    parent = _parent(artifacts, key)
-    scratch = artifacts.scratch_uri(key, "dpo_model")
     method = rec.preference_method
-
-    def make_spec(attempt: Recipe) -> dict:
-        return _training_spec(
-            method, attempt, recipe, parent, scratch, artifacts.iteration_uri(key, "dpo_model", "checkpoints"),
-            adapter_dir=artifacts.iteration_uri(key, "sft_adapter", "adapter"),
-            pairs_file=artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"),
-        )
-
-    params = {"recipe": rec.label, "parent_model": parent["model_uri"], "method": method,
-              **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
-    run_id, result = _run_trainer(context, rec, "dpo", make_spec, tracking, launcher, params)
-    uri = artifacts.promote_dir(artifacts.join(scratch, "merged"), artifacts.iteration_uri(key, "dpo_model", "model"))
+    params = {"method": method, **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
+    trained = _train(context, "dpo_model", method, "dpo", layout, recipe, tracking, launcher, params,
+                     adapter_dir=layout.sft_adapter, pairs_file=layout.pairs)
+    uri = artifacts.promote_dir(artifacts.join(trained.scratch, TrainerOutputs.MERGED_MODEL), layout.candidate_model)
     # The preference-tuned LoRA adapter too: a server already running the parent model can load it
     # instead of rolling out the merged weights (KServe `lora_hot_load`). There is none when there were
     # no pairs, or with `finetuning: full`, whose policy is full weights, not an adapter.
-    policy = artifacts.join(scratch, f"{method}_policy")
-    is_adapter = artifacts.exists(artifacts.join(policy, "adapter_config.json"))
-    adapter_uri = artifacts.promote_dir(policy, artifacts.iteration_uri(key, "dpo_model", "adapter")) if is_adapter else None
-    artifacts.write_json(artifacts.iteration_uri(key, "dpo_model", "outputs.json"),
-                         {"model_uri": uri, "adapter_uri": adapter_uri, "parent_model": parent["model_uri"]})
-    history = result.pop("loss_history", [])
+    policy = artifacts.join(trained.scratch, TrainerOutputs.policy(method))
+    is_adapter = artifacts.exists(artifacts.join(policy, TrainerOutputs.ADAPTER_MARKER))
+    adapter_uri = artifacts.promote_dir(policy, layout.candidate_adapter) if is_adapter else None
+    parent = _parent(layout)
+    artifacts.write_json(layout.candidate_outputs, {"model_uri": uri, "adapter_uri": adapter_uri, "parent_model": parent["model_uri"]})
     return dg.MaterializeResult(
         metadata={
-            **_trainer_metadata(result),
+            **_trained_metadata(trained, parent, tracking, method),
             "model_uri": uri,
             "adapter_uri": adapter_uri or ("none (full fine-tuning: the policy is full weights)" if rec.finetuning == "full"
                                            else "none (no preference pairs)"),
-            "parent_model": parent["model_uri"],
-            "mlflow_run_id": run_id,
-            "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
-            **_loss_metadata(history, method),
         }
     )

@@ -1,4 +1,4 @@
-"""Typed training recipes: versioned YAML files shipped in `review_slm/training/recipes/`.
+"""Typed training recipes: versioned YAML files shipped in `review_slm/data/recipes/`.
 
 Unknown keys and wrong types fail with the file, the key and what was expected, so a typo in a
 recipe stops the run before any GPU time is spent.
@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-RECIPES_PACKAGE = "review_slm.training.recipes"
+RECIPES_PACKAGE = "review_slm.data.recipes"
 
 
 class _Strict(BaseModel):

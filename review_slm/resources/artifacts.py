@@ -1,4 +1,4 @@
-"""Artifact storage by URI: `<root>/iterations/<key>/<asset>/...`, every write atomic.
+"""Artifact storage by URI, every write atomic; where each artifact lives is `storage/layout.py`.
 
 Two implementations behind one interface, chosen by the profile: `LocalArtifactStore` (a folder)
 and `S3ArtifactStore` (S3 / MinIO, `s3_artifacts.py`). Assets speak URIs only: they hand the trainer
@@ -13,11 +13,14 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
+
+from review_slm.core import tables
 
 
 class ArtifactStore(dg.ConfigurableResource, ABC):
@@ -54,15 +57,13 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
         """The URIs of every file under `uri`, sorted."""
 
     @abstractmethod
-    def jsonl_writer(self, uri: str) -> AbstractContextManager[Callable[[dict], None]]:
-        """Write rows one at a time; the artifact appears (atomically) only when the block exits cleanly."""
+    def staged_file(self, uri: str) -> AbstractContextManager[Path]:
+        """A local file to write `uri` into; it becomes the artifact (atomically) only when the block
+        exits cleanly, so a failed writer leaves no artifact at all."""
 
     @abstractmethod
     def delete(self, uri: str) -> None:
         """Remove one file (e.g. a teacher-cache shard nobody can hit any more); a missing file is no error."""
-
-    def iteration_uri(self, key: str, asset: str, *parts: str) -> str:
-        return self.uri("iterations", key, asset, *parts)
 
     def join(self, uri: str, *parts: str) -> str:
         """A URI below another one (both stores use `/` separators)."""
@@ -76,6 +77,27 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
 
     def read_jsonl(self, uri: str) -> list[dict]:
         return [json.loads(line) for line in self.read_text(uri).splitlines() if line.strip()]
+
+    @contextmanager
+    def jsonl_writer(self, uri: str) -> Iterator[Callable[[dict], None]]:
+        """Write rows one at a time (constant memory); the artifact appears only when the block exits cleanly."""
+        with self.staged_file(uri) as path, path.open("w", encoding="utf-8") as fh:
+            yield lambda row: fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def write_table(self, uri: str, rows: Iterable[dict], schema: pa.Schema) -> str:
+        """Rows as a Parquet file of the declared `schema` (core/tables.py)."""
+        with self.staged_file(uri) as path:
+            tables.write_parquet(path, rows, schema)
+        return uri
+
+    def read_table(self, uri: str) -> list[dict]:
+        return tables.read_parquet(self.local_path(uri))
+
+    @contextmanager
+    def table_writer(self, uri: str, schema: pa.Schema) -> Iterator[Callable[[dict], None]]:
+        """Stream rows into a Parquet file of `schema` in constant memory; atomic like `jsonl_writer`."""
+        with self.staged_file(uri) as path, tables.parquet_writer(path, schema) as write:
+            yield write
 
     def write_json(self, uri: str, data: dict) -> str:
         return self.write_text(uri, json.dumps(data, indent=2, ensure_ascii=False))
@@ -106,13 +128,14 @@ class LocalArtifactStore(ArtifactStore):
         return uri
 
     @contextmanager
-    def jsonl_writer(self, uri: str) -> Iterator[Callable[[dict], None]]:
+    def staged_file(self, uri: str) -> Iterator[Path]:
+        """A hidden sibling of the target, renamed onto it on success (same filesystem: atomic)."""
         path = Path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                yield lambda row: fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            yield Path(tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 
 import dagster as dg
 
+from review_slm.training.job_spec import JobSpec
+
 ENTRYPOINT = ["-m", "review_slm.training.entrypoint"]
 
 
@@ -35,7 +37,7 @@ class TrainerNeverStarted(dg.Failure):
 
 class TrainingLauncher(dg.ConfigurableResource, ABC):
     @abstractmethod
-    def launch(self, context: dg.AssetExecutionContext, spec: dict, env: dict[str, str]) -> dict:
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> dict:
         """Run one job spec (`task` = sft | dpo | orpo | generate) to completion; returns its reported metadata.
 
         Raises `TrainerFailed` when the trainer reported a classified failure, and another error when
@@ -88,12 +90,12 @@ class LocalProcessLauncher(TrainingLauncher):
     def command(self) -> list[str]:
         return torchrun_command(self.python, self.nproc_per_node, self.torchrun_from_env)
 
-    def launch(self, context: dg.AssetExecutionContext, spec: dict, env: dict[str, str]) -> dict:
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> dict:
         command = self.command()
-        context.log.info(f"launching `{spec['task']}` in a local process: {' '.join(command)}")
+        context.log.info(f"launching `{spec.task}` in a local process: {' '.join(command)}")
         with dg.open_pipes_session(
             context=context,
-            extras=spec,
+            extras=spec.extras(),
             context_injector=dg.PipesTempFileContextInjector(),
             message_reader=dg.PipesTempFileMessageReader(),
         ) as session:
@@ -103,6 +105,6 @@ class LocalProcessLauncher(TrainingLauncher):
         if failure is not None:
             raise failure
         if returncode != 0:
-            raise TrainerCrashed(f"trainer process `{spec['task']}` exited with code {returncode} without reporting why "
+            raise TrainerCrashed(f"trainer process `{spec.task}` exited with code {returncode} without reporting why "
                                  "(killed or crashed; see its stderr above)")
         return reported_metadata(session)

@@ -12,10 +12,9 @@ reads it). With a custom endpoint boto3 addresses buckets path-style, which is w
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -63,15 +62,15 @@ class S3ArtifactStore(ArtifactStore):
         return self.objects.put_bytes(uri, text.encode("utf-8"))
 
     @contextmanager
-    def jsonl_writer(self, uri: str) -> Iterator[Callable[[dict], None]]:
-        """Rows go to a local temp file (any size, constant memory); the object is uploaded only
-        when the block exits cleanly, so a failed block leaves no object at all."""
+    def staged_file(self, uri: str) -> Iterator[Path]:
+        """A local temp file (any size); the object is uploaded only when the block exits cleanly,
+        so a failed block leaves no object at all."""
         split_uri(uri)  # a bad URI fails before any row is produced
         Path(self.cache_dir).mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".jsonl-", suffix=".jsonl", dir=self.cache_dir)
+        fd, tmp = tempfile.mkstemp(prefix=".staged-", suffix=Path(uri).suffix, dir=self.cache_dir)
+        os.close(fd)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                yield lambda row: fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            yield Path(tmp)
             self.objects.upload_file(Path(tmp), uri)
         finally:
             os.unlink(tmp)

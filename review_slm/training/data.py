@@ -1,19 +1,19 @@
-"""Turn gold rows and preference pairs (JSONL written by the orchestrator) into TRL datasets."""
+"""Turn gold rows and preference pairs (Parquet written by the orchestrator) into TRL datasets."""
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from review_slm.core.diff_hunks import HUNK_HEADER, shift_hunk
 from review_slm.core.prompts import render_review, student_messages
 from review_slm.core.schema import Review
+from review_slm.core.tables import read_parquet
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+def read_rows(path: str | Path) -> list[dict]:
+    """A tabular artifact the orchestrator wrote (Parquet, `core/tables.py`), as rows."""
+    return read_parquet(path)
 
 
 def difficulty(row: dict) -> float:

@@ -26,17 +26,21 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from review_slm.training import distributed
     from review_slm.training.guards import TrainingFailure
+    from pydantic import ValidationError
+
     from review_slm.training.io import run_by_uri
+    from review_slm.training.job_spec import JobSpec
     from review_slm.training.methods import TASKS
     from review_slm.training.models import set_cpu_threads
     from review_slm.training.telemetry import open_mlflow
 
     with distributed.open_pipes() as pipes:
-        spec = pipes.extras
-        task = spec.get("task")
-        if task not in TASKS:
-            raise SystemExit(f"unknown task {task!r}: expected one of {sorted(TASKS)}")
-        set_cpu_threads(spec.get("recipe", {}).get("hardware", {}).get("cpu_threads"))
+        try:
+            spec = JobSpec.model_validate(pipes.extras)
+        except ValidationError as err:
+            raise SystemExit(f"invalid job spec: {err}") from None
+        task = spec.task
+        set_cpu_threads(spec.recipe.hardware.cpu_threads)
         client, run_id = open_mlflow() if distributed.is_main_process() else (None, None)
         try:
             metadata, published = run_by_uri(spec, lambda local: TASKS[task](local, pipes, client, run_id),

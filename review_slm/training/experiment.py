@@ -8,7 +8,6 @@ by a local logger, since nothing here reports to Dagster.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -16,46 +15,47 @@ from review_slm.core.lazy import NO_ISSUES
 from review_slm.core.metrics import EvalMetrics, metrics_by_set
 from review_slm.core.prompts import student_messages
 from review_slm.core.recipe import Recipe
+from review_slm.core import tables
 from review_slm.training.distributed import RankLocalPipes
+from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
 
-def write_jsonl(path: Path, rows: list[dict]) -> str:
+def write_rows(path: Path, rows: list[dict], schema) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tables.write_parquet(path, rows, schema)
     return str(path)
 
 
-def run_task(spec: dict) -> dict:
+def run_task(spec: JobSpec) -> dict:
     from review_slm.training.methods import TASKS
     from review_slm.training.models import set_cpu_threads
 
-    set_cpu_threads(spec["recipe"]["hardware"].get("cpu_threads"))
-    return TASKS[spec["task"]](spec, RankLocalPipes(spec), None, None)
+    set_cpu_threads(spec.recipe.hardware.cpu_threads)
+    return TASKS[spec.task](spec, RankLocalPipes(spec.extras()), None, None)
 
 
 def sft(recipe: Recipe, parent: str, train_rows: list[dict], out_dir: Path, cache_dir: Path) -> tuple[str, dict]:
     """SFT of `parent` on gold rows; returns (policy folder, trainer summary)."""
-    spec = {"task": "sft", "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir), "parent_model": parent,
-            "output_dir": str(out_dir), "train_file": write_jsonl(out_dir / "train.jsonl", train_rows)}
-    return str(out_dir / "adapter"), run_task(spec)
+    spec = JobSpec(task="sft", recipe=recipe, cache_dir=str(cache_dir), parent_model=parent, output_dir=str(out_dir),
+                   train_file=write_rows(out_dir / "train.parquet", train_rows, tables.GOLD))
+    return str(out_dir / TrainerOutputs.SFT_ADAPTER), run_task(spec)
 
 
 def prefer(recipe: Recipe, parent: str, policy_dir: str, pairs: list[dict], out_dir: Path, cache_dir: Path) -> tuple[str, dict]:
     """The recipe's preference method (DPO or ORPO) on the SFT policy; returns (merged model folder, summary)."""
-    spec = {"task": recipe.preference_method, "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir),
-            "parent_model": parent, "output_dir": str(out_dir), "adapter_dir": policy_dir,
-            "pairs_file": write_jsonl(out_dir / "pairs.jsonl", pairs)}
-    return str(out_dir / "merged"), run_task(spec)
+    spec = JobSpec(task=recipe.preference_method, recipe=recipe, cache_dir=str(cache_dir), parent_model=parent,
+                   output_dir=str(out_dir), adapter_dir=policy_dir,
+                   pairs_file=write_rows(out_dir / "pairs.parquet", pairs, tables.PAIRS))
+    return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
 
 
 def answers(recipe: Recipe, model: str, rows: list[dict], work_dir: Path, cache_dir: Path, adapter: str | None = None) -> dict[str, str]:
     """Greedy answers of `model` (plus `adapter`, for a LoRA policy) to the student prompts of `rows`, by id."""
     prompts = [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in rows]
-    out = work_dir / "answers.jsonl"
-    entry = {"name": "model", "model": model, "prompts_file": write_jsonl(work_dir / "prompts.jsonl", prompts), "output_file": str(out)}
-    if adapter:
-        entry["adapter"] = adapter
-    run_task({"task": "generate", "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir), "generate": [entry]})
-    return {a["id"]: a["answer"] for a in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    out = work_dir / "answers.parquet"
+    request = GenerateRequest(name="model", model=model, adapter=adapter, output_file=str(out),
+                              prompts_file=write_rows(work_dir / "prompts.parquet", prompts, tables.PROMPTS))
+    run_task(JobSpec(task="generate", recipe=recipe, cache_dir=str(cache_dir), generate=[request]))
+    return {a["id"]: a["answer"] for a in tables.read_parquet(out)}
 
 
 def evaluate(recipe: Recipe, model: str, items: list[dict], work_dir: Path, cache_dir: Path) -> dict[str, EvalMetrics]:

@@ -13,17 +13,13 @@ unchanged, so the local profile never touches boto3.
 
 from __future__ import annotations
 
-import copy
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from review_slm.training.job_spec import GenerateRequest, JobSpec, staged_fields
 from review_slm.training.object_store import ObjectStore, cache_path, is_s3_uri, join_uri
 
-INPUT_FILES = ("train_file", "val_file", "pairs_file")
-INPUT_DIRS = ("adapter_dir",)
-GENERATE_INPUT_FILES = ("prompts_file",)
-GENERATE_INPUT_DIRS = ("adapter",)
 # Folders the Trainer stages locally under output_dir; checkpoints reach the store through the
 # checkpoint store instead, so they are not published with the outputs.
 LOCAL_ONLY_OUTPUTS = frozenset({"checkpoints", "resume"})
@@ -38,25 +34,16 @@ class StagedSpec:
     """`spec` with local paths for every `s3://` input (downloaded) and output (a fresh local place);
     `publish()` uploads the outputs under their URIs."""
 
-    def __init__(self, spec: dict, objects: Callable[[], ObjectStore] = ObjectStore.from_env):
-        self.cache_dir = Path(spec["cache_dir"])
+    def __init__(self, spec: JobSpec, objects: Callable[[], ObjectStore] = ObjectStore.from_env):
+        self.cache_dir = Path(spec.cache_dir)
         self._objects_factory = objects
         self._objects: ObjectStore | None = None
         self.output_dirs: list[tuple[Path, str]] = []
         self.output_files: list[tuple[Path, str]] = []
-        self.spec = copy.deepcopy(spec)
-        self._stage_inputs(self.spec, INPUT_FILES, INPUT_DIRS)
-        if is_s3_uri(spec.get("output_dir", "")):
-            out = self._fresh_output(spec["output_dir"])
-            out.mkdir(parents=True, exist_ok=True)  # ranks sharing a node stage the same folder
-            self.spec["output_dir"] = str(out)
-            self.output_dirs.append((out, spec["output_dir"]))
-        for entry in self.spec.get("generate", []):
-            self._stage_inputs(entry, GENERATE_INPUT_FILES, GENERATE_INPUT_DIRS)
-            if is_s3_uri(entry.get("output_file", "")):
-                out = self._fresh_output(entry["output_file"])
-                self.output_files.append((out, entry["output_file"]))
-                entry["output_file"] = str(out)
+        self.spec = spec.model_copy(deep=True)
+        self._stage(self.spec)
+        for entry in self.spec.generate:
+            self._stage(entry)
 
     @property
     def objects(self) -> ObjectStore:
@@ -68,12 +55,23 @@ class StagedSpec:
     def has_outputs(self) -> bool:
         return bool(self.output_dirs or self.output_files)
 
-    def _stage_inputs(self, entry: dict, files: tuple[str, ...], dirs: tuple[str, ...]) -> None:
-        for key in (*files, *dirs):
-            value = entry.get(key)
-            if value and is_s3_uri(value):
-                fetch = self.objects.fetch_file if key in files else self.objects.fetch_dir
-                entry[key] = str(fetch(value, s3_cache(self.cache_dir)))
+    def _stage(self, entry: JobSpec | GenerateRequest) -> None:
+        """Replace every staged `s3://` field of `entry` by a local path (see `job_spec.Staged`)."""
+        for name, how in staged_fields(type(entry)).items():
+            value = getattr(entry, name)
+            if not value or not is_s3_uri(value):
+                continue
+            if how.direction == "input":
+                fetch = self.objects.fetch_file if how.kind == "file" else self.objects.fetch_dir
+                setattr(entry, name, str(fetch(value, s3_cache(self.cache_dir))))
+                continue
+            local = self._fresh_output(value)
+            if how.kind == "dir":
+                local.mkdir(parents=True, exist_ok=True)  # ranks sharing a node stage the same folder
+                self.output_dirs.append((local, value))
+            else:
+                self.output_files.append((local, value))
+            setattr(entry, name, str(local))
 
     def _fresh_output(self, uri: str) -> Path:
         local = cache_path(self.cache_dir / "outputs", uri)
@@ -104,7 +102,7 @@ class StagedSpec:
         return written
 
 
-def run_by_uri(spec: dict, task: Callable[[dict], dict], is_main_process: bool,
+def run_by_uri(spec: JobSpec, task: Callable[[JobSpec], dict], is_main_process: bool,
                objects: Callable[[], ObjectStore] = ObjectStore.from_env) -> tuple[dict, list[str]]:
     """Stage (every rank: each needs its inputs locally), run `task(local_spec)`, and publish the
     outputs if it returned, on rank 0 only. Returns the task's metadata and the URIs published."""

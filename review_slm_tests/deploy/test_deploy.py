@@ -235,7 +235,7 @@ def test_helm_user_deployment_env_is_the_contract():
     assert value["REVIEW_SLM_ARTIFACT_URI"].startswith("s3://review-slm/")
     assert value["AWS_ENDPOINT_URL"] == "http://minio.review-slm.svc:9000"
     assert value["MLFLOW_TRACKING_URI"] == "http://mlflow.review-slm.svc:5000"
-    recipes = {p.stem for p in (ROOT / "review_slm" / "training" / "recipes").glob("*.yaml")}
+    recipes = {p.stem for p in (ROOT / "review_slm" / "data" / "recipes").glob("*.yaml")}
     assert value["REVIEW_SLM_RECIPE"] in recipes
     secret_of = {name: e["valueFrom"]["secretKeyRef"]["name"] for name, e in env.items() if "valueFrom" in e}
     assert secret_of == {"AWS_ACCESS_KEY_ID": "review-slm-s3", "AWS_SECRET_ACCESS_KEY": "review-slm-s3", "GITHUB_TOKEN": "review-slm-github"}

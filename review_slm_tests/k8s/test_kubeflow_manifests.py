@@ -4,6 +4,9 @@ import json
 
 import pytest
 
+from review_slm.core.recipe import load_recipe
+from review_slm.training.job_spec import JobSpec
+
 from review_slm.core.recipe import HardwareSpec
 from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
 from review_slm.resources.kubeflow.manifests import TrainerPod, dns_label
@@ -23,7 +26,9 @@ CONFIGS = {
 
 
 def _pod(launcher, hardware: HardwareSpec, env: dict | None = None) -> TrainerPod:
-    spec = {"task": "dpo", "recipe": {"hardware": hardware.model_dump()}}
+    recipe = load_recipe("tiny")
+    spec = JobSpec(task="dpo", recipe=recipe.model_copy(update={"hardware": hardware}), cache_dir="/cache", parent_model="m",
+                   output_dir="/out", adapter_dir="/adapter", pairs_file="/pairs.parquet")
     run_id = "0123abcd-4567-89ab-cdef-0123456789ab"
     return launcher.trainer_pod(spec, env or {"DAGSTER_PIPES_CONTEXT": "e30=", "MLFLOW_RUN_ID": "abc"}, "iter-0001", run_id)
 

@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 
 from review_slm.core.recipe import load_recipe
+from review_slm.training.job_spec import JobSpec
 from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
 from review_slm.resources.launcher import TrainerCrashed, TrainerFailed, TrainerNeverStarted
 from review_slm_tests.k8s.fake_kubeflow import JobRun, fake_kubeflow, running, terminated, unschedulable, waiting
@@ -23,10 +24,11 @@ FAST = {"namespace": "training", "image": "registry.example/review-slm-trainer:1
         "log_drain_timeout_s": 5, "pending_timeout_s": 30, "image_pull_grace_s": 0}
 
 
-def _spec(nodes: int = 2, gpus: int = 0) -> dict:
-    recipe = load_recipe("tiny").model_dump(mode="json")
-    recipe["hardware"].update(nodes=nodes, gpus_per_node=gpus, accelerator="cuda" if gpus else "cpu")
-    return {"task": "sft", "recipe": recipe, "train_file": "s3://bucket/iterations/iter-0001/gold_set/train.jsonl"}
+def _spec(nodes: int = 2, gpus: int = 0) -> JobSpec:
+    recipe = load_recipe("tiny")
+    hardware = recipe.hardware.model_copy(update={"nodes": nodes, "gpus_per_node": gpus, "accelerator": "cuda" if gpus else "cpu"})
+    return JobSpec(task="sft", recipe=recipe.model_copy(update={"hardware": hardware}), cache_dir="/cache", parent_model="builtin:tiny-qwen2",
+                   output_dir="s3://bucket/.scratch/iter-0001/sft_adapter", train_file="s3://bucket/iterations/iter-0001/gold_set/train.parquet")
 
 
 def _run_logs(instance: dg.DagsterInstance, run_id: str) -> str:

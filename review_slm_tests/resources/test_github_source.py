@@ -7,7 +7,7 @@ from review_slm_tests.servers import serve
 
 from review_slm.core.github_comments import parse_threads
 from review_slm.resources.artifacts import LocalArtifactStore
-from review_slm.resources.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
+from review_slm.storage.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import GitHubReviewSource
 
 HUGE_HUNK = "@@ -1,1 +1,4001 @@\n" + "".join(f"+line_{i} = {i}\n" for i in range(4000)) + "+go f()"

@@ -8,9 +8,10 @@ from dagster_aws.s3 import S3Resource
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.artifacts import ArtifactStore, LocalArtifactStore
 from review_slm.resources.s3_artifacts import S3ArtifactStore
-from review_slm.resources.teacher_cache import TeacherCache
+from review_slm.storage.teacher_cache import TeacherCache
 from review_slm.training.object_store import MANIFEST
 from review_slm.training.tiny_model import ensure_tiny_model
+from review_slm.storage.layout import iteration
 
 
 def s3_store(bucket: str, cache: Path, endpoint_url: str | None = None, **kwargs) -> S3ArtifactStore:
@@ -33,7 +34,7 @@ def test_a_model_round_trips_through_s3_and_loads_with_the_same_weights(s3_bucke
     writer = s3_store(s3_bucket, tmp_path / "writer-cache", endpoint_url=s3_endpoint)
     scratch = writer.scratch_uri("iter-0001", "dpo_model")
     writer.put_dir(model_dir, writer.join(scratch, "merged"))
-    uri = writer.promote_dir(writer.join(scratch, "merged"), writer.iteration_uri("iter-0001", "dpo_model", "model"))
+    uri = writer.promote_dir(writer.join(scratch, "merged"), iteration(writer, "iter-0001").candidate_model)
     assert uri == f"s3://{s3_bucket}/review-slm/iterations/iter-0001/dpo_model/model"
     assert writer.exists(uri) and not writer.exists(writer.join(scratch, "merged"))  # promotion consumed the scratch
 
@@ -49,7 +50,7 @@ def test_a_model_round_trips_through_s3_and_loads_with_the_same_weights(s3_bucke
 
 def test_a_failed_jsonl_block_leaves_no_object_and_large_files_go_multipart(s3_bucket, tmp_path):
     store = s3_store(s3_bucket, tmp_path / "cache", multipart_threshold_mb=1, multipart_chunk_mb=5)
-    uri = store.iteration_uri("iter-0001", "hf_supplement", "records.jsonl")
+    uri = store.uri("streamed", "rows.jsonl")
     with pytest.raises(RuntimeError, match="malformed dataset"):
         with store.jsonl_writer(uri) as write:
             write({"id": 1})
@@ -71,7 +72,7 @@ def test_promote_dir_replaces_the_destination_and_lists_by_prefix_on_both_stores
     (old / "sub").mkdir(parents=True)
     (old / "stale.bin").write_bytes(b"stale")
     (old / "sub" / "w.bin").write_bytes(b"old")
-    dest = store.iteration_uri("iter-0002", "sft_adapter", "adapter")
+    dest = iteration(store, "iter-0002").sft_adapter
     store.put_dir(old, dest)
     new = tmp_path / "new"
     (new / "sub").mkdir(parents=True)
@@ -97,7 +98,7 @@ def test_teacher_cache_reads_its_shards_by_prefix(any_store):
     other_model.put("x", {"review": "y"})
     again = TeacherCache(any_store, "qwen2.5-coder:7b", "run-2")
     assert len(again) == 5 and again.get("k4")["review"]["summary"] == "answer 4"
-    assert len(any_store.list_prefix(any_store.uri(*again.dir_parts))) == 3
+    assert len(any_store.list_prefix(again.layout.teacher_cache(again.model, again.digest_dir))) == 3
 
 
 def test_teacher_cache_prunes_shards_of_other_digests(any_store):

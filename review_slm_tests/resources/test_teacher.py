@@ -12,7 +12,7 @@ from review_slm_tests.servers import serve
 from review_slm.core.schema import ReviewRecord
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.teacher import OllamaTeacher
-from review_slm.resources.teacher_cache import TeacherCache
+from review_slm.storage.teacher_cache import TeacherCache
 
 MODEL = "qwen2.5-coder:7b-instruct"
 VALID = {"findings": [{"path": "a.go", "line": 3, "severity": "high", "category": "resource-leak",

@@ -17,8 +17,10 @@ from review_slm.assets.training import dpo_model, sft_adapter
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.launcher import LocalProcessLauncher
-from review_slm.resources.recipes import TrainingRecipe
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
+from review_slm.storage.layout import iteration
+from review_slm.core import tables
 
 
 def bug_suite_rows() -> list[dict]:
@@ -55,9 +57,10 @@ class Harness:
     def write_upstream(self, key: str, rows: list[dict] | None = None) -> None:
         rows = rows if rows is not None else bug_suite_rows()
         art = self.artifacts
-        art.write_jsonl(art.iteration_uri(key, "gold_set", "train.jsonl"), rows[:20])
-        art.write_jsonl(art.iteration_uri(key, "gold_set", "val.jsonl"), rows[20:])
-        art.write_json(art.iteration_uri(key, "parent_model", "parent.json"),
+        layout = iteration(art, key)
+        art.write_table(layout.gold_split("train"), rows[:20], tables.GOLD)
+        art.write_table(layout.gold_split("val"), rows[20:], tables.GOLD)
+        art.write_json(layout.parent,
                        {"model_uri": "builtin:tiny-qwen2", "parent_iteration": None, "registry_version": None})
 
     def write_pairs(self, key: str) -> None:
@@ -70,7 +73,7 @@ class Harness:
             pairs.append({"prompt": student_messages(row["path"], row["language"], row["diff_hunk"]),
                           "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(row["review"]))}],
                           "rejected": [{"role": "assistant", "content": render_review(NO_ISSUES)}]})
-        self.artifacts.write_jsonl(self.artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"), pairs)
+        self.artifacts.write_table(iteration(self.artifacts, key).pairs, pairs, tables.PAIRS)
 
     def materialize(self, asset, key: str, recipe_path: Path, launcher: LocalProcessLauncher | None = None):
         self.instance.add_dynamic_partitions(iteration_partitions.name, [key])

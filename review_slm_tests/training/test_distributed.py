@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 from review_slm.resources.launcher import LocalProcessLauncher
 from review_slm_tests.training.conftest import sft_adapter, tiny_recipe
+from review_slm.storage.layout import iteration
 
 
 def _free_port() -> int:
@@ -41,7 +42,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(harness,
     assert abs(one["final_loss"] - two["final_loss"]) < 1e-3
     # Rank 0 alone promoted checkpoints and reported: one materialization, one MLflow run.
     assert two["checkpoints_promoted"] == 2 and len(harness.mlflow_runs("sft_adapter", "iter-0002")) == 1
-    weights = {key: load_file(str(harness.artifacts.local_path(harness.artifacts.iteration_uri(key, "sft_adapter", "adapter"))
+    weights = {key: load_file(str(harness.artifacts.local_path(iteration(harness.artifacts, key).sft_adapter)
                                   / "adapter_model.safetensors")) for key in ("iter-0001", "iter-0002")}
     for name, tensor in weights["iter-0001"].items():
         assert (weights["iter-0002"][name] - tensor).abs().max().item() < 1e-4, name

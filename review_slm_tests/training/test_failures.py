@@ -4,10 +4,11 @@ import dagster as dg
 from safetensors.torch import load_file
 
 from review_slm_tests.training.conftest import sft_adapter, tiny_recipe
+from review_slm.storage.layout import iteration
 
 
 def _adapter_weights(harness, key):
-    path = harness.artifacts.local_path(harness.artifacts.iteration_uri(key, "sft_adapter", "adapter"))
+    path = harness.artifacts.local_path(iteration(harness.artifacts, key).sft_adapter)
     return load_file(str(path / "adapter_model.safetensors"))
 
 
@@ -39,7 +40,7 @@ def test_killed_trainer_is_retried_and_resumes_from_its_last_checkpoint(harness,
     for name, tensor in reference.items():
         assert (resumed[name] - tensor).abs().max().item() < 1e-5, name
     # Checkpoints are dropped once the adapter is saved: the next run of this iteration starts fresh.
-    assert not harness.artifacts.exists(harness.artifacts.iteration_uri("iter-0002", "sft_adapter", "checkpoints"))
+    assert not harness.artifacts.exists(iteration(harness.artifacts, "iter-0002").checkpoints("sft_adapter"))
 
 
 def test_out_of_memory_halves_the_micro_batch_and_keeps_the_effective_batch(harness, tmp_path, monkeypatch):
@@ -84,7 +85,7 @@ def test_divergence_stops_the_run_fails_the_asset_and_promotes_nothing(harness, 
     assert "diverged at step 3" in failure.description and "Nothing was promoted" in failure.description
     assert failure.metadata["step"].value == 3 and failure.metadata["loss"].value == "nan"
     assert not harness.metadata("sft_adapter", "iter-0001")
-    assert not harness.artifacts.exists(harness.artifacts.iteration_uri("iter-0001", "sft_adapter", "adapter"))
+    assert not harness.artifacts.exists(iteration(harness.artifacts, "iter-0001").sft_adapter)
     (run,) = harness.mlflow_runs("sft_adapter", "iter-0001")
     assert run.info.status == "FAILED"
     assert run.data.tags["review_slm.failure"] == "divergence" and run.data.tags["review_slm.failure.step"] == "3"

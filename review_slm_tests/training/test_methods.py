@@ -5,6 +5,8 @@ import torch
 
 from review_slm.core.recipe import load_recipe
 from review_slm.training.data import curriculum_order
+from review_slm.storage.layout import iteration
+from review_slm.training.job_spec import JobSpec
 from review_slm.training.methods import TASKS
 from review_slm.training.methods.sft import build_trainer
 from review_slm_tests.training.conftest import bug_suite_rows, dpo_model, sft_adapter, tiny_recipe
@@ -13,9 +15,10 @@ from review_slm_tests.training.conftest import bug_suite_rows, dpo_model, sft_ad
 def _trainer(harness, tmp_path, **overrides):
     harness.write_upstream("iter-0001")
     art = harness.artifacts
-    spec = {"parent_model": "builtin:tiny-qwen2", "cache_dir": str(harness.model_cache), "output_dir": str(tmp_path / "out"),
-            "train_file": str(art.local_path(art.iteration_uri("iter-0001", "gold_set", "train.jsonl")))}
-    return build_trainer(spec, load_recipe(str(tiny_recipe(tmp_path, **overrides))), callbacks=[])
+    recipe = load_recipe(str(tiny_recipe(tmp_path, **overrides)))
+    spec = JobSpec(task="sft", recipe=recipe, parent_model="builtin:tiny-qwen2", cache_dir=str(harness.model_cache),
+                   output_dir=str(tmp_path / "out"), train_file=str(art.local_path(iteration(art, "iter-0001").gold_split("train"))))
+    return build_trainer(spec, recipe, callbacks=[])
 
 
 def test_packed_rows_keep_examples_apart(harness, tmp_path):

@@ -6,6 +6,7 @@ from dagster_aws.s3 import S3Resource
 from review_slm.resources.s3_artifacts import S3ArtifactStore
 from review_slm.training.object_store import MANIFEST
 from review_slm_tests.training.conftest import dpo_model, sft_adapter, tiny_recipe
+from review_slm.storage.layout import iteration
 
 
 def test_sft_resumes_from_s3_checkpoints_and_dpo_promotes_its_model_to_s3(harness, s3_bucket, tmp_path, monkeypatch):
@@ -19,13 +20,13 @@ def test_sft_resumes_from_s3_checkpoints_and_dpo_promotes_its_model_to_s3(harnes
     assert result.success
     sft = harness.metadata("sft_adapter", key)
     assert sft["resumed_from_step"] == 2 and sft["uri"] == f"s3://{s3_bucket}/review-slm/iterations/{key}/sft_adapter/adapter"
-    assert art.exists(sft["uri"]) and art.list_prefix(art.iteration_uri(key, "sft_adapter", "checkpoints")) == []  # cleared
+    assert art.exists(sft["uri"]) and art.list_prefix(iteration(art, key).checkpoints("sft_adapter")) == []  # cleared
     monkeypatch.delenv("REVIEW_SLM_FAULT")
 
     harness.write_pairs(key)  # preference_pairs' generate run is covered by test_io; its trainer start costs ~10 s here
     assert harness.materialize(dpo_model, key, recipe).success
     model_uri = harness.metadata("dpo_model", key)["model_uri"]
-    assert model_uri == art.iteration_uri(key, "dpo_model", "model")
+    assert model_uri == iteration(art, key).candidate_model
     assert {"config.json", "model.safetensors"} <= set(art.objects.read_manifest(model_uri)["files"])
     assert art.list_prefix(art.scratch_uri(key, "dpo_model")) == []  # promotion consumed the scratch
     assert (art.local_path(model_uri) / "config.json").is_file() and not (art.local_path(model_uri) / MANIFEST).exists()

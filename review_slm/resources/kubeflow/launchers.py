@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import dagster as dg
 from kubernetes import client
 
-from review_slm.core.recipe import HardwareSpec
-from review_slm.resources.kube import api_client, conditions
+from review_slm.training.job_spec import JobSpec
+from review_slm.clients.kube import api_client, conditions
 from review_slm.resources.kubeflow import diagnosis, pytorchjob, trainjob
 from review_slm.resources.kubeflow.manifests import JobKind, TrainerPod, dns_label, job_labels
 from review_slm.resources.kubeflow.pod_logs import MasterLogFollower, PodLogMessageReader
@@ -84,15 +84,15 @@ class KubeflowLauncher(TrainingLauncher):
     def api_client(self) -> client.ApiClient:
         return api_client(self.api_url, self.in_cluster, self.kubeconfig_path, self.kube_context)
 
-    def trainer_pod(self, spec: dict, env: dict[str, str], iteration: str | None, run_id: str) -> TrainerPod:
+    def trainer_pod(self, spec: JobSpec, env: dict[str, str], iteration: str | None, run_id: str) -> TrainerPod:
         """The pods' inputs: this configuration, the recipe's hardware spec, and `env` (values, never secrets)."""
         return TrainerPod(
             image=self.image, command=torchrun_command(self.python, from_env=True),
-            hardware=HardwareSpec.model_validate((spec.get("recipe") or {}).get("hardware") or {}),
+            hardware=spec.recipe.hardware,
             env=env, secret_env=dict(self.secret_env), env_from_secrets=list(self.env_from_secrets),
             node_selector=dict(self.node_selector), tolerations=[dict(t) for t in self.tolerations],
             shm_size=self.shm_size, cpu_request=self.cpu_request, image_pull_policy=self.image_pull_policy,
-            service_account_name=self.service_account_name, labels=job_labels(spec["task"], iteration, run_id),
+            service_account_name=self.service_account_name, labels=job_labels(spec.task, iteration, run_id),
         )
 
     def job_name(self, task: str, iteration: str | None, run_id: str) -> str:
@@ -109,14 +109,14 @@ class KubeflowLauncher(TrainingLauncher):
         return PodLogMessageReader()
 
     # -- the lifecycle ---------------------------------------------------------------------
-    def launch(self, context: dg.AssetExecutionContext, spec: dict, env: dict[str, str]) -> dict:
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> dict:
         api = self.api_client()
         job = self.job_kind
         custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
         reader = self.message_reader()
         iteration, run_id = (context.partition_key if context.has_partition_key else None), context.run.run_id
-        name = self.job_name(spec["task"], iteration, run_id)
-        with dg.open_pipes_session(context=context, extras=spec, context_injector=dg.PipesEnvContextInjector(),
+        name = self.job_name(spec.task, iteration, run_id)
+        with dg.open_pipes_session(context=context, extras=spec.extras(), context_injector=dg.PipesEnvContextInjector(),
                                    message_reader=reader) as session:
             manifest = self.render(name, self.trainer_pod(spec, {**self.env, **env, **session.get_bootstrap_env_vars()}, iteration, run_id))
 
@@ -126,7 +126,7 @@ class KubeflowLauncher(TrainingLauncher):
 
             follower = MasterLogFollower(core, self.namespace, job.master_selector(name), job.container, on_line, context.log)
             custom.create_namespaced_custom_object(job.group, job.version, self.namespace, job.plural, manifest)
-            context.log.info(f"created {job.kind} {self.namespace}/{name} ({manifest['metadata']['labels']}) for `{spec['task']}`")
+            context.log.info(f"created {job.kind} {self.namespace}/{name} ({manifest['metadata']['labels']}) for `{spec.task}`")
             try:
                 follower.start()
                 outcome, pods = self._supervise(context, custom, core, name)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from review_slm.training.job_spec import JobSpec
 from review_slm.core.recipe import Recipe, StageSpec
 from review_slm.training import distributed
 from review_slm.training.checkpoints import open_checkpoint_store, run_fingerprint
@@ -117,15 +118,15 @@ class TrainingRun:
     `TrainingFailure` the orchestrator can retry with a smaller micro-batch.
     """
 
-    def __init__(self, task: str, spec: dict, recipe: Recipe, stage: StageSpec, pipes, mlflow_client, run_id: str | None,
+    def __init__(self, task: str, spec: JobSpec, recipe: Recipe, stage: StageSpec, pipes, mlflow_client, run_id: str | None,
                  data_files: list[str]):
         self.task, self.spec, self.recipe, self.stage = task, spec, recipe, stage
         self.pipes, self.client, self.run_id = pipes, mlflow_client, run_id
         self.started = time.monotonic()
         self.telemetry = PipesMlflowCallback(pipes, task, mlflow_client, run_id)
-        self.store = open_checkpoint_store(spec["checkpoint_uri"]) if spec.get("checkpoint_uri") else None
-        self.fingerprint = run_fingerprint(task, stage, data_files, spec.get("parent_model", ""),
-                                           {"world_size": distributed.world_size(), "adapter": spec.get("adapter_dir", "")})
+        self.store = open_checkpoint_store(spec.checkpoint_uri) if spec.checkpoint_uri else None
+        self.fingerprint = run_fingerprint(task, stage, data_files, (spec.parent_model or ""),
+                                           {"world_size": distributed.world_size(), "adapter": (spec.adapter_dir or "")})
         self.resume = self.store.latest(self.fingerprint) if self.store else None
         self.promoter = CheckpointPromoter(self.store, self.fingerprint, pipes) if self.store else None
         self.lock = reproducibility_lock(recipe, task)
@@ -140,7 +141,7 @@ class TrainingRun:
     def train(self, trainer):
         resume_dir = None
         if self.resume is not None:
-            resume_dir = str(self.store.fetch(self.resume, Path(self.spec["output_dir"]) / "resume"))
+            resume_dir = str(self.store.fetch(self.resume, Path(self.spec.output_dir) / "resume"))
             self.pipes.log.info(f"{self.task}: resuming from the checkpoint at step {self.resume.step} ({self.resume.uri})")
         try:
             return trainer.train(resume_from_checkpoint=resume_dir)

@@ -5,6 +5,8 @@ away from the rejected answers."""
 
 from __future__ import annotations
 
+from review_slm.training.job_spec import JobSpec
+
 from review_slm.training.methods.preference import run_preference
 
 
@@ -17,5 +19,5 @@ def make_trainer(model, args_kwargs: dict, dataset, tokenizer, callbacks: list, 
     return DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
 
 
-def run(spec: dict, pipes, mlflow_client, run_id: str | None) -> dict:
+def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     return run_preference("dpo", spec, pipes, mlflow_client, run_id, make_trainer)

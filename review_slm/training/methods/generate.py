@@ -3,20 +3,21 @@ compared model on the evaluation prompts. One process loads each model in turn."
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
+from review_slm.core.tables import ANSWERS, write_parquet
+from review_slm.training.job_spec import GenerateRequest, JobSpec
 from review_slm.core.recipe import Recipe
-from review_slm.training.data import read_jsonl
+from review_slm.training.data import read_rows
 from review_slm.training.models import device, load_model, load_policy, load_tokenizer, resolve_model_ref
 
 
-def _load(entry: dict, recipe: Recipe, cache_dir: Path):
-    path, revision = resolve_model_ref(entry["model"], recipe, cache_dir)
+def _load(entry: GenerateRequest, recipe: Recipe, cache_dir: Path):
+    path, revision = resolve_model_ref(entry.model, recipe, cache_dir)
     tokenizer = load_tokenizer(path, revision)
-    if entry.get("adapter"):  # the SFT policy: parent + adapter, or the full model SFT saved
-        model = load_policy(path, revision, entry["adapter"], None, trainable=False)
+    if entry.adapter:  # the SFT policy: parent + adapter, or the full model SFT saved
+        model = load_policy(path, revision, entry.adapter, None, trainable=False)
         model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
     else:
         model = load_model(path, revision, for_training=False)
@@ -47,22 +48,21 @@ def generate_answers(model, tokenizer, prompts: list[dict], max_new_tokens: int,
     return out
 
 
-def run(spec: dict, pipes, mlflow_client, run_id: str | None) -> dict:
-    recipe = Recipe.model_validate(spec["recipe"])
-    cache_dir = Path(spec["cache_dir"])
+def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
+    recipe = spec.recipe
+    cache_dir = Path(spec.cache_dir)
     summary: dict[str, dict] = {}
-    for entry in spec["generate"]:
+    for entry in spec.generate:
         started = time.monotonic()
-        prompts = read_jsonl(entry["prompts_file"])
+        prompts = read_rows(entry.prompts_file)
         model, tokenizer = _load(entry, recipe, cache_dir)
-        pipes.log.info(f"generating {len(prompts)} reviews with {entry['name']} ({entry['model']}) on {device()}")
+        pipes.log.info(f"generating {len(prompts)} reviews with {entry.name} ({entry.model}) on {device()}")
         answers = generate_answers(
             model, tokenizer, prompts, recipe.generation.max_new_tokens, recipe.generation.batch_size,
-            on_batch=lambda done, total, name=entry["name"]: pipes.log.info(f"{name}: {done}/{total} prompts"),
+            on_batch=lambda done, total, name=entry.name: pipes.log.info(f"{name}: {done}/{total} prompts"),
         )
-        Path(entry["output_file"]).parent.mkdir(parents=True, exist_ok=True)
-        with open(entry["output_file"], "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(a, ensure_ascii=False) + "\n" for a in answers)
-        summary[entry["name"]] = {"prompts": len(prompts), "seconds": round(time.monotonic() - started, 2)}
+        Path(entry.output_file).parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(entry.output_file, answers, ANSWERS)
+        summary[entry.name] = {"prompts": len(prompts), "seconds": round(time.monotonic() - started, 2)}
         del model
     return {"generation": summary}

@@ -3,6 +3,8 @@ the chosen answer plus `beta` x the log odds ratio of chosen over rejected. Need
 
 from __future__ import annotations
 
+from review_slm.training.job_spec import JobSpec
+
 from review_slm.training.methods.preference import run_preference
 
 
@@ -13,5 +15,5 @@ def make_trainer(model, args_kwargs: dict, dataset, tokenizer, callbacks: list, 
     return ORPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
 
 
-def run(spec: dict, pipes, mlflow_client, run_id: str | None) -> dict:
+def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     return run_preference("orpo", spec, pipes, mlflow_client, run_id, make_trainer)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.core.recipe import Recipe
-from review_slm.training.data import dpo_rows, read_jsonl
+from review_slm.training.data import dpo_rows, read_rows
 from review_slm.training.methods.common import TrainingRun, trainer_kwargs
 from review_slm.training.models import is_adapter_dir, load_model, load_policy, load_tokenizer, resolve_model_ref
 
@@ -28,29 +29,29 @@ def merge_policy(model_path: str, revision: str | None, policy_dir: Path, out_di
     tokenizer.save_pretrained(out_dir)
 
 
-def run_preference(task: str, spec: dict, pipes, mlflow_client, run_id: str | None, make_trainer) -> dict:
+def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str | None, make_trainer) -> dict:
     """`make_trainer(model, args_kwargs, dataset, tokenizer, callbacks, recipe)` builds the method's trainer."""
     from datasets import Dataset
     from transformers import set_seed
 
     from review_slm.training import distributed
 
-    recipe = Recipe.model_validate(spec["recipe"])
-    model_path, revision = resolve_model_ref(spec["parent_model"], recipe, Path(spec["cache_dir"]))
+    recipe = spec.recipe
+    model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
     tokenizer = load_tokenizer(model_path, revision)
-    out_dir = Path(spec["output_dir"])
-    pairs = read_jsonl(spec["pairs_file"])[: recipe.dpo.max_pairs]
-    policy_dir = Path(spec["adapter_dir"])
+    out_dir = Path(spec.output_dir)
+    pairs = read_rows(spec.pairs_file)[: recipe.dpo.max_pairs]
+    policy_dir = Path(spec.adapter_dir)
     result: dict = {"pairs": len(pairs), "method": task}
     if pairs:
         pipes.log.info(f"{task.upper()} on {len(pairs)} pairs from the SFT policy")
         set_seed(recipe.dpo.seed)
-        session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec["pairs_file"]])
+        session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec.pairs_file])
         model = load_policy(model_path, revision, policy_dir, recipe.quantization, trainable=True)
         kwargs = trainer_kwargs(recipe.dpo, out_dir / "checkpoints")
         trainer = make_trainer(model, kwargs, Dataset.from_list(dpo_rows(pairs)), tokenizer, session.callbacks(), recipe)
         session.train(trainer)
-        policy_dir = out_dir / f"{task}_policy"
+        policy_dir = out_dir / TrainerOutputs.policy(task)
         trainer.save_model(str(policy_dir))
         summary = session.finish(trainer)
         accuracies = [h["rewards_accuracies"] for h in summary["loss_history"] if "rewards_accuracies" in h]
@@ -58,6 +59,6 @@ def run_preference(task: str, spec: dict, pipes, mlflow_client, run_id: str | No
     else:
         pipes.log.warning("no preference pairs: the SFT model matched gold everywhere; merging the SFT policy unchanged")
     if distributed.is_main_process():
-        merge_policy(model_path, revision, policy_dir, out_dir / "merged", tokenizer)
+        merge_policy(model_path, revision, policy_dir, out_dir / TrainerOutputs.MERGED_MODEL, tokenizer)
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     return result

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.core.recipe import Recipe
 from review_slm.training import distributed
-from review_slm.training.data import curriculum_order, read_jsonl, sft_rows, with_line_offset_copies
+from review_slm.training.data import curriculum_order, read_rows, sft_rows, with_line_offset_copies
 from review_slm.training.methods.common import TrainingRun, describe_adapter_mode, lora_config, trainer_kwargs
 from review_slm.training.models import attention_implementation, load_model, load_tokenizer, resolve_model_ref
 from review_slm.training.packing import RowPackedCollator
@@ -44,23 +45,23 @@ def _curriculum_trainer_class():
     return CurriculumSFTTrainer
 
 
-def build_trainer(spec: dict, recipe: Recipe, callbacks: list, tokenizer=None):
+def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None):
     from datasets import Dataset
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
 
     stage = recipe.sft
     set_seed(stage.seed)  # LoRA initialisation must be identical on every rank and every retry
-    model_path, revision = resolve_model_ref(spec["parent_model"], recipe, Path(spec["cache_dir"]))
+    model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
     tokenizer = tokenizer or load_tokenizer(model_path, revision)
     model = load_model(model_path, revision, recipe.quantization)
-    gold = read_jsonl(spec["train_file"])
+    gold = read_rows(spec.train_file)
     if recipe.curriculum:
         gold = curriculum_order(gold)
     gold = with_line_offset_copies(gold, recipe.line_offset_copies, stage.seed)
-    val_rows = sft_rows(read_jsonl(spec["val_file"])) if spec.get("val_file") else []
+    val_rows = sft_rows(read_rows(spec.val_file)) if spec.val_file else []
     args = SFTConfig(
-        **trainer_kwargs(stage, Path(spec["output_dir"]) / "checkpoints", sequential=recipe.curriculum),
+        **trainer_kwargs(stage, Path(spec.output_dir) / "checkpoints", sequential=recipe.curriculum),
         assistant_only_loss=True,
         packing=stage.packing,
         packing_strategy="bfd",
@@ -83,18 +84,18 @@ def build_trainer(spec: dict, recipe: Recipe, callbacks: list, tokenizer=None):
     return trainer
 
 
-def run(spec: dict, pipes, mlflow_client, run_id: str | None) -> dict:
-    recipe = Recipe.model_validate(spec["recipe"])
+def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
+    recipe = spec.recipe
     mode = describe_adapter_mode(recipe)
-    pipes.log.info(f"SFT of {spec['parent_model']} with {mode}, recipe {recipe.label}, packing={recipe.sft.packing}, "
+    pipes.log.info(f"SFT of {spec.parent_model} with {mode}, recipe {recipe.label}, packing={recipe.sft.packing}, "
                    f"curriculum={recipe.curriculum}, micro-batch {recipe.sft.per_device_batch_size} x accumulation "
                    f"{recipe.sft.gradient_accumulation_steps} x {distributed.world_size()} process(es)")
-    files = [spec["train_file"]] + ([spec["val_file"]] if spec.get("val_file") else [])
+    files = [spec.train_file] + ([spec.val_file] if spec.val_file else [])
     session = TrainingRun("sft", spec, recipe, recipe.sft, pipes, mlflow_client, run_id, files)
     trainer = build_trainer(spec, recipe, session.callbacks())
     session.train(trainer)
     eval_loss = trainer.evaluate()["eval_loss"] if trainer.eval_dataset is not None else None
-    out_dir = Path(spec["output_dir"]) / "adapter"
+    out_dir = Path(spec.output_dir) / TrainerOutputs.SFT_ADAPTER
     trainer.save_model(str(out_dir))  # the adapter for LoRA, the full model otherwise; main process only
     if distributed.is_main_process():
         trainer.processing_class.save_pretrained(out_dir)
@@ -104,7 +105,7 @@ def run(spec: dict, pipes, mlflow_client, run_id: str | None) -> dict:
         "packing": recipe.sft.packing,
         "curriculum": recipe.curriculum,
         "train_examples": trainer.train_examples,
-        "train_rows": len(trainer.train_dataset),  # packed rows when packing
+        "train_sequences": len(trainer.train_dataset),  # packed sequences when packing (gold rows are `train_examples`)
         "val_examples": len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0,
         "eval_loss": round(eval_loss, 4) if eval_loss is not None else None,
     }

@@ -16,27 +16,24 @@ key already present is never written again.
 from __future__ import annotations
 
 import json
-import re
 import threading
 
 from review_slm.core.prompts import PROMPT_VERSION
 from review_slm.core.schema import content_hash
 from review_slm.resources.artifacts import ArtifactStore
+from review_slm.storage.layout import SharedArtifacts, is_teacher_cache_shard, safe_name as _safe
 
 
 def cache_key(model: str, digest: str, messages: list[dict]) -> str:
     return content_hash(model, digest, PROMPT_VERSION, json.dumps(messages, ensure_ascii=False, sort_keys=True))
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", name)
-
-
 class TeacherCache:
     def __init__(self, artifacts: ArtifactStore, model: str, run_name: str, flush_every: int = 200, digest: str = ""):
         self.artifacts = artifacts
-        model_parts = ("teacher_cache", _safe(model))
-        self.dir_parts = (*model_parts, f"{_safe(digest)[:24]}-p{PROMPT_VERSION}") if digest else model_parts
+        self.layout = SharedArtifacts(artifacts)
+        self.model = model
+        self.digest_dir = f"{_safe(digest)[:24]}-p{PROMPT_VERSION}" if digest else None
         self.run_name = run_name
         self.flush_every = flush_every
         self._entries: dict[str, dict] = {}
@@ -44,9 +41,9 @@ class TeacherCache:
         self._shards = 0
         self._lock = threading.Lock()
         self.pruned_shards = 0
-        live = self.artifacts.uri(*self.dir_parts).rstrip("/") + "/"
-        for shard in self.artifacts.list_prefix(self.artifacts.uri(*model_parts)):  # sorted: the same winner every time
-            if not shard.endswith(".jsonl"):
+        live = self.layout.teacher_cache(model, self.digest_dir).rstrip("/") + "/"
+        for shard in self.artifacts.list_prefix(self.layout.teacher_cache(model)):  # sorted: the same winner every time
+            if not is_teacher_cache_shard(shard):
                 continue
             if digest and not shard.startswith(live):
                 self.artifacts.delete(shard)  # another digest or prompt version: can never be hit again
@@ -79,6 +76,6 @@ class TeacherCache:
         if not self._pending:
             return
         self._shards += 1
-        uri = self.artifacts.uri(*self.dir_parts, f"{self.run_name}-{self._shards:04d}.jsonl")
+        uri = self.layout.teacher_cache_shard(self.model, self.digest_dir, self.run_name, self._shards)
         self.artifacts.write_jsonl(uri, self._pending)
         self._pending = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from review_slm.core.corpus import classify_change, overlap_since, trim_comment
 from review_slm.resources.artifacts import ArtifactStore
+from review_slm.storage.layout import SharedArtifacts, segment_name
 from review_slm.resources.github_rate_limits import ApiUsage
 from review_slm.resources.review_source import ReviewSource
 
@@ -27,11 +28,14 @@ class ReviewCorpus:
         self.artifacts = artifacts
         self.source = source
 
-    def _uri(self, repo: str, *parts: str) -> str:
-        return self.artifacts.uri("corpus", self.source, repo.replace("/", "__"), *parts)
+    def _state_uri(self, repo: str) -> str:
+        return SharedArtifacts(self.artifacts).corpus_state(self.source, repo)
+
+    def _segment_uri(self, repo: str, name: str) -> str:
+        return SharedArtifacts(self.artifacts).corpus_segment(self.source, repo, name)
 
     def state(self, repo: str) -> dict:
-        uri = self._uri(repo, "state.json")
+        uri = self._state_uri(repo)
         return self.artifacts.read_json(uri) if self.artifacts.exists(uri) else {"cursor": "", "segments": [], "next_segment": 1}
 
     def cursor(self, repo: str) -> str:
@@ -41,7 +45,7 @@ class ReviewCorpus:
         """Every comment not deleted, latest version, by id."""
         active: dict[int, dict] = {}
         for name in self.state(repo)["segments"]:
-            for op in self.artifacts.read_jsonl(self._uri(repo, "segments", name)):
+            for op in self.artifacts.read_jsonl(self._segment_uri(repo, name)):
                 if op["op"] == "upsert":
                     active[op["comment"]["id"]] = op["comment"]
                 else:
@@ -51,20 +55,20 @@ class ReviewCorpus:
     def commit(self, repo: str, upserts: list[dict], deleted_ids: list[int], cursor: str) -> None:
         state = self.state(repo)
         if upserts or deleted_ids:
-            name = f"{state['next_segment']:06d}.jsonl"
+            name = segment_name(state["next_segment"])
             ops = [{"op": "upsert", "comment": c} for c in upserts] + [{"op": "delete", "id": i} for i in deleted_ids]
-            self.artifacts.write_jsonl(self._uri(repo, "segments", name), ops)
+            self.artifacts.write_jsonl(self._segment_uri(repo, name), ops)
             state = {**state, "segments": [*state["segments"], name], "next_segment": state["next_segment"] + 1}
-        self.artifacts.write_json(self._uri(repo, "state.json"), {**state, "cursor": max(cursor, state["cursor"])})
+        self.artifacts.write_json(self._state_uri(repo), {**state, "cursor": max(cursor, state["cursor"])})
 
     def compact(self, repo: str) -> None:
         """Fold many small segments into one, so reading stays one file per repository."""
         state = self.state(repo)
         if len(state["segments"]) <= COMPACT_AFTER_SEGMENTS:
             return
-        name = f"{state['next_segment']:06d}.jsonl"
-        self.artifacts.write_jsonl(self._uri(repo, "segments", name), [{"op": "upsert", "comment": c} for c in self.comments(repo).values()])
-        self.artifacts.write_json(self._uri(repo, "state.json"), {**state, "segments": [name], "next_segment": state["next_segment"] + 1})
+        name = segment_name(state["next_segment"])
+        self.artifacts.write_jsonl(self._segment_uri(repo, name), [{"op": "upsert", "comment": c} for c in self.comments(repo).values()])
+        self.artifacts.write_json(self._state_uri(repo), {**state, "segments": [name], "next_segment": state["next_segment"] + 1})
 
 
 @dataclass

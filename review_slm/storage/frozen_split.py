@@ -3,7 +3,7 @@
 It is never frozen empty or below `min_test_rows` (an all-quarantined gold set freezes nothing; its
 blocking checks fail instead). Replacing it is an explicit act: run `gold_set` with `refreeze_reason`
 set (for example after a secret was found in the split); the reason, iteration, run and row counts are
-appended to `frozen/test_split_history.jsonl` and shown in the asset's metadata.
+appended to the freeze history (`SharedArtifacts.frozen_history`) and shown in the asset's metadata.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import dagster as dg
+from collections.abc import Callable
 
+from review_slm.core import tables
 from review_slm.core.gold import GoldExample, assign_splits
-from review_slm.resources.artifacts import ArtifactStore
-
-FROZEN_TEST = ("frozen", "test_split.jsonl")
-FROZEN_HISTORY = ("frozen", "test_split_history.jsonl")
+from review_slm.storage.layout import SharedArtifacts
 
 
 @dataclass
@@ -26,26 +24,27 @@ class Frozen:
     status: str
 
 
-def freeze_test_split(context: dg.AssetExecutionContext, config, artifacts: ArtifactStore, kept: list[GoldExample]) -> Frozen:
+def freeze_test_split(shared: SharedArtifacts, kept: list[GoldExample], *, iteration: str, run_id: str, min_test_rows: int,
+                      refreeze_reason: str = "", warn: Callable[[str], None], error: Callable[[str], None]) -> Frozen:
     """Assign every kept example its split, and return the frozen test rows (freezing them if this is the time)."""
-    uri = artifacts.uri(*FROZEN_TEST)
-    previous = artifacts.read_jsonl(uri) if artifacts.exists(uri) else None
-    if previous is not None and not config.refreeze_reason:
+    store, uri = shared.store, shared.frozen_test_split
+    previous = store.read_table(uri) if store.exists(uri) else None
+    if previous is not None and not refreeze_reason:
         assign_splits(kept, {GoldExample.model_validate(r).hunk_key for r in previous})
         return Frozen(previous, f"frozen earlier ({len(previous)} rows)")
     assign_splits(kept, None)
     candidates = [e.model_dump(mode="json") for e in kept if e.split == "test"]
-    if len(candidates) < config.min_test_rows:
-        message = f"test split NOT frozen: {len(candidates)} test rows < min_test_rows={config.min_test_rows}"
-        context.log.error(message + (" (the previous frozen split is kept)" if previous is not None else ""))
+    if len(candidates) < min_test_rows:
+        message = f"test split NOT frozen: {len(candidates)} test rows < min_test_rows={min_test_rows}"
+        error(message + (" (the previous frozen split is kept)" if previous is not None else ""))
         return Frozen(previous, message)
-    artifacts.write_jsonl(uri, candidates)
-    history_uri = artifacts.uri(*FROZEN_HISTORY)
-    history = artifacts.read_jsonl(history_uri) if artifacts.exists(history_uri) else []
-    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "iteration": context.partition_key, "run_id": context.run_id,
+    store.write_table(uri, candidates, tables.GOLD)
+    history_uri = shared.frozen_history
+    history = store.read_jsonl(history_uri) if store.exists(history_uri) else []
+    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "iteration": iteration, "run_id": run_id,
              "rows": len(candidates), "previous_rows": None if previous is None else len(previous),
-             "reason": config.refreeze_reason or "first freeze"}
-    artifacts.write_jsonl(history_uri, [*history, entry])
+             "reason": refreeze_reason or "first freeze"}
+    store.write_jsonl(history_uri, [*history, entry])
     verb = "re-froze" if previous is not None else "froze"
-    context.log.warning(f"{verb} the test split: {len(candidates)} rows at {uri} (reason: {entry['reason']})")
+    warn(f"{verb} the test split: {len(candidates)} rows at {uri} (reason: {entry['reason']})")
     return Frozen(candidates, f"{verb} now ({len(candidates)} rows; reason: {entry['reason']})")

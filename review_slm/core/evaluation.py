@@ -1,0 +1,97 @@
+"""Score the compared models' answers and decide the gate: everything `eval_report` computes.
+
+The asset gathers the answers (the trainer generates for the candidate, base and champion; the
+teacher answers when one is reachable) and hands them here; what comes back is the report written
+to the artifact store, the tables shown in the UI and MLflow, and the stable numeric metadata keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from review_slm.core.gate import GateDecision, promotion_decision
+from review_slm.core.metrics import EVAL_SETS, EvalMetrics, markdown_table, metrics_by_set
+from review_slm.core.prompts import render_review
+from review_slm.core.schema import Review
+from review_slm.core.scoring import score_answer
+
+CHARTED_BY_SET = ("f1", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy")
+
+
+@dataclass
+class Evaluation:
+    items: list[dict]
+    by_set: dict[str, dict[str, EvalMetrics]]  # model -> evaluation set ("all", "test", bug suite...) -> metrics
+    reference: str  # the gate's reference: "champion" when there is one, else "base"
+    decision: GateDecision
+
+    @property
+    def results(self) -> dict[str, dict]:
+        """Each model's metrics over all items."""
+        return {name: sets["all"].as_dict() for name, sets in self.by_set.items()}
+
+    def table(self) -> str:
+        return markdown_table(self.results)
+
+    def table_by_set(self) -> str:
+        return markdown_table({f"{name} {s}": m.as_dict() for name, sets in self.by_set.items() for s, m in sets.items() if s != "all"})
+
+    def mlflow_metrics(self) -> dict[str, float]:
+        """`<model>/<metric>` over all items and `<model>/<set>/<metric>` per evaluation set."""
+        out: dict[str, float] = {}
+        for name, sets in self.by_set.items():
+            out.update({f"{name}/{k}": v for k, v in sets["all"].as_dict().items()})
+            out.update({f"{name}/{s}/{k}": v for s, m in sets.items() if s != "all" for k, v in m.as_dict().items()})
+        return out
+
+    def metric_metadata(self) -> dict[str, float]:
+        """`<model>_<metric>` over all items for every compared model, `reference_<metric>` for the gate's
+        reference (base or champion), and `<model>_<set>_<metric>` per evaluation set for the candidate
+        and the reference: the same keys every iteration, so the UI charts them across partitions."""
+        out: dict[str, float] = {}
+        for name, sets in {**self.by_set, "reference": self.by_set[self.reference]}.items():
+            out.update({f"{name}_{k}": v for k, v in sets["all"].as_dict().items() if k != "items"})
+            if name in ("candidate", "reference"):
+                out.update({f"{name}_{s}_{k}": getattr(m, k) for s, m in sets.items() if s != "all" for k in CHARTED_BY_SET})
+        return out
+
+    def report(self, iteration: str, models: dict[str, str], tolerance: float, champion_iteration: str | None, run_id: str,
+               answers_by_model: dict[str, dict[str, str]], samples: int = 10) -> dict:
+        """The JSON report the blocking check and deployment read."""
+        d = self.decision
+        return {
+            "iteration": iteration,
+            "models": models,
+            "metrics": self.results,
+            "metrics_by_set": {name: {s: m.as_dict() for s, m in sets.items()} for name, sets in self.by_set.items()},
+            "gate": {"passed": d.passed, "reference": self.reference, "tolerance": tolerance, "score_delta": d.score_delta,
+                     "no_issues_delta": d.no_issues_delta, "reason": d.reason},
+            "champion_iteration": champion_iteration,
+            "mlflow_run_id": run_id,
+            "samples": [{"id": i["id"], "gold": i["review"], **{m: a[i["id"]] for m, a in answers_by_model.items() if i["id"] in a}}
+                        for i in self.items[:samples]],
+        }
+
+
+def evaluate(items: list[dict], answers_by_model: dict[str, dict[str, str]], tolerance: float) -> Evaluation:
+    """Score every model's answers per evaluation set; gate the candidate against the champion (or the base)."""
+    by_set = {name: metrics_by_set(items, answers) for name, answers in answers_by_model.items()}
+    reference = "champion" if "champion" in by_set else "base"
+    decision = promotion_decision(by_set["candidate"]["all"].as_dict(), by_set[reference]["all"].as_dict(), reference, tolerance)
+    return Evaluation(items, by_set, reference, decision)
+
+
+def sample_rows(items: list[dict], answers: dict[str, str], per_set: int = 6) -> list[dict[str, str]]:
+    """A few items of each evaluation set side by side: the hunk, the gold review, what the candidate said."""
+    def cell(text: str, limit: int = 400) -> str:
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    rows = []
+    for name in EVAL_SETS:
+        for item in [i for i in items if i["set"] == name][:per_set]:
+            answer = answers.get(item["id"], "")
+            gold = Review.model_validate(item["review"])
+            verdict = score_answer(answer, gold, hunk_path=item["path"])
+            rows.append({"item": item["id"], "diff": cell(item["diff_hunk"]), "gold": cell(render_review(gold)),
+                         "candidate": cell(answer), "verdict": verdict.kind + (f" ({verdict.error})" if verdict.error else "")})
+    return rows

@@ -1,0 +1,1 @@
+"""The shipped training recipes (YAML); their typed model and loader is `review_slm/core/recipe.py`."""

@@ -1,0 +1,138 @@
+"""Build the gold set of one iteration: read the records, gate, enrich with the teacher, gate again,
+split (the test split frozen), order for the curriculum, write, and estimate the training cost.
+
+Plain code over resources and the artifact layout, no Dagster: the `gold_set` asset only wires it,
+and tests drive it directly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from review_slm.core import tables
+from review_slm.core.cost import CostEstimate, estimate_training_cost
+from review_slm.core.gold import GoldExample
+from review_slm.core.prompts import render_review, student_user_prompt
+from review_slm.core.quality_gates import GateConfig, GateOutcome, apply_quality_gates, gate_before_teacher
+from review_slm.core.recipe import Recipe
+from review_slm.core.schema import RejectedRow, ReviewRecord
+from review_slm.resources.teacher import EnrichmentReport, Teacher
+from review_slm.storage.frozen_split import Frozen, freeze_test_split
+from review_slm.storage.layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts
+from review_slm.storage.teacher_cache import TeacherCache
+
+
+@dataclass(frozen=True)
+class GoldLimits:
+    """What the blocking checks hold the written gold set to, recorded beside the gates' thresholds."""
+
+    max_duplicate_share: float
+    min_kept_rows: int
+    min_test_rows: int
+
+
+@dataclass
+class GoldBuild:
+    rows_in: int
+    outcome: GateOutcome
+    enrichment: EnrichmentReport
+    frozen: Frozen
+    splits: dict[str, list[dict]]
+    train_tokens: int
+    estimate: CostEstimate
+
+    def metadata(self) -> dict:
+        """Plain values (numbers and strings) for the asset's metadata; the same keys every iteration."""
+        kept = self.outcome.kept
+        train = [e for e in kept if e.split == "train"]
+        lazy_share = sum(e.lazy for e in kept) / len(kept) if kept else 0.0
+        return {
+            **asdict(self.enrichment),
+            "teacher": self.enrichment.teacher_model,
+            "teacher_calls_per_kept_row": round(self.enrichment.teacher_calls / len(kept), 3) if kept else 0.0,
+            "rows_in": self.rows_in,
+            "rows_kept": len(kept),
+            "rows_quarantined": len(self.outcome.quarantined),
+            **{f"quarantined_{reason}": n for reason, n in sorted(self.outcome.reason_counts().items())},
+            "secrets_redacted": self.outcome.secrets_redacted,
+            "rows_token_counted": self.outcome.tokens_counted,
+            "lazy_share": round(lazy_share, 4),
+            "train_rows": len(self.splits["train"]),
+            "val_rows": len(self.splits["val"]),
+            "test_rows": len(self.splits["test"]),
+            "test_split": self.frozen.status,
+            "train_tokens": self.train_tokens,
+            "train_difficulty_range": f"{min((e.difficulty for e in train), default=0)}–{max((e.difficulty for e in train), default=0)}",
+            **self.estimate.as_metadata(),
+        }
+
+
+def read_records(layout: IterationArtifacts, source: RecordSource) -> tuple[list[ReviewRecord], list[RejectedRow]]:
+    store = layout.store
+    return ([ReviewRecord.model_validate(r) for r in store.read_table(layout.records(source))],
+            [RejectedRow.model_validate(r) for r in store.read_table(layout.rejected(source))])
+
+
+def build_gold_set(
+    layout: IterationArtifacts,
+    *,
+    recipe: Recipe,
+    gates: GateConfig,
+    limits: GoldLimits,
+    teacher: Teacher,
+    count_tokens: Callable[[list[tuple[str, str]]], list[int]],
+    open_cache: Callable[[str, str], TeacherCache],
+    run_id: str,
+    refreeze_reason: str = "",
+    info: Callable[[str], None] = print,
+    warn: Callable[[str], None] = print,
+    error: Callable[[str], None] = print,
+) -> GoldBuild:
+    """Everything `gold_set` does, from the upstream records to the written splits."""
+    mined, mined_rejected = read_records(layout, "mined_reviews")
+    supp, supp_rejected = read_records(layout, "hf_supplement")
+    records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
+    rows_in = len(records) + len(upstream_rejected)
+    # The cheap gates first: the teacher is only paid for rows that can still be kept.
+    worth_asking, before_teacher = gate_before_teacher(records, gates, count_tokens)
+    info(f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
+         f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})")
+    candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=info)
+    if enrichment.teacher_warning:
+        warn(enrichment.teacher_warning)
+    outcome = apply_quality_gates(candidates, upstream_rejected, gates, count_tokens, before_teacher=before_teacher)
+    if len(outcome.kept) + len(outcome.quarantined) != rows_in:
+        raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")
+
+    frozen = freeze_test_split(SharedArtifacts(layout.store), outcome.kept, iteration=layout.key, run_id=run_id,
+                               min_test_rows=limits.min_test_rows, refreeze_reason=refreeze_reason, warn=warn, error=error)
+    if recipe.curriculum:
+        # Stable: equal difficulty keeps the input order, so reruns write the same file.
+        outcome.kept.sort(key=lambda e: e.difficulty)
+    splits = {name: [e.model_dump(mode="json") for e in outcome.kept if e.split == name] for name in SPLITS}
+    # The test split is the frozen one, row for row, so every iteration is scored on the same rows (or, when
+    # nothing could be frozen, this run's candidates, which the blocking checks then refuse).
+    if frozen.rows is not None:
+        splits["test"] = frozen.rows
+    write_gold_set(layout, splits, outcome, gates, limits)
+
+    train = [e for e in outcome.kept if e.split == "train"]
+    train_tokens = sum(count_tokens([(student_user_prompt(e.path, e.language, e.diff_hunk), render_review(e.review)) for e in train]))
+    estimate = estimate_training_cost(recipe, train_tokens)
+    info(f"training {recipe.label} on {train_tokens} tokens: {estimate.gpu_hours} GPU-hours, ${estimate.cost_usd} ({estimate.assumptions})")
+    return GoldBuild(rows_in, outcome, enrichment, frozen, splits, train_tokens, estimate)
+
+
+def write_gold_set(layout: IterationArtifacts, splits: dict[str, list[dict]], outcome: GateOutcome, gates: GateConfig,
+                   limits: GoldLimits) -> None:
+    store = layout.store
+    for name in SPLITS:
+        store.write_table(layout.gold_split(name), splits[name], tables.GOLD)
+    store.write_json(layout.gold_gates, {**asdict(gates), **asdict(limits)})
+    store.write_table(layout.gold_quarantine, [q.model_dump(mode="json") for q in outcome.quarantined], tables.QUARANTINE)
+
+
+def read_gold_split(layout: IterationArtifacts, split: str) -> list[GoldExample]:
+    return [GoldExample.model_validate(r) for r in layout.store.read_table(layout.gold_split(split))]
