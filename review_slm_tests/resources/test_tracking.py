@@ -109,3 +109,23 @@ def test_a_key_of_another_form_is_refused_with_the_expected_form(tmp_path):
     tracking = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path}/m.db")
     with pytest.raises(ValueError, match=r"'my-experiment' is not of the form iter-NNNN .*review-slm iteration next"):
         tracking.promoted_before("my-experiment")
+
+
+def test_a_champion_on_s3_is_fetched_then_registered(tmp_path, two_models, s3_bucket, monkeypatch):
+    """The k8s profile: the model folder is an s3:// URI; deployed_endpoint hands promote a fetched copy."""
+    import mlflow
+
+    from review_slm_tests.resources.test_s3_artifacts import s3_store
+
+    first, _ = two_models
+    store = s3_store(s3_bucket, tmp_path / "trainer-cache")
+    uri = store.iteration_uri("iter-0001", "dpo_model", "model")
+    store.put_dir(first, uri)
+    run_pod = s3_store(s3_bucket, tmp_path / "run-pod-cache")  # nothing cached: the folder comes from S3
+    tracking = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path}/m.db", artifact_root=str(tmp_path / "a"))
+    tracking.promote(uri, "iter-0001", "", run_pod.local_path(uri))
+
+    assert tracking.promoted_before("iter-0002").source == uri  # the trainer fetches it from S3 again
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.tracking_uri)
+    pipe = mlflow.transformers.load_model(tracking.registry_uri())
+    assert pipe("func run() {", max_new_tokens=3, min_new_tokens=3, do_sample=False)[0]["generated_text"].startswith("func run() {")
