@@ -119,6 +119,9 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     assert all(isinstance(m[k], float) for m in (eval_md, eval2) for k in charted)
     assert "champion_score" in eval2 and "champion_score" not in eval_md
     assert resources["tracking"].champion().iteration == "iter-0002"
+    # The registry holds MLflow models (loading one is test_tracking's job); the trainer got the folder above.
+    assert resources["tracking"].champion().registry_uri == metadata("deployed_endpoint", "iter-0002")["mlflow_model_uri"]
+    assert metadata("deployed_endpoint", "iter-0001")["mlflow_model_uri"].startswith("models:/m-")
     # The test split is frozen: identical rows in both iterations.
     art = resources["artifacts"]
     assert art.read_table(iteration(art, "iter-0001").gold_split("test")) == art.read_table(iteration(art, "iter-0002").gold_split("test"))

@@ -33,7 +33,9 @@ def deployed_endpoint(
         raise dg.Failure(f"gate failed for {key}: {report['gate']['reason']}")
     outputs = artifacts.read_json(layout.candidate_outputs)
     model_uri = outputs["model_uri"]
-    version = tracking.promote(model_uri, key, report["mlflow_run_id"])
+    # MLflow logs the model from a local folder: the local store's own folder, or a fetched copy of an s3:// one.
+    champion = tracking.promote(model_uri, key, report["mlflow_run_id"], artifacts.local_path(model_uri))
+    version = champion.version
     release = Release(model_uri=model_uri, iteration=key, version=str(version), base_model_uri=outputs["parent_model"],
                       adapter_uri=outputs["adapter_uri"])
     endpoint = serving.deploy(release, artifacts, context.log)
@@ -44,6 +46,7 @@ def deployed_endpoint(
             "model_version": version,
             "alias": "champion",
             "model_uri": model_uri,
+            "mlflow_model_uri": champion.registry_uri,  # models:/<model id>; load the champion with tracking.registry_uri()
             "endpoint_kind": endpoint["kind"],
             "endpoint": endpoint["location"],
             **{k: endpoint[k] for k in ("rollout", "inference_service", "openai_base_url", "served_model") if endpoint.get(k)},

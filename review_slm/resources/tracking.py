@@ -7,11 +7,19 @@ A tracking server that cannot be reached is an error (`TrackingUnreachable`, nam
 "no champion": an HTTP(S) server is probed once per process with a short timeout before MLflow's
 client would retry for minutes, and a registry lookup only says "none" when the registry answered
 that the model or alias does not exist.
+
+The registry holds MLflow models: a promotion logs the model folder as a `transformers`-flavour
+LoggedModel and registers that, so `mlflow.transformers.load_model("models:/<name>@champion")`
+returns a text-generation pipeline. The folder's own URI stays on the version as a tag: it is what
+the next iteration trains from (a path or `s3://` URI the trainer resolves, not an MLflow URI).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -38,14 +46,50 @@ def _unreachable(uri: str, err: Exception) -> TrackingUnreachable:
     return TrackingUnreachable(f"MLflow at {uri} cannot be reached ({type(err).__name__}: {str(err)[:300]}); "
                                "check MLFLOW_TRACKING_URI and that the server is up")
 ITERATION_TAG = "review_slm.iteration"
+# On a registered version: the model folder (local path or s3:// URI) the logged MLflow model was made from.
+MODEL_URI_TAG = "review_slm.model_uri"
+CHAMPION_ALIAS = "champion"
+# The pipeline the logged model loads as: a causal LM + tokenizer answering a chat prompt.
+MODEL_TASK = "text-generation"
 
 
 @dataclass(frozen=True)
 class Champion:
     version: str
     source: str
+    """The model folder the trainer loads (`training/models.resolve_model_ref`), not the registry's `models:/` source."""
     iteration: str
     run_id: str
+    registry_uri: str = ""
+    """What MLflow loads: `models:/<model id>` of the logged model (empty for a version registered before models were logged)."""
+
+
+def _champion(mv) -> Champion:
+    # Versions registered before the registry held MLflow models have the folder itself as their source and no tag.
+    return Champion(version=str(mv.version), source=mv.tags.get(MODEL_URI_TAG, mv.source), iteration=mv.tags.get(ITERATION_TAG, ""),
+                    run_id=mv.run_id or "", registry_uri=mv.source if MODEL_URI_TAG in mv.tags else "")
+
+
+def _serving_requirements() -> list[str]:
+    """What loading the logged model needs, pinned to what this process runs (MLflow adds itself)."""
+    from importlib.metadata import version
+
+    # A local version label (torch's `+cpu`) is not installable from PyPI: pin the public version.
+    return [f"{pkg}=={version(pkg).split('+')[0]}" for pkg in ("torch", "transformers", "tokenizers", "safetensors")]
+
+
+@contextmanager
+def _fluent_tracking_uri(uri: str) -> Iterator[None]:
+    """`mlflow.<flavour>.log_model` has no tracking-URI argument: it uses the process-wide one. Point that
+    at this resource's server for the call and put back what was there, so nothing else in the process moves."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # None unsets it again
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -144,12 +188,12 @@ class MlflowTracking(dg.ConfigurableResource):
         from mlflow.exceptions import MlflowException
 
         try:
-            mv = self.client().get_model_version_by_alias(self.registered_model_name, "champion")
+            mv = self.client().get_model_version_by_alias(self.registered_model_name, CHAMPION_ALIAS)
         except MlflowException as err:
             if err.error_code in _NOT_FOUND:
                 return None  # the registry answered: no such model or alias
             raise _unreachable(self.tracking_uri, err) from err
-        return Champion(version=str(mv.version), source=mv.source, iteration=mv.tags.get(ITERATION_TAG, ""), run_id=mv.run_id or "")
+        return _champion(mv)
 
     def promoted_before(self, iteration: str) -> Champion | None:
         """The last model promoted by an iteration before `iteration`: "iteration N starts from N-1".
@@ -170,12 +214,24 @@ class MlflowTracking(dg.ConfigurableResource):
                    and _number_or_none(v.tags[ITERATION_TAG]) < current]
         if not earlier:
             return None
-        mv = max(earlier, key=lambda v: int(v.version))
-        return Champion(version=str(mv.version), source=mv.source, iteration=mv.tags[ITERATION_TAG], run_id=mv.run_id or "")
+        return _champion(max(earlier, key=lambda v: int(v.version)))
 
-    def promote(self, source: str, iteration: str, run_id: str) -> str:
-        """Register `source` as a new version and move the `champion` alias to it."""
+    def registry_uri(self, alias: str = CHAMPION_ALIAS) -> str:
+        """`models:/<name>@<alias>`: what `mlflow.transformers.load_model` takes to load the champion."""
+        return f"models:/{self.registered_model_name}@{alias}"
+
+    def promote(self, model_uri: str, iteration: str, run_id: str, model_dir: str | Path) -> Champion:
+        """Log the model folder as an MLflow model, register it as a new version and move `champion` to it.
+
+        `model_dir` is a local copy of `model_uri` (a full Hugging Face model folder: weights, config,
+        tokenizer); with an S3 artifact store the caller fetches it first. The files are copied into
+        the tracking server's artifact store (proxied to S3 on the cluster), so the registry does not
+        depend on the pipeline's artifact folder staying where it is.
+        """
+        import mlflow
+        from huggingface_hub import ModelCard
         from mlflow.exceptions import MlflowException
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         client = self.client()
         try:
@@ -183,6 +239,32 @@ class MlflowTracking(dg.ConfigurableResource):
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise _unreachable(self.tracking_uri, err) from err
-        mv = client.create_model_version(self.registered_model_name, source=source, run_id=run_id, tags={ITERATION_TAG: iteration})
-        client.set_registered_model_alias(self.registered_model_name, "champion", mv.version)
-        return str(mv.version)
+        tags = {ITERATION_TAG: iteration, MODEL_URI_TAG: model_uri}
+        # The LoggedModel is created here rather than by log_model so it lands in this resource's
+        # experiment (and artifact root) even without a run: log_model would otherwise pick the
+        # process's default experiment, whose artifacts go to ./mlruns in the working directory.
+        logged = client.create_logged_model(self._experiment_id(client), name=f"reviewer-{iteration}", source_run_id=run_id or None,
+                                            tags=tags)
+        # A card of our own: without one MLflow asks the Hub for a card named after the local folder,
+        # which cannot exist and only logs a warning.
+        card = ModelCard(f"---\nlibrary_name: transformers\npipeline_tag: {MODEL_TASK}\n---\n"
+                         f"# review-slm reviewer, {iteration}\n\nPromoted from `{model_uri}`; answers a ChatML review prompt "
+                         "with one JSON review.\n")
+        # Logged as loaded components, not as a folder path: MLflow 3.17's from-a-folder path
+        # (`build_flavor_config_from_local_checkpoint`) reads `check_task(...)["impl"].__name__`, which
+        # transformers 5 gives as a dotted string, so it fails. Loading costs the model's size in RAM
+        # once per promotion; dtype "auto" keeps the saved precision (~3 GB for the 1.5B in bf16).
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+        components = {"model": model, "tokenizer": AutoTokenizer.from_pretrained(model_dir)}
+        # Requirements given, not inferred: inferring loads the model again in a subprocess, and MLflow's
+        # defaults name torchvision, which a text model does not need and this stack does not install.
+        requirements = _serving_requirements()
+        with _fluent_tracking_uri(self.tracking_uri):
+            info = mlflow.transformers.log_model(components, name=logged.name, task=MODEL_TASK, model_id=logged.model_id,
+                                                 run_id=run_id or None, model_card=card, pip_requirements=requirements)
+            # Inside the block too: a database registry looks the `models:/<id>` source up through the
+            # process-wide tracking URI, not this client's (a TODO in MLflow's SqlAlchemyStore).
+            mv = client.create_model_version(self.registered_model_name, source=info.model_uri, run_id=run_id or None, tags=tags,
+                                             model_id=info.model_id)
+        client.set_registered_model_alias(self.registered_model_name, CHAMPION_ALIAS, mv.version)
+        return _champion(mv)
