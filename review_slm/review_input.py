@@ -8,7 +8,8 @@
 | 4    | the input is missing or unreadable (no such file, a folder, permissions)   |
 | 5    | the input is binary or not UTF-8 text                                      |
 | 6    | the input has no reviewable hunk (not a unified diff, or only other languages) |
-| 7    | the input is larger than --max-bytes                                       |
+| 7    | the input is larger than --max-bytes (a pull request: --max-files / --max-hunks) |
+| 8    | GitHub refused or failed (403, 422, rate limit, not found); nothing was posted |
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-NO_MODEL, ENDPOINT_FAILED, UNREADABLE, BINARY, NO_HUNKS, TOO_LARGE = 2, 3, 4, 5, 6, 7
+NO_MODEL, ENDPOINT_FAILED, UNREADABLE, BINARY, NO_HUNKS, TOO_LARGE, GITHUB_FAILED = 2, 3, 4, 5, 6, 7, 8
 
 
 class InputError(Exception):
