@@ -236,7 +236,7 @@ def review_body(summaries: list[str], outside: list[dict], invalid: list[str], n
     parts.append(" ".join(dict.fromkeys(summaries)) if summaries else ("No issues found." if not outside else ""))
     parts.append(f"{inline} inline comment(s).")
     if outside:
-        parts.append("**Findings on lines outside the diff** (GitHub cannot comment there):\n"
+        parts.append("**Findings on lines outside the hunk they were found in** (not commented inline):\n"
                      + "\n".join(outside_line(f) for f in outside))
     if invalid:
         parts.append("**Not reviewed:**\n" + "\n".join(f"- {i}" for i in invalid))
