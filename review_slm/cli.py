@@ -102,7 +102,8 @@ def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | No
     from review_slm.resources.openai_endpoint import chat_answers, served_models
 
     def answer(prompts: list[dict]) -> list[dict]:
-        name = model or served_models(base_url)[0]  # vLLM lists the served model first, then loaded adapters
+        # vLLM lists the served model first, then loaded adapters; `make serve` (transformers) lists none: no name is sent.
+        name = model or next(iter(served_models(base_url)), None)
         tokens = max_new_tokens or load_recipe(settings.recipe_name()).generation.max_new_tokens
         return chat_answers(base_url, name, prompts, tokens)
 

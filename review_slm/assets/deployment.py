@@ -41,7 +41,8 @@ def deployed_endpoint(
             "model_uri": model_uri,
             "endpoint_kind": endpoint["kind"],
             "endpoint": endpoint["location"],
-            **{k: endpoint[k] for k in ("rollout", "inference_service", "openai_base_url", "served_model") if endpoint.get(k)},
+            **{k: endpoint[k] for k in ("rollout", "inference_service", "openai_base_url", "served_model", "serve_command", "smoke_review")
+               if endpoint.get(k)},
             "candidate_score": report["metrics"]["candidate"]["score"],
         }
     )

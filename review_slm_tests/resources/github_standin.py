@@ -119,11 +119,13 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             pull = _PULL.match(url.path)
             if pull:
                 return self._pull_get(pull, url, rate)
-            if url.path != "/repos/o/r/pulls/comments":
+            listing = re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls/comments", url.path)
+            if not listing:
                 return self._send(404, {"message": "Not Found"})
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             assert query.get("sort") == "updated" and query.get("direction") == "asc"
-            self._page(url, query, state.listing(query.get("since")), rate)
+            items = [c for c in state.listing(query.get("since")) if f"/repos/{listing[1]}/pulls/" in c.get("pull_request_url", "")]
+            self._page(url, query, items, rate)
 
         def _page(self, url, query: dict, items: list, rate: dict) -> None:
             page, per_page = int(query.get("page", 1)), int(query.get("per_page", 30))
@@ -191,6 +193,7 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 pr.reviews.append(review)
                 if not pending:
                     state.posts.append(body)
+                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 for c in body.get("comments", []):
                     cid = state.new_id()
                     state.comments[cid] = {
@@ -200,8 +203,7 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                         "user": {"login": state.login, "type": "Bot"}, "pending": pending,
                         "pull_request_url": f"https://api.github.com/repos/{m['repo']}/pulls/{m['n']}",
                         "html_url": f"https://github.com/{m['repo']}/pull/{m['n']}#discussion_r{cid}",
-                        "created_at": "2026-02-01T00:00:00Z", "updated_at": "2026-02-01T00:00:00Z",
-                        "reactions": {"+1": 0, "-1": 0}, "_links": {},
+                        "created_at": now, "updated_at": now, "reactions": {"+1": 0, "-1": 0}, "_links": {},
                     }
             self._send(200, review, rate)
 
