@@ -41,7 +41,8 @@ def review_pull_request(client: GitHubPullRequests, repo: str, number: int, answ
     unchanged = len(plan.hunks) - len(decision.to_review)
     if unchanged:
         progress(f"{unchanged} hunk(s) unchanged since an earlier review: not reviewed again")
-    reviewed = list(zip(decision.to_review, *zip(*answer_hunks(decision.to_review, answer, progress)))) if decision.to_review else []
+    answers = answer_hunks(decision.to_review, answer, progress) if decision.to_review else []
+    reviewed = [(hunk, *answered) for hunk, answered in zip(decision.to_review, answers)]  # (hunk, review, error, raw)
     notes = [f"`{s['path']}` not reviewed: {s['reason']}" for s in plan.skipped]
     notes += [f"`{h.path}`: a hunk was cut to its first {options.max_hunk_lines} lines" for h in decision.to_review if h.truncated_lines]
     if unchanged:
