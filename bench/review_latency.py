@@ -6,7 +6,10 @@ transformers serve on a CPU, vLLM with a CUDA GPU) asked through `review --endpo
 requests in flight. The hunks are the labelled bug suite (24 Go / Python / YAML hunks), so both
 paths review the same prompts; the share of valid reviews is printed beside the speed.
 
-    .venv/bin/python bench/review_latency.py [--model DIR] [--hunks 24] [--max-new-tokens N] [--skip-endpoint]
+    .venv/bin/python bench/review_latency.py [--model DIR] [--hunks 24] [--repeat 3] [--max-new-tokens N] [--skip-endpoint]
+
+Each path runs `--repeat` times; the median run is printed with the range of s/hunk (a shared
+machine's load moves single runs by 2-3x).
 
 --model defaults to the champion ($REVIEW_SLM_HOME/serving/champion, what `make run` deploys); a
 real model on a CUDA machine: --model Qwen/Qwen2.5-Coder-1.5B-Instruct (or a merged champion).
@@ -35,12 +38,18 @@ class Hunk:
         self.path, self.language, self.text = row["path"], row["language"], row["diff_hunk"]
 
 
-def timed(answer, hunks: list[Hunk]) -> dict:
-    started = time.perf_counter()
-    results = answer_hunks(hunks, answer)
-    seconds = time.perf_counter() - started
-    return {"hunks": len(hunks), "seconds": seconds, "s_per_hunk": seconds / len(hunks), "hunks_per_s": len(hunks) / seconds,
-            "valid": sum(r is not None for r, _e, _raw in results) / len(hunks)}
+def timed(answer, hunks: list[Hunk], repeat: int) -> dict:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        results = answer_hunks(hunks, answer)
+        seconds = time.perf_counter() - started
+        runs.append({"hunks": len(hunks), "seconds": seconds, "s_per_hunk": seconds / len(hunks), "hunks_per_s": len(hunks) / seconds,
+                     "valid": sum(r is not None for r, _e, _raw in results) / len(hunks)})
+    runs.sort(key=lambda r: r["seconds"])
+    median = dict(runs[len(runs) // 2])
+    median["range"] = f"{runs[0]['s_per_hunk']:.3f}-{runs[-1]['s_per_hunk']:.3f}"
+    return median
 
 
 def free_port() -> int:
@@ -69,6 +78,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(settings.home() / "serving" / "champion"))
     parser.add_argument("--hunks", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the recipe's generation.max_new_tokens")
     parser.add_argument("--skip-endpoint", action="store_true")
     args = parser.parse_args()
@@ -78,7 +88,7 @@ def main() -> int:
     # A first call of one hunk warms the caches (tokenizer files, torch kernels) for both paths alike.
     local = local_answerer(Path(args.model), args.max_new_tokens)
     answer_hunks(hunks[:1], local)
-    rows = {"in-process": timed(local, hunks)}
+    rows = {"in-process": timed(local, hunks, args.repeat)}
     if not args.skip_endpoint:
         port = free_port()
         log = settings.home() / "serve-bench.log"
@@ -87,14 +97,15 @@ def main() -> int:
         try:
             remote = endpoint_answerer(f"http://127.0.0.1:{port}", None, args.max_new_tokens)
             answer_hunks(hunks[:1], remote)  # the server loads its weights on the first request after a reset
-            rows["endpoint"] = timed(remote, hunks)
+            rows["endpoint"] = timed(remote, hunks, args.repeat)
         finally:
             server.terminate()
             server.wait(timeout=30)
     print(f"model: {args.model}  (torch threads: {os.environ.get('OMP_NUM_THREADS', 'default')})")
-    print(f"{'path':<12} {'hunks':>5} {'seconds':>8} {'s/hunk':>8} {'hunks/s':>8} {'valid':>6}")
+    print(f"median of {args.repeat} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'path':<12} {'hunks':>5} {'seconds':>8} {'s/hunk':>8} {'hunks/s':>8} {'valid':>6}  s/hunk range")
     for name, r in rows.items():
-        print(f"{name:<12} {r['hunks']:>5} {r['seconds']:>8.2f} {r['s_per_hunk']:>8.3f} {r['hunks_per_s']:>8.2f} {r['valid']:>6.0%}")
+        print(f"{name:<12} {r['hunks']:>5} {r['seconds']:>8.2f} {r['s_per_hunk']:>8.3f} {r['hunks_per_s']:>8.2f} {r['valid']:>6.0%}  {r['range']}")
     if "endpoint" in rows:
         print(f"endpoint / in-process time per hunk: {rows['endpoint']['s_per_hunk'] / rows['in-process']['s_per_hunk']:.2f}x")
     return 0
