@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from review_slm.core.diff_hunks import truncate_hunk as truncate  # noqa: F401  (the CLI's name for it)
+
 NO_MODEL, ENDPOINT_FAILED, UNREADABLE, BINARY, NO_HUNKS, TOO_LARGE, GITHUB_FAILED = 2, 3, 4, 5, 6, 7, 8
 
 
@@ -60,9 +62,3 @@ class Hunk:
     truncated_lines: int = 0
 
 
-def truncate(text: str, max_lines: int) -> tuple[str, int]:
-    """A hunk cut to its header and first `max_lines` lines, and how many lines were cut."""
-    lines = text.split("\n")
-    if len(lines) <= max_lines + 1:
-        return text, 0
-    return "\n".join(lines[: max_lines + 1]), len(lines) - max_lines - 1

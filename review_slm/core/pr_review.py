@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from review_slm.core.diff_hunks import HUNK_HEADER, enumerate_new_lines
+from review_slm.core.diff_hunks import HUNK_HEADER, enumerate_new_lines, truncate_hunk
 from review_slm.core.languages import detect_language
 from review_slm.core.schema import Review, Severity, content_hash
 
@@ -77,8 +77,6 @@ def right_side_lines(hunk: str) -> frozenset[int]:
 
 def plan_hunks(files: list[PrFile], max_hunk_lines: int) -> HunkPlan:
     """Every reviewable hunk of the pull request, and every file left out with the reason."""
-    from review_slm.review_input import truncate
-
     plan = HunkPlan()
     for f in files:
         if f.status == "removed":
@@ -97,7 +95,7 @@ def plan_hunks(files: list[PrFile], max_hunk_lines: int) -> HunkPlan:
             plan.skipped.append({"path": f.path, "reason": "not Go, Python or Kubernetes YAML"})
             continue
         for hunk in split_patch(f.patch):
-            text, cut = truncate(hunk, max_hunk_lines)
+            text, cut = truncate_hunk(hunk, max_hunk_lines)
             # Comments may go on every line of the full hunk, even the part the model did not read.
             plan.hunks.append(PrHunk(f.path, language, text, hunk_key(f.path, hunk), right_side_lines(hunk), cut))
     return plan
