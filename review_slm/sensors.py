@@ -44,7 +44,7 @@ def new_reviews_sensor(
     # signature with what the last requested iteration saw; a reply is also a new comment below.
     signals = {f"{repo}:{item.comment_id}": item.signature() for repo in feedback.repos for item in feedback.items(repo)}
     seen: dict[str, str] = state.get("feedback", {})
-    new_feedback = sum(1 for k, sig in signals.items() if seen.get(k, "0/0/0/0") != sig)
+    new_feedback = sum(1 for k, sig in signals.items() if seen.get(k, "0/0/0/0/0") != sig)
     corpus = ReviewCorpus(artifacts, review_source.source_name)
     count = new_feedback
     for repo in review_source.repos if count < min_new else []:

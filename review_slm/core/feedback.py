@@ -5,7 +5,7 @@ The reviewer's inline comments (by the bot login, with the finding hidden in the
 
 | kind        | signal                                                                 | chosen                       | rejected            |
 |-------------|------------------------------------------------------------------------|------------------------------|---------------------|
-| `accepted`  | more 👍 than 👎, an acknowledging reply ("fixed", "thanks"), or the thread resolved without 👎 | the finding | "No issues found." |
+| `accepted`  | more 👍 than 👎, an acknowledging reply ("fixed", "thanks"), the thread resolved, or the commented line changed by a later commit (the comment is outdated), without a 👎 majority | the finding | "No issues found." |
 | `corrected` | a human reply that is not an acknowledgement, without a 👍 majority       | the human's reply, structured | the finding         |
 | `dismissed` | more 👎 than 👍 and no reply, or a reply saying it is a false positive  | "No issues found."            | the finding         |
 
@@ -55,10 +55,11 @@ class FeedbackItem:
     thumbs_down: int = 0
     replies: list[tuple[str, str]] = field(default_factory=list)  # (login, body) of humans, oldest first
     resolved: bool = False
+    line_changed: bool = False  # a later commit changed the commented line: GitHub marks the comment outdated
 
     def signature(self) -> str:
-        """Changes whenever new feedback arrives (a reaction, a reply, a resolution): the sensor's unit of news."""
-        return f"{self.thumbs_up}/{self.thumbs_down}/{len(self.replies)}/{int(self.resolved)}"
+        """Changes whenever new feedback arrives (a reaction, a reply, a resolution, a changed line): the sensor's unit of news."""
+        return f"{self.thumbs_up}/{self.thumbs_down}/{len(self.replies)}/{int(self.resolved)}/{int(self.line_changed)}"
 
 
 def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: set[int]) -> list[FeedbackItem]:
@@ -69,13 +70,14 @@ def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: 
         if (raw.get("user") or {}).get("login") != bot_login or raw.get("in_reply_to_id"):
             continue
         finding = parse_finding_marker(raw.get("body", ""))
-        if finding is None or not raw.get("line"):
-            continue  # not a finding of ours, or outdated (no longer on a line of the diff)
+        line = raw.get("line") or raw.get("original_line")
+        if finding is None or not line:
+            continue  # not a finding of ours
         reactions = raw.get("reactions") or {}
         match = _PR_NUMBER.search(raw.get("pull_request_url", ""))
         items[raw["id"]] = FeedbackItem(
             repo=repo, comment_id=raw["id"], pr_number=int(match.group(1)) if match else None, path=raw["path"],
-            line=raw["line"], diff_hunk=raw.get("diff_hunk", ""), finding=finding, thumbs_up=int(reactions.get("+1", 0)),
+            line=line, line_changed=not raw.get("line"), diff_hunk=raw.get("diff_hunk", ""), finding=finding, thumbs_up=int(reactions.get("+1", 0)),
             thumbs_down=int(reactions.get("-1", 0)), resolved=raw["id"] in resolved_ids)
     for raw in sorted(raws, key=lambda r: (r.get("created_at") or "", r.get("id", 0))):
         root = items.get(raw.get("in_reply_to_id"))
@@ -92,7 +94,8 @@ def judge(item: FeedbackItem) -> str | None:
     acknowledged = any(_ACK.match(body.strip()) for _, body in item.replies)
     if substantive and item.thumbs_up <= item.thumbs_down:
         return "corrected"
-    if item.thumbs_up > item.thumbs_down or acknowledged or (item.resolved and not item.thumbs_down):
+    settled = item.resolved or item.line_changed  # resolved, or the code under the comment was changed
+    if item.thumbs_up > item.thumbs_down or acknowledged or (settled and item.thumbs_down <= item.thumbs_up):
         return "accepted"
     if item.thumbs_down > item.thumbs_up:
         return "dismissed"

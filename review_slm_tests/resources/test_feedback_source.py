@@ -74,13 +74,16 @@ def test_resolution_acknowledgement_and_rebuttal():
             "pull_request_url": "https://api.github.com/repos/o/r/pulls/3", "reactions": {}}
     body = '**high** · concurrency: leak\n\n<!-- review-slm-finding {"line": 2, "severity": "high", "category": "concurrency", "comment": "leak"} -->'
     raws = [{**base, "id": 1, "line": 2, "body": body}, {**base, "id": 2, "line": 2, "body": body},
-            {**base, "id": 3, "line": 2, "body": body}, {**base, "id": 4, "line": None, "body": body},
+            {**base, "id": 3, "line": 2, "body": body}, {**base, "id": 4, "line": None, "original_line": 2, "body": body},
+            {**base, "id": 6, "line": None, "original_line": 2, "body": body, "reactions": {"-1": 1}},
             {**base, "id": 5, "line": 2, "body": "a human's own comment"},
             {**base, "id": 10, "in_reply_to_id": 2, "user": {"login": "bob"}, "body": "Thanks, fixed"},
             {**base, "id": 11, "in_reply_to_id": 3, "user": {"login": "bob"}, "body": "This is a false positive: f returns at once"}]
     items = {i.comment_id: i for i in collect_feedback(raws, "o/r", "bot", resolved_ids={1})}
-    assert set(items) == {1, 2, 3}  # outdated (no line) and other authors' comments are not ours
-    assert [judge(items[i]) for i in (1, 2, 3)] == ["accepted", "accepted", "dismissed"]
+    assert set(items) == {1, 2, 3, 4, 6}  # another author's comment is not ours
+    # resolved; "thanks, fixed"; a rebuttal; the line changed by a later commit (outdated); changed but 👎.
+    assert [judge(items[i]) for i in (1, 2, 3, 4, 6)] == ["accepted", "accepted", "dismissed", "accepted", "dismissed"]
+    assert items[4].line == 2 and items[4].line_changed
 
 
 def test_new_feedback_starts_an_iteration_once(reacted, tmp_path, monkeypatch):
