@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export REVIEW_SLM_HOME ?= $(CURDIR)/.review_slm
 
-.PHONY: run test install install-dev dev mlflow-ui bench bench-gpu clean
+.PHONY: run test install install-dev install-serve serve dev mlflow-ui bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+$(VENV)/.installed-serve: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[serve]'
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-serve: $(VENV)/.installed-serve
 
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME) $(REVIEW_SLM_HOME)
@@ -36,6 +41,13 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 
 test: install-dev
 	$(BIN)/python -m pytest -q
+
+# The champion over the OpenAI-compatible API (transformers serve; vLLM when installed with a CUDA GPU):
+# `review-slm review --endpoint http://127.0.0.1:8000 FILE.diff`. SERVE_PORT / SERVE_HOST to move it.
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 8000
+serve: install-serve
+	$(BIN)/python -m review_slm.serve --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m review_slm.definitions

@@ -3,10 +3,13 @@
     review-slm iteration next       add the next `iteration` partition key and print it
     review-slm iteration list       list the iteration keys
     review-slm review FILE.diff     review a diff with the champion; prints the JSON review
-    review-slm review FILE.diff --endpoint URL   ... with the champion served by KServe / vLLM
+    review-slm review FILE.diff --endpoint URL   ... with the champion served by KServe / vLLM / `make serve`
+    review-slm review --pr OWNER/REPO#N [--post]  review a pull request (GITHUB_TOKEN), optionally post the review
+    review-slm review ... --format json|markdown|sarif|rdjson
 
 Exit codes of `review` (review_slm/review_input.py): 0 reviewed, 2 no model, 3 endpoint failed,
-4 input missing or unreadable, 5 binary or not UTF-8, 6 no reviewable hunk, 7 over --max-bytes.
+4 input missing or unreadable, 5 binary or not UTF-8, 6 no reviewable hunk, 7 over --max-bytes
+(or a pull request over --max-files / --max-hunks), 8 GitHub refused or failed (nothing was posted).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None
     """
     from review_slm.core.diff_hunks import split_unified_diff
     from review_slm.core.languages import detect_language
-    from review_slm.core.prompts import parse_review, student_messages
+    from review_slm.core.hunk_review import answer_hunks
     from review_slm.review_input import NO_HUNKS, Hunk, InputError, truncate
 
     parsed = split_unified_diff(diff_text)
@@ -62,18 +65,11 @@ def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None
     hunks = [h for h in hunks if h.language is not None]
     if not hunks:
         raise InputError(NO_HUNKS, f"no Go, Python or Kubernetes YAML hunk to review (files: {', '.join(skipped)})")
-    prompts = [{"id": str(i), "messages": student_messages(h.path, h.language, h.text)} for i, h in enumerate(hunks)]
-    answers = []
-    for start in range(0, len(prompts), batch):
-        if progress and len(prompts) > batch:
-            progress(f"reviewing hunks {start + 1}-{min(start + batch, len(prompts))} of {len(prompts)}")
-        answers += answer(prompts[start:start + batch])
     findings, summaries, invalid = [], [], []
-    for item in sorted(answers, key=lambda a: int(a["id"])):
-        review, error = parse_review(item["answer"], hunk_path=hunks[int(item["id"])].path)
+    for h, (review, error, raw) in zip(hunks, answer_hunks(hunks, answer, progress, batch)):
         if review is None:
             # Shown, not hidden: a model that answers in prose should be visible to its user.
-            invalid.append({"path": hunks[int(item["id"])].path, "error": error, "answer": item["answer"][:200]})
+            invalid.append({"path": h.path, "error": error, "answer": raw[:200]})
             continue
         findings.extend(f.model_dump(mode="json") for f in review.findings)
         summaries.append(review.summary)
@@ -106,40 +102,84 @@ def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | No
     from review_slm.clients.openai_endpoint import chat_answers, served_models
 
     def answer(prompts: list[dict]) -> list[dict]:
-        name = model or served_models(base_url)[0]  # vLLM lists the served model first, then loaded adapters
+        # vLLM lists the served model first, then loaded adapters; `make serve` (transformers) lists none: no name is sent.
+        name = model or next(iter(served_models(base_url)), None)
         tokens = max_new_tokens or load_recipe(settings.recipe_name()).generation.max_new_tokens
         return chat_answers(base_url, name, prompts, tokens)
 
     return answer
 
 
+def _answerer(args: argparse.Namespace):
+    """The model to review with: the endpoint, or a local folder (None when there is none)."""
+    if args.endpoint:
+        return endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens)
+    model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
+    if not (model_dir / "config.json").exists():
+        print(f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL", file=sys.stderr)
+        return None
+    return local_answerer(model_dir, args.max_new_tokens)
+
+
+def _review_pr(args: argparse.Namespace, answerer, progress) -> dict:
+    from review_slm.pr_command import PrOptions, review_pull_request
+    from review_slm.resources.github_pulls import GitHubPullRequests, parse_pr_ref
+
+    repo, number = parse_pr_ref(args.pr)
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise ValueError("--pr needs GITHUB_TOKEN in the environment")
+    client = GitHubPullRequests(token, os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+                                reviewer_login=args.reviewer_login or None)
+    options = PrOptions(post=args.post, min_severity=args.min_severity, max_hunk_lines=args.max_hunk_lines,
+                        max_files=args.max_files, max_hunks=args.max_hunks)
+    review = review_pull_request(client, repo, number, answerer, options, progress)
+    if "posted" in review:
+        progress(f"posted: {review['posted']}")
+    return review
+
+
 def cmd_review(args: argparse.Namespace) -> int:
+    from review_slm.core.pr_review import at_least
+    from review_slm.core.review_formats import render
+    from review_slm.resources.github_pulls import PullRequestError, PullRequestTooLarge
     from review_slm.clients.openai_endpoint import EndpointError
-    from review_slm.review_input import ENDPOINT_FAILED, NO_MODEL, InputError, read_diff
+    from review_slm.review_input import ENDPOINT_FAILED, GITHUB_FAILED, NO_MODEL, TOO_LARGE, InputError, read_diff
 
     def progress(message: str) -> None:
         print(f"review-slm: {message}", file=sys.stderr, flush=True)
 
+    if bool(args.diff) == bool(args.pr):
+        print("review-slm: pass a diff file (or -) or --pr OWNER/REPO#N, not both", file=sys.stderr)
+        return 1
+    if args.post and not args.pr:
+        print("review-slm: --post needs --pr", file=sys.stderr)
+        return 1
     try:
-        text = read_diff(args.diff, args.max_bytes)
-        if args.endpoint:
-            answerer = endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens)
+        text = None if args.pr else read_diff(args.diff, args.max_bytes)
+        answerer = _answerer(args)
+        if answerer is None:
+            return NO_MODEL
+        if args.pr:
+            review = _review_pr(args, answerer, progress)
         else:
-            model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
-            if not (model_dir / "config.json").exists():
-                print(f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL", file=sys.stderr)
-                return NO_MODEL
-            answerer = local_answerer(model_dir, args.max_new_tokens)
-        review = review_diff(text, answerer, args.max_hunk_lines, progress)
+            review = review_diff(text, answerer, args.max_hunk_lines, progress)
+            review["findings"] = [f for f in review["findings"] if at_least(f["severity"], args.min_severity)]
     except InputError as err:
         print(f"review-slm: {err}", file=sys.stderr)
         return err.code
     except EndpointError as err:
         print(f"the endpoint did not answer: {err}", file=sys.stderr)
         return ENDPOINT_FAILED
-    for cut in review["truncated_hunks"]:
+    except PullRequestError as err:
+        print(f"review-slm: {err}", file=sys.stderr)
+        return TOO_LARGE if isinstance(err, PullRequestTooLarge) else GITHUB_FAILED
+    except ValueError as err:
+        print(f"review-slm: {err}", file=sys.stderr)
+        return 1
+    for cut in review.get("truncated_hunks", []):
         progress(f"{cut['path']}: a hunk was cut to its first {args.max_hunk_lines} lines ({cut['lines_cut']} lines not reviewed)")
-    print(json.dumps(review, indent=2, ensure_ascii=False))
+    print(render(review, args.format))
     return 0
 
 
@@ -150,7 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     it.add_argument("action", choices=["next", "list"])
     it.set_defaults(func=cmd_iteration)
     rv = sub.add_parser("review", help="review a unified diff with the champion model")
-    rv.add_argument("diff", help="path to a .diff/.patch file, or - for stdin")
+    rv.add_argument("diff", nargs="?", help="path to a .diff/.patch file, or - for stdin")
+    rv.add_argument("--pr", help="review a pull request, OWNER/REPO#N (GITHUB_TOKEN; GITHUB_API_URL for Enterprise)")
+    rv.add_argument("--post", action="store_true", help="with --pr: post the review on the pull request (one review per head commit)")
+    rv.add_argument("--reviewer-login", default=os.environ.get("REVIEW_SLM_BOT_LOGIN"),
+                    help="with --pr: only this login's earlier reviews count as ours (default: $REVIEW_SLM_BOT_LOGIN, else any review with our marker)")
+    rv.add_argument("--min-severity", default="info", choices=["critical", "high", "medium", "low", "info"],
+                    help="drop findings below this severity (default info: keep all)")
+    rv.add_argument("--format", default="json", choices=["json", "markdown", "sarif", "rdjson"], help="output format (default json)")
+    rv.add_argument("--max-files", type=int, default=300, help="with --pr: refuse a pull request changing more files (exit 7)")
+    rv.add_argument("--max-hunks", type=int, default=400, help="with --pr: refuse more hunks to review (exit 7)")
     rv.add_argument("--model", help="model folder (default: $REVIEW_SLM_HOME/serving/champion)")
     rv.add_argument("--endpoint", default=os.environ.get("REVIEW_SLM_ENDPOINT"),
                     help="OpenAI-compatible base URL of a served champion, e.g. the KServe InferenceService's URL "

@@ -17,6 +17,7 @@ from review_slm.assets.evaluation import eval_report, no_regression_vs_champion
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.assets.training import dpo_model, parent_model, preference_pairs, sft_adapter
 from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.review_source import GitHubReviewSource, SnapshotReviewSource
@@ -39,8 +40,17 @@ def local_resources() -> dict:
         else SnapshotReviewSource(repos=repos)
     )
     dataset, _, revision = os.environ.get("REVIEW_SLM_HF_DATASET", BUNDLED_SUPPLEMENT).partition("@")
+    # Feedback on the reviewer's own PR comments: live when the bot login is known and a token is set.
+    bot_login = os.environ.get("REVIEW_SLM_BOT_LOGIN", "review-slm[bot]")
+    feedback = (
+        GitHubFeedbackSource(token=dg.EnvVar("GITHUB_TOKEN"), api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+                             repos=repos, bot_login=bot_login)
+        if os.environ.get("GITHUB_TOKEN") and os.environ.get("REVIEW_SLM_BOT_LOGIN")
+        else FileFeedbackSource(repos=repos, bot_login=bot_login, path=os.environ.get("REVIEW_SLM_FEEDBACK_FILE") or None)
+    )
     return {
         "review_source": review_source,
+        "feedback": feedback,
         "supplement": HFSupplementSource(
             dataset=dataset, revision=revision or None, adapter=settings.hf_adapter()),
         "teacher": OllamaTeacher(
@@ -56,7 +66,7 @@ def local_resources() -> dict:
             ui_url=os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")),
         "launcher": LocalProcessLauncher(),
         "recipe": TrainingRecipe(name=settings.checked_recipe_name(), cache_dir=str(home / "cache" / "models")),
-        "serving": LocalServing(root=str(home / "serving")),
+        "serving": LocalServing(root=str(home / "serving"), endpoint_url=os.environ.get("REVIEW_SLM_LOCAL_ENDPOINT", "http://127.0.0.1:8000")),
     }
 
 

@@ -8,7 +8,8 @@
 | 4    | the input is missing or unreadable (no such file, a folder, permissions)   |
 | 5    | the input is binary or not UTF-8 text                                      |
 | 6    | the input has no reviewable hunk (not a unified diff, or only other languages) |
-| 7    | the input is larger than --max-bytes                                       |
+| 7    | the input is larger than --max-bytes (a pull request: --max-files / --max-hunks) |
+| 8    | GitHub refused or failed (403, 422, rate limit, not found); nothing was posted |
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-NO_MODEL, ENDPOINT_FAILED, UNREADABLE, BINARY, NO_HUNKS, TOO_LARGE = 2, 3, 4, 5, 6, 7
+from review_slm.core.diff_hunks import truncate_hunk as truncate  # noqa: F401  (the CLI's name for it)
+
+NO_MODEL, ENDPOINT_FAILED, UNREADABLE, BINARY, NO_HUNKS, TOO_LARGE, GITHUB_FAILED = 2, 3, 4, 5, 6, 7, 8
 
 
 class InputError(Exception):
@@ -59,9 +62,3 @@ class Hunk:
     truncated_lines: int = 0
 
 
-def truncate(text: str, max_lines: int) -> tuple[str, int]:
-    """A hunk cut to its header and first `max_lines` lines, and how many lines were cut."""
-    lines = text.split("\n")
-    if len(lines) <= max_lines + 1:
-        return text, 0
-    return "\n".join(lines[: max_lines + 1]), len(lines) - max_lines - 1

@@ -10,8 +10,9 @@ import dagster as dg
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.iterations import next_iteration_key
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.storage.review_corpus import ReviewCorpus
+from review_slm.resources.feedback_source import FeedbackSource
 from review_slm.resources.review_source import ReviewSource
+from review_slm.storage.review_corpus import ReviewCorpus
 
 ITERATION_JOB = "iteration_job"
 _IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
@@ -42,10 +43,11 @@ def iteration_run_in_flight(instance: dg.DagsterInstance) -> dg.DagsterRun | Non
     minimum_interval_seconds=600,
     description="Counts review comments updated after the mined corpus' cursor (per repository), stopping as soon as "
     "REVIEW_SLM_MIN_NEW_COMMENTS (default 20) are found; then adds the next `iteration` key and runs the whole graph "
-    "for it. At most one iteration in flight; the run key is the iteration key, so no tick or restart repeats it.",
+    "for it. New feedback on the reviewer's own comments (a reaction, a reply, a resolved thread) counts too. "
+    "At most one iteration in flight; the run key is the iteration key, so no tick or restart repeats it.",
 )
 def new_reviews_sensor(
-    context: dg.SensorEvaluationContext, review_source: ReviewSource, artifacts: ArtifactStore
+    context: dg.SensorEvaluationContext, review_source: ReviewSource, artifacts: ArtifactStore, feedback: FeedbackSource
 ) -> dg.SensorResult | dg.SkipReason:
     min_new = int(os.environ.get("REVIEW_SLM_MIN_NEW_COMMENTS", DEFAULT_MIN_NEW_COMMENTS))
     in_flight = iteration_run_in_flight(context.instance)
@@ -54,22 +56,31 @@ def new_reviews_sensor(
                              f"{in_flight.tags.get(PARTITION_TAG, '?')}) is still in flight")
     # The sensor's own cursor remembers what it already asked an iteration to mine, so comments that
     # a failed iteration did not mine do not start iteration after iteration; the next one picks them up.
-    requested: dict[str, str] = json.loads(context.cursor).get("requested", {}) if context.cursor else {}
+    state = json.loads(context.cursor) if context.cursor else {}
+    requested: dict[str, str] = state.get("requested", {})
+    # Feedback changes no comment's `updated_at` (a reaction, a resolved thread), so it is compared by
+    # signature with what the last requested iteration saw; a reply is also a new comment below.
+    signals = {f"{repo}:{item.comment_id}": item.signature() for repo in feedback.repos for item in feedback.items(repo)}
+    seen: dict[str, str] = state.get("feedback", {})
+    new_feedback = sum(1 for k, sig in signals.items() if seen.get(k, "0/0/0/0/0") != sig)
     corpus = ReviewCorpus(artifacts, review_source.source_name)
-    count = 0
-    for repo in review_source.repos:
+    count = new_feedback
+    for repo in review_source.repos if count < min_new else []:
         mark = max(corpus.cursor(repo), requested.get(repo, ""))
         found, _newest = review_source.count_new(repo, mark, stop_at=min_new - count)
         count += found
         if count >= min_new:
             break
     if count < min_new:
-        return dg.SkipReason(f"{count} new review comments since the last iteration (need {min_new})")
+        return dg.SkipReason(f"{count} new review comments and feedback since the last iteration (need {min_new}; "
+                             f"{new_feedback} feedback)")
     # The iteration will mine everything updated until it runs, so "now" is what it covers.
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     key = next_iteration_key(list(context.instance.get_dynamic_partitions(iteration_partitions.name)))
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=key, partition_key=key, tags={"review_slm/new_comments": f"{count}+"})],
+        run_requests=[dg.RunRequest(run_key=key, partition_key=key, tags={"review_slm/new_comments": f"{count}+",
+                                                                          "review_slm/new_feedback": str(new_feedback)})],
         dynamic_partitions_requests=[iteration_partitions.build_add_request([key])],
-        cursor=json.dumps({"requested": {**requested, **dict.fromkeys(review_source.repos, now)}, "last_key": key}, sort_keys=True),
+        cursor=json.dumps({"requested": {**requested, **dict.fromkeys(review_source.repos, now)}, "last_key": key,
+                           "feedback": signals}, sort_keys=True),
     )

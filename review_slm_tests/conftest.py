@@ -35,6 +35,9 @@ def home(tmp_path, monkeypatch, fast_recipe_path) -> Path:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("REVIEW_SLM_HF_DATASET", raising=False)
+    monkeypatch.delenv("REVIEW_SLM_FEEDBACK_FILE", raising=False)
+    # Port 9 (discard): nothing answers, so a test never smoke-reviews through (or resets) a developer's `make serve`.
+    monkeypatch.setenv("REVIEW_SLM_LOCAL_ENDPOINT", "http://127.0.0.1:9")
     return tmp_path / "home"
 
 

@@ -9,6 +9,7 @@ import pytest
 from review_slm import definitions
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.feedback_source import FileFeedbackSource
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.teacher import HumanCommentTeacher
 from review_slm.storage.layout import iteration
@@ -39,12 +40,31 @@ def producer(uri: str, root: str) -> str | None:
     return parts[2] if parts[0] == "iterations" else None
 
 
+def feedback_export(path: Path) -> FileFeedbackSource:
+    """Three of the reviewer's comments, exported with the 👍, the 👎 and the reply they got."""
+    hunks = {name: f"@@ -40,2 +40,3 @@ func (p *{name}) Start() {{\n \tfor i := 0; i < p.{name}Size; i++ {{\n+\t\tgo func() {{ p.{name}[i] = 1 }}()\n \t}}"
+             for name in ("Pool", "Queue", "Cache")}
+    marker = '<!-- review-slm-finding {"line": 41, "severity": "high", "category": "concurrency", "comment": "COMMENT"} -->'
+    url = "https://api.github.com/repos/kubeflow/trainer/pulls/9"
+    root = {"user": {"login": "review-bot"}, "line": 41, "pull_request_url": url}
+    comments = [
+        {**root, "id": 1, "path": "pkg/a.go", "diff_hunk": hunks["Pool"], "body": marker.replace("COMMENT", "p.m is written without a lock"), "reactions": {"+1": 1}},
+        {**root, "id": 2, "path": "pkg/b.go", "diff_hunk": hunks["Queue"], "body": marker.replace("COMMENT", "the loop variable is shared"), "reactions": {"-1": 1}},
+        {**root, "id": 3, "path": "pkg/c.go", "diff_hunk": hunks["Cache"], "body": marker.replace("COMMENT", "style nit"), "reactions": {}},
+        {"id": 4, "in_reply_to_id": 3, "user": {"login": "alice"}, "body": "The real problem is the data race on p.m: use a mutex",
+         "pull_request_url": url},
+    ]
+    path.write_text(json.dumps({"kubeflow/trainer": {"comments": comments, "resolved": []}}))
+    return FileFeedbackSource(repos=["kubeflow/trainer"], bot_login="review-bot", path=str(path))
+
+
 @pytest.fixture
-def pipeline(home, model_cache, fast_recipe_path):
+def pipeline(home, model_cache, fast_recipe_path, tmp_path):
     resources = definitions.local_resources()
     resources["artifacts"] = RecordingArtifactStore(root=resources["artifacts"].root)
     READS.clear()
     resources["teacher"] = HumanCommentTeacher()
+    resources["feedback"] = feedback_export(tmp_path / "feedback.json")
     resources["recipe"] = TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache))
     defs = dg.Definitions(assets=definitions.ASSETS, asset_checks=[*definitions.GOLD_SET_CHECKS, definitions.no_regression_vs_champion],
                           jobs=[definitions.iteration_job], resources=resources)
@@ -93,9 +113,10 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     assert sft["steps"] == 4 and sft["final_loss"] > 0 and sft["mlflow_run"].startswith("http")
     pairs = metadata("preference_pairs", "iter-0001")
     kinds = {k: v for k, v in pairs.items() if k.startswith("rejected_")}
-    assert pairs["pairs"] == sum(kinds.values()) and kinds["rejected_synthetic_lazy"] > 0
-    # Every prompt is matched or rejected once; the synthetic lazy pairs come on top.
-    assert pairs["pairs"] - kinds["rejected_synthetic_lazy"] + pairs.get("matched_gold", 0) == pairs["prompts"]
+    assert pairs["pairs"] == sum(kinds.values()) + pairs["feedback_pairs"] and kinds["rejected_synthetic_lazy"] > 0
+    # Every prompt is matched or rejected once; the synthetic lazy pairs and the feedback pairs come on top.
+    assert pairs["pairs"] - kinds["rejected_synthetic_lazy"] - pairs["feedback_pairs"] + pairs.get("matched_gold", 0) == pairs["prompts"]
+    assert (pairs["feedback_accepted"], pairs["feedback_dismissed"], pairs["feedback_corrected"], pairs["feedback_pairs"]) == (1, 1, 1, 3)
     eval_md = metadata("eval_report", "iter-0001")
     assert eval_md["gate_reference"] == "base" and "| metric | candidate | base |" in eval_md["eval_table"]
     assert eval_md["teacher_compared"] == "no: no teacher model"

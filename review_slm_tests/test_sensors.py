@@ -6,6 +6,7 @@ from dagster._core.test_utils import create_run_for_test
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.feedback_source import FileFeedbackSource
 from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
@@ -14,7 +15,8 @@ SOURCE = SnapshotReviewSource(repos=["kubeflow/trainer"])
 
 
 def evaluate(instance, artifacts, cursor=None):
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"review_source": SOURCE, "artifacts": artifacts})
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"review_source": SOURCE, "artifacts": artifacts,
+                                                                                      "feedback": FileFeedbackSource()})
     return new_reviews_sensor(ctx)
 
 

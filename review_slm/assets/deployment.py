@@ -49,7 +49,8 @@ def deployed_endpoint(
             "mlflow_model_uri": champion.registry_uri,  # models:/<model id>; load the champion with tracking.registry_uri()
             "endpoint_kind": endpoint["kind"],
             "endpoint": endpoint["location"],
-            **{k: endpoint[k] for k in ("rollout", "inference_service", "openai_base_url", "served_model") if endpoint.get(k)},
+            **{k: endpoint[k] for k in ("rollout", "inference_service", "openai_base_url", "served_model", "serve_command", "smoke_review")
+               if endpoint.get(k)},
             "candidate_score": report["metrics"]["candidate"]["score"],
         }
     )

@@ -10,11 +10,15 @@ import dagster as dg
 from review_slm.assets.data import gold_set
 from review_slm.assets.partitions import OWNERS, iteration_partitions
 from review_slm.core import tables
+from review_slm.core.feedback import FEEDBACK_KINDS, feedback_pairs
 from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import student_messages
+from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import Recipe, StageSpec
 from review_slm.resources.artifacts import ArtifactStore
+from review_slm.resources.feedback_source import FeedbackSource
 from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
+from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.storage.layout import IterationArtifacts, Scratch, iteration
@@ -224,7 +228,8 @@ class PreferencePairsConfig(dg.Config):
     tags={"stage": "training"},
     deps=[sft_adapter, gold_set, parent_model],
     description="The SFT model reviews training prompts; where the rubric finds its answer weaker than gold (lazy "
-    "no-issues, missed or wrong findings, invalid format) the pair (chosen = gold, rejected = its answer) is kept.",
+    "no-issues, missed or wrong findings, invalid format) the pair (chosen = gold, rejected = its answer) is kept. "
+    "Merged with pairs from feedback on the reviewer's own PR comments (accepted / corrected / dismissed).",
 )
 def preference_pairs(
     context: dg.AssetExecutionContext,
@@ -232,6 +237,7 @@ def preference_pairs(
     launcher: TrainingLauncher,
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
+    feedback: FeedbackSource,
 ) -> dg.MaterializeResult:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
@@ -244,13 +250,22 @@ def preference_pairs(
     launcher.launch(context, JobSpec(task="generate", recipe=rec, cache_dir=recipe.cache_dir, generate=[request]), {})
     answers = {a["id"]: a["answer"] for a in artifacts.read_table(request.output_file)}
     outcome = build_preference_pairs(train, answers, config.min_quality_gap, config.reject_lazy)
-    uri = artifacts.write_table(layout.pairs, outcome.pairs, tables.PAIRS)
+    # Feedback on the reviewer's own comments: the same gates as mined reviews (secrets, budget, duplicates).
+    items = [item for repo in feedback.repos for item in feedback.items(repo)]
+    fed = feedback_pairs(items, GateConfig(max_example_tokens=rec.max_example_tokens), StudentTokenizer(rec, recipe.cache_dir).count_examples)
+    uri = artifacts.write_table(layout.pairs, outcome.pairs + fed.pairs, tables.PAIRS)
     artifacts.write_table(layout.sft_answers, [{"id": i, "answer": a} for i, a in answers.items()], tables.ANSWERS)
     return dg.MaterializeResult(
         metadata={
             "prompts": len(train),
-            "pairs": len(outcome.pairs),
+            "pairs": len(outcome.pairs) + len(fed.pairs),
             **{f"rejected_{kind}" if kind not in ("matched_gold", "no_answer") else kind: n for kind, n in sorted(outcome.kinds.items())},
+            "feedback_comments": len(items),
+            "feedback_pairs": len(fed.pairs),
+            **{f"feedback_{kind}": fed.kinds.get(kind, 0) for kind in FEEDBACK_KINDS},
+            "feedback_no_signal": fed.kinds.get("no_signal", 0),
+            **{f"feedback_quarantined_{reason}": n for reason, n in sorted(fed.quarantined.items())},
+            "feedback_secrets_redacted": fed.secrets_redacted,
             "uri": uri,
         }
     )

@@ -42,13 +42,16 @@ def served_models(base_url: str, timeout: float = 10.0) -> list[str]:
     return [m["id"] for m in response.json().get("data", [])]
 
 
-def chat_answers(base_url: str, model: str, prompts: list[dict], max_tokens: int, concurrency: int = 4,
+def chat_answers(base_url: str, model: str | None, prompts: list[dict], max_tokens: int, concurrency: int = 4,
                  timeout: float = 120.0, structured: bool = True) -> list[dict]:
-    """One greedy completion per prompt (`{"id", "messages"}`), `concurrency` requests at a time."""
+    """One greedy completion per prompt (`{"id", "messages"}`), `concurrency` requests at a time.
+
+    `model` None sends no model name: a server pinned to one model (`transformers serve MODEL`) answers with it.
+    """
     url = f"{base_url.rstrip('/')}/v1/chat/completions"
 
     def ask(client: httpx.Client, prompt: dict) -> dict:
-        body = {"model": model, "messages": prompt["messages"], "max_tokens": max_tokens, "temperature": 0}
+        body = {"messages": prompt["messages"], "max_tokens": max_tokens, "temperature": 0, **({"model": model} if model else {})}
         if structured:
             body["response_format"] = review_response_format()
         try:

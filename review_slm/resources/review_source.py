@@ -1,7 +1,7 @@
 """Where review comments come from: the GitHub REST API through PyGithub, or the bundled snapshot.
 
 Both hand the same raw comment JSON, page by page and oldest update first, to the review corpus
-(`resources/review_corpus.py`), which keeps the per-repository cursor.
+(`storage/review_corpus.py`), which keeps the per-repository cursor.
 """
 
 from __future__ import annotations

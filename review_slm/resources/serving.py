@@ -31,9 +31,11 @@ class ServingTarget(dg.ConfigurableResource, ABC):
 
 
 class LocalServing(ServingTarget):
-    """`<root>/champion` holds the served model; `review-slm review` reads it."""
+    """`<root>/champion` holds the served model; `review-slm review` reads it, and `make serve` serves it
+    over the OpenAI-compatible API at `endpoint_url` (when it runs, a smoke review goes through it)."""
 
     root: str
+    endpoint_url: str = "http://127.0.0.1:8000"
 
     def deploy(self, release: Release, artifacts: ArtifactStore, log) -> dict:
         store = LocalArtifactStore(root=self.root)
@@ -46,4 +48,9 @@ class LocalServing(ServingTarget):
         }
         Path(target, "SERVED.json").write_text(json.dumps(manifest, indent=2))
         log.info(f"served from {target}")
-        return {"kind": "local-folder", "location": target, **manifest}
+        from review_slm.resources.local_endpoint import smoke_review
+
+        smoke = smoke_review(self.endpoint_url)
+        log.info(f"local endpoint {self.endpoint_url}: {smoke['smoke_review']}")
+        return {"kind": "local-folder", "location": target, **manifest, "openai_base_url": self.endpoint_url,
+                "serve_command": "make serve", **smoke}

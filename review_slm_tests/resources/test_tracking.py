@@ -8,6 +8,7 @@ import pytest
 
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.tracking import MlflowTracking, TrackingUnreachable
+from review_slm.storage.layout import iteration
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_a_champion_on_s3_is_fetched_then_registered(tmp_path, two_models, s3_bu
 
     first, _ = two_models
     store = s3_store(s3_bucket, tmp_path / "trainer-cache")
-    uri = store.iteration_uri("iter-0001", "dpo_model", "model")
+    uri = iteration(store, "iter-0001").candidate_model
     store.put_dir(first, uri)
     run_pod = s3_store(s3_bucket, tmp_path / "run-pod-cache")  # nothing cached: the folder comes from S3
     tracking = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path}/m.db", artifact_root=str(tmp_path / "a"))

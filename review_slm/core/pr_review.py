@@ -1,0 +1,278 @@
+"""Planning a pull-request review: which hunks to review, where each finding lands, what is posted.
+
+Pure logic (no network): `resources/github_pulls.py` fetches the pull request and posts the plan.
+
+- A file's `patch` from `GET /pulls/{n}/files` is its hunks without the `---/+++` header; a binary
+  file, or one whose diff GitHub will not show, has no patch and is listed as skipped with why.
+- A finding can be commented inline only on a line of the hunk's new side (an added or context
+  line, `side: RIGHT`); GitHub answers 422 for any other line, so such findings go into the body.
+- Idempotency lives in a hidden marker in the review body: the head commit, the keys of the hunks
+  the review covered, and a fingerprint of what it said. A hunk's key is its path and its lines
+  without the `@@` header, so a hunk that only moved (lines added above it) is not reviewed again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from review_slm.core.diff_hunks import HUNK_HEADER, enumerate_new_lines, truncate_hunk
+from review_slm.core.languages import detect_language
+from review_slm.core.schema import Review, Severity, content_hash
+
+SEVERITY_ORDER = [s.value for s in Severity]  # critical first
+MARKER_PREFIX = "<!-- review-slm "
+_MARKER = re.compile(r"<!-- review-slm (\{.*?\}) -->", re.DOTALL)
+FINDING_MARKER_PREFIX = "<!-- review-slm-finding "
+_FINDING_MARKER = re.compile(r"<!-- review-slm-finding (\{.*?\}) -->", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class PrFile:
+    """One entry of `GET /pulls/{n}/files`."""
+
+    path: str
+    status: str  # added, modified, removed, renamed, copied, changed, unchanged
+    patch: str | None
+    changes: int = 0
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True)
+class PrHunk:
+    path: str
+    language: str
+    text: str
+    key: str
+    right_lines: frozenset[int]  # new-file lines GitHub accepts an inline comment on
+    truncated_lines: int = 0
+
+
+@dataclass
+class HunkPlan:
+    hunks: list[PrHunk] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}
+
+
+def split_patch(patch: str) -> list[str]:
+    """The hunks of one file's patch (GitHub's `patch` field starts at the first `@@`)."""
+    hunks: list[list[str]] = []
+    for line in patch.split("\n"):
+        if HUNK_HEADER.match(line):
+            hunks.append([line])
+        elif hunks:
+            hunks[-1].append(line)
+    return ["\n".join(h).rstrip("\n") for h in hunks]
+
+
+def hunk_key(path: str, hunk: str) -> str:
+    body = [line for line in hunk.split("\n") if not HUNK_HEADER.match(line)]
+    return content_hash("pr-hunk", path, *body)[:16]
+
+
+def right_side_lines(hunk: str) -> frozenset[int]:
+    return frozenset(number for _, number in enumerate_new_lines(hunk))
+
+
+def plan_hunks(files: list[PrFile], max_hunk_lines: int) -> HunkPlan:
+    """Every reviewable hunk of the pull request, and every file left out with the reason."""
+    plan = HunkPlan()
+    for f in files:
+        if f.status == "removed":
+            plan.skipped.append({"path": f.path, "reason": "deleted"})
+            continue
+        if f.patch is None:
+            # GitHub omits `patch` for binary files (no line changes) and for diffs too large to show.
+            reason = "binary file" if f.changes == 0 else "diff too large for GitHub to show"
+            plan.skipped.append({"path": f.path, "reason": reason})
+            continue
+        if "\x00" in f.patch:
+            plan.skipped.append({"path": f.path, "reason": "binary file"})
+            continue
+        language = detect_language(f.path, f.patch)
+        if language is None:
+            plan.skipped.append({"path": f.path, "reason": "not Go, Python or Kubernetes YAML"})
+            continue
+        for hunk in split_patch(f.patch):
+            text, cut = truncate_hunk(hunk, max_hunk_lines)
+            # Comments may go on every line of the full hunk, even the part the model did not read.
+            plan.hunks.append(PrHunk(f.path, language, text, hunk_key(f.path, hunk), right_side_lines(hunk), cut))
+    return plan
+
+
+def at_least(severity: str, minimum: str) -> bool:
+    return SEVERITY_ORDER.index(severity) <= SEVERITY_ORDER.index(minimum)
+
+
+_CODE_SHAPE = re.compile(r"[(){}\[\]=:;<>]|^\s{2,}\S", re.MULTILINE)
+
+
+def is_code(suggestion: str) -> bool:
+    """A ```suggestion block replaces lines when applied, so prose advice must not become one.
+
+    Code-shaped: has brackets, operators or indentation, and is not a sentence ending in a period.
+    """
+    text = suggestion.strip()
+    if not text:
+        return False
+    sentence = text.endswith(".") and len(text.split()) > 5 and "\n" not in text
+    return bool(_CODE_SHAPE.search(text)) and not sentence
+
+
+def inline_range(finding: dict, hunk: PrHunk) -> tuple[int, int] | None:
+    """(start_line, line) where the finding can be commented inline, or None when it cannot.
+
+    A code suggestion of k lines replaces k lines starting at `line` (how GitHub applies a
+    multi-line suggestion), so the comment spans them when all are on the hunk's new side.
+    """
+    line = finding["line"]
+    if line not in hunk.right_lines:
+        return None
+    suggestion = finding.get("suggestion") or ""
+    span = len(suggestion.rstrip("\n").split("\n")) if is_code(suggestion) else 1
+    end = line + span - 1
+    if span > 1 and all(n in hunk.right_lines for n in range(line, end + 1)):
+        return line, end
+    return line, line
+
+
+def finding_marker(finding: dict) -> str:
+    """What the model said, hidden in the comment, so the feedback source can rebuild the finding exactly."""
+    keep = {k: finding[k] for k in ("line", "severity", "category", "comment", "suggestion") if finding.get(k)}
+    return f"{FINDING_MARKER_PREFIX}{json.dumps(keep, ensure_ascii=False, sort_keys=True).replace('-->', '--&gt;')} -->"
+
+
+def parse_finding_marker(body: str) -> dict | None:
+    match = _FINDING_MARKER.search(body or "")
+    if not match:
+        return None
+    try:
+        return json.loads(match.group(1))
+    except json.JSONDecodeError:
+        return None
+
+
+def comment_body(finding: dict) -> str:
+    text = f"**{finding['severity']}** · {finding['category']}: {finding['comment']}"
+    suggestion = (finding.get("suggestion") or "").strip("\n")
+    if is_code(suggestion):
+        text += f"\n\n```suggestion\n{suggestion}\n```"
+    elif suggestion:
+        text += f"\n\nSuggestion: {suggestion}"
+    return f"{text}\n\n{finding_marker(finding)}"
+
+
+@dataclass
+class PlannedReview:
+    body: str
+    comments: list[dict]  # PyGithub `create_review(comments=...)` items
+    findings: list[dict]  # every finding kept after --min-severity, with `end_line` and `inline`
+    outside_diff: list[dict]
+    fingerprint: str
+
+
+def render_marker(head_sha: str, hunk_keys: list[str], fingerprint: str) -> str:
+    payload = json.dumps({"head": head_sha, "hunks": sorted(set(hunk_keys)), "fingerprint": fingerprint}, sort_keys=True)
+    return f"{MARKER_PREFIX}{payload} -->"
+
+
+def parse_marker(body: str | None) -> dict | None:
+    match = _MARKER.search(body or "")
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) and "head" in data else None
+
+
+def plan_review(reviewed: list[tuple[PrHunk, Review | None, str]], min_severity: str, head_sha: str,
+                covered_keys: list[str], notes: list[str]) -> PlannedReview:
+    """One review: inline comments where the line is in the diff, the rest (and notes) in the body.
+
+    `reviewed` holds each hunk with the model's review (or None and why not); `covered_keys` are
+    the keys of every hunk this review answers for (the ones reviewed now and the ones unchanged
+    since an earlier review), written into the marker.
+    """
+    comments, findings, outside = [], [], []
+    summaries, invalid = [], []
+    for hunk, review, error in reviewed:
+        if review is None:
+            invalid.append(f"`{hunk.path}`: the model's answer was not a valid review ({error})")
+            continue
+        if review.summary and review.findings:
+            summaries.append(review.summary)
+        for f in review.findings:
+            finding = f.model_dump(mode="json")
+            if not at_least(finding["severity"], min_severity):
+                continue
+            span = inline_range(finding, hunk)
+            finding["inline"] = span is not None
+            if span is None:
+                outside.append(finding)
+            else:
+                finding["end_line"] = span[1]
+                comment = {"path": hunk.path, "line": span[1], "side": "RIGHT", "body": comment_body(finding)}
+                if span[0] != span[1]:
+                    comment.update(start_line=span[0], start_side="RIGHT")
+                comments.append(comment)
+            findings.append(finding)
+    comments.sort(key=lambda c: (c["path"], c["line"]))
+    body = review_body(summaries, outside, invalid, notes, len(comments))
+    fingerprint = content_hash(body, json.dumps(comments, sort_keys=True))[:16]
+    return PlannedReview(f"{body}\n\n{render_marker(head_sha, covered_keys, fingerprint)}", comments, findings, outside, fingerprint)
+
+
+def outside_line(finding: dict) -> str:
+    return f"- `{finding['path']}` line {finding['line']} ({finding['severity']}, {finding['category']}): {finding['comment']}"
+
+
+def review_body(summaries: list[str], outside: list[dict], invalid: list[str], notes: list[str], inline: int) -> str:
+    parts = ["### review-slm"]
+    parts.append(" ".join(dict.fromkeys(summaries)) if summaries else ("No issues found." if not outside else ""))
+    parts.append(f"{inline} inline comment(s).")
+    if outside:
+        parts.append("**Findings on lines outside the hunk they were found in** (not commented inline):\n"
+                     + "\n".join(outside_line(f) for f in outside))
+    if invalid:
+        parts.append("**Not reviewed:**\n" + "\n".join(f"- {i}" for i in invalid))
+    if notes:
+        parts.append("**Notes:**\n" + "\n".join(f"- {n}" for n in notes))
+    return "\n\n".join(p for p in parts if p)
+
+
+@dataclass
+class PriorReview:
+    """A review this reviewer posted earlier (found by its marker)."""
+
+    id: int
+    head: str
+    hunks: frozenset[str]
+    fingerprint: str
+
+
+@dataclass
+class Decision:
+    to_review: list[PrHunk]  # hunks the model must (re)review
+    covered_keys: list[str]  # every current hunk's key: the new review answers for all of them
+    replaces: PriorReview | None  # an earlier review of the same head commit
+
+
+def decide(hunks: list[PrHunk], prior: list[PriorReview], head_sha: str) -> Decision:
+    """Which hunks to review: on the same head, the same ones as that head's review (to compare);
+    on a new head, only hunks no earlier review covered (new or changed)."""
+    same_head = [p for p in prior if p.head == head_sha]
+    earlier = frozenset().union(*(p.hunks for p in prior if p.head != head_sha))
+    to_review = [h for h in hunks if h.key not in earlier]
+    return Decision(to_review, [h.key for h in hunks], max(same_head, key=lambda p: p.id) if same_head else None)
+
+
+def move_to_body(plan: PlannedReview, rejected: list[dict], why: str) -> PlannedReview:
+    """The plan with `rejected` comments taken out of the inline list and quoted in the body, saying why."""
+    keep = [c for c in plan.comments if c not in rejected]
+    moved = "\n".join(f"- `{c['path']}` line {c['line']}: {c['body'].split(FINDING_MARKER_PREFIX)[0].strip()}" for c in rejected)
+    body, marker = plan.body.rsplit("\n\n", 1)
+    body += f"\n\n**Moved out of the diff view** ({why}):\n{moved}"
+    return PlannedReview(f"{body}\n\n{marker}", keep, plan.findings, plan.outside_diff, plan.fingerprint)
