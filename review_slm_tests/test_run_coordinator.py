@@ -1,10 +1,10 @@
 """dagster.yaml's run coordinator refuses a run for a malformed iteration key before any step starts."""
 
+import uuid
 from pathlib import Path
 
 import dagster as dg
 import yaml
-from dagster._core.utils import make_new_run_id
 
 from review_slm.run_coordinator import IterationRunCoordinator
 
@@ -12,7 +12,7 @@ INSTANCE_YAML = yaml.safe_load((Path(__file__).parents[1] / "dagster.yaml").read
 
 
 def _submit(instance, key: str) -> dg.DagsterRun:
-    run = dg.DagsterRun(job_name="iteration_job", run_id=make_new_run_id(), tags={"dagster/partition": key})
+    run = dg.DagsterRun(job_name="iteration_job", run_id=str(uuid.uuid4()), tags={"dagster/partition": key})
     instance.add_run(run)
     return instance.run_coordinator.submit_run(dg.SubmitRunContext(run, workspace=None))
 

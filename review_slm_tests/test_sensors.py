@@ -1,7 +1,7 @@
 import json
+import uuid
 
 import dagster as dg
-from dagster._core.test_utils import create_run_for_test
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
@@ -33,7 +33,7 @@ def test_enough_new_reviews_start_one_iteration_and_only_one(monkeypatch, tmp_pa
 
         # While an iteration runs, nothing else starts, whatever the count.
         instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
-        create_run_for_test(instance, job_name=ITERATION_JOB, status=dg.DagsterRunStatus.STARTED)
+        instance.add_run(dg.DagsterRun(job_name=ITERATION_JOB, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED))
         busy = evaluate(instance, artifacts)
         assert isinstance(busy, dg.SkipReason) and "in flight" in busy.skip_message
 
