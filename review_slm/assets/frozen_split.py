@@ -42,7 +42,7 @@ def freeze_test_split(context: dg.AssetExecutionContext, config, artifacts: Arti
     artifacts.write_jsonl(uri, candidates)
     history_uri = artifacts.uri(*FROZEN_HISTORY)
     history = artifacts.read_jsonl(history_uri) if artifacts.exists(history_uri) else []
-    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "iteration": context.partition_key, "run_id": context.run_id,
+    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "iteration": context.partition_key, "run_id": context.run.run_id,
              "rows": len(candidates), "previous_rows": None if previous is None else len(previous),
              "reason": config.refreeze_reason or "first freeze"}
     artifacts.write_jsonl(history_uri, [*history, entry])
