@@ -27,7 +27,7 @@ install-dev: $(VENV)/.installed-dev
 
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME) $(REVIEW_SLM_HOME)
-	cp dagster.yaml $@
+	cp instance/dagster.yaml $@
 
 # One iteration: add the next `iteration` key, then materialize the whole graph for it.
 run: install $(DAGSTER_HOME)/dagster.yaml
@@ -38,7 +38,7 @@ test: install-dev
 	$(BIN)/python -m pytest -q
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -m review_slm.definitions
+	$(BIN)/dg dev
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(REVIEW_SLM_HOME)/mlflow.db
