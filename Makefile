@@ -32,7 +32,7 @@ install-serve: $(VENV)/.installed-serve
 
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME) $(REVIEW_SLM_HOME)
-	cp dagster.yaml $@
+	cp instance/dagster.yaml $@
 
 # One iteration: add the next `iteration` key, then materialize the whole graph for it.
 run: install $(DAGSTER_HOME)/dagster.yaml
@@ -50,7 +50,7 @@ serve: install-serve
 	$(BIN)/python -m review_slm.serve --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -m review_slm.definitions
+	$(BIN)/dg dev
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(REVIEW_SLM_HOME)/mlflow.db

@@ -14,7 +14,6 @@ from review_slm.assets.data import gold_set, gold_set_quarantine, hf_supplement,
 from review_slm.assets.gold_checks import GOLD_SET_CHECKS
 from review_slm.assets.deployment import deployed_endpoint
 from review_slm.assets.evaluation import eval_report, no_regression_vs_champion
-from review_slm.assets.partitions import iteration_partitions
 from review_slm.assets.training import dpo_model, parent_model, preference_pairs, sft_adapter
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
@@ -119,8 +118,7 @@ def resources_for_profile(profile: str) -> dict:
 
 iteration_job = dg.define_asset_job(
     ITERATION_JOB,
-    selection=dg.AssetSelection.assets(*ASSETS),
-    partitions_def=iteration_partitions,
+    selection=dg.AssetSelection.assets(*ASSETS),  # partitioned by `iteration`, which the job infers from them
     description="One distillation iteration: mine, gold set, SFT, preference pairs, DPO, evaluate, deploy.",
 )
 

@@ -2,7 +2,7 @@
 
 Dagster's "Add a partition" box accepts any name, and "iteration N starts from N-1" needs keys of the
 form `iter-NNNN`. A run for another key is marked failed when it is submitted, with a message that says
-the expected form, so no step starts (dagster.yaml names this class). Runs executed in process
+the expected form, so no step starts (instance/dagster.yaml names this class). Runs executed in process
 (`dagster asset materialize`, tests) bypass coordinators: there the root assets refuse the key at their
 first line instead.
 """

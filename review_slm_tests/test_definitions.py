@@ -59,3 +59,22 @@ def test_the_k8s_profile_validates_and_trains_with_kubeflow_jobs(monkeypatch, tm
     monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "mpijob")
     with pytest.raises(ValueError, match="REVIEW_SLM_LAUNCHER='mpijob'"):
         k8s_resources()
+
+
+def test_dg_finds_the_project_and_loads_its_definitions(tmp_path):
+    """`dg` (`[tool.dg]` in pyproject.toml) loads review_slm.definitions, so `dg launch` / `dg dev` work."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "REVIEW_SLM_HOME": str(tmp_path / "home")}
+    dg_cli = os.path.join(os.path.dirname(sys.executable), "dg")
+    result = subprocess.run([dg_cli, "list", "defs", "--json"], cwd=Path(__file__).parents[1], env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    listed = json.loads(result.stdout)
+    assert {a["asset_key"] for a in listed["assets"]} == EXPECTED
+    assert [j["name"] for j in listed["jobs"]] == ["iteration_job"]
+    assert [s["name"] for s in listed["sensors"]] == ["new_reviews_sensor"]

@@ -1,8 +1,8 @@
 import json
+import uuid
 
 import dagster as dg
 import pytest
-from dagster._core.test_utils import create_run_for_test
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
@@ -12,6 +12,10 @@ from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
 
 SOURCE = SnapshotReviewSource(repos=["kubeflow/trainer"])
+
+
+def started_run(instance, job_name: str, status, tags: dict | None = None) -> dg.DagsterRun:
+    return instance.add_run(dg.DagsterRun(job_name=job_name, run_id=str(uuid.uuid4()), status=status, tags=tags or {}))
 
 
 def evaluate(instance, artifacts, cursor=None):
@@ -36,7 +40,7 @@ def test_enough_new_reviews_start_one_iteration_and_only_one(monkeypatch, tmp_pa
 
         # While an iteration runs, nothing else starts, whatever the count.
         instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
-        run = create_run_for_test(instance, job_name=ITERATION_JOB, status=dg.DagsterRunStatus.STARTED)
+        run = started_run(instance, ITERATION_JOB, dg.DagsterRunStatus.STARTED)
         busy = evaluate(instance, artifacts)
         assert isinstance(busy, dg.SkipReason) and "in flight" in busy.skip_message
         instance.report_run_canceled(run)
@@ -51,9 +55,9 @@ def test_an_iteration_launched_from_the_ui_or_cli_also_holds_the_sensor(monkeypa
     artifacts = LocalArtifactStore(root=str(tmp_path))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
-        create_run_for_test(instance, job_name="some_other_job", status=dg.DagsterRunStatus.STARTED)  # unrelated: no partition
+        started_run(instance, "some_other_job", dg.DagsterRunStatus.STARTED)  # unrelated: no partition
         assert isinstance(evaluate(instance, artifacts), dg.SensorResult)
-        create_run_for_test(instance, job_name="__ASSET_JOB", status=status, tags={"dagster/partition": "iter-0001"})
+        started_run(instance, "__ASSET_JOB", status, tags={"dagster/partition": "iter-0001"})
         busy = evaluate(instance, artifacts)
         assert isinstance(busy, dg.SkipReason) and "__ASSET_JOB, partition iter-0001" in busy.skip_message
 

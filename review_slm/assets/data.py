@@ -194,7 +194,7 @@ def gold_set(
     tokenizer = StudentTokenizer(rec, recipe.cache_dir)
 
     def open_cache(model: str, digest: str) -> TeacherCache:
-        cache = TeacherCache(artifacts, model, run_name=f"{key}-{context.run_id[:8]}", digest=digest)
+        cache = TeacherCache(artifacts, model, run_name=f"{key}-{context.run.run_id[:8]}", digest=digest)
         if cache.pruned_shards:
             context.log.info(f"teacher cache: pruned {cache.pruned_shards} shards of other digests / prompt versions")
         return cache

@@ -124,19 +124,32 @@ class GitHubReviewSource(ReviewSource):
 
     def raw_pages(self, repo: str, since: str | None, usage: ApiUsage) -> Iterator[list[dict]]:
         gh = self._client(usage)
-        kwargs = {"sort": "updated", "direction": "asc"}
+        params = {"sort": "updated", "direction": "asc", "per_page": self.per_page}
         if since:
-            kwargs["since"] = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        # lazy: no `GET /repos/{repo}` first; one requester, so `rate_limiting` reflects the listing's headers.
-        comments = gh.get_repo(repo).get_pulls_review_comments(**kwargs)
-        # The list payload is the whole object; `raw_data` would re-fetch each comment because
-        # PyGithub marks list items as not completed.
+            params["since"] = datetime.fromisoformat(since.replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # The list payload is the whole comment, so pages are read as JSON through the client's public
+        # `requester` (auth, retries, rate-limit headers): PyGithub's typed list items are not "completed",
+        # and their `raw_data` would re-fetch every comment.
+        url: str | None = f"/repos/{repo}/pulls/comments"
         fetched_any = False
-        for page in _chunks((c._rawData for c in comments), self.per_page):
+        while url:
+            headers, page = gh.requester.requestJsonAndCheck("GET", url, parameters=params)
+            if not page:
+                break
             usage.api_calls += 1
             fetched_any = True
             yield page
             remaining, _limit = gh.rate_limiting  # read from the last response's headers, no request
             wait_for_primary_limit(remaining, gh.rate_limiting_resettime, self.rate_limit_reserve, usage, self.max_rate_limit_wait_s)
+            url, params = _next_link(headers.get("link")), None  # the next link carries the query
         if not fetched_any:
             usage.api_calls += 1  # the one request that found nothing new
+
+
+def _next_link(link: str | None) -> str | None:
+    """The `rel="next"` URL of a REST `Link` header, or None on the last page."""
+    for part in (link or "").split(","):
+        target, _, rel = part.partition(";")
+        if rel.strip() == 'rel="next"':
+            return target.strip().removeprefix("<").removesuffix(">")
+    return None

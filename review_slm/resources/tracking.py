@@ -140,12 +140,12 @@ class MlflowTracking(dg.ConfigurableResource):
         client = self.client()
         exp_id = self._experiment_id(client)
         iteration = context.partition_key
-        parent = self._parent_run(client, exp_id, context.run_id, iteration)
+        parent = self._parent_run(client, exp_id, context.run.run_id, iteration)
         asset = context.asset_key.to_user_string()
         run = client.create_run(
             exp_id,
             run_name=f"{asset}-{iteration}",
-            tags={"mlflow.parentRunId": parent, DAGSTER_RUN_TAG: context.run_id, ITERATION_TAG: iteration, "review_slm.asset": asset},
+            tags={"mlflow.parentRunId": parent, DAGSTER_RUN_TAG: context.run.run_id, ITERATION_TAG: iteration, "review_slm.asset": asset},
         )
         if params:
             self.log_params(run.info.run_id, params)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-from dagster._core.pipes.context import PipesMessageHandler
 from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesDefaultMessageWriter
 from kubernetes import client
 
@@ -27,10 +26,10 @@ class PodLogMessageReader(dg.PipesMessageReader):
     """Tells the trainer to write Pipes messages to stderr; `handle_line` picks them out of the pod log."""
 
     def __init__(self):
-        self._handler: PipesMessageHandler | None = None
+        self._handler: dg.PipesMessageHandler | None = None
 
     @contextmanager
-    def read_messages(self, handler: PipesMessageHandler) -> Iterator[dict]:
+    def read_messages(self, handler: dg.PipesMessageHandler) -> Iterator[dict]:
         self._handler = handler
         try:
             yield {PipesDefaultMessageWriter.STDIO_KEY: PipesDefaultMessageWriter.STDERR}

@@ -1,6 +1,7 @@
 """Supervised fine-tuning with TRL's SFTTrainer: LoRA, QLoRA (4-bit base on CUDA) or full weights.
 
-Loss is on the assistant turn only (`assistant_only_loss`, generation tags in the chat template).
+Loss is on the assistant turn only (labels from the chat template's generation tags, as TRL's
+`assistant_only_loss` makes them; the rows are prepared here and handed over with `skip_prepare_dataset`).
 With `packing`, BFD packs whole examples into rows of `max_length` and the collator emits per-example
 position ids with no attention mask, so attention never crosses from one example into the next
 (flattened padding-free batches with FlashAttention, one row per packed row otherwise: see packing.py).
@@ -25,28 +26,49 @@ from review_slm.training.packing import RowPackedCollator
 CURRICULUM_PACK_WINDOW = 64
 
 
-def _curriculum_trainer_class():
-    """SFTTrainer whose BFD packing keeps the curriculum order across windows of examples.
+def _encode(example: dict, tokenizer) -> dict:
+    """One conversation as TRL's SFT preparation tokenizes it with `assistant_only_loss`: label -100 off
+    the assistant turns (the chat template's `{% generation %}` tags)."""
+    encoded = tokenizer.apply_chat_template(example["messages"], tokenize=True, return_dict=True,
+                                            return_assistant_tokens_mask=True)
+    ids, mask = list(encoded["input_ids"]), encoded["assistant_masks"]
+    if 1 not in mask:
+        raise RuntimeError("a training example has no assistant tokens: the chat template lost its {% generation %} tags")
+    return {"input_ids": ids, "labels": [t if m else -100 for t, m in zip(ids, mask, strict=True)]}
 
-    TRL packs each `datasets.map` batch (1000 examples) sorted by length, which would undo the
-    curriculum of any smaller gold set: here the same packing runs on small consecutive windows.
+
+def prepare_dataset(rows: list[dict], tokenizer, max_length: int, packing: bool, pack_window: int | None = None):
+    """Tokenized (and packed) rows, ready for the collator: what SFTTrainer would prepare, built here and
+    handed over with `skip_prepare_dataset`, so packing can keep the curriculum and our collator can be
+    passed at construction (TRL's public extension points; it rejects a custom collator when it packs).
+
+    Examples are cut to `max_length` (keeping the start) and one with no label left is dropped. With
+    `packing`, BFD packs whole examples into rows of `max_length` with a `seq_lengths` column; TRL packs
+    each `datasets.map` batch (1000 examples) sorted by length, which would undo the curriculum of any
+    smaller gold set, so a curriculum packs consecutive windows of `pack_window` examples instead.
     """
-    from trl import SFTTrainer
-    from trl.data_utils import pack_dataset
+    from datasets import Dataset
+    from trl import pack_dataset
 
-    class CurriculumSFTTrainer(SFTTrainer):
-        def _prepare_dataset(self, dataset, processing_class, args, packing, formatting_func, dataset_name):
-            prepared = super()._prepare_dataset(dataset, processing_class, args, False, formatting_func, dataset_name)
-            if not packing:
-                return prepared
-            return pack_dataset(prepared.select_columns(["input_ids", "labels"]), args.max_length, args.packing_strategy,
-                                {"batch_size": CURRICULUM_PACK_WINDOW})
+    dataset = Dataset.from_list(rows).map(_encode, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["messages"])
+    dataset = dataset.map(lambda ex: {"input_ids": ex["input_ids"][:max_length], "labels": ex["labels"][:max_length]})
+    dataset = dataset.filter(lambda ex: any(label != -100 for label in ex["labels"]))
+    if not packing:
+        return dataset
+    return pack_dataset(dataset, max_length, "bfd", {"batch_size": pack_window} if pack_window else None)
 
-    return CurriculumSFTTrainer
+
+def collator(tokenizer, packing: bool):
+    """Packed rows: one row per packed row under SDPA (packing.py), TRL's padding-free flattening with
+    FlashAttention; unpacked: TRL's default padding collator."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    if packing and attention_implementation() != "flash_attention_2":
+        return RowPackedCollator(tokenizer.pad_token_id)
+    return DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=packing)
 
 
 def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None):
-    from datasets import Dataset
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
 
@@ -55,31 +77,31 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
     model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
     tokenizer = tokenizer or load_tokenizer(model_path, revision)
     model = load_model(model_path, revision, recipe.quantization)
+    # What SFTTrainer does itself when it builds the collator: the model agrees with the tokenizer on padding.
+    model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
     gold = read_rows(spec.train_file)
     if recipe.curriculum:
         gold = curriculum_order(gold)
     gold = with_line_offset_copies(gold, recipe.line_offset_copies, stage.seed)
     val_rows = sft_rows(read_rows(spec.val_file)) if spec.val_file else []
+    window = CURRICULUM_PACK_WINDOW if recipe.curriculum else None
     args = SFTConfig(
         **trainer_kwargs(stage, Path(spec.output_dir) / "checkpoints", sequential=recipe.curriculum),
-        assistant_only_loss=True,
-        packing=stage.packing,
-        packing_strategy="bfd",
-        shuffle_dataset=False,
+        # prepare_dataset() tokenized, masked (assistant-only loss) and packed the rows; TRL's own
+        # `assistant_only_loss` applies only to the preparation it skips, so it is left off.
+        dataset_kwargs={"skip_prepare_dataset": True},
     )
-    trainer_class = _curriculum_trainer_class() if recipe.curriculum else SFTTrainer
-    trainer = trainer_class(
+    trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(sft_rows(gold)),
-        eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
+        data_collator=collator(tokenizer, stage.packing),
+        train_dataset=prepare_dataset(sft_rows(gold), tokenizer, stage.max_length, stage.packing, window),
+        eval_dataset=prepare_dataset(val_rows, tokenizer, stage.max_length, stage.packing, window) if val_rows else None,
         processing_class=tokenizer,
         peft_config=lora_config(recipe),
         callbacks=callbacks,
     )
-    if stage.packing and attention_implementation() != "flash_attention_2":
-        # TRL rejects a custom collator with packing, so it is swapped in after construction.
-        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id)
     trainer.train_examples = len(gold)
     return trainer
 
