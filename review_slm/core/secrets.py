@@ -15,12 +15,17 @@ flags only its header line). The blocking check re-scans with another detector (
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
 
 from detect_secrets.plugins.base import RegexBasedDetector
+
+# detect-secrets' logger factory calls logging.captureWarnings(True) when its modules load, which sends
+# every later warning of the process to a logger that drops it (the tests' warning filters included).
+logging.captureWarnings(False)
 
 _MARKER = re.compile(r"<REDACTED(?::[\w-]+)?>")
 _DELIMS = set(" \t\r\n\"'`,;=:@()[]{}<>|\\/")  # a token ends at these: a found value grows to its whole token
