@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export REVIEW_SLM_HOME ?= $(CURDIR)/.review_slm
 
-.PHONY: run test install install-dev install-serve serve dev mlflow-ui bench bench-gpu clean
+.PHONY: run test lint install install-dev install-serve serve dev mlflow-ui bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ $(DAGSTER_HOME)/dagster.yaml:
 run: install $(DAGSTER_HOME)/dagster.yaml
 	@key=$$($(BIN)/review-slm iteration next) && echo "materializing iteration $$key" && \
 	  $(BIN)/dagster asset materialize -m review_slm.definitions --select '*' --partition $$key
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: install-dev
 	$(BIN)/python -m pytest -q
