@@ -34,7 +34,7 @@ from review_slm.core.lazy import is_lazy_comment, is_lazy_review
 from review_slm.core.near_duplicates import find_near_duplicates
 from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, render_review, student_user_prompt
 from review_slm.core.schema import RejectedRow, Review, ReviewRecord, content_hash
-from review_slm.core.secrets import marker_share, redact, redacted_share
+from review_slm.core.secrets import marker_share, might_have_secrets, redact, redacted_share
 from review_slm.core.templates import poisoned_skeletons, skeletons
 
 # Chat framing (<|im_start|>role\n ... <|im_end|>\n) costs fewer tokens than this many bytes.
@@ -142,18 +142,23 @@ def _changed(hunk: str) -> str:
     return "\n".join(line[1:] for line in hunk.splitlines() if line[:1] in "+-")
 
 
-def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, bool]:
+def _scrub(cand: Candidate, config: GateConfig, review_json: str = "", screened_clean: bool = False) -> tuple[_Row | None, str, str, bool]:
     """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable.
     Records were redacted at ingest already; this pass also covers the teacher's answer and catches rows
-    built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined."""
+    built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined.
+    `screened_clean`: `might_have_secrets` cleared the hunk, the comment and `review_json`, so `redact` would
+    find nothing in them and is not run."""
     rec, review = cand.record, cand.review
     answer = render_review(review)
     if not config.redact_secrets:
         return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
-    hunk, kinds_hunk = redact(rec.diff_hunk, rec.path)
-    comment, kinds_body = redact(rec.body)
-    # The full review (paths included) is redacted: the rendered student answer has no paths.
-    redacted_review, kinds_review = redact(review.model_dump_json())
+    if screened_clean:
+        (hunk, kinds_hunk), (comment, kinds_body), (redacted_review, kinds_review) = (rec.diff_hunk, []), (rec.body, []), (review_json, [])
+    else:
+        hunk, kinds_hunk = redact(rec.diff_hunk, rec.path)
+        comment, kinds_body = redact(rec.body)
+        # The full review (paths included) is redacted: the rendered student answer has no paths.
+        redacted_review, kinds_review = redact(review_json or review.model_dump_json())
     if marker_share(_changed(hunk)) > config.max_redacted_share:
         kinds = ", ".join(kinds_hunk) or "secrets redacted at ingest"
         return None, "diff_hunk", f"{kinds} would replace most of the changed lines", True
@@ -205,7 +210,15 @@ def apply_quality_gates(
         )
     out.quarantined += before_teacher or []
 
-    # Row by row: content, teacher answer, secrets.
+    # Row by row: content, teacher answer, secrets; the secret detectors only where one vectorised screen of
+    # every hunk, comment and answer says they could find something.
+    answered = [c for c in candidates if c.review is not None]
+    review_json = {id(c): c.review.model_dump_json() for c in answered} if config.redact_secrets else {}
+    clean: set[int] = set()
+    if config.redact_secrets and answered:
+        n = len(answered)
+        maybe = might_have_secrets([c.record.diff_hunk for c in answered] + [c.record.body for c in answered] + list(review_json.values()))
+        clean = {id(c) for i, c in enumerate(answered) if not (maybe[i] or maybe[n + i] or maybe[2 * n + i])}
     rows: list[_Row] = []
     for cand in candidates:
         problem = None if before_teacher is not None else _content_problem(cand.record)
@@ -215,7 +228,7 @@ def apply_quality_gates(
         if cand.review is None:
             _quarantine(out, cand, cand.failure or "teacher_invalid", "review", cand.error)
             continue
-        row, fld, detail, redacted = _scrub(cand, config)
+        row, fld, detail, redacted = _scrub(cand, config, review_json.get(id(cand), ""), id(cand) in clean)
         out.secrets_redacted += redacted and row is not None
         if row is None:
             _quarantine(out, cand, "secret_unredactable", fld, detail)
@@ -240,7 +253,9 @@ def apply_quality_gates(
     texts = [(key, " ".join([*(f.comment for f in row.review.findings), row.review.summary])) for row, key in survivors if row.review.findings]
     poisoned = poisoned_skeletons(texts, limit)
     examples: list[GoldExample] = []
-    scrub = (lambda text: redact(text)[0]) if config.redact_secrets else (lambda text: text)
+    names = [text for row, _ in survivors for text in (row.candidate.record.repo, row.candidate.record.path)]
+    maybe_names = {text for text, maybe in zip(names, might_have_secrets(names)) if maybe} if config.redact_secrets else set()
+    scrub = lambda text: redact(text)[0] if text in maybe_names else text  # noqa: E731
     for row, _key in survivors:
         rec = row.candidate.record
         if row.review.findings and poisoned:
