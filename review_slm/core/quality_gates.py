@@ -142,23 +142,22 @@ def _changed(hunk: str) -> str:
     return "\n".join(line[1:] for line in hunk.splitlines() if line[:1] in "+-")
 
 
-def _scrub(cand: Candidate, config: GateConfig, review_json: str = "", screened_clean: bool = False) -> tuple[_Row | None, str, str, bool]:
+def _scrub(cand: Candidate, config: GateConfig, review_json: str = "", screened: tuple[bool, bool, bool] = (True, True, True)
+           ) -> tuple[_Row | None, str, str, bool]:
     """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable.
     Records were redacted at ingest already; this pass also covers the teacher's answer and catches rows
     built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined.
-    `screened_clean`: `might_have_secrets` cleared the hunk, the comment and `review_json`, so `redact` would
-    find nothing in them and is not run."""
+    `screened`: per hunk, comment and `review_json`, whether `might_have_secrets` flagged it; `redact` would find
+    nothing in a text it cleared, so it is not run there."""
     rec, review = cand.record, cand.review
     answer = render_review(review)
     if not config.redact_secrets:
         return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
-    if screened_clean:
-        (hunk, kinds_hunk), (comment, kinds_body), (redacted_review, kinds_review) = (rec.diff_hunk, []), (rec.body, []), (review_json, [])
-    else:
-        hunk, kinds_hunk = redact(rec.diff_hunk, rec.path)
-        comment, kinds_body = redact(rec.body)
-        # The full review (paths included) is redacted: the rendered student answer has no paths.
-        redacted_review, kinds_review = redact(review_json or review.model_dump_json())
+    hunk, kinds_hunk = redact(rec.diff_hunk, rec.path) if screened[0] else (rec.diff_hunk, [])
+    comment, kinds_body = redact(rec.body) if screened[1] else (rec.body, [])
+    # The full review (paths included) is redacted: the rendered student answer has no paths.
+    review_json = review_json or review.model_dump_json()
+    redacted_review, kinds_review = redact(review_json) if screened[2] else (review_json, [])
     if marker_share(_changed(hunk)) > config.max_redacted_share:
         kinds = ", ".join(kinds_hunk) or "secrets redacted at ingest"
         return None, "diff_hunk", f"{kinds} would replace most of the changed lines", True
@@ -214,11 +213,11 @@ def apply_quality_gates(
     # every hunk, comment and answer says they could find something.
     answered = [c for c in candidates if c.review is not None]
     review_json = {id(c): c.review.model_dump_json() for c in answered} if config.redact_secrets else {}
-    clean: set[int] = set()
+    screened: dict[int, tuple[bool, bool, bool]] = {}
     if config.redact_secrets and answered:
         n = len(answered)
         maybe = might_have_secrets([c.record.diff_hunk for c in answered] + [c.record.body for c in answered] + list(review_json.values()))
-        clean = {id(c) for i, c in enumerate(answered) if not (maybe[i] or maybe[n + i] or maybe[2 * n + i])}
+        screened = {id(c): (maybe[i], maybe[n + i], maybe[2 * n + i]) for i, c in enumerate(answered)}
     rows: list[_Row] = []
     for cand in candidates:
         problem = None if before_teacher is not None else _content_problem(cand.record)
@@ -228,7 +227,7 @@ def apply_quality_gates(
         if cand.review is None:
             _quarantine(out, cand, cand.failure or "teacher_invalid", "review", cand.error)
             continue
-        row, fld, detail, redacted = _scrub(cand, config, review_json.get(id(cand), ""), id(cand) in clean)
+        row, fld, detail, redacted = _scrub(cand, config, review_json.get(id(cand), ""), screened.get(id(cand), (True, True, True)))
         out.secrets_redacted += redacted and row is not None
         if row is None:
             _quarantine(out, cand, "secret_unredactable", fld, detail)
