@@ -186,16 +186,19 @@ def _regex_hits(text: str, plugin) -> list[Hit]:
 def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
     from detect_secrets.core.scan import _is_filtered_out  # detect-secrets' own heuristic filters, in its order
 
+    from review_slm.core.secret_screen import line_screens, plain_ascii
+
     hits, offset = [], 0
-    keyword_hint = _keyword_hint()
-    if not (_QUOTE.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
+    # On plain ASCII, RE2 screens that match wherever the plugins could (see secret_screen.py); else the hints.
+    quote_hint, keyword_hint = line_screens() if plain_ascii(text) else (_QUOTE, _keyword_hint())
+    if not (quote_hint.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
         return hits
     for full in text.splitlines(keepends=True):
         line = full.rstrip("\r\n")  # the filters (indirect references...) expect a bare line
         start, offset = offset, offset + len(full)
         # Each plugin only where it could find something (a cheap pre-test, not a second opinion); lines that only
         # take a value from elsewhere (`x = get_secret()`, `secrets := c.userSecrets()`) are skipped like detect-secrets does.
-        quoted, keyword = _QUOTE.search(line) is not None, keyword_hint.search(line) is not None
+        quoted, keyword = quote_hint.search(line) is not None, keyword_hint.search(line) is not None
         if not (quoted or keyword):
             continue
         wanted = [p for p in plugins if (keyword if p.secret_type == "Secret Keyword" else quoted)]
@@ -228,8 +231,11 @@ def scan(text: str, path: str = "") -> list[Hit]:
     text_level, line_level = _plugins()
     hits = [Hit("private_key", *m.span()) for m in _PEM_BLOCK.finditer(text)]
     screened, unscreened, screen = _screen()
+    from review_slm.core.secret_screen import plain_ascii, pretest_of
+
+    plain = plain_ascii(text)
     for plugin in (screened if screen.search(text) else []) + unscreened:
-        pretest = _PRETEST.get(plugin.secret_type)
+        pretest = pretest_of(plugin) if plain else _PRETEST.get(plugin.secret_type)
         if pretest is None or pretest.search(text):
             hits += _regex_hits(text, plugin)
     hits += _line_hits(text, PurePosixPath(path).name or "text", line_level)
@@ -274,83 +280,3 @@ def redacted_share(original: str, redacted: str) -> float:
     after = len(re.sub(r"\s+", "", _MARKER.sub("", redacted)))
     return (before - after) / before if before else 0.0
 
-
-_LOOKAROUND = re.compile(r"\(\?<?[=!]")
-_HUGE_REPEAT = re.compile(r"\{(\d+),\d{4,}\}")
-_BACKREF = re.compile(r"\\[1-9]")
-# Base64HighEntropyString needs a quoted run with more than 2**4.5 distinct characters (entropy <= log2 of the
-# alphabet used), HexHighEntropyString one with more than 2**3: so at least 23 and 9 characters.
-_ENTROPY_CANDIDATE = r"""["'][A-Za-z0-9+/\\_=-]{23,}["']|["'][0-9a-fA-F]{9,}["']"""
-# Outside printable ASCII, Python's \w \d \s and case folding differ from RE2's: such text is never screened out.
-_NOT_PLAIN_ASCII = r"[^\t\n\r\x20-\x7e]"
-
-
-def _without_lookarounds(pattern: str) -> str:
-    """The pattern with its lookaround groups removed: a superset of what it matches, in RE2 syntax."""
-    while m := _LOOKAROUND.search(pattern):
-        depth, i, in_class = 0, m.start(), False
-        while i < len(pattern):
-            ch = pattern[i]
-            if ch == "\\":
-                i += 2
-                continue
-            if in_class:
-                in_class = ch != "]"
-            elif ch == "[":
-                in_class = True
-                if pattern[i + 1:i + 2] == "]":
-                    i += 1
-            elif ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-                if depth == 0:
-                    break
-            i += 1
-        pattern = pattern[:m.start()] + pattern[i + 1:]
-    # A backreference becomes "anything" and a huge bounded repeat unbounded: both only widen the pattern.
-    return _BACKREF.sub(lambda _: r"[\s\S]*", _HUGE_REPEAT.sub(r"{\1,}", pattern))
-
-
-def _keyword_regexes() -> list[re.Pattern[str]]:
-    """Every regex detect-secrets' keyword plugin may use, whatever the file type."""
-    from detect_secrets.plugins import keyword
-
-    tables = [keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP, *keyword.REGEX_BY_FILETYPE.values()]
-    return list(dict.fromkeys(regex for table in tables for regex in table))
-
-
-@lru_cache(maxsize=1)
-def candidate_patterns() -> tuple[str, ...]:
-    """One RE2 pattern every text with a secret matches (a necessary condition of each detector `scan` runs):
-    the text-level plugins' own patterns (lookarounds dropped, which only widens them), the PEM header, the
-    entropy plugins' quoted runs and the keyword plugin's regexes (backreferences widened too). A text it misses
-    has no hit in `scan`."""
-    import re2
-
-    text_level, _ = _plugins()
-    flag_letters = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
-    parts = [_NOT_PLAIN_ASCII, "-----BEGIN", _ENTROPY_CANDIDATE]
-    for regex in [*(r for plugin in text_level for r in plugin.denylist), *_keyword_regexes()]:
-        flags = "".join(letter for flag, letter in flag_letters if regex.flags & flag)
-        part = f"(?{flags}:{_without_lookarounds(regex.pattern)})" if flags else f"(?:{_without_lookarounds(regex.pattern)})"
-        re2.compile(part)  # fails loudly rather than screening with a pattern RE2 reads differently
-        parts.append(part)
-    # In unions of ~20: one union of all ~70 outgrows RE2's DFA memory and runs several times slower.
-    return tuple("|".join(parts[i:i + 20]) for i in range(0, len(parts), 20))
-
-
-def might_have_secrets(texts: list[str]) -> list[bool]:
-    """Per text, False only when `scan` cannot find anything in it: vectorised RE2 passes over the column
-    (pyarrow's `match_substring_regex`), so the per-text detectors run only on the candidates."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not texts:
-        return []
-    column = pa.array(texts, pa.string())
-    found = None
-    for pattern in candidate_patterns():
-        hit = pc.match_substring_regex(column, pattern)
-        found = hit if found is None else pc.or_(found, hit)
-    return found.to_pylist()

@@ -6,16 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from review_slm.core import quality_gates
+from review_slm.core import quality_gates, secret_screen
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
 from review_slm.core.schema import ReviewRecord
-from review_slm.core.secrets import might_have_secrets, scan
+from review_slm.core.secret_screen import might_have_secrets
+from review_slm.core.secrets import scan
 from review_slm.resources.teacher import HumanCommentTeacher
 from review_slm_tests.core.secret_corpus import LINES, PEM, TOKENS
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "data_throughput.py"
 ORDINARY = ["password: ${DB_PASSWORD}", 'password = get_password("db")', "secretName: my-tls-secret", "token expiry is 3600 seconds",
-            "mail me at someone@example.com", "@@ -10,7 +10,8 @@ func main() {", "naïve café: ключ = значение", "tab\there\x0bvt"]
+            "mail me at someone@example.com", "@@ -10,7 +10,8 @@ func main() {", "naïve café: ключ = значение", "tab\there\x0bvt",
+            "server 203.0.113.7 and 10.0.0.1:8080", 'digest = "9f86d081884c7d659a2feaa0c55ad015"', 'api_key: "abc"',
+            "  secret_key := loadKey(ctx)", 'if password == "letmein99" {', "cloudant_password='x8Hw2kPq9sLmZ3vN'"]
+PATHS = ["cmd/main.go", "deploy/values.yaml", "app/settings.py", ""]
+
+
+def _before(monkeypatch) -> None:
+    """The per-row path as it was: every text to detect-secrets, with only its literal pre-tests and hints."""
+    monkeypatch.setattr(quality_gates, "might_have_secrets", lambda texts: [True] * len(texts))
+    monkeypatch.setattr(secret_screen, "plain_ascii", lambda text: False)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +57,7 @@ def test_the_screen_flags_every_text_scan_finds_something_in(bench_rows):
     texts = [*LINES.values(), *TOKENS.values(), PEM, *ORDINARY, *(r[f] for r in corpus_records() for f in ("diff_hunk", "body", "path", "repo")),
              *(r[f] for r in bench_rows for f in ("diff_hunk", "body", "path"))]
     flags = might_have_secrets(texts)
-    missed = [t for t, flagged in zip(texts, flags) if not flagged and scan(t, "a.go")]
+    missed = [t for t, flagged in zip(texts, flags) if not flagged and any(scan(t, path) for path in PATHS)]
     assert missed == []
     assert all(might_have_secrets([*LINES.values(), PEM]))
     assert flags.count(False) > len(texts) / 2  # and it is a screen: most synthetic texts are cleared
@@ -66,8 +76,15 @@ def _gate(rows: list[dict]) -> tuple[list[dict], list[dict], int]:
 def test_gates_keep_quarantine_and_redact_the_same_rows_with_the_screen_as_row_by_row(which, bench_rows, monkeypatch):
     rows = bench_rows if which == "bench" else corpus_records()
     screened = _gate(rows)
-    # Without the screen every text goes through detect-secrets, as before it existed.
-    monkeypatch.setattr(quality_gates, "might_have_secrets", lambda texts: [True] * len(texts))
+    _before(monkeypatch)
     row_by_row = _gate(rows)
     assert screened == row_by_row
     assert screened[2] > 0  # the rows do carry secrets the gates redact
+
+
+def test_scan_finds_the_same_spans_with_its_re2_screens_as_with_the_literal_pre_tests(bench_rows, monkeypatch):
+    texts = [*LINES.values(), PEM, *ORDINARY, *(r[f] for r in [*corpus_records(), *bench_rows[:400]] for f in ("diff_hunk", "body", "path"))]
+    screened = [scan(t, path) for t in texts for path in PATHS]
+    _before(monkeypatch)
+    assert [scan(t, path) for t in texts for path in PATHS] == screened
+    assert sum(bool(hits) for hits in screened) > len(LINES)
