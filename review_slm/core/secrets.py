@@ -189,9 +189,14 @@ def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
     from review_slm.core.secret_screen import line_screens, plain_ascii
 
     hits, offset = [], 0
-    # On plain ASCII, RE2 screens that match wherever the plugins could (see secret_screen.py); else the hints.
-    quote_hint, keyword_hint = line_screens() if plain_ascii(text) else (_QUOTE, _keyword_hint())
-    if not (quote_hint.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
+    quote_hint, keyword_hint = _QUOTE, _keyword_hint()
+    if plain_ascii(text):
+        # Screens that match wherever the plugins could (see secret_screen.py): the whole text against the keyword
+        # plugin's own widened patterns, each line against the entropy plugins' quoted runs.
+        quote_hint, keyword_screen = line_screens()
+        if not (quote_hint.search(text) or keyword_screen.search(text)):
+            return hits
+    elif not (quote_hint.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
         return hits
     for full in text.splitlines(keepends=True):
         line = full.rstrip("\r\n")  # the filters (indirect references...) expect a bare line
