@@ -175,6 +175,20 @@ def _scrub(cand: Candidate, config: GateConfig, review_json: str = "", screened:
     return _Row(cand, hunk, comment, review, new_answer), "", "", True
 
 
+_DIGITS = re.compile(r"\d+")
+_EMPTY_PROMPT_BYTES = len(student_user_prompt("", "", "").encode())
+
+
+def _prompt_bytes_bound(path: str, language: str, hunk: str) -> int:
+    """At least len(student_user_prompt(path, language, hunk).encode()), without rendering it: each line gains a
+    number column and a space (a line number is at most the header's start plus the line count, so its width at
+    most the longest digit run's plus the count's plus one), and fencing makes a '<' or '>' a 3-byte '‹' / '›'."""
+    lines = len(hunk.splitlines())
+    width = max(map(len, _DIGITS.findall(hunk)), default=0) + len(str(lines)) + 1
+    return (_EMPTY_PROMPT_BYTES + len(path.encode()) + len(language.encode()) + len(hunk.encode()) + lines * (width + 1)
+            + 2 * (hunk.count("<") + hunk.count(">")))
+
+
 def _over_budget(rows: list[tuple[str, str, str, str]], config: GateConfig, count_tokens: TokenCounter | None,
                  out: GateOutcome) -> dict[int, int]:
     """Token counts of the (path, language, hunk, answer) rows over the budget. A byte-level BPE token is at
@@ -182,8 +196,11 @@ def _over_budget(rows: list[tuple[str, str, str, str]], config: GateConfig, coun
     system_bytes = len(STUDENT_SYSTEM_PROMPT.encode()) + _FRAMING_BYTES
     maybe: list[tuple[int, str, str]] = []
     for i, (path, language, hunk, answer) in enumerate(rows):
+        answer_bytes = len(answer.encode())
+        if system_bytes + _prompt_bytes_bound(path, language, hunk) + answer_bytes <= config.max_example_tokens:
+            continue  # fits without rendering the prompt
         prompt = student_user_prompt(path, language, hunk)
-        if system_bytes + len(prompt.encode()) + len(answer.encode()) > config.max_example_tokens:
+        if system_bytes + len(prompt.encode()) + answer_bytes > config.max_example_tokens:
             maybe.append((i, prompt, answer))
     if not maybe:
         return {}

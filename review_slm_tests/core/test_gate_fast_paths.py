@@ -1,5 +1,6 @@
-"""The vectorised secret screen (`might_have_secrets`) only skips texts `scan` finds nothing in, so the gates keep,
-quarantine and redact exactly the rows the per-row path did: on the data bench's synthetic rows and the secret corpus."""
+"""The gates' fast paths change no outcome. The secret screens (`core/secret_screen.py`) only skip texts `scan`
+finds nothing in, so the gates keep, quarantine and redact exactly the rows the per-row path did, on the data
+bench's synthetic rows and the secret corpus; the prompt byte bound is never below the rendered prompt."""
 
 import importlib.util
 from pathlib import Path
@@ -88,3 +89,15 @@ def test_scan_finds_the_same_spans_with_its_re2_screens_as_with_the_literal_pre_
     _before(monkeypatch)
     assert [scan(t, path) for t in texts for path in PATHS] == screened
     assert sum(bool(hits) for hits in screened) > len(LINES)
+
+
+def test_the_prompt_byte_bound_is_never_below_the_rendered_prompt(bench_rows):
+    from review_slm.core.prompts import student_user_prompt
+    from review_slm.core.quality_gates import _prompt_bytes_bound
+
+    hunks = [r["diff_hunk"] for r in bench_rows] + [
+        "@@ -1 +99999999999 @@\n+a\n+b\n", "@@ -1,2 +1,2 @@\n-x\n+y\n@@ -90,1 +990,2 @@\n z\n+w\n", "no header\n+a\r\n-b\u2028c",
+        "@@ -1 +9 @@\n" + "+\n" * 12, "@@ -1 +1 @@\n+</diff> <diff> < human_comment >\n", "@@ -1 +1 @@\n+ünïcødé ‹›\n", "", "\n\n\n",
+    ]
+    for hunk in hunks:
+        assert _prompt_bytes_bound("pkg/ä.go", "go", hunk) >= len(student_user_prompt("pkg/ä.go", "go", hunk).encode()), hunk
