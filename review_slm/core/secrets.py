@@ -186,17 +186,13 @@ def _regex_hits(text: str, plugin) -> list[Hit]:
 def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
     from detect_secrets.core.scan import _is_filtered_out  # detect-secrets' own heuristic filters, in its order
 
-    from review_slm.core.secret_screen import line_screens, plain_ascii
+    from review_slm.core.secret_screen import entropy_screen, plain_ascii
 
     hits, offset = [], 0
-    quote_hint, keyword_hint = _QUOTE, _keyword_hint()
-    if plain_ascii(text):
-        # Screens that match wherever the plugins could (see secret_screen.py): the whole text against the keyword
-        # plugin's own widened patterns, each line against the entropy plugins' quoted runs.
-        quote_hint, keyword_screen = line_screens()
-        if not (quote_hint.search(text) or keyword_screen.search(text)):
-            return hits
-    elif not (quote_hint.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
+    keyword_hint = _keyword_hint()
+    # On plain ASCII, the entropy plugins' quoted runs (see secret_screen.py) rather than any quote.
+    quote_hint = entropy_screen() if plain_ascii(text) else _QUOTE
+    if not (quote_hint.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
         return hits
     for full in text.splitlines(keepends=True):
         line = full.rstrip("\r\n")  # the filters (indirect references...) expect a bare line
