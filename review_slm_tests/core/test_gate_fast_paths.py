@@ -101,3 +101,13 @@ def test_the_prompt_byte_bound_is_never_below_the_rendered_prompt(bench_rows):
     ]
     for hunk in hunks:
         assert _prompt_bytes_bound("pkg/ä.go", "go", hunk) >= len(student_user_prompt("pkg/ä.go", "go", hunk).encode()), hunk
+
+
+def test_the_build_asks_the_token_counter_once_per_distinct_pair():
+    from review_slm.stages.gold import remembering
+
+    asked = []
+    count = remembering(lambda pairs: asked.extend(pairs) or [len(p) + len(a) for p, a in pairs])
+    assert count([("ab", "c"), ("x", ""), ("ab", "c")]) == [3, 1, 3]
+    assert count([("x", ""), ("a", "bc")]) == [1, 3]  # ("a", "bc") is not ("ab", "c")
+    assert asked == [("ab", "c"), ("x", ""), ("a", "bc")]
