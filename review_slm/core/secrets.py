@@ -280,4 +280,3 @@ def redacted_share(original: str, redacted: str) -> float:
     before = len(re.sub(r"\s+", "", original))
     after = len(re.sub(r"\s+", "", _MARKER.sub("", redacted)))
     return (before - after) / before if before else 0.0
-
