@@ -86,8 +86,8 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
 
 def write_records(layout: IterationArtifacts, rows: list[dict]) -> None:
     """The rows as one iteration's upstream artifacts, as `mined_reviews` writes them (every field; no supplement)."""
-    records = [ReviewRecord.model_validate(r).model_dump() for r in rows]
-    for source, records in (("mined_reviews", records), ("hf_supplement", [])):
+    mined = [ReviewRecord.model_validate(r).model_dump() for r in rows]
+    for source, records in (("mined_reviews", mined), ("hf_supplement", [])):
         layout.store.write_table(layout.records(source), records, tables.RECORDS)
         layout.store.write_table(layout.rejected(source), [], tables.REJECTED)
 

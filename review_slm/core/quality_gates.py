@@ -272,7 +272,7 @@ def apply_quality_gates(
     examples: list[GoldExample] = []
     names = [text for row, _ in survivors for text in (row.candidate.record.repo, row.candidate.record.path)]
     maybe_names = {text for text, maybe in zip(names, might_have_secrets(names)) if maybe} if config.redact_secrets else set()
-    scrub = lambda text: redact(text)[0] if text in maybe_names else text  # noqa: E731
+    scrub = lambda text: redact(text)[0] if text in maybe_names else text
     for row, _key in survivors:
         rec = row.candidate.record
         if row.review.findings and poisoned:

@@ -11,9 +11,9 @@ such text is never screened out.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
-from review_slm.core.secrets import _PRETEST, _keyword_hint, _plugins
+from review_slm.core.secrets import _PRETEST, _plugins
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!]")
 _HUGE_REPEAT = re.compile(r"\{(\d+),\d{4,}\}")
@@ -82,7 +82,7 @@ def _keyword_regexes() -> list[re.Pattern[str]]:
     return list(dict.fromkeys(regex for table in tables for regex in table))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plugin_screen(secret_type: str):
     import re2
 
