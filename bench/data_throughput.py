@@ -1,10 +1,15 @@
 """Data-path throughput, measured side by side in one run.
 
-Mode `gold` (default): build the gold set with the teacher off for N synthetic review records —
-read the records JSONL, validate, structure, run every quality gate, split, write the splits and
-the quarantine — and compare with the I/O floor: pyarrow reading the same JSONL and writing it
-back out (Parquet). Prints rows/s, the ratio to the floor (target: within 5x) and the cost per row at
-10k vs 100k rows (target: linear, ratio near 1).
+Mode `gold` (default): the product's own path with the teacher off. N synthetic review records are
+written as the `records` Parquet artifact of an iteration in a `LocalArtifactStore`, then
+`stages.gold.build_gold_set` (the `gold_set` asset's code, with `HumanCommentTeacher` and the recipe's
+token budget) reads them, runs every quality gate, splits, freezes the test
+split and writes the splits and the quarantine as Parquet. Compared with the I/O floor: pyarrow
+reading the same records Parquet and writing it back (pyarrow's defaults, best of 3). Prints rows/s, the
+ratio to the floor (target: within 10x) and the cost per row at 10k vs 100k rows (target: linear,
+ratio near 1). The token counter is a byte count by default (`--tokenizer real`: the recipe's own
+`StudentTokenizer`, as the asset uses; offline only `--recipe tiny` has one, and its 1,024-token budget
+makes most synthetic rows need it, so that run measures the tokenizer more than the gates).
 
 Mode `teacher`: enrichment through the real `ollama` client against a local Ollama-compatible
 server with a fixed latency and a fixed number of parallel slots; prints achieved / ideal
@@ -27,10 +32,16 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from review_slm.core.gold import assign_splits
+from review_slm.core import tables
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
-from review_slm.core.schema import RejectedRow, ReviewRecord
+from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT
+from review_slm.core.recipe import Recipe, load_recipe
+from review_slm.core.schema import ReviewRecord
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.teacher import HumanCommentTeacher, OllamaTeacher
+from review_slm.stages.gold import GoldLimits, build_gold_set
+from review_slm.storage.layout import IterationArtifacts
 
 WORDS = ("buffer channel context request handler retry timeout cache index worker queue lock config cluster pod "
          "volume secret token client server stream batch parser reader writer metric label selector probe").split()
@@ -73,37 +84,38 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def build_gold_set(records_path: Path, out_dir: Path) -> dict:
-    """What `gold_set` computes with the teacher off, from records on disk to splits on disk."""
-    records, rejected = [], []
-    with records_path.open(encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            try:
-                records.append(ReviewRecord.model_validate(row))
-            except ValueError as err:
-                rejected.append(RejectedRow(source="bench", source_id=str(row.get("source_id")), reason="malformed", detail=str(err)[:80]))
-    config = GateConfig(max_example_tokens=1_000_000)
-    worth_asking, before_teacher = gate_before_teacher(records, config)
-    candidates, _ = HumanCommentTeacher().enrich(worth_asking)
-    outcome = apply_quality_gates(candidates, rejected, config, before_teacher=before_teacher)
-    assign_splits(outcome.kept, None)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") for name in ("train", "val", "test", "quarantine")}
-    for example in outcome.kept:
-        files[example.split].write(example.model_dump_json() + "\n")
-    for row in outcome.quarantined:
-        files["quarantine"].write(row.model_dump_json() + "\n")
-    for fh in files.values():
-        fh.close()
-    return {"kept": len(outcome.kept), "quarantined": len(outcome.quarantined), **outcome.reason_counts()}
+def write_records(layout: IterationArtifacts, rows: list[dict]) -> None:
+    """The rows as one iteration's upstream artifacts, as `mined_reviews` writes them (every field; no supplement)."""
+    mined = [ReviewRecord.model_validate(r).model_dump() for r in rows]
+    for source, records in (("mined_reviews", mined), ("hf_supplement", [])):
+        layout.store.write_table(layout.records(source), records, tables.RECORDS)
+        layout.store.write_table(layout.rejected(source), [], tables.REJECTED)
 
 
-def io_floor(records_path: Path, out_dir: Path) -> None:
-    import pyarrow.json as pj
+def count_bytes(pairs: list[tuple[str, str]]) -> list[int]:
+    """A stand-in token counter: UTF-8 bytes of the framed example, an upper bound of a byte-level BPE's tokens."""
+    system = len(STUDENT_SYSTEM_PROMPT.encode()) + 64
+    return [system + len(prompt.encode()) + len(answer.encode()) for prompt, answer in pairs]
+
+
+def build_gold(layout: IterationArtifacts, recipe: Recipe, tokenizer: str, cache_dir: str) -> dict:
+    """What the `gold_set` asset runs with the teacher off, from the records Parquet to the splits and quarantine
+    (loading the student's tokenizer from the model cache included)."""
+    count_tokens = StudentTokenizer(recipe, cache_dir).count_examples if tokenizer == "real" else count_bytes
+    build = build_gold_set(
+        layout, recipe=recipe, gates=GateConfig(max_example_tokens=recipe.max_example_tokens),
+        limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=20, min_test_rows=5), teacher=HumanCommentTeacher(),
+        count_tokens=count_tokens, open_cache=lambda model, digest: None, run_id="bench",
+        info=lambda _: None, warn=lambda _: None, error=print)
+    return {"kept": len(build.outcome.kept), "quarantined": len(build.outcome.quarantined),
+            "token_counted": build.outcome.tokens_counted, **build.outcome.reason_counts()}
+
+
+def io_floor(records_uri: str, out_dir: Path) -> None:
+    """pyarrow alone, with its defaults: read the records Parquet and write it back."""
     import pyarrow.parquet as pq
 
-    table = pj.read_json(records_path)
+    table = pq.read_table(records_uri)
     pq.write_table(table, out_dir / "floor.parquet")
 
 
@@ -113,15 +125,27 @@ def timed(fn, *args) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def bench_gold(sizes: list[int]) -> None:
+def bench_gold(sizes: list[int], recipe_name: str, tokenizer: str, repeats: int) -> None:
+    recipe = load_recipe(recipe_name)
     per_row = {}
+    print(f"recipe {recipe.label}: token budget {recipe.max_example_tokens}, {tokenizer} token counter; "
+          f"best of {repeats} gold builds, floor best of 3")
+    cache_dir = tempfile.mkdtemp(prefix="bench-model-cache-")
+    if tokenizer == "real":  # the model cache is filled once, as on a real machine; loading from it is timed
+        StudentTokenizer(recipe, cache_dir).count_examples([("warm", "up")])
     print(f"{'rows':>8} {'gold set s':>11} {'rows/s':>9} {'I/O floor s':>12} {'ratio':>6}   kept / quarantined")
     for n in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp, "records.jsonl")
-            path.write_text("".join(json.dumps(r) + "\n" for r in synthetic_rows(n)), encoding="utf-8")
-            floor_s = min(timed(io_floor, path, Path(tmp))[0] for _ in range(3))  # best of 3: pyarrow warms its pools
-            gold_s, counts = timed(build_gold_set, path, Path(tmp, "gold"))
+        rows = synthetic_rows(n)
+        gold_times, floor_s = [], float("inf")
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                layout = IterationArtifacts(LocalArtifactStore(root=tmp), "bench")
+                write_records(layout, rows)
+                records_uri = layout.records("mined_reviews")
+                floor_s = min([floor_s, *(timed(io_floor, records_uri, Path(tmp))[0] for _ in range(3))])
+                gold_s, counts = timed(build_gold, layout, recipe, tokenizer, cache_dir)
+                gold_times.append(gold_s)
+        gold_s = min(gold_times)
         per_row[n] = gold_s / n
         print(f"{n:>8} {gold_s:>11.2f} {n / gold_s:>9.0f} {floor_s:>12.3f} {gold_s / floor_s:>5.1f}x   "
               f"{counts['kept']} / {counts['quarantined']}  ({', '.join(f'{k} {v}' for k, v in counts.items() if k not in ('kept', 'quarantined'))})")
@@ -206,12 +230,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["gold", "teacher"], default="gold")
     parser.add_argument("--sizes", default="10000,100000", help="gold mode: comma-separated row counts")
+    parser.add_argument("--recipe", default="qwen2.5-coder-1.5b-qlora", help="gold mode: the recipe whose token budget the gates use")
+    parser.add_argument("--tokenizer", choices=["bytes", "real"], default="bytes",
+                        help="gold mode: count tokens as UTF-8 bytes, or with the recipe's StudentTokenizer (offline: tiny only)")
+    parser.add_argument("--repeats", type=int, default=1, help="gold mode: gold builds per size, the best one reported")
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--capacity", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
     args = parser.parse_args()
     if args.mode == "gold":
-        bench_gold([int(s) for s in args.sizes.split(",")])
+        bench_gold([int(s) for s in args.sizes.split(",")], args.recipe, args.tokenizer, args.repeats)
     else:
         bench_teacher(args.latency_ms / 1000, args.capacity, args.requests)
 

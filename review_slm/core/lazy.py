@@ -36,9 +36,16 @@ _SPLIT = re.compile(r"\s*(?:[,.;!:\n]|\band\b|\bso\b|-{1,2}|—)\s*")
 _MAX_CHARS = 100  # a lazy approval is short; a long comment that merely opens with "LGTM" is not one
 
 
+# The same filter as a str.translate table for ASCII, where it is one C call instead of a Python loop per character.
+_ASCII_SYMBOLS = {c: None for c in range(128) if unicodedata.category(chr(c))[0] in ("S", "C") and chr(c) not in "+\n"}
+
+
 def _normalise(text: str) -> str:
     # Emoji and symbols (✅ 👍 🚀 :shipit:-style shortcodes) carry no finding.
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in ("S", "C") or ch in "+\n")
+    if text.isascii():
+        text = text.translate(_ASCII_SYMBOLS)
+    else:
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in ("S", "C") or ch in "+\n")
     text = re.sub(r":[a-z0-9_+-]+:", " ", text.lower())
     text = text.replace("’", "'").replace("`", "'")
     return re.sub(r"[ \t]+", " ", text).strip()

@@ -34,6 +34,7 @@ from review_slm.core.lazy import is_lazy_comment, is_lazy_review
 from review_slm.core.near_duplicates import find_near_duplicates
 from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, render_review, student_user_prompt
 from review_slm.core.schema import RejectedRow, Review, ReviewRecord, content_hash
+from review_slm.core.secret_screen import might_have_secrets
 from review_slm.core.secrets import marker_share, redact, redacted_share
 from review_slm.core.templates import poisoned_skeletons, skeletons
 
@@ -142,18 +143,22 @@ def _changed(hunk: str) -> str:
     return "\n".join(line[1:] for line in hunk.splitlines() if line[:1] in "+-")
 
 
-def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, bool]:
+def _scrub(cand: Candidate, config: GateConfig, review_json: str = "", screened: tuple[bool, bool, bool] = (True, True, True)
+           ) -> tuple[_Row | None, str, str, bool]:
     """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable.
     Records were redacted at ingest already; this pass also covers the teacher's answer and catches rows
-    built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined."""
+    built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined.
+    `screened`: per hunk, comment and `review_json`, whether `might_have_secrets` flagged it; `redact` would find
+    nothing in a text it cleared, so it is not run there."""
     rec, review = cand.record, cand.review
     answer = render_review(review)
     if not config.redact_secrets:
         return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
-    hunk, kinds_hunk = redact(rec.diff_hunk, rec.path)
-    comment, kinds_body = redact(rec.body)
+    hunk, kinds_hunk = redact(rec.diff_hunk, rec.path) if screened[0] else (rec.diff_hunk, [])
+    comment, kinds_body = redact(rec.body) if screened[1] else (rec.body, [])
     # The full review (paths included) is redacted: the rendered student answer has no paths.
-    redacted_review, kinds_review = redact(review.model_dump_json())
+    review_json = review_json or review.model_dump_json()
+    redacted_review, kinds_review = redact(review_json) if screened[2] else (review_json, [])
     if marker_share(_changed(hunk)) > config.max_redacted_share:
         kinds = ", ".join(kinds_hunk) or "secrets redacted at ingest"
         return None, "diff_hunk", f"{kinds} would replace most of the changed lines", True
@@ -170,6 +175,20 @@ def _scrub(cand: Candidate, config: GateConfig) -> tuple[_Row | None, str, str, 
     return _Row(cand, hunk, comment, review, new_answer), "", "", True
 
 
+_DIGITS = re.compile(r"\d+")
+_EMPTY_PROMPT_BYTES = len(student_user_prompt("", "", "").encode())
+
+
+def _prompt_bytes_bound(path: str, language: str, hunk: str) -> int:
+    """At least len(student_user_prompt(path, language, hunk).encode()), without rendering it: each line gains a
+    number column and a space (a line number is at most the header's start plus the line count, so its width at
+    most the longest digit run's plus the count's plus one), and fencing makes a '<' or '>' a 3-byte '‹' / '›'."""
+    lines = len(hunk.splitlines())
+    width = max(map(len, _DIGITS.findall(hunk)), default=0) + len(str(lines)) + 1
+    return (_EMPTY_PROMPT_BYTES + len(path.encode()) + len(language.encode()) + len(hunk.encode()) + lines * (width + 1)
+            + 2 * (hunk.count("<") + hunk.count(">")))
+
+
 def _over_budget(rows: list[tuple[str, str, str, str]], config: GateConfig, count_tokens: TokenCounter | None,
                  out: GateOutcome) -> dict[int, int]:
     """Token counts of the (path, language, hunk, answer) rows over the budget. A byte-level BPE token is at
@@ -177,8 +196,11 @@ def _over_budget(rows: list[tuple[str, str, str, str]], config: GateConfig, coun
     system_bytes = len(STUDENT_SYSTEM_PROMPT.encode()) + _FRAMING_BYTES
     maybe: list[tuple[int, str, str]] = []
     for i, (path, language, hunk, answer) in enumerate(rows):
+        answer_bytes = len(answer.encode())
+        if system_bytes + _prompt_bytes_bound(path, language, hunk) + answer_bytes <= config.max_example_tokens:
+            continue  # fits without rendering the prompt
         prompt = student_user_prompt(path, language, hunk)
-        if system_bytes + len(prompt.encode()) + len(answer.encode()) > config.max_example_tokens:
+        if system_bytes + len(prompt.encode()) + answer_bytes > config.max_example_tokens:
             maybe.append((i, prompt, answer))
     if not maybe:
         return {}
@@ -205,7 +227,15 @@ def apply_quality_gates(
         )
     out.quarantined += before_teacher or []
 
-    # Row by row: content, teacher answer, secrets.
+    # Row by row: content, teacher answer, secrets; the secret detectors only where one vectorised screen of
+    # every hunk, comment and answer says they could find something.
+    answered = [c for c in candidates if c.review is not None]
+    review_json = {id(c): c.review.model_dump_json() for c in answered} if config.redact_secrets else {}
+    screened: dict[int, tuple[bool, bool, bool]] = {}
+    if config.redact_secrets and answered:
+        n = len(answered)
+        maybe = might_have_secrets([c.record.diff_hunk for c in answered] + [c.record.body for c in answered] + list(review_json.values()))
+        screened = {id(c): (maybe[i], maybe[n + i], maybe[2 * n + i]) for i, c in enumerate(answered)}
     rows: list[_Row] = []
     for cand in candidates:
         problem = None if before_teacher is not None else _content_problem(cand.record)
@@ -215,7 +245,7 @@ def apply_quality_gates(
         if cand.review is None:
             _quarantine(out, cand, cand.failure or "teacher_invalid", "review", cand.error)
             continue
-        row, fld, detail, redacted = _scrub(cand, config)
+        row, fld, detail, redacted = _scrub(cand, config, review_json.get(id(cand), ""), screened.get(id(cand), (True, True, True)))
         out.secrets_redacted += redacted and row is not None
         if row is None:
             _quarantine(out, cand, "secret_unredactable", fld, detail)
@@ -240,7 +270,9 @@ def apply_quality_gates(
     texts = [(key, " ".join([*(f.comment for f in row.review.findings), row.review.summary])) for row, key in survivors if row.review.findings]
     poisoned = poisoned_skeletons(texts, limit)
     examples: list[GoldExample] = []
-    scrub = (lambda text: redact(text)[0]) if config.redact_secrets else (lambda text: text)
+    names = [text for row, _ in survivors for text in (row.candidate.record.repo, row.candidate.record.path)]
+    maybe_names = {text for text, maybe in zip(names, might_have_secrets(names)) if maybe} if config.redact_secrets else set()
+    scrub = lambda text: redact(text)[0] if text in maybe_names else text
     for row, _key in survivors:
         rec = row.candidate.record
         if row.review.findings and poisoned:

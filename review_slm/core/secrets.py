@@ -191,16 +191,20 @@ def _regex_hits(text: str, plugin) -> list[Hit]:
 def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
     from detect_secrets.core.scan import _is_filtered_out  # detect-secrets' own heuristic filters, in its order
 
+    from review_slm.core.secret_screen import entropy_screen, plain_ascii
+
     hits, offset = [], 0
     keyword_hint = _keyword_hint()
-    if not (_QUOTE.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
+    # On plain ASCII, the entropy plugins' quoted runs (see secret_screen.py) rather than any quote.
+    quote_hint = entropy_screen() if plain_ascii(text) else _QUOTE
+    if not (quote_hint.search(text) or keyword_hint.search(text)):  # nothing any line-level plugin reads
         return hits
     for full in text.splitlines(keepends=True):
         line = full.rstrip("\r\n")  # the filters (indirect references...) expect a bare line
         start, offset = offset, offset + len(full)
         # Each plugin only where it could find something (a cheap pre-test, not a second opinion); lines that only
         # take a value from elsewhere (`x = get_secret()`, `secrets := c.userSecrets()`) are skipped like detect-secrets does.
-        quoted, keyword = _QUOTE.search(line) is not None, keyword_hint.search(line) is not None
+        quoted, keyword = quote_hint.search(line) is not None, keyword_hint.search(line) is not None
         if not (quoted or keyword):
             continue
         wanted = [p for p in plugins if (keyword if p.secret_type == "Secret Keyword" else quoted)]
@@ -233,8 +237,11 @@ def scan(text: str, path: str = "") -> list[Hit]:
     text_level, line_level = _plugins()
     hits = [Hit("private_key", *m.span()) for m in _PEM_BLOCK.finditer(text)]
     screened, unscreened, screen = _screen()
+    from review_slm.core.secret_screen import plain_ascii, pretest_of
+
+    plain = plain_ascii(text)
     for plugin in (screened if screen.search(text) else []) + unscreened:
-        pretest = _PRETEST.get(plugin.secret_type)
+        pretest = pretest_of(plugin) if plain else _PRETEST.get(plugin.secret_type)
         if pretest is None or pretest.search(text):
             hits += _regex_hits(text, plugin)
     hits += _line_hits(text, PurePosixPath(path).name or "text", line_level)

@@ -17,7 +17,7 @@ from review_slm.core.gold import GoldExample
 from review_slm.core.prompts import render_review, student_user_prompt
 from review_slm.core.quality_gates import GateConfig, GateOutcome, apply_quality_gates, gate_before_teacher
 from review_slm.core.recipe import Recipe
-from review_slm.core.schema import RejectedRow, ReviewRecord
+from review_slm.core.schema import RejectedRow, ReviewRecord, content_hash
 from review_slm.resources.teacher import EnrichmentReport, Teacher
 from review_slm.storage.frozen_split import Frozen, freeze_test_split
 from review_slm.storage.layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts
@@ -75,6 +75,20 @@ def read_records(layout: IterationArtifacts, source: RecordSource) -> tuple[list
             [RejectedRow.model_validate(r) for r in store.read_table(layout.rejected(source))])
 
 
+def remembering(count_tokens: Callable[[list[tuple[str, str]]], list[int]]) -> Callable[[list[tuple[str, str]]], list[int]]:
+    """The token counter, asked once per distinct (prompt, answer) in a build: the budget gate after the teacher
+    and the cost estimate count the same kept rows. Keys are content hashes, so memory stays small."""
+    seen: dict[str, int] = {}
+
+    def count(pairs: list[tuple[str, str]]) -> list[int]:
+        keys = [content_hash(prompt, answer) for prompt, answer in pairs]
+        missing = {key: pair for key, pair in zip(keys, pairs) if key not in seen}
+        seen.update(zip(missing, count_tokens(list(missing.values())) if missing else []))
+        return [seen[key] for key in keys]
+
+    return count
+
+
 def build_gold_set(
     layout: IterationArtifacts,
     *,
@@ -91,6 +105,7 @@ def build_gold_set(
     error: Callable[[str], None] = print,
 ) -> GoldBuild:
     """Everything `gold_set` does, from the upstream records to the written splits."""
+    count_tokens = remembering(count_tokens)
     mined, mined_rejected = read_records(layout, "mined_reviews")
     supp, supp_rejected = read_records(layout, "hf_supplement")
     records, upstream_rejected = mined + supp, mined_rejected + supp_rejected

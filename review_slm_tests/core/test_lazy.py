@@ -34,3 +34,13 @@ def test_lazy_phrasings_are_lazy_and_structure_to_no_findings(body):
 @pytest.mark.parametrize("body", NOT_LAZY)
 def test_real_comments_that_look_alike_are_not_lazy(body):
     assert not is_lazy_comment(body)
+
+
+
+def test_the_ascii_fast_path_drops_the_same_characters_as_the_unicode_filter():
+    from review_slm.core.lazy import _normalise
+
+    every_ascii = "".join(chr(c) for c in range(128)) + " LGTM 👍"[:6]
+    # The ✅ makes the text non-ASCII, so it goes through the per-character filter, which drops it.
+    assert _normalise(every_ascii) == _normalise(every_ascii + "✅")
+    assert "+" in _normalise(every_ascii) and "$" not in _normalise(every_ascii) and "\x00" not in _normalise(every_ascii)
