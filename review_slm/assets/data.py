@@ -201,7 +201,7 @@ def gold_set(
 
     build = build_gold_set(
         layout, recipe=rec, gates=config.gates(rec.max_example_tokens), limits=config.limits(), teacher=teacher,
-        count_tokens=tokenizer.count_examples, open_cache=open_cache, run_id=context.run_id,
+        count_tokens=tokenizer.count_examples, open_cache=open_cache, run_id=context.run.run_id,
         refreeze_reason=config.refreeze_reason, info=context.log.info, warn=context.log.warning, error=context.log.error)
     return dg.MaterializeResult(
         metadata={
