@@ -9,7 +9,7 @@ from review_slm.assets.partitions import iteration_partitions
 from review_slm.assets.training import dpo_model
 from review_slm.core.eval_sets import eval_items
 from review_slm.core.gate import promotion_decision
-from review_slm.core.metrics import EVAL_SETS, EvalMetrics, markdown_table, metrics_by_set
+from review_slm.core.metrics import EVAL_SETS, EvalMetrics, group_metric_metadata, markdown_table, metrics_by_group, metrics_by_set
 from review_slm.core.prompts import render_review, student_messages
 from review_slm.core.scoring import score_answer
 from review_slm.core.schema import Review
@@ -84,6 +84,9 @@ def eval_report(
         tracking.log_metrics(run_id, {f"{name}/{s}/{k}": v for s, m in sets.items() if s != "all" for k, v in m.as_dict().items()})
 
     reference = "champion" if "champion" in results else "base"
+    by_group = {name: metrics_by_group(items, answers) for name, answers in answers_by_model.items()}
+    by_group_table = markdown_table({f"{name} {g}": m.as_dict() for name, groups in by_group.items() for g, m in groups.items()
+                                     if g.startswith("lang_") and name in ("candidate", reference)})
     decision = promotion_decision(results["candidate"], results[reference], reference, config.regression_tolerance)
     table = markdown_table(results)
     by_set_table = markdown_table({f"{name} {s}": m.as_dict() for name, sets in by_set.items() for s, m in sets.items() if s != "all"})
@@ -92,6 +95,7 @@ def eval_report(
         "models": models,
         "metrics": results,
         "metrics_by_set": {name: {s: m.as_dict() for s, m in sets.items()} for name, sets in by_set.items()},
+        "metrics_by_group": {name: {g: m.as_dict() for g, m in groups.items()} for name, groups in by_group.items()},
         "gate": {"passed": decision.passed, "reference": reference, "tolerance": config.regression_tolerance,
                  "score_delta": decision.score_delta, "no_issues_delta": decision.no_issues_delta, "reason": decision.reason},
         "champion_iteration": champion.iteration if champion else None,
@@ -108,10 +112,13 @@ def eval_report(
         metadata={
             "eval_table": dg.MetadataValue.md(table),
             "eval_table_by_set": dg.MetadataValue.md(by_set_table),
+            "eval_table_by_language": dg.MetadataValue.md(by_group_table),
             "samples": sample_table(items, answers_by_model["candidate"]),
             "items": len(items),
             # Stable numeric keys, the same in every iteration, so the UI's Plots chart them across partitions.
             **metric_metadata(by_set, reference),
+            **group_metric_metadata("candidate", by_group["candidate"]),
+            **group_metric_metadata("reference", by_group[reference]),
             "teacher_compared": "yes" if teacher_answers is not None else f"no: {teacher_absent}",
             "gate_reference": reference,
             "gate_passed": decision.passed,
