@@ -17,7 +17,7 @@ from review_slm.resources.tracking import MlflowTracking
 
 
 def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
-    keys = [k for k in ("loss", "grad_norm", "learning_rate", "rewards_accuracies") if any(k in h for h in history)]
+    keys = [k for k in ("loss", "grad_norm", "learning_rate", "rewards_accuracies", "reward") if any(k in h for h in history)]
     lines = ["| step | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for h in history[::every]:
         lines.append(f"| {h['step']} | " + " | ".join(f"{h[k]:.4g}" if k in h else "" for k in keys) + " |")
@@ -260,7 +260,8 @@ def preference_pairs(
     deps=[preference_pairs, sft_adapter],
     retry_policy=TRAINING_RETRY,
     description="The recipe's preference method on the SFT policy: DPO with TRL DPOTrainer (reference = the frozen SFT "
-    "policy, not the bare base) or ORPO (reference-free), then merged into full weights: the candidate model of this iteration.",
+    "policy, not the bare base), ORPO (reference-free), or GRPO (`sft+grpo`: TRL GRPOTrainer rewarded by the evaluation's "
+    "rubric on the gold train prompts), then merged into full weights: the candidate model of this iteration.",
 )
 def dpo_model(
     context: dg.AssetExecutionContext,
@@ -273,18 +274,20 @@ def dpo_model(
     rec = recipe.load()
     parent = _parent(artifacts, key)
     scratch = artifacts.scratch_uri(key, "dpo_model")
-    method = rec.preference_method
+    method, stage = rec.preference_method, rec.preference_stage
+    # DPO/ORPO learn from the preference pairs; GRPO samples its own answers to the gold train prompts.
+    data = ({"prompts_file": artifacts.iteration_uri(key, "gold_set", "train.jsonl")} if method == "grpo"
+            else {"pairs_file": artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl")})
 
     def make_spec(attempt: Recipe) -> dict:
         return _training_spec(
             method, attempt, recipe, parent, scratch, artifacts.iteration_uri(key, "dpo_model", "checkpoints"),
-            adapter_dir=artifacts.iteration_uri(key, "sft_adapter", "adapter"),
-            pairs_file=artifacts.iteration_uri(key, "preference_pairs", "pairs.jsonl"),
+            adapter_dir=artifacts.iteration_uri(key, "sft_adapter", "adapter"), **data,
         )
 
     params = {"recipe": rec.label, "parent_model": parent["model_uri"], "method": method,
-              **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
-    run_id, result = _run_trainer(context, rec, "dpo", make_spec, tracking, launcher, params)
+              **{f"{stage}.{k}": v for k, v in getattr(rec, stage).model_dump().items()}}
+    run_id, result = _run_trainer(context, rec, stage, make_spec, tracking, launcher, params)
     uri = artifacts.promote_dir(artifacts.join(scratch, "merged"), artifacts.iteration_uri(key, "dpo_model", "model"))
     # The preference-tuned LoRA adapter too: a server already running the parent model can load it
     # instead of rolling out the merged weights (KServe `lora_hot_load`). There is none when there were

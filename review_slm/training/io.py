@@ -20,7 +20,7 @@ from pathlib import Path
 
 from review_slm.training.object_store import ObjectStore, cache_path, is_s3_uri, join_uri
 
-INPUT_FILES = ("train_file", "val_file", "pairs_file")
+INPUT_FILES = ("train_file", "val_file", "pairs_file", "prompts_file")
 INPUT_DIRS = ("adapter_dir",)
 GENERATE_INPUT_FILES = ("prompts_file",)
 GENERATE_INPUT_DIRS = ("adapter",)
