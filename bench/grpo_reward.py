@@ -62,10 +62,11 @@ def main() -> None:
     gold = bundled_gold_splits(work / "home")
     items = eval_items(gold["test"])
     train = sorted(gold["train"], key=lambda r: r["id"])
+    prompts_per_step = g.per_device_batch_size * g.gradient_accumulation_steps // g.num_generations
     print(f"recipe {recipe.label} on {device()}: {len(train)} train prompts, {g.max_steps} GRPO steps of "
-          f"{g.per_device_batch_size * g.gradient_accumulation_steps // g.num_generations} prompts x {g.num_generations} answers, "
-          f"lr {g.learning_rate:g}, temperature {g.temperature:g}, beta {g.beta:g}, loss {g.loss_type}, weights {g.reward_weights}; "
-          f"work dir {work}", flush=True)
+          f"{prompts_per_step} prompts x {g.num_generations} answers, lr {g.learning_rate:g}, temperature "
+          f"{g.temperature:g}, beta {g.beta:g}, loss {g.loss_type}, weights {g.reward_weights}; work dir {work}",
+          flush=True)
 
     base = recipe.base_model
     if args.sft_model:
@@ -82,7 +83,8 @@ def main() -> None:
 
     steps = [h for h in summary["loss_history"] if "reward" in h]
     per_func = sorted({k for h in steps for k in h if k.startswith("rewards_") and k.endswith("_mean")})
-    print("\n| step | reward | " + " | ".join(k.removeprefix("rewards_").removesuffix("_mean") for k in per_func) + " | tokens |")
+    names = [k.removeprefix("rewards_").removesuffix("_mean") for k in per_func]
+    print("\n| step | reward | " + " | ".join(names) + " | tokens |")
     print("|---|---|" + "---|" * len(per_func) + "---|")
     for h in steps:
         cells = " | ".join(f"{h[k]:.3f}" if k in h else "" for k in per_func)
@@ -91,9 +93,11 @@ def main() -> None:
     w = max(1, min(args.window, len(rewards) // 2))
     first, last = sum(rewards[:w]) / w, sum(rewards[-w:]) / w
     print(f"\nGRPO {len(steps)} steps: {grpo_s:.0f} s; greedy on {len(items)} evaluation items: "
-          f"validity {before.format_validity:.2f} -> {after.format_validity:.2f}, f1 {before.f1:.3f} -> {after.f1:.3f}, "
+          f"validity {before.format_validity:.2f} -> {after.format_validity:.2f}, "
+          f"f1 {before.f1:.3f} -> {after.f1:.3f}, "
           f"no-issues on buggy {before.no_issues_rate_on_buggy:.2f} -> {after.no_issues_rate_on_buggy:.2f}, "
-          f"clean accuracy {before.clean_accuracy:.2f} -> {after.clean_accuracy:.2f}; {time.monotonic() - started:.0f} s in all")
+          f"clean accuracy {before.clean_accuracy:.2f} -> {after.clean_accuracy:.2f}; "
+          f"{time.monotonic() - started:.0f} s in all")
     print(f"reward {first:.3f} -> {last:.3f}, validity {before.format_validity:.2f} -> {after.format_validity:.2f}")
 
 

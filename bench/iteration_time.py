@@ -64,10 +64,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--budget-s", type=float, default=180.0)
-    parser.add_argument("--recipe", default="tiny", help="REVIEW_SLM_RECIPE of the iterations (e.g. tiny-grpo for sft+grpo)")
+    parser.add_argument("--recipe", default="tiny",
+                        help="REVIEW_SLM_RECIPE of the iterations (e.g. tiny-grpo for sft+grpo)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="review-slm-bench-"))
-    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster"), "REVIEW_SLM_HOME": str(work / "home"), "REVIEW_SLM_RECIPE": args.recipe}
+    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster"), "REVIEW_SLM_HOME": str(work / "home"),
+           "REVIEW_SLM_RECIPE": args.recipe}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     print(f"machine: {os.cpu_count()} CPUs; work dir {work}")

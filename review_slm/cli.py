@@ -42,7 +42,8 @@ def cmd_iteration(args: argparse.Namespace) -> int:
 
 
 def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None, batch: int = 16) -> dict:
-    """Review every hunk of a diff in a reviewed language (REVIEW_SLM_LANGUAGES; default Go / Python / Kubernetes YAML); findings of all hunks in one review.
+    """Review every hunk of a diff in a reviewed language (REVIEW_SLM_LANGUAGES; default Go / Python / Kubernetes
+    YAML); findings of all hunks in one review.
 
     `answer(prompts)` turns `[{"id", "messages"}]` into `[{"id", "answer"}]`: a local model folder
     (`local_answerer`) or an OpenAI-compatible endpoint such as the KServe/vLLM champion (`endpoint_answerer`).

@@ -42,7 +42,8 @@ def checked_recipe_name() -> str:
 
 
 def languages() -> tuple[str, ...]:
-    """REVIEW_SLM_LANGUAGES: the languages reviewed (mined, kept, evaluated), e.g. `go,python,yaml,rust,java,typescript`."""
+    """REVIEW_SLM_LANGUAGES: the languages reviewed (mined, kept, evaluated), e.g.
+    `go,python,yaml,rust,java,typescript`."""
     from review_slm.core.languages import DEFAULT_LANGUAGES, parse_languages
 
     value = os.environ.get("REVIEW_SLM_LANGUAGES")

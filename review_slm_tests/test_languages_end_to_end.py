@@ -28,8 +28,8 @@ def _gold_languages(home, github, model_cache, fast_recipe_path) -> tuple[dict, 
     resources = definitions.local_resources()
     resources.update(
         teacher=HumanCommentTeacher(), recipe=TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache)),
-        review_source=GitHubReviewSource(token="test-token", api_url=github, repos=["o/r"], per_page=10, backoff_factor=0,
-                                         seconds_between_requests=0))
+        review_source=GitHubReviewSource(token="test-token", api_url=github, repos=["o/r"], per_page=10,
+                                         backoff_factor=0, seconds_between_requests=0))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("iteration", ["iter-0001"])
         result = dg.materialize([mined_reviews, hf_supplement, gold_set], partition_key="iter-0001", instance=instance,
@@ -43,7 +43,8 @@ def _gold_languages(home, github, model_cache, fast_recipe_path) -> tuple[dict, 
     return mined_meta, {r["path"]: r["language"] for r in rows if r["source"] == "github"}
 
 
-def test_rust_java_typescript_comments_reach_the_gold_set_when_configured(home, github, model_cache, fast_recipe_path, monkeypatch):
+def test_rust_java_typescript_comments_reach_the_gold_set_when_configured(home, github, model_cache, fast_recipe_path,
+                                                                         monkeypatch):
     monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go,python,yaml,rust,java,typescript")
     mined, gold = _gold_languages(home, github, model_cache, fast_recipe_path)
     assert gold == {"pkg/f1.go": "go", "src/server/handler.rs": "rust", "src/main/java/com/acme/Report.java": "java",

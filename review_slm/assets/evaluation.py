@@ -9,7 +9,14 @@ from review_slm.assets.partitions import iteration_partitions
 from review_slm.assets.training import dpo_model
 from review_slm.core.eval_sets import eval_items
 from review_slm.core.gate import promotion_decision
-from review_slm.core.metrics import EVAL_SETS, EvalMetrics, group_metric_metadata, markdown_table, metrics_by_group, metrics_by_set
+from review_slm.core.metrics import (
+    EVAL_SETS,
+    EvalMetrics,
+    group_metric_metadata,
+    markdown_table,
+    metrics_by_group,
+    metrics_by_set,
+)
 from review_slm.core.prompts import render_review, student_messages
 from review_slm.core.scoring import score_answer
 from review_slm.core.schema import Review
@@ -85,8 +92,9 @@ def eval_report(
 
     reference = "champion" if "champion" in results else "base"
     by_group = {name: metrics_by_group(items, answers) for name, answers in answers_by_model.items()}
-    by_group_table = markdown_table({f"{name} {g}": m.as_dict() for name, groups in by_group.items() for g, m in groups.items()
-                                     if g.startswith("lang_") and name in ("candidate", reference)})
+    by_group_table = markdown_table({f"{name} {g}": m.as_dict() for name, groups in by_group.items()
+                                     if name in ("candidate", reference)
+                                     for g, m in groups.items() if g.startswith("lang_")})
     decision = promotion_decision(results["candidate"], results[reference], reference, config.regression_tolerance)
     table = markdown_table(results)
     by_set_table = markdown_table({f"{name} {s}": m.as_dict() for name, sets in by_set.items() for s, m in sets.items() if s != "all"})

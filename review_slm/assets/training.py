@@ -17,7 +17,8 @@ from review_slm.resources.tracking import MlflowTracking
 
 
 def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
-    keys = [k for k in ("loss", "grad_norm", "learning_rate", "rewards_accuracies", "reward") if any(k in h for h in history)]
+    shown = ("loss", "grad_norm", "learning_rate", "rewards_accuracies", "reward")
+    keys = [k for k in shown if any(k in h for h in history)]
     lines = ["| step | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for h in history[::every]:
         lines.append(f"| {h['step']} | " + " | ".join(f"{h[k]:.4g}" if k in h else "" for k in keys) + " |")
@@ -260,8 +261,9 @@ def preference_pairs(
     deps=[preference_pairs, sft_adapter],
     retry_policy=TRAINING_RETRY,
     description="The recipe's preference method on the SFT policy: DPO with TRL DPOTrainer (reference = the frozen SFT "
-    "policy, not the bare base), ORPO (reference-free), or GRPO (`sft+grpo`: TRL GRPOTrainer rewarded by the evaluation's "
-    "rubric on the gold train prompts), then merged into full weights: the candidate model of this iteration.",
+    "policy, not the bare base), ORPO (reference-free), or GRPO (`sft+grpo`: TRL GRPOTrainer rewarded by the "
+    "evaluation's rubric on the gold train prompts), then merged into full weights: the candidate model of this "
+    "iteration.",
 )
 def dpo_model(
     context: dg.AssetExecutionContext,

@@ -32,7 +32,8 @@ _ALIASES = {
 }
 
 # A made-up file name for a row that names its language but not its file.
-EXTENSIONS = {"go": "go", "python": "py", "yaml": "yaml", "rust": "rs", "java": "java", "typescript": "ts", "javascript": "js"}
+EXTENSIONS = {"go": "go", "python": "py", "yaml": "yaml", "rust": "rs", "java": "java", "typescript": "ts",
+              "javascript": "js"}
 
 DISPLAY_NAMES = {"go": "Go", "python": "Python", "yaml": "Kubernetes YAML", "rust": "Rust", "java": "Java",
                  "typescript": "TypeScript", "javascript": "JavaScript"}
@@ -109,14 +110,26 @@ def detect_language(path: str, content: str = "", languages: tuple[str, ...] | N
 
 # Strong, language-specific markers on changed or context lines; used to catch a row whose declared
 # language (a dataset column, a synthesized path) disagrees with its content.
-_LINE = r"^[+\- ]\s*"
+def _markers(*alternatives: str) -> re.Pattern:
+    """Any of `alternatives` at the start of a diff line (after its +, - or space)."""
+    return re.compile(r"^[+\- ]\s*(" + "|".join(alternatives) + ")", re.MULTILINE)
+
+
 _CONTENT_MARKERS = {
-    "go": re.compile(_LINE + r"(func\s+(\(\w+\s+\*?\w+\)\s*)?\w+\(|package\s+\w+\s*$|if err != nil|\w+\s*:=\s)", re.MULTILINE),
-    "python": re.compile(_LINE + r"(def\s+\w+\(.*\)\s*(->.*)?:\s*$|class\s+\w+(\(.*\))?:\s*$|elif\s|from\s+[\w.]+\s+import\s|self\.\w+\s*=)", re.MULTILINE),
-    "rust": re.compile(_LINE + r"((pub(\(crate\))?\s+)?(async\s+)?fn\s+\w+(<[^>]*>)?\(|let\s+mut\s|impl(<[^>]*>)?\s+[\w:]+|use\s+\w+::|#\[derive\(|.*\.unwrap\(\)|.*&mut\s+self)", re.MULTILINE),
-    "java": re.compile(_LINE + r"((public|private|protected)\s+(static\s+)?(final\s+)?[\w<>\[\], ]+\s+\w+\s*\([^)]*\)\s*(throws\s+[\w, ]+)?\s*\{|import\s+java[x]?\.|@Override\b|package\s+[\w.]+;|.*System\.out\.)", re.MULTILINE),
-    "typescript": re.compile(_LINE + r"((export\s+)?(interface|type)\s+\w+(<[^>]*>)?\s*(=|\{)|(const|let|var)\s+\w+\s*:\s*[\w<>\[\]|]+\s*=|.*\)\s*:\s*(Promise<|void\b|string\b|number\b|boolean\b|any\b))", re.MULTILINE),
-    "javascript": re.compile(_LINE + r"((const|let|var)\s+\w+\s*=\s*require\(|module\.exports\s*=|import\s+.+\s+from\s+['\"]|export\s+(default\s+)?(async\s+)?function\b|.*=>\s*\{|.*\bconsole\.log\()", re.MULTILINE),
+    "go": _markers(r"func\s+(\(\w+\s+\*?\w+\)\s*)?\w+\(", r"package\s+\w+\s*$", r"if err != nil", r"\w+\s*:=\s"),
+    "python": _markers(r"def\s+\w+\(.*\)\s*(->.*)?:\s*$", r"class\s+\w+(\(.*\))?:\s*$", r"elif\s",
+                       r"from\s+[\w.]+\s+import\s", r"self\.\w+\s*="),
+    "rust": _markers(r"(pub(\(crate\))?\s+)?(async\s+)?fn\s+\w+(<[^>]*>)?\(", r"let\s+mut\s",
+                     r"impl(<[^>]*>)?\s+[\w:]+", r"use\s+\w+::", r"#\[derive\(", r".*\.unwrap\(\)", r".*&mut\s+self"),
+    "java": _markers(r"(public|private|protected)\s+(static\s+)?(final\s+)?[\w<>\[\], ]+\s+\w+\s*\([^)]*\)\s*"
+                     r"(throws\s+[\w, ]+)?\s*\{",
+                     r"import\s+java[x]?\.", r"@Override\b", r"package\s+[\w.]+;", r".*System\.out\."),
+    "typescript": _markers(r"(export\s+)?(interface|type)\s+\w+(<[^>]*>)?\s*(=|\{)",
+                           r"(const|let|var)\s+\w+\s*:\s*[\w<>\[\]|]+\s*=",
+                           r".*\)\s*:\s*(Promise<|void\b|string\b|number\b|boolean\b|any\b)"),
+    "javascript": _markers(r"(const|let|var)\s+\w+\s*=\s*require\(", r"module\.exports\s*=",
+                           r"import\s+.+\s+from\s+['\"]",
+                           r"export\s+(default\s+)?(async\s+)?function\b", r".*=>\s*\{", r".*\bconsole\.log\("),
 }
 
 

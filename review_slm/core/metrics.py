@@ -97,7 +97,8 @@ def metrics_by_set(items: list[dict], answers: dict[str, str]) -> dict[str, Eval
 
 # Per-language and per-category slices: which language or kind of bug a model is good at is hidden in
 # the overall numbers (a Rust item among 40 Go/Python ones moves F1 by a point).
-GROUP_METRICS = {"lang": ("f1", "recall", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy"), "cat": ("recall", "f1")}
+GROUP_METRICS = {"lang": ("f1", "recall", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy"),
+                 "cat": ("recall", "f1")}
 
 
 def metrics_by_group(items: list[dict], answers: dict[str, str]) -> dict[str, EvalMetrics]:
@@ -112,11 +113,12 @@ def metrics_by_group(items: list[dict], answers: dict[str, str]) -> dict[str, Ev
         groups.setdefault(f"lang_{item['language']}", []).append(item)
         for category in sorted({f["category"] for f in item["review"]["findings"]}):
             groups.setdefault(f"cat_{category.replace('-', '_')}", []).append(item)
-    return {
-        name: compute_metrics([answers.get(i["id"], "") for i in group], [Review.model_validate(i["review"]) for i in group],
-                              [i["path"] for i in group])
-        for name, group in sorted(groups.items())
-    }
+    return {name: _group_metrics(group, answers) for name, group in sorted(groups.items())}
+
+
+def _group_metrics(group: list[dict], answers: dict[str, str]) -> EvalMetrics:
+    golds = [Review.model_validate(i["review"]) for i in group]
+    return compute_metrics([answers.get(i["id"], "") for i in group], golds, [i["path"] for i in group])
 
 
 def group_metric_metadata(prefix: str, groups: dict[str, EvalMetrics]) -> dict[str, float]:

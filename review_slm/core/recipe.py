@@ -109,9 +109,11 @@ class GrpoSpec(StageSpec):
     loss_type: str = Field("dapo", description="TRL GRPO loss type (grpo, dapo, dr_grpo, bnpo, ...)")
     scale_rewards: Literal["group", "batch", "none"] = "group"
     reward_weights: dict[str, float] = Field(
-        default_factory=lambda: {"format": 1.0, "finding_match": 1.0, "severity": 0.5, "lazy_penalty": 1.0, "length": 0.5},
+        default_factory=lambda: {"format": 1.0, "finding_match": 1.0, "severity": 0.5, "lazy_penalty": 1.0,
+                                 "length": 0.5},
         description="weight of each reward function (names in core/rewards.py); 0 leaves one out")
-    use_vllm: bool = Field(False, description="generate with vLLM on CUDA (TRL `use_vllm`); CPU always uses model.generate")
+    use_vllm: bool = Field(False, description="generate with vLLM on CUDA (TRL `use_vllm`); CPU always uses "
+                           "model.generate")
     vllm_mode: Literal["colocate", "server"] = "colocate"
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
 
@@ -121,7 +123,8 @@ class GrpoSpec(StageSpec):
 
         unknown = set(self.reward_weights) - set(REWARD_NAMES)
         if unknown:
-            raise ValueError(f"unknown reward(s) {sorted(unknown)} in reward_weights: expected some of {list(REWARD_NAMES)}")
+            raise ValueError(f"unknown reward(s) {sorted(unknown)} in reward_weights: expected some of "
+                             f"{list(REWARD_NAMES)}")
         if not any(self.reward_weights.values()):
             raise ValueError("every reward weight is 0: GRPO needs at least one reward")
         return self
@@ -163,8 +166,8 @@ class Recipe(_Strict):
     description: str = ""
     base_model: str = Field(description="hub id, local path, s3:// URI, or builtin:tiny-qwen2")
     tiny_model: TinyModelSpec | None = None
-    method: Literal["sft+dpo", "sft+orpo", "sft+grpo"] = Field("sft+dpo", description="SFT, then this preference (DPO, ORPO) "
-                                                                  "or reinforcement (GRPO) method on the SFT policy")
+    method: Literal["sft+dpo", "sft+orpo", "sft+grpo"] = Field(
+        "sft+dpo", description="SFT, then this preference (DPO, ORPO) or reinforcement (GRPO) method on the SFT policy")
     finetuning: Literal["lora", "full"] = Field("lora", description="LoRA adapter (QLoRA with quantization.load_in_4bit) or full weights")
     quantization: QuantizationSpec = QuantizationSpec()
     lora: LoraSpec = LoraSpec()

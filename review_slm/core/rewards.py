@@ -7,7 +7,8 @@ rewards, so TRL logs it on its own (`rewards/<name>/mean`). Their weights come f
 | name            | value                                                                                   |
 |-----------------|-----------------------------------------------------------------------------------------|
 | `format`        | 1 when the answer parses as a review, 0.5 when it is JSON but not a review, else 0      |
-| `finding_match` | F1 of the findings against gold (same file, line within ±3); 1 for an empty review of a clean diff; 0 when invalid |
+| `finding_match` | F1 of the findings against gold (same file, line within ±3); 1 for an empty review of a    |
+|                 | clean diff; 0 when invalid                                                              |
 | `severity`      | share of the gold findings matched with the right severity; None (not scored) on a clean diff |
 | `lazy_penalty`  | -1 for "no issues" (an empty review, or a lazy phrase) on a diff with gold findings, else 0 |
 | `length`        | 0 up to twice the gold answer's length, falling linearly to -1 at four times it          |

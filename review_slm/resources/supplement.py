@@ -147,7 +147,8 @@ class HFSupplementSource(dg.ConfigurableResource):
         diff = extract_diff(row[spec.diff], spec.diff_in_text)
         declared = row.get(spec.language) if spec.language else None
         language = normalize_language(declared)
-        path = ((row.get(spec.path) if spec.path else None) or "").strip() or (f"unknown.{EXTENSIONS[language]}" if language else "")
+        path = ((row.get(spec.path) if spec.path else None) or "").strip()
+        path = path or (f"unknown.{EXTENSIONS[language]}" if language else "")
         if language is None:
             language = detect_language(path, diff)
         if language is None:

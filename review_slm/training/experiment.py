@@ -47,10 +47,13 @@ def prefer(recipe: Recipe, parent: str, policy_dir: str, pairs: list[dict], out_
     return str(out_dir / "merged"), run_task(spec)
 
 
-def grpo(recipe: Recipe, parent: str, policy_dir: str, rows: list[dict], out_dir: Path, cache_dir: Path) -> tuple[str, dict]:
-    """GRPO (the recipe's `grpo` section) on the SFT policy with gold rows as prompts; returns (merged model folder, summary)."""
-    spec = {"task": "grpo", "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir), "parent_model": parent,
-            "output_dir": str(out_dir), "adapter_dir": policy_dir, "prompts_file": write_jsonl(out_dir / "prompts.jsonl", rows)}
+def grpo(recipe: Recipe, parent: str, policy_dir: str, rows: list[dict], out_dir: Path,
+         cache_dir: Path) -> tuple[str, dict]:
+    """GRPO (the recipe's `grpo` section) on the SFT policy with gold rows as prompts; returns (merged model folder,
+    summary)."""
+    spec = {"task": "grpo", "recipe": recipe.model_dump(mode="json"), "cache_dir": str(cache_dir),
+            "parent_model": parent, "output_dir": str(out_dir), "adapter_dir": policy_dir,
+            "prompts_file": write_jsonl(out_dir / "prompts.jsonl", rows)}
     return str(out_dir / "merged"), run_task(spec)
 
 

@@ -52,7 +52,8 @@ class DivergenceGuard(TrainerCallback):
                 "divergence", f"{self.stage} diverged at step {step}: loss={loss} grad_norm={grad_norm} (not finite)",
                 reason="non-finite", **values,
             )
-        if self.judge_spikes and mean is not None and len(self.recent) >= self.spec.spike_min_history and loss > self.spec.spike_factor * mean:
+        judged = self.judge_spikes and mean is not None and len(self.recent) >= self.spec.spike_min_history
+        if judged and loss > self.spec.spike_factor * mean:
             raise TrainingFailure(
                 "divergence",
                 f"{self.stage} diverged at step {step}: loss {loss:.4g} is above {self.spec.spike_factor}x the running mean "

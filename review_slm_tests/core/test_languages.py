@@ -16,9 +16,10 @@ MORE = ("go", "python", "yaml", "rust", "java", "typescript", "javascript")
 
 
 @pytest.mark.parametrize("path, language", [
-    ("src/lib.rs", "rust"), ("src/main/java/A.java", "java"), ("web/app.ts", "typescript"), ("web/App.tsx", "typescript"),
-    ("web/app.js", "javascript"), ("web/App.jsx", "javascript"), ("web/esm.mjs", "javascript"), ("cmd/main.go", "go"),
-    ("pkg/x.py", "python"), ("stubs/x.pyi", "python"), ("src/core/pool.cc", None), ("README.md", None), ("Makefile", None),
+    ("src/lib.rs", "rust"), ("src/main/java/A.java", "java"), ("web/app.ts", "typescript"),
+    ("web/App.tsx", "typescript"), ("web/app.js", "javascript"), ("web/App.jsx", "javascript"),
+    ("web/esm.mjs", "javascript"), ("cmd/main.go", "go"), ("pkg/x.py", "python"), ("stubs/x.pyi", "python"),
+    ("src/core/pool.cc", None), ("README.md", None), ("Makefile", None),
 ])
 def test_extension_detection_through_the_lexer_registry(path, language):
     assert detect_language(path, languages=MORE) == language
@@ -44,9 +45,11 @@ def test_yaml_is_reviewed_only_when_it_is_kubernetes():
 
 
 def test_content_markers_catch_a_declared_language_the_content_contradicts():
-    rust = "@@ -1,2 +1,4 @@\n use std::io;\n+pub fn read(p: &str) -> String {\n+    let mut s = fs::read(p).unwrap();\n }"
+    rust = ("@@ -1,2 +1,4 @@\n use std::io;\n+pub fn read(p: &str) -> String {\n"
+            "+    let mut s = fs::read(p).unwrap();\n }")
     java = "@@ -1,1 +1,3 @@\n import java.util.List;\n+    @Override\n+    public String name() {"
-    ts = "@@ -1,1 +1,3 @@\n+export interface User {\n+  id: string;\n+}\n+export function get(id: string): Promise<User> {"
+    ts = ("@@ -1,1 +1,3 @@\n+export interface User {\n+  id: string;\n+}\n"
+          "+export function get(id: string): Promise<User> {")
     assert contradicting_language("python", rust) == "rust"
     assert contradicting_language("go", java) == "java"
     assert contradicting_language("python", ts) == "typescript"
@@ -60,7 +63,8 @@ def test_new_bug_suite_items_parse_score_and_number_their_lines():
     assert {r["language"] for r in rows} == {"rust", "java", "typescript"}
     for language in ("rust", "java", "typescript"):
         mine = [r for r in rows if r["language"] == language]
-        assert sum(1 for r in mine if r["review"]["findings"]) >= 2 and sum(1 for r in mine if not r["review"]["findings"]) >= 2
+        buggy = sum(1 for r in mine if r["review"]["findings"])
+        assert buggy >= 2 and len(mine) - buggy >= 2  # each bug has a clean counterpart
     for row in rows:
         assert detect_language(row["path"], row["diff_hunk"], languages=MORE) == row["language"]
         assert contradicting_language(row["language"], row["diff_hunk"]) is None
@@ -68,8 +72,10 @@ def test_new_bug_suite_items_parse_score_and_number_their_lines():
         assert score_answer(render_review(gold), gold, hunk_path=row["path"]).quality == 1.0  # gold scores as perfect
         numbered = numbered_hunk(row["diff_hunk"])
         for finding in gold.findings:  # the finding's line is a numbered line of the prompt, ready to be copied
-            assert any(line.split(maxsplit=1)[:1] == [str(finding.line)] for line in numbered.splitlines()), (row["id"], finding.line)
-        assert f"File: {row['path']} ({row['language']})" in student_user_prompt(row["path"], row["language"], row["diff_hunk"])
+            numbers = [line.split(maxsplit=1)[:1] for line in numbered.splitlines()]
+            assert [str(finding.line)] in numbers, (row["id"], finding.line)
+        prompt = student_user_prompt(row["path"], row["language"], row["diff_hunk"])
+        assert f"File: {row['path']} ({row['language']})" in prompt
 
 
 def test_bug_suite_follows_the_configured_languages(monkeypatch):
@@ -83,7 +89,8 @@ def test_metrics_per_language_and_category(monkeypatch):
     monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go,python,yaml,rust,java,typescript")
     items = eval_items([])
     # A model that is perfect on Rust and says nothing anywhere else.
-    answers = {i["id"]: render_review(Review.model_validate(i["review"])) if i["language"] == "rust" else "" for i in items}
+    answers = {i["id"]: render_review(Review.model_validate(i["review"])) if i["language"] == "rust" else ""
+               for i in items}
     groups = metrics_by_group(items, answers)
     assert groups["lang_rust"].f1 == 1.0 and groups["lang_java"].format_validity == 0.0
     assert groups["cat_concurrency"].recall == 0.3333  # the Rust Mutex item of three concurrency items (two Go)

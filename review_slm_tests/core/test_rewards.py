@@ -16,7 +16,8 @@ CLEAN = Review(findings=[], summary="No issues found.")
 
 
 def answer(line: int = 42, severity: str = "high", n: int = 1) -> str:
-    findings = [Finding(path=PATH, line=line + 10 * i, severity=severity, category="concurrency", comment="leak") for i in range(n)]
+    findings = [Finding(path=PATH, line=line + 10 * i, severity=severity, category="concurrency", comment="leak")
+                for i in range(n)]
     return render_review(Review(findings=findings, summary="s"))
 
 

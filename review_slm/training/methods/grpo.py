@@ -44,7 +44,8 @@ def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float]):
     kwargs = trainer_kwargs(stage, output_dir)
     kwargs.pop("max_length")  # GRPO bounds the completion (max_completion_length), not the whole sequence
     use_vllm = vllm_enabled(stage)
-    vllm = {"use_vllm": True, "vllm_mode": stage.vllm_mode, "vllm_gpu_memory_utilization": stage.vllm_gpu_memory_utilization} if use_vllm else {}
+    vllm = {"use_vllm": True, "vllm_mode": stage.vllm_mode,
+            "vllm_gpu_memory_utilization": stage.vllm_gpu_memory_utilization} if use_vllm else {}
     return GRPOConfig(
         **kwargs,
         num_generations=stage.num_generations,
@@ -75,7 +76,7 @@ def run(spec: dict, pipes, mlflow_client, run_id: str | None) -> dict:
     rows = read_jsonl(spec["prompts_file"])[: stage.max_prompts]
     funcs, weights = reward_funcs(stage.reward_weights)
     pipes.log.info(f"GRPO on {len(rows)} prompts from the SFT policy, {stage.num_generations} answers each, rewards "
-                   + ", ".join(f"{f.__name__}x{w:g}" for f, w in zip(funcs, weights)))
+                   + ", ".join(f"{f.__name__}x{w:g}" for f, w in zip(funcs, weights, strict=True)))
     set_seed(stage.seed)
     session = TrainingRun("grpo", spec, recipe, stage, pipes, mlflow_client, run_id, [spec["prompts_file"]])
     model = load_policy(model_path, revision, Path(spec["adapter_dir"]), recipe.quantization, trainable=True)
