@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python bench/data_throughput.py --mode teacher
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/collapse_cure.py --chart $(REVIEW_SLM_HOME)/collapse_cure.png
+	$(BIN)/python bench/grpo_reward.py
 
 # QLoRA SFT of a random-weight Qwen2.5-Coder-1.5B: tokens/s, peak memory, MFU. Needs a CUDA GPU and a
 # CUDA build of torch in the venv (on a CPU it stops and points at --config tiny).

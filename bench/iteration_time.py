@@ -6,7 +6,7 @@ in fresh DAGSTER_HOME / REVIEW_SLM_HOME folders: iteration 1 is cold (builds the
 tokenizer, creates the MLflow database), iteration 2 starts from iteration 1's champion. Prints each
 step's duration from Dagster's own step stats and the ratio of the wall time to the budget.
 
-    .venv/bin/python bench/iteration_time.py [--iterations 2] [--budget-s 180]
+    .venv/bin/python bench/iteration_time.py [--iterations 2] [--budget-s 180] [--recipe tiny-grpo]
 """
 
 from __future__ import annotations
@@ -64,9 +64,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--budget-s", type=float, default=180.0)
+    parser.add_argument("--recipe", default="tiny",
+                        help="REVIEW_SLM_RECIPE of the iterations (e.g. tiny-grpo for sft+grpo)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="review-slm-bench-"))
-    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster"), "REVIEW_SLM_HOME": str(work / "home"), "REVIEW_SLM_RECIPE": "tiny"}
+    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster"), "REVIEW_SLM_HOME": str(work / "home"),
+           "REVIEW_SLM_RECIPE": args.recipe}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     print(f"machine: {os.cpu_count()} CPUs; work dir {work}")

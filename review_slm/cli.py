@@ -15,7 +15,6 @@ Exit codes of `review` (review_slm/review_input.py): 0 reviewed, 2 no model, 3 e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -45,7 +44,8 @@ def cmd_iteration(args: argparse.Namespace) -> int:
 
 
 def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None, batch: int = 16) -> dict:
-    """Review every Go / Python / Kubernetes YAML hunk of a diff; findings of all hunks in one review.
+    """Review every hunk of a diff in a reviewed language (REVIEW_SLM_LANGUAGES; default Go / Python / Kubernetes
+    YAML); findings of all hunks in one review.
 
     `answer(prompts)` turns `[{"id", "messages"}]` into `[{"id", "answer"}]`: a local model folder
     (`local_answerer`) or an OpenAI-compatible endpoint such as the KServe/vLLM champion (`endpoint_answerer`).
@@ -64,7 +64,10 @@ def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None
     skipped = sorted({h.path for h in hunks if h.language is None})
     hunks = [h for h in hunks if h.language is not None]
     if not hunks:
-        raise InputError(NO_HUNKS, f"no Go, Python or Kubernetes YAML hunk to review (files: {', '.join(skipped)})")
+        from review_slm.core.languages import describe_languages
+        from review_slm.settings import languages
+
+        raise InputError(NO_HUNKS, f"no {describe_languages(languages())} hunk to review (files: {', '.join(skipped)})")
     findings, summaries, invalid = [], [], []
     for h, (review, error, raw) in zip(hunks, answer_hunks(hunks, answer, progress, batch)):
         if review is None:

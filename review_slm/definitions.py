@@ -33,6 +33,7 @@ def local_resources() -> dict:
     """The embedded default: bundled data, local folders, MLflow on SQLite, a local trainer process."""
     home = settings.home()
     repos = settings.repos()
+    settings.languages()  # read where records are made; a typo fails here, when the definitions load
     review_source = (
         GitHubReviewSource(token=dg.EnvVar("GITHUB_TOKEN"), api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"), repos=repos)
         if os.environ.get("GITHUB_TOKEN")

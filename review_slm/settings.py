@@ -41,6 +41,20 @@ def checked_recipe_name() -> str:
     return name
 
 
+def languages() -> tuple[str, ...]:
+    """REVIEW_SLM_LANGUAGES: the languages reviewed (mined, kept, evaluated), e.g.
+    `go,python,yaml,rust,java,typescript`."""
+    from review_slm.core.languages import DEFAULT_LANGUAGES, parse_languages
+
+    value = os.environ.get("REVIEW_SLM_LANGUAGES")
+    if value is None:
+        return DEFAULT_LANGUAGES
+    try:
+        return parse_languages(value)
+    except ValueError as err:
+        raise ValueError(f"REVIEW_SLM_LANGUAGES={value!r}: {err}") from None
+
+
 def hf_adapter() -> str:
     from review_slm.core.supplement_adapters import ADAPTERS
 

@@ -11,6 +11,7 @@ from review_slm import definitions, settings
     ("REVIEW_SLM_REPOS", " , "),
     ("REVIEW_SLM_RECIPE", "tiyn"),
     ("REVIEW_SLM_TEACHER_REQUIRED", "yes"),
+    ("REVIEW_SLM_LANGUAGES", "go,pyhton"),
 ])
 def test_a_bad_setting_fails_at_load_naming_the_variable(monkeypatch, home, variable, value):
     monkeypatch.setenv(variable, value)

@@ -89,6 +89,7 @@ def eval_report(
         metadata={
             "eval_table": dg.MetadataValue.md(table),
             "eval_table_by_set": dg.MetadataValue.md(by_set_table),
+            "eval_table_by_language": dg.MetadataValue.md(evaluation.table_by_language()),
             "samples": _sample_table(sample_rows(items, answers_by_model["candidate"])),
             "items": len(items),
             # Stable numeric keys, the same in every iteration, so the UI's Plots chart them across partitions.

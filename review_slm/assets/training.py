@@ -26,7 +26,8 @@ from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutput
 
 
 def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
-    keys = [k for k in ("loss", "grad_norm", "learning_rate", "rewards_accuracies") if any(k in h for h in history)]
+    shown = ("loss", "grad_norm", "learning_rate", "rewards_accuracies", "reward")
+    keys = [k for k in shown if any(k in h for h in history)]
     lines = ["| step | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for h in history[::every]:
         lines.append(f"| {h['step']} | " + " | ".join(f"{h[k]:.4g}" if k in h else "" for k in keys) + " |")
@@ -281,7 +282,9 @@ def preference_pairs(
     deps=[preference_pairs, sft_adapter, parent_model],
     retry_policy=TRAINING_RETRY,
     description="The recipe's preference method on the SFT policy: DPO with TRL DPOTrainer (reference = the frozen SFT "
-    "policy, not the bare base) or ORPO (reference-free), then merged into full weights: the candidate model of this iteration.",
+    "policy, not the bare base), ORPO (reference-free), or GRPO (`sft+grpo`: TRL GRPOTrainer rewarded by the "
+    "evaluation's rubric on the gold train prompts), then merged into full weights: the candidate model of this "
+    "iteration.",
 )
 def dpo_model(
     context: dg.AssetExecutionContext,
@@ -292,10 +295,12 @@ def dpo_model(
 ) -> dg.MaterializeResult:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
-    method = rec.preference_method
-    params = {"method": method, **{f"dpo.{k}": v for k, v in rec.dpo.model_dump().items()}}
-    trained = _train(context, "dpo_model", method, "dpo", layout, recipe, tracking, launcher, params,
-                     adapter_dir=layout.sft_adapter, pairs_file=layout.pairs)
+    method, stage = rec.preference_method, rec.preference_stage
+    params = {"method": method, **{f"{stage}.{k}": v for k, v in getattr(rec, stage).model_dump().items()}}
+    # DPO/ORPO learn from the preference pairs; GRPO samples its own answers to the gold train prompts.
+    data = {"train_file": layout.gold_split("train")} if method == "grpo" else {"pairs_file": layout.pairs}
+    trained = _train(context, "dpo_model", method, stage, layout, recipe, tracking, launcher, params,
+                     adapter_dir=layout.sft_adapter, **data)
     uri = artifacts.promote_dir(artifacts.join(trained.scratch, TrainerOutputs.MERGED_MODEL), layout.candidate_model)
     # The preference-tuned LoRA adapter too: a server already running the parent model can load it
     # instead of rolling out the merged weights (KServe `lora_hot_load`). There is none when there were

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from review_slm.core.gate import GateDecision, promotion_decision
-from review_slm.core.metrics import EVAL_SETS, EvalMetrics, markdown_table, metrics_by_set
+from review_slm.core.metrics import (
+    EVAL_SETS,
+    EvalMetrics,
+    group_metric_metadata,
+    markdown_table,
+    metrics_by_group,
+    metrics_by_set,
+)
 from review_slm.core.prompts import render_review
 from review_slm.core.schema import Review
 from review_slm.core.scoring import score_answer
@@ -24,6 +31,7 @@ class Evaluation:
     by_set: dict[str, dict[str, EvalMetrics]]  # model -> evaluation set ("all", "test", bug suite...) -> metrics
     reference: str  # the gate's reference: "champion" when there is one, else "base"
     decision: GateDecision
+    by_group: dict[str, dict[str, EvalMetrics]]  # model -> `lang_<language>` / `cat_<category>` -> metrics
 
     @property
     def results(self) -> dict[str, dict]:
@@ -36,6 +44,11 @@ class Evaluation:
     def table_by_set(self) -> str:
         return markdown_table({f"{name} {s}": m.as_dict() for name, sets in self.by_set.items() for s, m in sets.items() if s != "all"})
 
+    def table_by_language(self) -> str:
+        """The candidate and the gate's reference, per language of the evaluated items."""
+        return markdown_table({f"{name} {g}": m.as_dict() for name, groups in self.by_group.items()
+                               if name in ("candidate", self.reference) for g, m in groups.items() if g.startswith("lang_")})
+
     def mlflow_metrics(self) -> dict[str, float]:
         """`<model>/<metric>` over all items and `<model>/<set>/<metric>` per evaluation set."""
         out: dict[str, float] = {}
@@ -46,13 +59,16 @@ class Evaluation:
 
     def metric_metadata(self) -> dict[str, float]:
         """`<model>_<metric>` over all items for every compared model, `reference_<metric>` for the gate's
-        reference (base or champion), and `<model>_<set>_<metric>` per evaluation set for the candidate
-        and the reference: the same keys every iteration, so the UI charts them across partitions."""
+        reference (base or champion), `<model>_<set>_<metric>` per evaluation set and
+        `<model>_lang_<language>_<metric>` / `<model>_cat_<category>_<metric>` for the candidate and the
+        reference: the same keys every iteration, so the UI charts them across partitions."""
         out: dict[str, float] = {}
         for name, sets in {**self.by_set, "reference": self.by_set[self.reference]}.items():
             out.update({f"{name}_{k}": v for k, v in sets["all"].as_dict().items() if k != "items"})
             if name in ("candidate", "reference"):
                 out.update({f"{name}_{s}_{k}": getattr(m, k) for s, m in sets.items() if s != "all" for k in CHARTED_BY_SET})
+        out.update(group_metric_metadata("candidate", self.by_group["candidate"]))
+        out.update(group_metric_metadata("reference", self.by_group[self.reference]))
         return out
 
     def report(self, iteration: str, models: dict[str, str], tolerance: float, champion_iteration: str | None, run_id: str,
@@ -64,6 +80,7 @@ class Evaluation:
             "models": models,
             "metrics": self.results,
             "metrics_by_set": {name: {s: m.as_dict() for s, m in sets.items()} for name, sets in self.by_set.items()},
+            "metrics_by_group": {name: {g: m.as_dict() for g, m in groups.items()} for name, groups in self.by_group.items()},
             "gate": {"passed": d.passed, "reference": self.reference, "tolerance": tolerance, "score_delta": d.score_delta,
                      "no_issues_delta": d.no_issues_delta, "reason": d.reason},
             "champion_iteration": champion_iteration,
@@ -78,7 +95,8 @@ def evaluate(items: list[dict], answers_by_model: dict[str, dict[str, str]], tol
     by_set = {name: metrics_by_set(items, answers) for name, answers in answers_by_model.items()}
     reference = "champion" if "champion" in by_set else "base"
     decision = promotion_decision(by_set["candidate"]["all"].as_dict(), by_set[reference]["all"].as_dict(), reference, tolerance)
-    return Evaluation(items, by_set, reference, decision)
+    by_group = {name: metrics_by_group(items, answers) for name, answers in answers_by_model.items()}
+    return Evaluation(items, by_set, reference, decision, by_group)
 
 
 def sample_rows(items: list[dict], answers: dict[str, str], per_set: int = 6) -> list[dict[str, str]]:

@@ -94,6 +94,42 @@ class DpoSpec(StageSpec):
     max_pairs: int = Field(2000, gt=0)
 
 
+class GrpoSpec(StageSpec):
+    """GRPO on the SFT policy (`method: sft+grpo`): the student samples `num_generations` answers per
+    prompt, the rubric's reward functions (`core/rewards.py`) score them, and the policy moves towards
+    the answers that beat their group's mean. As in TRL, the batch counts completions: a step sees
+    `per_device_batch_size x gradient_accumulation_steps / num_generations` prompts (it must divide)."""
+
+    num_generations: int = Field(4, ge=2, description="answers sampled per prompt (GRPO needs 2+ to compare)")
+    temperature: float = Field(1.0, gt=0)
+    top_k: int = Field(0, ge=0, description="0: no top-k cut")
+    max_completion_length: int = Field(256, gt=0)
+    beta: float = Field(0.0, ge=0, description="KL coefficient to the SFT policy; 0 loads no reference model")
+    max_prompts: int = Field(512, gt=0, description="training prompts from the gold train split")
+    loss_type: str = Field("dapo", description="TRL GRPO loss type (grpo, dapo, dr_grpo, bnpo, ...)")
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    reward_weights: dict[str, float] = Field(
+        default_factory=lambda: {"format": 1.0, "finding_match": 1.0, "severity": 0.5, "lazy_penalty": 1.0,
+                                 "length": 0.5},
+        description="weight of each reward function (names in core/rewards.py); 0 leaves one out")
+    use_vllm: bool = Field(False, description="generate with vLLM on CUDA (TRL `use_vllm`); CPU always uses "
+                           "model.generate")
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _known_rewards(self) -> GrpoSpec:
+        from review_slm.core.rewards import REWARD_NAMES
+
+        unknown = set(self.reward_weights) - set(REWARD_NAMES)
+        if unknown:
+            raise ValueError(f"unknown reward(s) {sorted(unknown)} in reward_weights: expected some of "
+                             f"{list(REWARD_NAMES)}")
+        if not any(self.reward_weights.values()):
+            raise ValueError("every reward weight is 0: GRPO needs at least one reward")
+        return self
+
+
 class ResilienceSpec(_Strict):
     """What a run does when it runs out of memory or diverges."""
 
@@ -130,12 +166,14 @@ class Recipe(_Strict):
     description: str = ""
     base_model: str = Field(description="hub id, local path, s3:// URI, or builtin:tiny-qwen2")
     tiny_model: TinyModelSpec | None = None
-    method: Literal["sft+dpo", "sft+orpo"] = Field("sft+dpo", description="SFT, then this preference method on the SFT policy")
+    method: Literal["sft+dpo", "sft+orpo", "sft+grpo"] = Field(
+        "sft+dpo", description="SFT, then this preference (DPO, ORPO) or reinforcement (GRPO) method on the SFT policy")
     finetuning: Literal["lora", "full"] = Field("lora", description="LoRA adapter (QLoRA with quantization.load_in_4bit) or full weights")
     quantization: QuantizationSpec = QuantizationSpec()
     lora: LoraSpec = LoraSpec()
     sft: StageSpec = StageSpec()
     dpo: DpoSpec = DpoSpec()
+    grpo: GrpoSpec = GrpoSpec()
     generation: GenerationSpec = GenerationSpec()
     hardware: HardwareSpec = HardwareSpec()
     resilience: ResilienceSpec = ResilienceSpec()
@@ -159,6 +197,11 @@ class Recipe(_Strict):
     @property
     def preference_method(self) -> str:
         return self.method.split("+", 1)[1]
+
+    @property
+    def preference_stage(self) -> str:
+        """The recipe section of the stage after SFT: `grpo` for GRPO, `dpo` for DPO and ORPO (which share it)."""
+        return "grpo" if self.preference_method == "grpo" else "dpo"
 
 
 class RecipeError(ValueError):
@@ -185,8 +228,31 @@ def parse_recipe(data: object, source: str) -> Recipe:
         raise RecipeError(_describe(err, source)) from None
 
 
-def load_recipe(name_or_path: str) -> Recipe:
-    """`tiny` / `qwen2.5-coder-1.5b-qlora` (shipped) or a path to a YAML file of your own."""
+def _merged(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, section by section (a nested mapping merges; anything else replaces)."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+def load_recipe(name_or_path: str, _seen: tuple[str, ...] = ()) -> Recipe:
+    """`tiny` / `qwen2.5-coder-1.5b-qlora` (shipped) or a path to a YAML file of your own.
+
+    A recipe with `extends: <name or path>` is that recipe with its own keys on top (e.g. `tiny-grpo`
+    is `tiny` with `method: sft+grpo`), so a variant states only what differs and cannot drift.
+    """
+    text, source = _recipe_text(name_or_path)
+    data = yaml.safe_load(text)
+    if isinstance(data, dict) and "extends" in data:
+        parent = str(data.pop("extends"))
+        if parent in _seen:
+            raise RecipeError(f"invalid recipe {source}: 'extends' loops through {' -> '.join((*_seen, parent))}")
+        data = _merged(load_recipe(parent, (*_seen, name_or_path)).model_dump(mode="json"), data)
+    return parse_recipe(data, source)
+
+
+def _recipe_text(name_or_path: str) -> tuple[str, str]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.exists():
         text, source = path.read_text(), str(path)
@@ -196,4 +262,4 @@ def load_recipe(name_or_path: str) -> Recipe:
             shipped = sorted(p.name.removesuffix(".yaml") for p in resources.files(RECIPES_PACKAGE).iterdir() if p.name.endswith(".yaml"))
             raise RecipeError(f"unknown recipe '{name_or_path}': not a YAML file and not one of {shipped}")
         text, source = ref.read_text(), f"{RECIPES_PACKAGE}/{name_or_path}.yaml"
-    return parse_recipe(yaml.safe_load(text), source)
+    return text, source

@@ -34,8 +34,9 @@ class Category(str, Enum):
     docs = "docs"
 
 
-Language = Literal["go", "python", "yaml"]
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("go", "python", "yaml")
+# Every language the project knows; which of them a deployment reviews is `REVIEW_SLM_LANGUAGES`
+# (core/languages.py), checked where records are made, not by the schema.
+Language = Literal["go", "python", "yaml", "rust", "java", "typescript", "javascript"]
 
 
 class Finding(BaseModel):

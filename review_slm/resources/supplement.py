@@ -28,7 +28,7 @@ from pydantic import Field, ValidationError
 
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.github_comments import extract_suggestion
-from review_slm.core.languages import detect_language, normalize_language
+from review_slm.core.languages import EXTENSIONS, detect_language, normalize_language
 from review_slm.core.scrub import scrub_record, scrub_rejection
 from review_slm.core.schema import RejectedRow, ReviewRecord, rejection_from_validation_error
 from review_slm.core.supplement_adapters import AdapterSpec, adapter_spec, extract_diff
@@ -36,7 +36,6 @@ from review_slm.resources.supplement_files import RawRow, read_rows
 
 BUNDLED_SUPPLEMENT = str(resources.files("review_slm.data") / "hf_supplement" / "code_review_supplement.jsonl")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_EXT = {"go": "go", "python": "py", "yaml": "yaml"}
 
 
 @dataclass
@@ -148,7 +147,8 @@ class HFSupplementSource(dg.ConfigurableResource):
         diff = extract_diff(row[spec.diff], spec.diff_in_text)
         declared = row.get(spec.language) if spec.language else None
         language = normalize_language(declared)
-        path = ((row.get(spec.path) if spec.path else None) or "").strip() or (f"unknown.{_EXT[language]}" if language else "")
+        path = ((row.get(spec.path) if spec.path else None) or "").strip()
+        path = path or (f"unknown.{EXTENSIONS[language]}" if language else "")
         if language is None:
             language = detect_language(path, diff)
         if language is None:

@@ -48,6 +48,15 @@ def prefer(recipe: Recipe, parent: str, policy_dir: str, pairs: list[dict], out_
     return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
 
 
+def grpo(recipe: Recipe, parent: str, policy_dir: str, rows: list[dict], out_dir: Path,
+         cache_dir: Path) -> tuple[str, dict]:
+    """GRPO (the recipe's `grpo` section) on the SFT policy with gold rows as prompts; returns (merged model folder,
+    summary)."""
+    spec = JobSpec(task="grpo", recipe=recipe, cache_dir=str(cache_dir), parent_model=parent, output_dir=str(out_dir),
+                   adapter_dir=policy_dir, train_file=write_rows(out_dir / "train.parquet", rows, tables.GOLD))
+    return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
+
+
 def answers(recipe: Recipe, model: str, rows: list[dict], work_dir: Path, cache_dir: Path, adapter: str | None = None) -> dict[str, str]:
     """Greedy answers of `model` (plus `adapter`, for a LoRA policy) to the student prompts of `rows`, by id."""
     prompts = [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in rows]

@@ -1,7 +1,7 @@
 """Fault injection: a TEST-ONLY switch that makes a training run fail the way real runs fail.
 
 Set `REVIEW_SLM_FAULT` in the trainer's environment (tests do; nothing in the product sets it) to a
-comma-separated list of faults, each optionally limited to one task (`sft:`, `dpo:`, `orpo:`):
+comma-separated list of faults, each optionally limited to one task (`sft:`, `dpo:`, `orpo:`, `grpo:`):
 
 - `oom>N`     raise `torch.OutOfMemoryError` on the first step while the micro-batch is above N
               (so the halve-and-retry path runs until the micro-batch is N or less);

@@ -35,9 +35,10 @@ def _finite(value) -> bool:
 class DivergenceGuard(TrainerCallback):
     """Checks every logged step (all ranks log the same all-reduced loss, so all stop together)."""
 
-    def __init__(self, spec: ResilienceSpec, stage: str):
+    def __init__(self, spec: ResilienceSpec, stage: str, judge_spikes: bool = True):
         self.spec = spec
         self.stage = stage
+        self.judge_spikes = judge_spikes
         self.recent: deque[float] = deque(maxlen=spec.spike_window)
 
     def check(self, step: int, loss, grad_norm=None) -> None:
@@ -51,7 +52,8 @@ class DivergenceGuard(TrainerCallback):
                 "divergence", f"{self.stage} diverged at step {step}: loss={loss} grad_norm={grad_norm} (not finite)",
                 reason="non-finite", **values,
             )
-        if mean is not None and len(self.recent) >= self.spec.spike_min_history and loss > self.spec.spike_factor * mean:
+        judged = self.judge_spikes and mean is not None and len(self.recent) >= self.spec.spike_min_history
+        if judged and loss > self.spec.spike_factor * mean:
             raise TrainingFailure(
                 "divergence",
                 f"{self.stage} diverged at step {step}: loss {loss:.4g} is above {self.spec.spike_factor}x the running mean "

@@ -30,7 +30,7 @@ InputDir = Annotated[str, Staged("input", "dir")]
 OutputFile = Annotated[str, Staged("output", "file")]
 OutputDir = Annotated[str, Staged("output", "dir")]
 
-Task = Literal["sft", "dpo", "orpo", "generate"]
+Task = Literal["sft", "dpo", "orpo", "grpo", "generate"]
 
 
 class TrainerOutputs:
@@ -67,7 +67,7 @@ class JobSpec(_Spec):
     parent_model: str | None = Field(None, description="the model this iteration starts from (a model reference)")
     output_dir: OutputDir | None = None
     checkpoint_uri: str | None = Field(None, description="where checkpoints are promoted (local folder or s3://)")
-    train_file: InputFile | None = None
+    train_file: InputFile | None = Field(None, description="gold rows: SFT's examples, GRPO's prompts (and the gold its rewards score against)")
     val_file: InputFile | None = None
     adapter_dir: InputDir | None = Field(None, description="the SFT policy a preference method starts from")
     pairs_file: InputFile | None = None
@@ -78,6 +78,7 @@ class JobSpec(_Spec):
         needed = {"sft": ("parent_model", "output_dir", "train_file"),
                   "dpo": ("parent_model", "output_dir", "adapter_dir", "pairs_file"),
                   "orpo": ("parent_model", "output_dir", "adapter_dir", "pairs_file"),
+                  "grpo": ("parent_model", "output_dir", "adapter_dir", "train_file"),
                   "generate": ("generate",)}[self.task]
         missing = [name for name in needed if not getattr(self, name)]
         if missing:

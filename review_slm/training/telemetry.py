@@ -14,7 +14,15 @@ from transformers import TrainerCallback
 from review_slm.core.cost import mfu
 from review_slm.core.recipe import Recipe
 
-STEP_KEYS = ("loss", "grad_norm", "learning_rate", "rewards/accuracies", "rewards/margins")
+STEP_KEYS = ("loss", "grad_norm", "learning_rate", "rewards/accuracies", "rewards/margins",
+             # GRPO: the weighted reward, its spread, the KL to the reference and how long the answers are
+             "reward", "reward_std", "kl", "completions/mean_length", "completions/clipped_ratio")
+
+
+def step_keys(logs: dict) -> list[str]:
+    """The fixed keys above, plus each GRPO reward function's mean (`rewards/<name>/mean`), whatever its name."""
+    per_reward = [k for k in logs if k.startswith("rewards/") and k.endswith("/mean")]
+    return [*STEP_KEYS, *per_reward]
 
 
 def peak_memory_mb() -> float:
@@ -51,7 +59,7 @@ class PipesMlflowCallback(TrainerCallback):
         if not logs or not state.is_world_process_zero:
             return
         row = {"step": state.global_step}
-        for key in STEP_KEYS:
+        for key in step_keys(logs):
             if key in logs and isinstance(logs[key], (int, float)):
                 row[key.replace("/", "_")] = float(logs[key])
         if len(row) == 1:

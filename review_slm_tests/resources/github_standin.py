@@ -290,4 +290,27 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def multi_language_comments(first_id: int, updated: str = "2026-02-01T00:00:00Z") -> dict[int, dict]:
+    """Review comments on Rust, Java and TypeScript files (and one on C++, which no setting reviews), in the
+    API's shape: kept only when REVIEW_SLM_LANGUAGES names their language."""
+    hunks = {
+        "src/server/handler.rs": (
+            "@@ -10,2 +10,5 @@\n use std::str::FromStr;\n \n+fn port(args: &[String]) -> u16 {\n"
+            "+    args[1].parse().unwrap()\n+}", 13,
+            "This panics on a missing or non-numeric argument: unwrap() on user input. Return a Result instead."),
+        "src/main/java/com/acme/Report.java": (
+            "@@ -20,2 +20,6 @@\n     }\n \n+    String read(Path p) throws IOException {\n"
+            "+        BufferedReader r = Files.newBufferedReader(p);\n+        return r.readLine();\n+    }", 23,
+            "The reader is never closed, so each call leaks a file handle. Use try-with-resources here."),
+        "web/src/api/orders.ts": (
+            "@@ -4,2 +4,5 @@\n import { api } from \"./http\";\n \n+export function refresh(id: string): void {\n"
+            "+  api.post(`/orders/${id}/refresh`);\n+}", 7,
+            "The returned promise is dropped: a failed refresh becomes an unhandled rejection. Await it or catch."),
+        "src/core/pool.cc": (
+            "@@ -1,2 +1,3 @@\n #include <mutex>\n \n+std::mutex m;", 3, "This global mutex is never used by the pool."),
+    }
+    return {first_id + i: comment(first_id + i, updated, path=path, line=line, diff_hunk=hunk, body=body)
+            for i, (path, (hunk, line, body)) in enumerate(hunks.items())}
+
+
 _PULL = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?:(?P<n>\d+)(?P<rest>/.*)?|comments/(?P<cid>\d+))$")

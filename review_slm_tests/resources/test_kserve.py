@@ -16,7 +16,7 @@ from review_slm.resources.kserve import KServeServing, RolloutFailed
 from review_slm.resources.serving import Release
 from review_slm_tests.k8s.validation import assert_valid
 from review_slm_tests.resources.k8s_apiserver_standin import k8s_api  # noqa: F401 (fixture)
-from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
+from review_slm_tests.resources.vllm_standin import vllm_standin
 
 NS, NAME = "review-slm", "review-slm"
 LOG = logging.getLogger("test_kserve")

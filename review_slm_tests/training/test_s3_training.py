@@ -1,6 +1,5 @@
 """The training assets, unchanged, on the S3 artifact store: the trainer process gets only s3:// URIs."""
 
-import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from review_slm.resources.s3_artifacts import S3ArtifactStore

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from review_slm.training.methods import dpo, generate, orpo, sft
+from review_slm.training.methods import dpo, generate, grpo, orpo, sft
 
 TASKS: dict[str, Callable] = {
     "sft": sft.run,
     "dpo": dpo.run,
     "orpo": orpo.run,
+    "grpo": grpo.run,
     "generate": generate.run,
 }

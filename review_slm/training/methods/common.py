@@ -135,7 +135,10 @@ class TrainingRun:
 
     def callbacks(self) -> list:
         extra = [self.promoter] if self.promoter else []
-        return [DivergenceGuard(self.recipe.resilience, self.task), self.telemetry, *extra,
+        # GRPO's policy-gradient loss sits near zero and changes sign, so a ratio to its running mean says
+        # nothing: only non-finite values are divergence there.
+        guard = DivergenceGuard(self.recipe.resilience, self.task, judge_spikes=self.task != "grpo")
+        return [guard, self.telemetry, *extra,
                 *fault_callbacks(self.task, resumed=self.resume is not None)]
 
     def train(self, trainer):

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
-from review_slm.core.recipe import Recipe
 from review_slm.training.data import dpo_rows, read_rows
 from review_slm.training.methods.common import TrainingRun, trainer_kwargs
 from review_slm.training.models import is_adapter_dir, load_model, load_policy, load_tokenizer, resolve_model_ref
