@@ -44,8 +44,14 @@ def bundled_gold_splits(home: Path) -> dict[str, list[dict]]:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = dg.materialize([definitions.mined_reviews, definitions.hf_supplement, definitions.gold_set], partition_key="iter-0001",
-                            resources=resources, instance=instance, raise_on_error=True, run_config=quiet)
+    result = dg.materialize(
+        [definitions.mined_reviews, definitions.hf_supplement, definitions.gold_set],
+        partition_key="iter-0001",
+        resources=resources,
+        instance=instance,
+        raise_on_error=True,
+        run_config=quiet,
+    )
     assert result.success
     layout = iteration(LocalArtifactStore(root=str(home / "artifacts")), "iter-0001")
     return {name: layout.store.read_table(layout.gold_split(name)) for name in ("train", "test")}
@@ -64,7 +70,9 @@ def chart(rows: dict[str, dict], path: Path) -> None:
         xs = [i + k * width for i in range(len(metrics))]
         bars = ax.bar(xs, [values[m] for m in metrics], width, label=f"({stage}) {STAGES[stage]}")
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
-    ax.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(metrics))], [m.replace("_", " ") for m in metrics])
+    ax.set_xticks(
+        [i + width * (len(rows) - 1) / 2 for i in range(len(metrics))], [m.replace("_", " ") for m in metrics]
+    )
     ax.set_ylim(0, 1.1)
     ax.set_title("Collapse into 'no issues found', and its cure (test split + bug suite)")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
@@ -76,7 +84,9 @@ def chart(rows: dict[str, dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="tiny", help="recipe name or YAML path")
-    parser.add_argument("--lazy-share", type=float, default=0.6, help="share of the training rows that answer \"No issues found.\" in (b)")
+    parser.add_argument(
+        "--lazy-share", type=float, default=0.6, help='share of the training rows that answer "No issues found." in (b)'
+    )
     parser.add_argument("--chart", default="collapse_cure.png", help="where the PNG chart goes")
     parser.add_argument("--work-dir", default=None, help="keep the models and answers here (default: a temp folder)")
     args = parser.parse_args()
@@ -99,9 +109,14 @@ def main() -> None:
     items = eval_items(gold["test"])
     train = sorted(gold["train"], key=lambda r: r["id"])
     poisoned = experiment.poisoned_copy(train, args.lazy_share)
-    print(f"recipe {recipe.label} ({recipe.finetuning}, {recipe.preference_method}) on {device()}: {len(train)} train rows "
-          f"({sum(not r['review']['findings'] for r in poisoned)} of them lazy after poisoning, was {sum(not r['review']['findings'] for r in train)}), "
-          f"{len(items)} evaluation items; work dir {work}", flush=True)
+    print(
+        f"recipe {recipe.label} ({recipe.finetuning}, {recipe.preference_method}) on {device()}: {len(train)} train "
+        f"rows "
+        f"({sum(not r['review']['findings'] for r in poisoned)} of them lazy after poisoning, was "
+        f"{sum(not r['review']['findings'] for r in train)}), "
+        f"{len(items)} evaluation items; work dir {work}",
+        flush=True,
+    )
 
     def timed(label: str, fn):
         t0 = time.monotonic()
@@ -113,23 +128,42 @@ def main() -> None:
     model_a, _ = timed("(a) SFT on clean gold", lambda: experiment.sft(recipe, base, train, work / "a", cache))
     model_b, _ = timed("(b) SFT on poisoned gold", lambda: experiment.sft(recipe, base, poisoned, work / "b", cache))
     prompts = train[: recipe.generation.max_prompts]
-    answers_b = timed("(b) answers the training prompts", lambda: experiment.answers(recipe, model_b, prompts, work / "b-train", cache))
+    answers_b = timed(
+        "(b) answers the training prompts",
+        lambda: experiment.answers(recipe, model_b, prompts, work / "b-train", cache),
+    )
     outcome = build_preference_pairs(prompts, answers_b)
     print(f"  pairs: {len(outcome.pairs)} ({dict(outcome.kinds)})", flush=True)
-    model_c, summary_c = timed(f"(c) {recipe.preference_method.upper()} from (b)",
-                               lambda: experiment.prefer(recipe, base, model_b, outcome.pairs, work / "c", cache))
+    model_c, summary_c = timed(
+        f"(c) {recipe.preference_method.upper()} from (b)",
+        lambda: experiment.prefer(recipe, base, model_b, outcome.pairs, work / "c", cache),
+    )
 
     results = {}
     for stage, model in (("a", model_a), ("b", model_b), ("c", model_c)):
-        results[stage] = timed(f"evaluate ({stage})", lambda m=model, s=stage: experiment.evaluate(recipe, m, items, work / f"eval-{s}", cache))
-    overall = {f"({s}) {STAGES[s]}": {k: v for k, v in r["all"].as_dict().items() if k in SHOWN or k == "items"} for s, r in results.items()}
+        results[stage] = timed(
+            f"evaluate ({stage})",
+            lambda m=model, s=stage: experiment.evaluate(recipe, m, items, work / f"eval-{s}", cache),
+        )
+    overall = {
+        f"({s}) {STAGES[s]}": {k: v for k, v in r["all"].as_dict().items() if k in SHOWN or k == "items"}
+        for s, r in results.items()
+    }
     print("\n" + markdown_table(overall))
-    by_set = {f"({s}) {name}": {k: getattr(m, k) for k in SHOWN} for s, r in results.items() for name, m in r.items() if name != "all"}
+    by_set = {
+        f"({s}) {name}": {k: getattr(m, k) for k in SHOWN}
+        for s, r in results.items()
+        for name, m in r.items()
+        if name != "all"
+    }
     print("\n" + markdown_table(by_set))
     chart({s: r["all"].as_dict() for s, r in results.items()}, Path(args.chart))
     print(f"\nchart: {args.chart}; {time.monotonic() - started:.0f} s in all")
     b, c = results["b"]["all"], results["c"]["all"]
-    print(f"collapse {b.no_issues_rate_on_buggy:.2f} -> cure {c.no_issues_rate_on_buggy:.2f}, validity {c.format_validity:.2f}")
+    print(
+        f"collapse {b.no_issues_rate_on_buggy:.2f} -> cure {c.no_issues_rate_on_buggy:.2f}, validity "
+        f"{c.format_validity:.2f}"
+    )
 
 
 if __name__ == "__main__":

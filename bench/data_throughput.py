@@ -33,8 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from review_slm.core import tables
-from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
 from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
 from review_slm.core.recipe import Recipe, load_recipe
 from review_slm.core.schema import ReviewRecord
 from review_slm.resources.artifacts import LocalArtifactStore
@@ -43,8 +43,10 @@ from review_slm.resources.teacher import HumanCommentTeacher, OllamaTeacher
 from review_slm.stages.gold import GoldLimits, build_gold_set
 from review_slm.storage.layout import IterationArtifacts
 
-WORDS = ("buffer channel context request handler retry timeout cache index worker queue lock config cluster pod "
-         "volume secret token client server stream batch parser reader writer metric label selector probe").split()
+WORDS = (
+    "buffer channel context request handler retry timeout cache index worker queue lock config cluster pod "
+    "volume secret token client server stream batch parser reader writer metric label selector probe"
+).split()
 ISSUES = [
     "The {a} is never closed when {b} returns an error, so every failed call leaks a {c}.",
     "This {a} is read without holding the {b}; under load two goroutines race on the {c}.",
@@ -66,7 +68,9 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     rows = []
     for i in range(n):
-        lines = [f" {_ident(rng)} := {_ident(rng)}({_ident(rng)}, {rng.randint(0, 999)})" for _ in range(rng.randint(4, 14))]
+        lines = [
+            f" {_ident(rng)} := {_ident(rng)}({_ident(rng)}, {rng.randint(0, 999)})" for _ in range(rng.randint(4, 14))
+        ]
         added = [f"+\t{_ident(rng)}.{rng.choice(WORDS).title()}({_ident(rng)})" for _ in range(rng.randint(1, 4))]
         hunk = f"@@ -{i},{len(lines)} +{i},{len(lines) + len(added)} @@\n" + "\n".join(lines[:2] + added + lines[2:])
         body = rng.choice(ISSUES).format(a=_ident(rng), b=_ident(rng), c=_ident(rng)) + f" See {_ident(rng)}."
@@ -76,11 +80,21 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
         elif kind < 0.08 and rows:
             hunk, body = rows[-1]["diff_hunk"], rows[-1]["body"]  # an exact duplicate
         elif kind < 0.09:
-            hunk += f"\n+\taws_key := \"AKIA{''.join(rng.choices(string.ascii_uppercase + string.digits, k=16))}\""
+            hunk += f'\n+\taws_key := "AKIA{"".join(rng.choices(string.ascii_uppercase + string.digits, k=16))}"'
         elif kind < 0.095:
             hunk = "   \n"
-        rows.append({"source": "github", "source_id": str(i), "repo": "bench/repo", "path": f"pkg/{_ident(rng)}.go",
-                     "line": len(lines) + 2, "language": "go", "diff_hunk": hunk, "body": body})
+        rows.append(
+            {
+                "source": "github",
+                "source_id": str(i),
+                "repo": "bench/repo",
+                "path": f"pkg/{_ident(rng)}.go",
+                "line": len(lines) + 2,
+                "language": "go",
+                "diff_hunk": hunk,
+                "body": body,
+            }
+        )
     return rows
 
 
@@ -103,12 +117,24 @@ def build_gold(layout: IterationArtifacts, recipe: Recipe, tokenizer: str, cache
     (loading the student's tokenizer from the model cache included)."""
     count_tokens = StudentTokenizer(recipe, cache_dir).count_examples if tokenizer == "real" else count_bytes
     build = build_gold_set(
-        layout, recipe=recipe, gates=GateConfig(max_example_tokens=recipe.max_example_tokens),
-        limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=20, min_test_rows=5), teacher=HumanCommentTeacher(),
-        count_tokens=count_tokens, open_cache=lambda model, digest: None, run_id="bench",
-        info=lambda _: None, warn=lambda _: None, error=print)
-    return {"kept": len(build.outcome.kept), "quarantined": len(build.outcome.quarantined),
-            "token_counted": build.outcome.tokens_counted, **build.outcome.reason_counts()}
+        layout,
+        recipe=recipe,
+        gates=GateConfig(max_example_tokens=recipe.max_example_tokens),
+        limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=20, min_test_rows=5),
+        teacher=HumanCommentTeacher(),
+        count_tokens=count_tokens,
+        open_cache=lambda model, digest: None,
+        run_id="bench",
+        info=lambda _: None,
+        warn=lambda _: None,
+        error=print,
+    )
+    return {
+        "kept": len(build.outcome.kept),
+        "quarantined": len(build.outcome.quarantined),
+        "token_counted": build.outcome.tokens_counted,
+        **build.outcome.reason_counts(),
+    }
 
 
 def io_floor(records_uri: str, out_dir: Path) -> None:
@@ -128,8 +154,10 @@ def timed(fn, *args) -> tuple[float, object]:
 def bench_gold(sizes: list[int], recipe_name: str, tokenizer: str, repeats: int) -> None:
     recipe = load_recipe(recipe_name)
     per_row = {}
-    print(f"recipe {recipe.label}: token budget {recipe.max_example_tokens}, {tokenizer} token counter; "
-          f"best of {repeats} gold builds, floor best of 3")
+    print(
+        f"recipe {recipe.label}: token budget {recipe.max_example_tokens}, {tokenizer} token counter; "
+        f"best of {repeats} gold builds, floor best of 3"
+    )
     cache_dir = tempfile.mkdtemp(prefix="bench-model-cache-")
     if tokenizer == "real":  # the model cache is filled once, as on a real machine; loading from it is timed
         StudentTokenizer(recipe, cache_dir).count_examples([("warm", "up")])
@@ -147,8 +175,11 @@ def bench_gold(sizes: list[int], recipe_name: str, tokenizer: str, repeats: int)
                 gold_times.append(gold_s)
         gold_s = min(gold_times)
         per_row[n] = gold_s / n
-        print(f"{n:>8} {gold_s:>11.2f} {n / gold_s:>9.0f} {floor_s:>12.3f} {gold_s / floor_s:>5.1f}x   "
-              f"{counts['kept']} / {counts['quarantined']}  ({', '.join(f'{k} {v}' for k, v in counts.items() if k not in ('kept', 'quarantined'))})")
+        print(
+            f"{n:>8} {gold_s:>11.2f} {n / gold_s:>9.0f} {floor_s:>12.3f} {gold_s / floor_s:>5.1f}x   "
+            f"{counts['kept']} / {counts['quarantined']}  "
+            f"({', '.join(f'{k} {v}' for k, v in counts.items() if k not in ('kept', 'quarantined'))})"
+        )
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
         print(f"cost per row at {large} vs {small} rows: {per_row[large] / per_row[small]:.2f} (1.00 = linear)")
@@ -161,8 +192,21 @@ class FixedLatencyOllama(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     slots: threading.Semaphore
     latency_s: float
-    answer = json.dumps({"findings": [{"path": "a.go", "line": 3, "severity": "high", "category": "resource-leak",
-                                       "comment": "The body is never closed.", "suggestion": ""}], "summary": "Leak."})
+    answer = json.dumps(
+        {
+            "findings": [
+                {
+                    "path": "a.go",
+                    "line": 3,
+                    "severity": "high",
+                    "category": "resource-leak",
+                    "comment": "The body is never closed.",
+                    "suggestion": "",
+                }
+            ],
+            "summary": "Leak.",
+        }
+    )
 
     def log_message(self, *args):
         """Quiet."""
@@ -176,8 +220,20 @@ class FixedLatencyOllama(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
-        self._reply({"models": [{"model": "bench", "name": "bench", "digest": "sha256:bench", "size": 1,
-                                 "modified_at": "2026-11-01T00:00:00Z", "details": {}}]})
+        self._reply(
+            {
+                "models": [
+                    {
+                        "model": "bench",
+                        "name": "bench",
+                        "digest": "sha256:bench",
+                        "size": 1,
+                        "modified_at": "2026-11-01T00:00:00Z",
+                        "details": {},
+                    }
+                ]
+            }
+        )
 
     def do_POST(self):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -188,8 +244,14 @@ class FixedLatencyOllama(BaseHTTPRequestHandler):
         comment = user.split("<human_comment>\n", 1)[-1].split("\n</human_comment>", 1)[0].strip() or "Looks fine."
         answer = json.loads(self.answer)
         answer["findings"][0]["comment"], answer["summary"] = comment, comment[:60]
-        self._reply({"model": "bench", "created_at": "2026-11-21T00:00:00Z", "done": True,
-                     "message": {"role": "assistant", "content": json.dumps(answer)}})
+        self._reply(
+            {
+                "model": "bench",
+                "created_at": "2026-11-21T00:00:00Z",
+                "done": True,
+                "message": {"role": "assistant", "content": json.dumps(answer)},
+            }
+        )
 
 
 def serve_teacher(latency_s: float, capacity: int, port_queue) -> None:
@@ -219,20 +281,31 @@ def bench_teacher(latency_s: float, capacity: int, requests: int) -> None:
     kept = len(outcome.kept)
     ideal = capacity / latency_s
     achieved = report.teacher_calls / elapsed
-    print(f"{report.teacher_calls} teacher calls, {capacity} parallel slots at {latency_s * 1000:.0f} ms: "
-          f"{achieved:.1f} req/s achieved vs {ideal:.1f} ideal = {achieved / ideal:.2f} (target >= 0.8)")
-    print(f"{len(rows)} rows in, {len(before_teacher)} quarantined before the teacher, {report.teacher_prompts_distinct} distinct "
-          f"prompts asked, {kept} kept: {report.teacher_calls / kept:.3f} teacher calls per kept row "
-          f"(every row asked, as before: {len(rows) / kept:.3f})")
+    print(
+        f"{report.teacher_calls} teacher calls, {capacity} parallel slots at {latency_s * 1000:.0f} ms: "
+        f"{achieved:.1f} req/s achieved vs {ideal:.1f} ideal = {achieved / ideal:.2f} (target >= 0.8)"
+    )
+    print(
+        f"{len(rows)} rows in, {len(before_teacher)} quarantined before the teacher, "
+        f"{report.teacher_prompts_distinct} distinct "
+        f"prompts asked, {kept} kept: {report.teacher_calls / kept:.3f} teacher calls per kept row "
+        f"(every row asked, as before: {len(rows) / kept:.3f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["gold", "teacher"], default="gold")
     parser.add_argument("--sizes", default="10000,100000", help="gold mode: comma-separated row counts")
-    parser.add_argument("--recipe", default="qwen2.5-coder-1.5b-qlora", help="gold mode: the recipe whose token budget the gates use")
-    parser.add_argument("--tokenizer", choices=["bytes", "real"], default="bytes",
-                        help="gold mode: count tokens as UTF-8 bytes, or with the recipe's StudentTokenizer (offline: tiny only)")
+    parser.add_argument(
+        "--recipe", default="qwen2.5-coder-1.5b-qlora", help="gold mode: the recipe whose token budget the gates use"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        choices=["bytes", "real"],
+        default="bytes",
+        help="gold mode: count tokens as UTF-8 bytes, or with the recipe's StudentTokenizer (offline: tiny only)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="gold mode: gold builds per size, the best one reported")
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--capacity", type=int, default=8)

@@ -41,14 +41,30 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # Qwen/Qwen2.5-Coder-1.5B-Instruct's config.json, the values that shape compute and memory.
 QWEN25_CODER_1_5B = {
-    "vocab_size": 151936, "hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28,
-    "num_attention_heads": 12, "num_key_value_heads": 2, "max_position_embeddings": 32768,
-    "rope_theta": 1000000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "hidden_act": "silu",
+    "vocab_size": 151936,
+    "hidden_size": 1536,
+    "intermediate_size": 8960,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "hidden_act": "silu",
 }
 TINY = {
-    "vocab_size": 2048, "hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2,
-    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 2048,
-    "rope_theta": 1000000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "hidden_act": "silu",
+    "vocab_size": 2048,
+    "hidden_size": 128,
+    "intermediate_size": 512,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 2048,
+    "rope_theta": 1000000.0,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "hidden_act": "silu",
 }
 CONFIGS = {"qwen2.5-coder-1.5b": QWEN25_CODER_1_5B, "tiny": TINY}
 # (seq-len, micro-batch) when not given: the recipe's for the real shape; seconds on a CPU for tiny.
@@ -147,8 +163,10 @@ def measure(args, work: Path) -> dict:
         sys.exit(f"gpu_train: --config {args.config} needs CUDA (QLoRA is CUDA-only); on a CPU use --config tiny")
     default_shape = (recipe.sft.max_length, recipe.sft.per_device_batch_size) if args.config != "tiny" else TINY_SHAPE
     seq_len, micro_batch = args.seq_len or default_shape[0], args.micro_batch or default_shape[1]
-    print(f"gpu_train: {args.config} on {torch.cuda.get_device_name() if on_cuda else 'cpu'}, recipe {recipe.label}: "
-          f"{describe_adapter_mode(recipe)}")
+    print(
+        f"gpu_train: {args.config} on {torch.cuda.get_device_name() if on_cuda else 'cpu'}, recipe {recipe.label}: "
+        f"{describe_adapter_mode(recipe)}"
+    )
 
     tokenizer = train_tokenizer(TINY["vocab_size"])
     config = qwen2_config(args.config, tokenizer.pad_token_id, tokenizer.eos_token_id)
@@ -156,10 +174,17 @@ def measure(args, work: Path) -> dict:
     model = load_model(str(work / "model"), None, recipe.quantization)
     loaded_in_4bit = bool(getattr(model, "is_loaded_in_4bit", False))  # what bitsandbytes did, not what was asked
 
-    stage = recipe.sft.model_copy(update={
-        "max_steps": args.warmup_steps + args.steps, "per_device_batch_size": micro_batch, "gradient_accumulation_steps": 1,
-        "max_length": seq_len, "packing": False, "save_steps": 0, "logging_steps": 10_000,
-    })
+    stage = recipe.sft.model_copy(
+        update={
+            "max_steps": args.warmup_steps + args.steps,
+            "per_device_batch_size": micro_batch,
+            "gradient_accumulation_steps": 1,
+            "max_length": seq_len,
+            "packing": False,
+            "save_steps": 0,
+            "logging_steps": 10_000,
+        }
+    )
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, config.vocab_size, (stage.max_steps * micro_batch, seq_len), generator=generator)
     clock = make_step_clock(args.warmup_steps)
@@ -180,11 +205,20 @@ def measure(args, work: Path) -> dict:
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     peak_tflops = args.peak_tflops or (peak_tflops_for(torch.cuda.get_device_name()) if on_cuda else None)
     return {
-        "config": args.config, "mode": mode, "device": torch.cuda.get_device_name() if on_cuda else "cpu",
-        "recipe": recipe.label, "attention": attention_implementation(),
+        "config": args.config,
+        "mode": mode,
+        "device": torch.cuda.get_device_name() if on_cuda else "cpu",
+        "recipe": recipe.label,
+        "attention": attention_implementation(),
         "loaded_in_4bit": loaded_in_4bit,
-        "params": params, "trainable_params": trainable, "seq_len": seq_len, "micro_batch": micro_batch,
-        "warmup_steps": args.warmup_steps, "steps": args.steps, "tokens": tokens, "seconds": seconds,
+        "params": params,
+        "trainable_params": trainable,
+        "seq_len": seq_len,
+        "micro_batch": micro_batch,
+        "warmup_steps": args.warmup_steps,
+        "steps": args.steps,
+        "tokens": tokens,
+        "seconds": seconds,
         "tokens_per_s": tokens / seconds,
         "peak_memory_gib": peak_memory_mb() / 1024,
         "peak_memory_kind": "torch.cuda.max_memory_allocated" if on_cuda else "peak RSS of the process",
@@ -199,14 +233,24 @@ def print_table(f: dict) -> None:
     rows = [
         ("config", f"{f['config']} ({f['params']:,} parameters, random weights)"),
         ("device", f"{f['device']}, attention {f['attention']}"),
-        ("mode", f"{f['mode']} (4-bit base: {'yes' if f['loaded_in_4bit'] else 'no'}), "
-                 f"{f['trainable_params'] / 1e6:.2f}M trainable"),
-        ("batch", f"{f['micro_batch']} x {f['seq_len']} tokens, {f['steps']} steps timed after {f['warmup_steps']} warm-up"),
+        (
+            "mode",
+            f"{f['mode']} (4-bit base: {'yes' if f['loaded_in_4bit'] else 'no'}), "
+            f"{f['trainable_params'] / 1e6:.2f}M trainable",
+        ),
+        (
+            "batch",
+            f"{f['micro_batch']} x {f['seq_len']} tokens, {f['steps']} steps timed after {f['warmup_steps']} warm-up",
+        ),
         ("tokens/s", f"{f['tokens_per_s']:,.0f} ({f['tokens']:,} tokens in {f['seconds']:.2f} s)"),
         ("peak memory", f"{f['peak_memory_gib']:.2f} GiB ({f['peak_memory_kind']})"),
         ("FLOPs/token", f"{f['flops_per_token']:.3g} (cost.py rule)"),
-        ("MFU", f"{f['mfu']:.3f} of {f['peak_tflops']:g} TFLOP/s" if f["mfu"] is not None
-                else "n/a" + (" (CPU)" if f["device"] == "cpu" else " (unknown GPU: pass --peak-tflops)")),
+        (
+            "MFU",
+            f"{f['mfu']:.3f} of {f['peak_tflops']:g} TFLOP/s"
+            if f["mfu"] is not None
+            else "n/a" + (" (CPU)" if f["device"] == "cpu" else " (unknown GPU: pass --peak-tflops)"),
+        ),
     ]
     for key, value in rows:
         print(f"{key:<14}{value}")
@@ -214,20 +258,32 @@ def print_table(f: dict) -> None:
 
 def summary_line(f: dict) -> str:
     mfu = f"{f['mfu']:.3f}" if f["mfu"] is not None else "n/a"
-    return f"gpu_train: {f['config']} {f['mode']} {f['tokens_per_s']:.0f} tok/s, peak {f['peak_memory_gib']:.2f} GiB, MFU {mfu}"
+    speed = f"{f['tokens_per_s']:.0f} tok/s, peak {f['peak_memory_gib']:.2f} GiB"
+    return f"gpu_train: {f['config']} {f['mode']} {speed}, MFU {mfu}"
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", choices=sorted(CONFIGS), default=None,
-                        help="model shape; default qwen2.5-coder-1.5b on CUDA, tiny on CPU")
-    parser.add_argument("--recipe", default="qwen2.5-coder-1.5b-qlora",
-                        help="recipe name or YAML path: quantisation, LoRA, gradient checkpointing, optimiser")
+    parser.add_argument(
+        "--config",
+        choices=sorted(CONFIGS),
+        default=None,
+        help="model shape; default qwen2.5-coder-1.5b on CUDA, tiny on CPU",
+    )
+    parser.add_argument(
+        "--recipe",
+        default="qwen2.5-coder-1.5b-qlora",
+        help="recipe name or YAML path: quantisation, LoRA, gradient checkpointing, optimiser",
+    )
     parser.add_argument("--steps", type=int, default=10, help="optimizer steps timed")
     parser.add_argument("--warmup-steps", type=int, default=2, help="optimizer steps run first and not timed")
-    parser.add_argument("--seq-len", type=int, default=None, help="tokens per row; default the recipe's SFT max_length (tiny: 256)")
+    parser.add_argument(
+        "--seq-len", type=int, default=None, help="tokens per row; default the recipe's SFT max_length (tiny: 256)"
+    )
     parser.add_argument("--micro-batch", type=int, default=None, help="rows per step; default the recipe's (tiny: 8)")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="dense bf16 peak of the GPU; default from its name")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="dense bf16 peak of the GPU; default from its name"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup_steps < 0:

@@ -37,8 +37,13 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5, help="steps averaged for the first and the last reward")
     parser.add_argument("--work-dir", default=None, help="keep the models here (default: a temp folder)")
     parser.add_argument("--sft-model", default=None, help="start from this SFT model folder instead of training one")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a grpo setting for tuning, e.g. --set learning_rate=1e-3 --set temperature=0.8")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a grpo setting for tuning, e.g. --set learning_rate=1e-3 --set temperature=0.8",
+    )
     args = parser.parse_args()
 
     import transformers
@@ -63,10 +68,12 @@ def main() -> None:
     items = eval_items(gold["test"])
     train = sorted(gold["train"], key=lambda r: r["id"])
     prompts_per_step = g.per_device_batch_size * g.gradient_accumulation_steps // g.num_generations
-    print(f"recipe {recipe.label} on {device()}: {len(train)} train prompts, {g.max_steps} GRPO steps of "
-          f"{prompts_per_step} prompts x {g.num_generations} answers, lr {g.learning_rate:g}, temperature "
-          f"{g.temperature:g}, beta {g.beta:g}, loss {g.loss_type}, weights {g.reward_weights}; work dir {work}",
-          flush=True)
+    print(
+        f"recipe {recipe.label} on {device()}: {len(train)} train prompts, {g.max_steps} GRPO steps of "
+        f"{prompts_per_step} prompts x {g.num_generations} answers, lr {g.learning_rate:g}, temperature "
+        f"{g.temperature:g}, beta {g.beta:g}, loss {g.loss_type}, weights {g.reward_weights}; work dir {work}",
+        flush=True,
+    )
 
     base = recipe.base_model
     if args.sft_model:
@@ -92,12 +99,14 @@ def main() -> None:
     rewards = [h["reward"] for h in steps]
     w = max(1, min(args.window, len(rewards) // 2))
     first, last = sum(rewards[:w]) / w, sum(rewards[-w:]) / w
-    print(f"\nGRPO {len(steps)} steps: {grpo_s:.0f} s; greedy on {len(items)} evaluation items: "
-          f"validity {before.format_validity:.2f} -> {after.format_validity:.2f}, "
-          f"f1 {before.f1:.3f} -> {after.f1:.3f}, "
-          f"no-issues on buggy {before.no_issues_rate_on_buggy:.2f} -> {after.no_issues_rate_on_buggy:.2f}, "
-          f"clean accuracy {before.clean_accuracy:.2f} -> {after.clean_accuracy:.2f}; "
-          f"{time.monotonic() - started:.0f} s in all")
+    print(
+        f"\nGRPO {len(steps)} steps: {grpo_s:.0f} s; greedy on {len(items)} evaluation items: "
+        f"validity {before.format_validity:.2f} -> {after.format_validity:.2f}, "
+        f"f1 {before.f1:.3f} -> {after.f1:.3f}, "
+        f"no-issues on buggy {before.no_issues_rate_on_buggy:.2f} -> {after.no_issues_rate_on_buggy:.2f}, "
+        f"clean accuracy {before.clean_accuracy:.2f} -> {after.clean_accuracy:.2f}; "
+        f"{time.monotonic() - started:.0f} s in all"
+    )
     print(f"reward {first:.3f} -> {last:.3f}, validity {before.format_validity:.2f} -> {after.format_validity:.2f}")
 
 

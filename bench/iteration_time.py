@@ -23,11 +23,15 @@ BIN = Path(sys.executable).parent
 
 
 def run_iteration(env: dict[str, str]) -> tuple[str, float]:
-    key = subprocess.run([BIN / "review-slm", "iteration", "next"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    key = subprocess.run(
+        [BIN / "review-slm", "iteration", "next"], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
     started = time.perf_counter()
     proc = subprocess.run(
         [BIN / "dagster", "asset", "materialize", "-m", "review_slm.definitions", "--select", "*", "--partition", key],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
@@ -44,8 +48,15 @@ def step_times(dagster_home: str, key: str) -> dict[str, float]:
     return {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run.run_id)}
 
 
-LEARNING = ("candidate_format_validity", "candidate_test_f1", "candidate_f1", "candidate_no_issues_rate_on_buggy",
-            "reference_format_validity", "reference_f1", "gate_passed")
+LEARNING = (
+    "candidate_format_validity",
+    "candidate_test_f1",
+    "candidate_f1",
+    "candidate_no_issues_rate_on_buggy",
+    "reference_format_validity",
+    "reference_f1",
+    "gate_passed",
+)
 
 
 def learning(dagster_home: str, key: str) -> dict:
@@ -55,7 +66,8 @@ def learning(dagster_home: str, key: str) -> dict:
 
     instance = dg.DagsterInstance.get()
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("eval_report"), asset_partitions=[key]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("eval_report"), asset_partitions=[key]), limit=1
+    ).records
     metadata = records[0].asset_materialization.metadata if records else {}
     return {k: metadata[k].value for k in LEARNING if k in metadata}
 
@@ -64,12 +76,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--budget-s", type=float, default=180.0)
-    parser.add_argument("--recipe", default="tiny",
-                        help="REVIEW_SLM_RECIPE of the iterations (e.g. tiny-grpo for sft+grpo)")
+    parser.add_argument(
+        "--recipe", default="tiny", help="REVIEW_SLM_RECIPE of the iterations (e.g. tiny-grpo for sft+grpo)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="review-slm-bench-"))
-    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster"), "REVIEW_SLM_HOME": str(work / "home"),
-           "REVIEW_SLM_RECIPE": args.recipe}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(work / "dagster"),
+        "REVIEW_SLM_HOME": str(work / "home"),
+        "REVIEW_SLM_RECIPE": args.recipe,
+    }
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     print(f"machine: {os.cpu_count()} CPUs; work dir {work}")
@@ -77,7 +94,10 @@ def main() -> None:
     for _ in range(args.iterations):
         key, seconds = run_iteration(env)
         rows.append((key, seconds, step_times(env["DAGSTER_HOME"], key)))
-        print(f"{key}: {seconds:.1f} s, " + ", ".join(f"{k} {v}" for k, v in learning(env["DAGSTER_HOME"], key).items()), flush=True)
+        print(
+            f"{key}: {seconds:.1f} s, " + ", ".join(f"{k} {v}" for k, v in learning(env["DAGSTER_HOME"], key).items()),
+            flush=True,
+        )
     steps = list(rows[0][2])
     print("\n| step | " + " | ".join(k for k, _, _ in rows) + " |")
     print("|---|" + "---|" * len(rows))

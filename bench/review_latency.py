@@ -6,7 +6,8 @@ transformers serve on a CPU, vLLM with a CUDA GPU) asked through `review --endpo
 requests in flight. The hunks are the labelled bug suite (24 Go / Python / YAML hunks), so both
 paths review the same prompts; the share of valid reviews is printed beside the speed.
 
-    .venv/bin/python bench/review_latency.py [--model DIR] [--hunks 24] [--repeat 3] [--max-new-tokens N] [--skip-endpoint]
+    .venv/bin/python bench/review_latency.py [--model DIR] [--hunks 24] [--repeat 3] [--max-new-tokens N] \
+        [--skip-endpoint]
 
 Each path runs `--repeat` times; the median run is printed with the range of s/hunk (a shared
 machine's load moves single runs by 2-3x).
@@ -44,8 +45,15 @@ def timed(answer, hunks: list[Hunk], repeat: int) -> dict:
         started = time.perf_counter()
         results = answer_hunks(hunks, answer)
         seconds = time.perf_counter() - started
-        runs.append({"hunks": len(hunks), "seconds": seconds, "s_per_hunk": seconds / len(hunks), "hunks_per_s": len(hunks) / seconds,
-                     "valid": sum(r is not None for r, _e, _raw in results) / len(hunks)})
+        runs.append(
+            {
+                "hunks": len(hunks),
+                "seconds": seconds,
+                "s_per_hunk": seconds / len(hunks),
+                "hunks_per_s": len(hunks) / seconds,
+                "valid": sum(r is not None for r, _e, _raw in results) / len(hunks),
+            }
+        )
     runs.sort(key=lambda r: r["seconds"])
     median = dict(runs[len(runs) // 2])
     median["range"] = f"{runs[0]['s_per_hunk']:.3f}-{runs[-1]['s_per_hunk']:.3f}"
@@ -59,8 +67,12 @@ def free_port() -> int:
 
 
 def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "review_slm.serve", "--model", model, "--port", str(port)],
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "review_slm.serve", "--model", model, "--port", str(port)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -79,7 +91,9 @@ def main() -> int:
     parser.add_argument("--model", default=str(settings.home() / "serving" / "champion"))
     parser.add_argument("--hunks", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the recipe's generation.max_new_tokens")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="default: the recipe's generation.max_new_tokens"
+    )
     parser.add_argument("--skip-endpoint", action="store_true")
     args = parser.parse_args()
     if not (Path(args.model) / "config.json").exists() and "/" not in args.model.strip("/"):
@@ -105,9 +119,15 @@ def main() -> int:
     print(f"median of {args.repeat} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'path':<12} {'hunks':>5} {'seconds':>8} {'s/hunk':>8} {'hunks/s':>8} {'valid':>6}  s/hunk range")
     for name, r in rows.items():
-        print(f"{name:<12} {r['hunks']:>5} {r['seconds']:>8.2f} {r['s_per_hunk']:>8.3f} {r['hunks_per_s']:>8.2f} {r['valid']:>6.0%}  {r['range']}")
+        print(
+            f"{name:<12} {r['hunks']:>5} {r['seconds']:>8.2f} {r['s_per_hunk']:>8.3f} {r['hunks_per_s']:>8.2f} "
+            f"{r['valid']:>6.0%}  {r['range']}"
+        )
     if "endpoint" in rows:
-        print(f"endpoint / in-process time per hunk: {rows['endpoint']['s_per_hunk'] / rows['in-process']['s_per_hunk']:.2f}x")
+        print(
+            f"endpoint / in-process time per hunk: "
+            f"{rows['endpoint']['s_per_hunk'] / rows['in-process']['s_per_hunk']:.2f}x"
+        )
     return 0
 
 

@@ -28,16 +28,32 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def bundled_gold_rows() -> list[dict]:
     data = resources.files("review_slm.data")
-    rows = [json.loads(line) for line in (data / "bug_suite" / "bug_suite.jsonl").read_text().splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in (data / "bug_suite" / "bug_suite.jsonl").read_text().splitlines() if line.strip()
+    ]
     for line in (data / "hf_supplement" / "code_review_supplement.jsonl").read_text().splitlines():
         if not line.strip():
             continue
         src = json.loads(line)
         if src.get("lang") not in ("go", "python", "yaml") or not src.get("patch") or not src.get("msg"):
             continue
-        finding = {"path": src["path"], "line": 1, "severity": "medium", "category": "correctness", "comment": src["msg"], "suggestion": ""}
-        rows.append({"id": src["id"], "language": src["lang"], "path": src["path"], "diff_hunk": src["patch"],
-                     "review": {"findings": [finding], "summary": src["msg"][:120]}})
+        finding = {
+            "path": src["path"],
+            "line": 1,
+            "severity": "medium",
+            "category": "correctness",
+            "comment": src["msg"],
+            "suggestion": "",
+        }
+        rows.append(
+            {
+                "id": src["id"],
+                "language": src["lang"],
+                "path": src["path"],
+                "diff_hunk": src["patch"],
+                "review": {"findings": [finding], "summary": src["msg"][:120]},
+            }
+        )
     return rows
 
 
@@ -47,9 +63,14 @@ def preference_pairs(rows: list[dict]) -> list[dict]:
     from review_slm.core.schema import Review
 
     lazy = render_review(NO_ISSUES)
-    return [{"prompt": student_messages(r["path"], r["language"], r["diff_hunk"]),
-             "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(r["review"]))}],
-             "rejected": [{"role": "assistant", "content": lazy}]} for r in rows]
+    return [
+        {
+            "prompt": student_messages(r["path"], r["language"], r["diff_hunk"]),
+            "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(r["review"]))}],
+            "rejected": [{"role": "assistant", "content": lazy}],
+        }
+        for r in rows
+    ]
 
 
 def batch_token_counts(trainer, steps: int) -> tuple[int, int]:
@@ -86,8 +107,13 @@ def measure(label: str, make_trainer, steps: int, repeat: int, recipe) -> dict:
         real, total = batch_token_counts(trainer, steps)
         seconds = timed_train(trainer, steps)
         tokens = trainer.state.num_input_tokens_seen or real
-        row = {"mode": label, "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds,
-               "non_padding_share": real / total if total else 1.0}
+        row = {
+            "mode": label,
+            "tokens": tokens,
+            "seconds": seconds,
+            "tokens_per_s": tokens / seconds,
+            "non_padding_share": real / total if total else 1.0,
+        }
         if device() == "cuda" and recipe.hardware.peak_tflops:
             params = sum(p.numel() for p in trainer.model.parameters())
             row["mfu"] = mfu(params, recipe.finetuning == "full", row["tokens_per_s"], recipe.hardware.peak_tflops)
@@ -97,13 +123,20 @@ def measure(label: str, make_trainer, steps: int, repeat: int, recipe) -> dict:
 
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
-    print(f"{'mode':<22}{'tokens/s':>12}{'non-padding':>14}{'tokens':>10}{'seconds':>10}" + ("{:>8}".format("MFU") if "mfu" in rows[0] else ""))
+    print(
+        f"{'mode':<22}{'tokens/s':>12}{'non-padding':>14}{'tokens':>10}{'seconds':>10}"
+        + ("{:>8}".format("MFU") if "mfu" in rows[0] else "")
+    )
     for r in rows:
         mfu = f"{r['mfu']:>8.3f}" if "mfu" in r else ""
-        print(f"{r['mode']:<22}{r['tokens_per_s']:>12.0f}{r['non_padding_share']:>14.3f}{r['tokens']:>10}{r['seconds']:>10.2f}{mfu}")
+        print(
+            f"{r['mode']:<22}{r['tokens_per_s']:>12.0f}{r['non_padding_share']:>14.3f}{r['tokens']:>10}{r['seconds']:>10.2f}{mfu}"
+        )
     base, better = rows
-    print(f"ratio {better['mode']} / {base['mode']}: throughput x{better['tokens_per_s'] / base['tokens_per_s']:.2f}, "
-          f"non-padding share {better['non_padding_share']:.3f} vs {base['non_padding_share']:.3f}")
+    print(
+        f"ratio {better['mode']} / {base['mode']}: throughput x{better['tokens_per_s'] / base['tokens_per_s']:.2f}, "
+        f"non-padding share {better['non_padding_share']:.3f} vs {base['non_padding_share']:.3f}"
+    )
 
 
 def main() -> None:
@@ -111,7 +144,9 @@ def main() -> None:
     parser.add_argument("--recipe", default="tiny", help="recipe name or YAML path (the real recipe on a GPU)")
     parser.add_argument("--steps", type=int, default=12, help="optimizer steps timed per mode")
     parser.add_argument("--repeat", type=int, default=2, help="runs per mode; the fastest counts")
-    parser.add_argument("--cache-dir", default=str(Path(os.environ.get("REVIEW_SLM_HOME", ".review_slm")) / "cache" / "models"))
+    parser.add_argument(
+        "--cache-dir", default=str(Path(os.environ.get("REVIEW_SLM_HOME", ".review_slm")) / "cache" / "models")
+    )
     args = parser.parse_args()
 
     import transformers
@@ -129,16 +164,30 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="train-throughput-"))
     train_file = work / "train.jsonl"
     train_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = {"parent_model": recipe.base_model, "cache_dir": args.cache_dir, "output_dir": str(work / "out"), "train_file": str(train_file)}
-    print(f"recipe {recipe.label} on {device()}: {len(rows)} bundled examples, max_length {recipe.sft.max_length}, "
-          f"micro-batch {recipe.sft.per_device_batch_size}, {args.steps} steps per mode")
+    spec = {
+        "parent_model": recipe.base_model,
+        "cache_dir": args.cache_dir,
+        "output_dir": str(work / "out"),
+        "train_file": str(train_file),
+    }
+    print(
+        f"recipe {recipe.label} on {device()}: {len(rows)} bundled examples, max_length {recipe.sft.max_length}, "
+        f"micro-batch {recipe.sft.per_device_batch_size}, {args.steps} steps per mode"
+    )
 
     def sft_trainer(packing: bool):
         stage = recipe.sft.model_copy(update={"packing": packing, "save_steps": 0, "logging_steps": 10_000})
-        return lambda: sft.build_trainer(spec, recipe.model_copy(update={"sft": stage, "curriculum": False}), callbacks=[])
+        return lambda: sft.build_trainer(
+            spec, recipe.model_copy(update={"sft": stage, "curriculum": False}), callbacks=[]
+        )
 
-    print_table("SFT", [measure("padded", sft_trainer(False), args.steps, args.repeat, recipe),
-                        measure("packed (BFD)", sft_trainer(True), args.steps, args.repeat, recipe)])
+    print_table(
+        "SFT",
+        [
+            measure("padded", sft_trainer(False), args.steps, args.repeat, recipe),
+            measure("packed (BFD)", sft_trainer(True), args.steps, args.repeat, recipe),
+        ],
+    )
 
     # DPO on the SFT policy: a LoRA adapter saved from one short SFT run.
     policy = work / "policy"
@@ -153,11 +202,22 @@ def main() -> None:
         ordered = sorted(pairs, key=lambda p: len(json.dumps(p))) if by_length else pairs
         stage = recipe.dpo.model_copy(update={"save_steps": 0, "logging_steps": 10_000})
         kwargs = trainer_kwargs(stage, work / "dpo", sequential=by_length)
-        return lambda: dpo.make_trainer(load_policy(model_path, revision, policy, recipe.quantization, trainable=True), kwargs,
-                                        Dataset.from_list(dpo_rows(ordered)), tokenizer, [], recipe)
+        return lambda: dpo.make_trainer(
+            load_policy(model_path, revision, policy, recipe.quantization, trainable=True),
+            kwargs,
+            Dataset.from_list(dpo_rows(ordered)),
+            tokenizer,
+            [],
+            recipe,
+        )
 
-    print_table("DPO", [measure("padded (random order)", dpo_trainer(False), args.steps, args.repeat, recipe),
-                        measure("length-sorted batches", dpo_trainer(True), args.steps, args.repeat, recipe)])
+    print_table(
+        "DPO",
+        [
+            measure("padded (random order)", dpo_trainer(False), args.steps, args.repeat, recipe),
+            measure("length-sorted batches", dpo_trainer(True), args.steps, args.repeat, recipe),
+        ],
+    )
 
 
 if __name__ == "__main__":

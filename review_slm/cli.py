@@ -53,13 +53,15 @@ def review_diff(diff_text: str, answer, max_hunk_lines: int = 200, progress=None
     `progress(message)` hears about every `batch` hunks.
     """
     from review_slm.core.diff_hunks import split_unified_diff
-    from review_slm.core.languages import detect_language
     from review_slm.core.hunk_review import answer_hunks
+    from review_slm.core.languages import detect_language
     from review_slm.review_input import NO_HUNKS, Hunk, InputError, truncate
 
     parsed = split_unified_diff(diff_text)
     if not parsed:
-        raise InputError(NO_HUNKS, "no unified-diff hunk (@@ ... @@) in the input: pass the output of `git diff` or a .patch file")
+        raise InputError(
+            NO_HUNKS, "no unified-diff hunk (@@ ... @@) in the input: pass the output of `git diff` or a .patch file"
+        )
     hunks = [Hunk(p, detect_language(p, h), *truncate(h, max_hunk_lines)) for p, h in parsed]
     skipped = sorted({h.path for h in hunks if h.language is None})
     hunks = [h for h in hunks if h.language is not None]
@@ -95,17 +97,20 @@ def local_answerer(model_dir: Path, max_new_tokens: int | None = None):
         recipe = load_recipe(settings.recipe_name())
         tokenizer = load_tokenizer(str(model_dir))
         model = load_model(str(model_dir), for_training=False).eval()
-        return generate_answers(model, tokenizer, prompts, max_new_tokens or recipe.generation.max_new_tokens, recipe.generation.batch_size)
+        return generate_answers(
+            model, tokenizer, prompts, max_new_tokens or recipe.generation.max_new_tokens, recipe.generation.batch_size
+        )
 
     return answer
 
 
 def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | None = None):
-    from review_slm.core.recipe import load_recipe
     from review_slm.clients.openai_endpoint import chat_answers, served_models
+    from review_slm.core.recipe import load_recipe
 
     def answer(prompts: list[dict]) -> list[dict]:
-        # vLLM lists the served model first, then loaded adapters; `make serve` (transformers) lists none: no name is sent.
+        # vLLM lists the served model first, then loaded adapters; `make serve` (transformers) lists none: no name is
+        # sent.
         name = model or next(iter(served_models(base_url)), None)
         tokens = max_new_tokens or load_recipe(settings.recipe_name()).generation.max_new_tokens
         return chat_answers(base_url, name, prompts, tokens)
@@ -119,7 +124,10 @@ def _answerer(args: argparse.Namespace):
         return endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens)
     model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
     if not (model_dir / "config.json").exists():
-        print(f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL", file=sys.stderr)
+        print(
+            f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL",
+            file=sys.stderr,
+        )
         return None
     return local_answerer(model_dir, args.max_new_tokens)
 
@@ -132,10 +140,16 @@ def _review_pr(args: argparse.Namespace, answerer, progress) -> dict:
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
         raise ValueError("--pr needs GITHUB_TOKEN in the environment")
-    client = GitHubPullRequests(token, os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-                                reviewer_login=args.reviewer_login or None)
-    options = PrOptions(post=args.post, min_severity=args.min_severity, max_hunk_lines=args.max_hunk_lines,
-                        max_files=args.max_files, max_hunks=args.max_hunks)
+    client = GitHubPullRequests(
+        token, os.environ.get("GITHUB_API_URL", "https://api.github.com"), reviewer_login=args.reviewer_login or None
+    )
+    options = PrOptions(
+        post=args.post,
+        min_severity=args.min_severity,
+        max_hunk_lines=args.max_hunk_lines,
+        max_files=args.max_files,
+        max_hunks=args.max_hunks,
+    )
     review = review_pull_request(client, repo, number, answerer, options, progress)
     if "posted" in review:
         progress(f"posted: {review['posted']}")
@@ -143,10 +157,10 @@ def _review_pr(args: argparse.Namespace, answerer, progress) -> dict:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    from review_slm.clients.openai_endpoint import EndpointError
     from review_slm.core.pr_review import at_least
     from review_slm.core.review_formats import render
     from review_slm.resources.github_pulls import PullRequestError, PullRequestTooLarge
-    from review_slm.clients.openai_endpoint import EndpointError
     from review_slm.review_input import ENDPOINT_FAILED, GITHUB_FAILED, NO_MODEL, TOO_LARGE, InputError, read_diff
 
     def progress(message: str) -> None:
@@ -181,13 +195,18 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(f"review-slm: {err}", file=sys.stderr)
         return 1
     for cut in review.get("truncated_hunks", []):
-        progress(f"{cut['path']}: a hunk was cut to its first {args.max_hunk_lines} lines ({cut['lines_cut']} lines not reviewed)")
+        progress(
+            f"{cut['path']}: a hunk was cut to its first {args.max_hunk_lines} lines ({cut['lines_cut']} lines not "
+            f"reviewed)"
+        )
     print(render(review, args.format))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="review-slm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="review-slm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     it = sub.add_parser("iteration", help="manage iteration partition keys")
     it.add_argument("action", choices=["next", "list"])
@@ -195,22 +214,43 @@ def main(argv: list[str] | None = None) -> int:
     rv = sub.add_parser("review", help="review a unified diff with the champion model")
     rv.add_argument("diff", nargs="?", help="path to a .diff/.patch file, or - for stdin")
     rv.add_argument("--pr", help="review a pull request, OWNER/REPO#N (GITHUB_TOKEN; GITHUB_API_URL for Enterprise)")
-    rv.add_argument("--post", action="store_true", help="with --pr: post the review on the pull request (one review per head commit)")
-    rv.add_argument("--reviewer-login", default=os.environ.get("REVIEW_SLM_BOT_LOGIN"),
-                    help="with --pr: only this login's earlier reviews count as ours (default: $REVIEW_SLM_BOT_LOGIN, else any review with our marker)")
-    rv.add_argument("--min-severity", default="info", choices=["critical", "high", "medium", "low", "info"],
-                    help="drop findings below this severity (default info: keep all)")
-    rv.add_argument("--format", default="json", choices=["json", "markdown", "sarif", "rdjson"], help="output format (default json)")
-    rv.add_argument("--max-files", type=int, default=300, help="with --pr: refuse a pull request changing more files (exit 7)")
+    rv.add_argument(
+        "--post",
+        action="store_true",
+        help="with --pr: post the review on the pull request (one review per head commit)",
+    )
+    rv.add_argument(
+        "--reviewer-login",
+        default=os.environ.get("REVIEW_SLM_BOT_LOGIN"),
+        help="with --pr: only this login's earlier reviews count as ours "
+        "(default: $REVIEW_SLM_BOT_LOGIN, else any review with our marker)",
+    )
+    rv.add_argument(
+        "--min-severity",
+        default="info",
+        choices=["critical", "high", "medium", "low", "info"],
+        help="drop findings below this severity (default info: keep all)",
+    )
+    rv.add_argument(
+        "--format", default="json", choices=["json", "markdown", "sarif", "rdjson"], help="output format (default json)"
+    )
+    rv.add_argument(
+        "--max-files", type=int, default=300, help="with --pr: refuse a pull request changing more files (exit 7)"
+    )
     rv.add_argument("--max-hunks", type=int, default=400, help="with --pr: refuse more hunks to review (exit 7)")
     rv.add_argument("--model", help="model folder (default: $REVIEW_SLM_HOME/serving/champion)")
-    rv.add_argument("--endpoint", default=os.environ.get("REVIEW_SLM_ENDPOINT"),
-                    help="OpenAI-compatible base URL of a served champion, e.g. the KServe InferenceService's URL "
-                    "(default: $REVIEW_SLM_ENDPOINT); OPENAI_API_KEY is sent as a bearer token if set")
+    rv.add_argument(
+        "--endpoint",
+        default=os.environ.get("REVIEW_SLM_ENDPOINT"),
+        help="OpenAI-compatible base URL of a served champion, e.g. the KServe InferenceService's URL "
+        "(default: $REVIEW_SLM_ENDPOINT); OPENAI_API_KEY is sent as a bearer token if set",
+    )
     rv.add_argument("--served-model", help="model name at the endpoint (default: the first of GET /v1/models)")
     rv.add_argument("--max-new-tokens", type=int, default=None)
     rv.add_argument("--max-bytes", type=int, default=2_000_000, help="refuse a larger input (exit 7; default 2 MB)")
-    rv.add_argument("--max-hunk-lines", type=int, default=200, help="review only the first lines of a longer hunk (default 200)")
+    rv.add_argument(
+        "--max-hunk-lines", type=int, default=200, help="review only the first lines of a longer hunk (default 200)"
+    )
     rv.set_defaults(func=cmd_review)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -11,22 +11,33 @@ import dagster as dg
 
 from review_slm import settings
 from review_slm.assets.data import gold_set, gold_set_quarantine, hf_supplement, mined_reviews
-from review_slm.assets.gold_checks import GOLD_SET_CHECKS
 from review_slm.assets.deployment import deployed_endpoint
 from review_slm.assets.evaluation import eval_report, no_regression_vs_champion
+from review_slm.assets.gold_checks import GOLD_SET_CHECKS
 from review_slm.assets.training import dpo_model, parent_model, preference_pairs, sft_adapter
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
-from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.review_source import GitHubReviewSource, SnapshotReviewSource
 from review_slm.resources.serving import LocalServing
 from review_slm.resources.supplement import BUNDLED_SUPPLEMENT, HFSupplementSource
 from review_slm.resources.teacher import OllamaTeacher
 from review_slm.resources.tracking import MlflowTracking
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
 
-ASSETS = [mined_reviews, hf_supplement, gold_set, gold_set_quarantine, parent_model, sft_adapter, preference_pairs, dpo_model, eval_report, deployed_endpoint]
+ASSETS = [
+    mined_reviews,
+    hf_supplement,
+    gold_set,
+    gold_set_quarantine,
+    parent_model,
+    sft_adapter,
+    preference_pairs,
+    dpo_model,
+    eval_report,
+    deployed_endpoint,
+]
 
 
 def local_resources() -> dict:
@@ -35,7 +46,11 @@ def local_resources() -> dict:
     repos = settings.repos()
     settings.languages()  # read where records are made; a typo fails here, when the definitions load
     review_source = (
-        GitHubReviewSource(token=dg.EnvVar("GITHUB_TOKEN"), api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"), repos=repos)
+        GitHubReviewSource(
+            token=dg.EnvVar("GITHUB_TOKEN"),
+            api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+            repos=repos,
+        )
         if os.environ.get("GITHUB_TOKEN")
         else SnapshotReviewSource(repos=repos)
     )
@@ -43,16 +58,21 @@ def local_resources() -> dict:
     # Feedback on the reviewer's own PR comments: live when the bot login is known and a token is set.
     bot_login = os.environ.get("REVIEW_SLM_BOT_LOGIN", "review-slm[bot]")
     feedback = (
-        GitHubFeedbackSource(token=dg.EnvVar("GITHUB_TOKEN"), api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-                             repos=repos, bot_login=bot_login)
+        GitHubFeedbackSource(
+            token=dg.EnvVar("GITHUB_TOKEN"),
+            api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+            repos=repos,
+            bot_login=bot_login,
+        )
         if os.environ.get("GITHUB_TOKEN") and os.environ.get("REVIEW_SLM_BOT_LOGIN")
-        else FileFeedbackSource(repos=repos, bot_login=bot_login, path=os.environ.get("REVIEW_SLM_FEEDBACK_FILE") or None)
+        else FileFeedbackSource(
+            repos=repos, bot_login=bot_login, path=os.environ.get("REVIEW_SLM_FEEDBACK_FILE") or None
+        )
     )
     return {
         "review_source": review_source,
         "feedback": feedback,
-        "supplement": HFSupplementSource(
-            dataset=dataset, revision=revision or None, adapter=settings.hf_adapter()),
+        "supplement": HFSupplementSource(dataset=dataset, revision=revision or None, adapter=settings.hf_adapter()),
         "teacher": OllamaTeacher(
             host=os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
             model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
@@ -63,10 +83,14 @@ def local_resources() -> dict:
         "tracking": MlflowTracking(
             tracking_uri=settings.mlflow_tracking_uri(),
             artifact_root=str(home / "mlflow-artifacts"),
-            ui_url=os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")),
+            ui_url=os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000"),
+        ),
         "launcher": LocalProcessLauncher(),
         "recipe": TrainingRecipe(name=settings.checked_recipe_name(), cache_dir=str(home / "cache" / "models")),
-        "serving": LocalServing(root=str(home / "serving"), endpoint_url=os.environ.get("REVIEW_SLM_LOCAL_ENDPOINT", "http://127.0.0.1:8000")),
+        "serving": LocalServing(
+            root=str(home / "serving"),
+            endpoint_url=os.environ.get("REVIEW_SLM_LOCAL_ENDPOINT", "http://127.0.0.1:8000"),
+        ),
     }
 
 
@@ -93,22 +117,33 @@ def k8s_resources() -> dict:
         "in_cluster": True,
         "image": settings.trainer_image(),
         "service_account_name": settings.trainer_service_account(),
-        "secret_env": {"AWS_ACCESS_KEY_ID": "review-slm-s3/AWS_ACCESS_KEY_ID",
-                       "AWS_SECRET_ACCESS_KEY": "review-slm-s3/AWS_SECRET_ACCESS_KEY"},
+        "secret_env": {
+            "AWS_ACCESS_KEY_ID": "review-slm-s3/AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY": "review-slm-s3/AWS_SECRET_ACCESS_KEY",
+        },
         "env": {k: v for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION") if (v := os.environ.get(k))},
     }
-    launcher = (PyTorchJobLauncher(**trainer, queue=os.environ.get("REVIEW_SLM_VOLCANO_QUEUE") or None)
-                if settings.launcher_kind() == "pytorchjob" else TrainJobLauncher(**trainer))
+    launcher = (
+        PyTorchJobLauncher(**trainer, queue=os.environ.get("REVIEW_SLM_VOLCANO_QUEUE") or None)
+        if settings.launcher_kind() == "pytorchjob"
+        else TrainJobLauncher(**trainer)
+    )
     resources.update(
         artifacts=S3ArtifactStore(s3=s3, bucket=bucket, prefix=prefix, cache_dir=str(home / "cache" / "artifacts")),
         io_manager=S3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix=f"{prefix}/dagster-io".lstrip("/")),
-        tracking=MlflowTracking(tracking_uri=settings.mlflow_tracking_uri(),
-                                ui_url=os.environ.get("MLFLOW_UI_URL", settings.mlflow_tracking_uri())),
+        tracking=MlflowTracking(
+            tracking_uri=settings.mlflow_tracking_uri(),
+            ui_url=os.environ.get("MLFLOW_UI_URL", settings.mlflow_tracking_uri()),
+        ),
         launcher=launcher,
-        serving=KServeServing(namespace=namespace, in_cluster=True, service_account_name=settings.serving_service_account(),
-                              deployment_mode=settings.kserve_deployment_mode(),
-                              canary_traffic_percent=int(os.environ.get("REVIEW_SLM_CANARY_PERCENT", "10")),
-                              artifact_root_uri=settings.artifact_uri()),
+        serving=KServeServing(
+            namespace=namespace,
+            in_cluster=True,
+            service_account_name=settings.serving_service_account(),
+            deployment_mode=settings.kserve_deployment_mode(),
+            canary_traffic_percent=int(os.environ.get("REVIEW_SLM_CANARY_PERCENT", "10")),
+            artifact_root_uri=settings.artifact_uri(),
+        ),
     )
     return resources
 
@@ -122,6 +157,7 @@ iteration_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*ASSETS),  # partitioned by `iteration`, which the job infers from them
     description="One distillation iteration: mine, gold set, SFT, preference pairs, DPO, evaluate, deploy.",
 )
+
 
 def executor_for_profile(profile: str) -> dg.ExecutorDefinition | None:
     """Locally, every step runs in the run's own process: the heavy work already runs in trainer

@@ -24,31 +24,54 @@ class PrOptions:
     max_hunks: int = 400
 
 
-def review_pull_request(client: GitHubPullRequests, repo: str, number: int, answer: Answerer, options: PrOptions,
-                        progress: Callable[[str], None] = lambda _m: None) -> dict:
+def review_pull_request(
+    client: GitHubPullRequests,
+    repo: str,
+    number: int,
+    answer: Answerer,
+    options: PrOptions,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict:
     """The review as `review-slm review` prints it, plus `pull_request` and, with `post`, `posted`."""
     snap = client.snapshot(repo, number, options.max_files)
     plan = plan_hunks(snap.files, options.max_hunk_lines)
     for skipped in plan.skipped:
         progress(f"{skipped['path']}: skipped ({skipped['reason']})")
     if not plan.hunks:
-        raise InputError(NO_HUNKS, f"{repo}#{number}: no Go, Python or Kubernetes YAML hunk to review "
-                         f"({len(plan.skipped)} file(s) skipped: {', '.join(s['path'] for s in plan.skipped) or 'none'})")
+        raise InputError(
+            NO_HUNKS,
+            f"{repo}#{number}: no Go, Python or Kubernetes YAML hunk to review "
+            f"({len(plan.skipped)} file(s) skipped: {', '.join(s['path'] for s in plan.skipped) or 'none'})",
+        )
     decision = decide(plan.hunks, snap.prior, snap.head_sha)
     if len(decision.to_review) > options.max_hunks:
-        raise InputError(TOO_LARGE, f"{repo}#{number}: {len(decision.to_review)} hunks to review, more than --max-hunks="
-                         f"{options.max_hunks}; nothing was reviewed or posted")
+        raise InputError(
+            TOO_LARGE,
+            f"{repo}#{number}: {len(decision.to_review)} hunks to review, more than --max-hunks="
+            f"{options.max_hunks}; nothing was reviewed or posted",
+        )
     unchanged = len(plan.hunks) - len(decision.to_review)
     if unchanged:
         progress(f"{unchanged} hunk(s) unchanged since an earlier review: not reviewed again")
     answers = answer_hunks(decision.to_review, answer, progress) if decision.to_review else []
     reviewed = [(hunk, *answered) for hunk, answered in zip(decision.to_review, answers)]  # (hunk, review, error, raw)
     notes = [f"`{s['path']}` not reviewed: {s['reason']}" for s in plan.skipped]
-    notes += [f"`{h.path}`: a hunk was cut to its first {options.max_hunk_lines} lines" for h in decision.to_review if h.truncated_lines]
+    notes += [
+        f"`{h.path}`: a hunk was cut to its first {options.max_hunk_lines} lines"
+        for h in decision.to_review
+        if h.truncated_lines
+    ]
     if unchanged:
-        notes.append(f"{unchanged} hunk(s) unchanged since an earlier review of this pull request were not reviewed again")
-    planned = plan_review([(h, review, error) for h, review, error, _raw in reviewed], options.min_severity,
-                          snap.head_sha, decision.covered_keys, notes)
+        notes.append(
+            f"{unchanged} hunk(s) unchanged since an earlier review of this pull request were not reviewed again"
+        )
+    planned = plan_review(
+        [(h, review, error) for h, review, error, _raw in reviewed],
+        options.min_severity,
+        snap.head_sha,
+        decision.covered_keys,
+        notes,
+    )
     result = {
         "pull_request": f"{repo}#{number}",
         "head_sha": snap.head_sha,
@@ -58,7 +81,9 @@ def review_pull_request(client: GitHubPullRequests, repo: str, number: int, answ
         "hunks_unchanged": unchanged,
         "files_skipped": plan.skipped,
         "outside_diff": len(planned.outside_diff),
-        "invalid_answers": [{"path": h.path, "error": e, "answer": raw[:200]} for h, r, e, raw in reviewed if r is None],
+        "invalid_answers": [
+            {"path": h.path, "error": e, "answer": raw[:200]} for h, r, e, raw in reviewed if r is None
+        ],
         "fingerprint": planned.fingerprint,
     }
     if not options.post:
@@ -66,12 +91,19 @@ def review_pull_request(client: GitHubPullRequests, repo: str, number: int, answ
     if not decision.to_review:
         result["posted"] = {"action": "none", "reason": "no hunk changed since the last review"}
     elif decision.replaces is not None and decision.replaces.fingerprint == planned.fingerprint:
-        result["posted"] = {"action": "none", "reason": f"review {decision.replaces.id} of this head commit says the same",
-                            "review_id": decision.replaces.id}
+        result["posted"] = {
+            "action": "none",
+            "reason": f"review {decision.replaces.id} of this head commit says the same",
+            "review_id": decision.replaces.id,
+        }
     else:
         outcome = client.post(repo, number, snap.head_sha, planned, decision.replaces)
-        result["posted"] = {"action": "replaced" if outcome.replaced_review_id else "created", "review_id": outcome.review_id,
-                            "url": outcome.html_url, "inline_comments": len(planned.comments) - len(outcome.moved_to_body),
-                            "moved_to_body": [{"path": c["path"], "line": c["line"]} for c in outcome.moved_to_body],
-                            "replaced_review_id": outcome.replaced_review_id}
+        result["posted"] = {
+            "action": "replaced" if outcome.replaced_review_id else "created",
+            "review_id": outcome.review_id,
+            "url": outcome.html_url,
+            "inline_comments": len(planned.comments) - len(outcome.moved_to_body),
+            "moved_to_body": [{"path": c["path"], "line": c["line"]} for c in outcome.moved_to_body],
+            "replaced_review_id": outcome.replaced_review_id,
+        }
     return result

@@ -45,13 +45,17 @@ def read_diff(source: str, max_bytes: int) -> str:
     except OSError as err:
         raise InputError(UNREADABLE, f"{name}: cannot be read ({err.strerror or err})") from None
     if len(data) > max_bytes:
-        raise InputError(TOO_LARGE, f"{name}: larger than --max-bytes={max_bytes:,}; review it in parts (e.g. per file)")
+        raise InputError(
+            TOO_LARGE, f"{name}: larger than --max-bytes={max_bytes:,}; review it in parts (e.g. per file)"
+        )
     if b"\x00" in data:
         raise InputError(BINARY, f"{name}: binary data, not a text diff")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise InputError(BINARY, f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})") from None
+        raise InputError(
+            BINARY, f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from None
 
 
 @dataclass
@@ -60,5 +64,3 @@ class Hunk:
     language: str
     text: str
     truncated_lines: int = 0
-
-

@@ -1,9 +1,8 @@
 """`new_reviews_sensor`: start the next iteration when enough new review comments have arrived."""
 
-
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -15,7 +14,12 @@ from review_slm.resources.review_source import ReviewSource
 from review_slm.storage.review_corpus import ReviewCorpus
 
 ITERATION_JOB = "iteration_job"
-_IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+_IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 DEFAULT_MIN_NEW_COMMENTS = 20
@@ -52,15 +56,19 @@ def new_reviews_sensor(
     min_new = int(os.environ.get("REVIEW_SLM_MIN_NEW_COMMENTS", DEFAULT_MIN_NEW_COMMENTS))
     in_flight = iteration_run_in_flight(context.instance)
     if in_flight is not None:
-        return dg.SkipReason(f"iteration run {in_flight.run_id} ({in_flight.job_name}, partition "
-                             f"{in_flight.tags.get(PARTITION_TAG, '?')}) is still in flight")
+        return dg.SkipReason(
+            f"iteration run {in_flight.run_id} ({in_flight.job_name}, partition "
+            f"{in_flight.tags.get(PARTITION_TAG, '?')}) is still in flight"
+        )
     # The sensor's own cursor remembers what it already asked an iteration to mine, so comments that
     # a failed iteration did not mine do not start iteration after iteration; the next one picks them up.
     state = json.loads(context.cursor) if context.cursor else {}
     requested: dict[str, str] = state.get("requested", {})
     # Feedback changes no comment's `updated_at` (a reaction, a resolved thread), so it is compared by
     # signature with what the last requested iteration saw; a reply is also a new comment below.
-    signals = {f"{repo}:{item.comment_id}": item.signature() for repo in feedback.repos for item in feedback.items(repo)}
+    signals = {
+        f"{repo}:{item.comment_id}": item.signature() for repo in feedback.repos for item in feedback.items(repo)
+    }
     seen: dict[str, str] = state.get("feedback", {})
     new_feedback = sum(1 for k, sig in signals.items() if seen.get(k, "0/0/0/0/0") != sig)
     corpus = ReviewCorpus(artifacts, review_source.source_name)
@@ -72,15 +80,28 @@ def new_reviews_sensor(
         if count >= min_new:
             break
     if count < min_new:
-        return dg.SkipReason(f"{count} new review comments and feedback since the last iteration (need {min_new}; "
-                             f"{new_feedback} feedback)")
+        return dg.SkipReason(
+            f"{count} new review comments and feedback since the last iteration (need {min_new}; "
+            f"{new_feedback} feedback)"
+        )
     # The iteration will mine everything updated until it runs, so "now" is what it covers.
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     key = next_iteration_key(list(context.instance.get_dynamic_partitions(iteration_partitions.name)))
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=key, partition_key=key, tags={"review_slm/new_comments": f"{count}+",
-                                                                          "review_slm/new_feedback": str(new_feedback)})],
+        run_requests=[
+            dg.RunRequest(
+                run_key=key,
+                partition_key=key,
+                tags={"review_slm/new_comments": f"{count}+", "review_slm/new_feedback": str(new_feedback)},
+            )
+        ],
         dynamic_partitions_requests=[iteration_partitions.build_add_request([key])],
-        cursor=json.dumps({"requested": {**requested, **dict.fromkeys(review_source.repos, now)}, "last_key": key,
-                           "feedback": signals}, sort_keys=True),
+        cursor=json.dumps(
+            {
+                "requested": {**requested, **dict.fromkeys(review_source.repos, now)},
+                "last_key": key,
+                "feedback": signals,
+            },
+            sort_keys=True,
+        ),
     )

@@ -26,8 +26,28 @@ from review_slm import settings
 
 def server_command(kind: str, model_dir: Path, host: str, port: int, bin_dir: Path) -> list[str]:
     if kind == "vllm":
-        return [str(bin_dir / "vllm"), "serve", str(model_dir), "--host", host, "--port", str(port), "--served-model-name", "review-slm"]
-    return [str(bin_dir / "transformers"), "serve", str(model_dir), "--host", host, "--port", str(port), "--device", "auto"]
+        return [
+            str(bin_dir / "vllm"),
+            "serve",
+            str(model_dir),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--served-model-name",
+            "review-slm",
+        ]
+    return [
+        str(bin_dir / "transformers"),
+        "serve",
+        str(model_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--device",
+        "auto",
+    ]
 
 
 def pick_server(requested: str) -> str:
@@ -70,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         env["HF_HUB_CACHE"] = str(cache)
         env.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: nothing to download
     command = server_command(kind, model_dir, args.host, args.port, bin_dir)
-    print(f"serving {model_dir} with {kind} at http://{args.host}:{args.port} (OpenAI-compatible: /v1/chat/completions)", flush=True)
+    print(
+        f"serving {model_dir} with {kind} at http://{args.host}:{args.port} (OpenAI-compatible: /v1/chat/completions)",
+        flush=True,
+    )
     os.execve(command[0], command, env)
     return 0  # not reached
 

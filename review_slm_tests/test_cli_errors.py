@@ -15,15 +15,22 @@ def review(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("content, code, message", [
-    (None, 4, "no such file"),
-    ("folder", 4, "is a folder"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 5, "binary data"),
-    ("café".encode("latin-1") + b"\n@@ -1 +1 @@\n+x", 5, "not UTF-8 text (byte 0xe9"),
-    (b"just some prose, no diff at all\n", 6, "no unified-diff hunk"),
-    (b"--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n # x\n+more\n", 6, "no Go, Python or Kubernetes YAML hunk to review (files: README.md)"),
-    (DIFF.encode() * 50, 7, "larger than --max-bytes=1,000"),
-])
+@pytest.mark.parametrize(
+    "content, code, message",
+    [
+        (None, 4, "no such file"),
+        ("folder", 4, "is a folder"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 5, "binary data"),
+        ("café".encode("latin-1") + b"\n@@ -1 +1 @@\n+x", 5, "not UTF-8 text (byte 0xe9"),
+        (b"just some prose, no diff at all\n", 6, "no unified-diff hunk"),
+        (
+            b"--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n # x\n+more\n",
+            6,
+            "no Go, Python or Kubernetes YAML hunk to review (files: README.md)",
+        ),
+        (DIFF.encode() * 50, 7, "larger than --max-bytes=1,000"),
+    ],
+)
 def test_bad_input_gets_a_message_and_its_own_exit_code(tmp_path, capsys, content, code, message):
     path = tmp_path / "input.diff"
     if content == "folder":
@@ -36,7 +43,9 @@ def test_bad_input_gets_a_message_and_its_own_exit_code(tmp_path, capsys, conten
 
 def test_long_hunks_are_truncated_and_long_inputs_report_progress(tmp_path, capsys):
     body = "".join(f"+\tx{i} := f({i})\n" for i in range(300))
-    hunks = "".join(f"--- a/pkg/f{n}.go\n+++ b/pkg/f{n}.go\n@@ -1,1 +1,301 @@\n func f{n}() {{\n{body}" for n in range(20))
+    hunks = "".join(
+        f"--- a/pkg/f{n}.go\n+++ b/pkg/f{n}.go\n@@ -1,1 +1,301 @@\n func f{n}() {{\n{body}" for n in range(20)
+    )
     path = tmp_path / "big.diff"
     path.write_text(hunks)
     with vllm_standin() as (url, state):
@@ -46,4 +55,6 @@ def test_long_hunks_are_truncated_and_long_inputs_report_progress(tmp_path, caps
     assert result["hunks_reviewed"] == 20 and len(result["truncated_hunks"]) == 20
     assert result["truncated_hunks"][0] == {"path": "pkg/f0.go", "lines_cut": 251}
     assert "reviewing hunks 1-16 of 20" in err and "reviewing hunks 17-20 of 20" in err
-    assert all("x60 :=" not in r["body"]["messages"][1]["content"] for r in state.requests)  # only the first 50 lines were sent
+    assert all(
+        "x60 :=" not in r["body"]["messages"][1]["content"] for r in state.requests
+    )  # only the first 50 lines were sent

@@ -5,14 +5,17 @@ import pytest
 from review_slm import definitions, settings
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("REVIEW_SLM_HF_ADAPTER", "codereview"),
-    ("REVIEW_SLM_REPOS", "kubeflow/trainer, not a repo"),
-    ("REVIEW_SLM_REPOS", " , "),
-    ("REVIEW_SLM_RECIPE", "tiyn"),
-    ("REVIEW_SLM_TEACHER_REQUIRED", "yes"),
-    ("REVIEW_SLM_LANGUAGES", "go,pyhton"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("REVIEW_SLM_HF_ADAPTER", "codereview"),
+        ("REVIEW_SLM_REPOS", "kubeflow/trainer, not a repo"),
+        ("REVIEW_SLM_REPOS", " , "),
+        ("REVIEW_SLM_RECIPE", "tiyn"),
+        ("REVIEW_SLM_TEACHER_REQUIRED", "yes"),
+        ("REVIEW_SLM_LANGUAGES", "go,pyhton"),
+    ],
+)
 def test_a_bad_setting_fails_at_load_naming_the_variable(monkeypatch, home, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=variable):

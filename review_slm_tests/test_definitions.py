@@ -1,9 +1,20 @@
-import pytest
 import dagster as dg
+import pytest
 
 from review_slm.definitions import defs
 
-EXPECTED = {"mined_reviews", "hf_supplement", "gold_set", "gold_set_quarantine", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"}
+EXPECTED = {
+    "mined_reviews",
+    "hf_supplement",
+    "gold_set",
+    "gold_set_quarantine",
+    "parent_model",
+    "sft_adapter",
+    "preference_pairs",
+    "dpo_model",
+    "eval_report",
+    "deployed_endpoint",
+}
 GROUPS = {"data", "training", "evaluation", "deployment"}
 
 
@@ -15,7 +26,10 @@ def test_graph_reads_like_the_pipeline():
         assert node.partitions_def is not None and node.partitions_def.name == "iteration", name
         assert node.group_name in GROUPS, name
         assert node.description and node.code_version and node.kinds, name
-    assert {p.to_user_string() for p in graph.get(dg.AssetKey("gold_set")).parent_keys} == {"mined_reviews", "hf_supplement"}
+    assert {p.to_user_string() for p in graph.get(dg.AssetKey("gold_set")).parent_keys} == {
+        "mined_reviews",
+        "hf_supplement",
+    }
     parents = lambda asset: {p.to_user_string() for p in graph.get(dg.AssetKey(asset)).parent_keys}  # noqa: E731
     # Everything each asset reads is declared (test_pipeline checks this against the reads of a real run).
     assert parents("preference_pairs") == {"sft_adapter", "gold_set", "parent_model"}
@@ -39,9 +53,20 @@ def test_the_k8s_profile_validates_and_trains_with_kubeflow_jobs(monkeypatch, tm
     from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
     from review_slm.resources.s3_artifacts import S3ArtifactStore
 
-    env = {**os.environ, "REVIEW_SLM_PROFILE": "k8s", "DAGSTER_HOME": str(tmp_path), "REVIEW_SLM_ARTIFACT_URI": "s3://models/review-slm"}
+    env = {
+        **os.environ,
+        "REVIEW_SLM_PROFILE": "k8s",
+        "DAGSTER_HOME": str(tmp_path),
+        "REVIEW_SLM_ARTIFACT_URI": "s3://models/review-slm",
+    }
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    result = subprocess.run([dagster, "definitions", "validate", "-m", "review_slm.definitions"], env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [dagster, "definitions", "validate", "-m", "review_slm.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
     monkeypatch.setenv("REVIEW_SLM_ARTIFACT_URI", "s3://models/review-slm")
@@ -52,7 +77,10 @@ def test_the_k8s_profile_validates_and_trains_with_kubeflow_jobs(monkeypatch, tm
     assert launcher.env["AWS_ENDPOINT_URL"] == "http://minio.review-slm.svc:9000"
     assert set(launcher.secret_env) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # by reference, never values
     artifacts = resources["artifacts"]
-    assert isinstance(artifacts, S3ArtifactStore) and artifacts.uri("iterations", "iter-0001") == "s3://models/review-slm/iterations/iter-0001"
+    assert (
+        isinstance(artifacts, S3ArtifactStore)
+        and artifacts.uri("iterations", "iter-0001") == "s3://models/review-slm/iterations/iter-0001"
+    )
     assert isinstance(resources["serving"], KServeServing)
     monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "trainjob")
     assert isinstance(k8s_resources()["launcher"], TrainJobLauncher)
@@ -71,8 +99,14 @@ def test_dg_finds_the_project_and_loads_its_definitions(tmp_path):
 
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "REVIEW_SLM_HOME": str(tmp_path / "home")}
     dg_cli = os.path.join(os.path.dirname(sys.executable), "dg")
-    result = subprocess.run([dg_cli, "list", "defs", "--json"], cwd=Path(__file__).parents[1], env=env,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [dg_cli, "list", "defs", "--json"],
+        cwd=Path(__file__).parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     listed = json.loads(result.stdout)
     assert {a["asset_key"] for a in listed["assets"]} == EXPECTED

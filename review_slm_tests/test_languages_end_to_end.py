@@ -4,16 +4,16 @@ stand-in, through real PyGithub) reach the gold set when REVIEW_SLM_LANGUAGES na
 
 import dagster as dg
 import pytest
+from review_slm.resources.recipes import TrainingRecipe
 
 from review_slm import definitions
 from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
 from review_slm.resources.artifacts import LocalArtifactStore
-from review_slm.resources.recipes import TrainingRecipe
 from review_slm.resources.review_source import GitHubReviewSource
 from review_slm.resources.teacher import HumanCommentTeacher
+from review_slm.storage.layout import iteration
 from review_slm_tests.resources.github_standin import GitHubState, comment, make_handler, multi_language_comments
 from review_slm_tests.servers import serve
-from review_slm.storage.layout import iteration
 
 
 @pytest.fixture
@@ -28,13 +28,21 @@ def github():
 def _gold_languages(home, github, model_cache, fast_recipe_path) -> tuple[dict, dict[str, str]]:
     resources = definitions.local_resources()
     resources.update(
-        teacher=HumanCommentTeacher(), recipe=TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache)),
-        review_source=GitHubReviewSource(token="test-token", api_url=github, repos=["o/r"], per_page=10,
-                                         backoff_factor=0, seconds_between_requests=0))
+        teacher=HumanCommentTeacher(),
+        recipe=TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache)),
+        review_source=GitHubReviewSource(
+            token="test-token", api_url=github, repos=["o/r"], per_page=10, backoff_factor=0, seconds_between_requests=0
+        ),
+    )
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("iteration", ["iter-0001"])
-        result = dg.materialize([mined_reviews, hf_supplement, gold_set], partition_key="iter-0001", instance=instance,
-                                resources=resources, run_config={"ops": {"gold_set": {"config": {"min_test_rows": 1}}}})
+        result = dg.materialize(
+            [mined_reviews, hf_supplement, gold_set],
+            partition_key="iter-0001",
+            instance=instance,
+            resources=resources,
+            run_config={"ops": {"gold_set": {"config": {"min_test_rows": 1}}}},
+        )
     assert result.success
     (mined,) = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "mined_reviews"]
     layout = iteration(LocalArtifactStore(root=str(home / "artifacts")), "iter-0001")
@@ -43,12 +51,17 @@ def _gold_languages(home, github, model_cache, fast_recipe_path) -> tuple[dict, 
     return mined_meta, {r["path"]: r["language"] for r in rows if r["source"] == "github"}
 
 
-def test_rust_java_typescript_comments_reach_the_gold_set_when_configured(home, github, model_cache, fast_recipe_path,
-                                                                         monkeypatch):
+def test_rust_java_typescript_comments_reach_the_gold_set_when_configured(
+    home, github, model_cache, fast_recipe_path, monkeypatch
+):
     monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go,python,yaml,rust,java,typescript")
     mined, gold = _gold_languages(home, github, model_cache, fast_recipe_path)
-    assert gold == {"pkg/f1.go": "go", "src/server/handler.rs": "rust", "src/main/java/com/acme/Report.java": "java",
-                    "web/src/api/orders.ts": "typescript"}
+    assert gold == {
+        "pkg/f1.go": "go",
+        "src/server/handler.rs": "rust",
+        "src/main/java/com/acme/Report.java": "java",
+        "web/src/api/orders.ts": "typescript",
+    }
     assert mined["skipped_unsupported_language"] == 1  # the C++ comment: no setting reviews C++
 
 

@@ -10,11 +10,22 @@ from review_slm import definitions
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource
-from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.teacher import HumanCommentTeacher
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import iteration
 
-ASSET_KEYS = ["mined_reviews", "hf_supplement", "gold_set", "gold_set_quarantine", "parent_model", "sft_adapter", "preference_pairs", "dpo_model", "eval_report", "deployed_endpoint"]
+ASSET_KEYS = [
+    "mined_reviews",
+    "hf_supplement",
+    "gold_set",
+    "gold_set_quarantine",
+    "parent_model",
+    "sft_adapter",
+    "preference_pairs",
+    "dpo_model",
+    "eval_report",
+    "deployed_endpoint",
+]
 
 
 READS: list[tuple[str, str]] = []  # (the asset running, the URI it read)
@@ -42,17 +53,48 @@ def producer(uri: str, root: str) -> str | None:
 
 def feedback_export(path: Path) -> FileFeedbackSource:
     """Three of the reviewer's comments, exported with the 👍, the 👎 and the reply they got."""
-    hunks = {name: f"@@ -40,2 +40,3 @@ func (p *{name}) Start() {{\n \tfor i := 0; i < p.{name}Size; i++ {{\n+\t\tgo func() {{ p.{name}[i] = 1 }}()\n \t}}"
-             for name in ("Pool", "Queue", "Cache")}
-    marker = '<!-- review-slm-finding {"line": 41, "severity": "high", "category": "concurrency", "comment": "COMMENT"} -->'
+    hunks = {
+        name: f"@@ -40,2 +40,3 @@ func (p *{name}) Start() {{\n \tfor i := 0; i < p.{name}Size; i++ {{\n"
+        f"+\t\tgo func() {{ p.{name}[i] = 1 }}()\n \t}}"
+        for name in ("Pool", "Queue", "Cache")
+    }
+    marker = (
+        '<!-- review-slm-finding {"line": 41, "severity": "high", "category": "concurrency", "comment": "COMMENT"} -->'
+    )
     url = "https://api.github.com/repos/kubeflow/trainer/pulls/9"
     root = {"user": {"login": "review-bot"}, "line": 41, "pull_request_url": url}
     comments = [
-        {**root, "id": 1, "path": "pkg/a.go", "diff_hunk": hunks["Pool"], "body": marker.replace("COMMENT", "p.m is written without a lock"), "reactions": {"+1": 1}},
-        {**root, "id": 2, "path": "pkg/b.go", "diff_hunk": hunks["Queue"], "body": marker.replace("COMMENT", "the loop variable is shared"), "reactions": {"-1": 1}},
-        {**root, "id": 3, "path": "pkg/c.go", "diff_hunk": hunks["Cache"], "body": marker.replace("COMMENT", "style nit"), "reactions": {}},
-        {"id": 4, "in_reply_to_id": 3, "user": {"login": "alice"}, "body": "The real problem is the data race on p.m: use a mutex",
-         "pull_request_url": url},
+        {
+            **root,
+            "id": 1,
+            "path": "pkg/a.go",
+            "diff_hunk": hunks["Pool"],
+            "body": marker.replace("COMMENT", "p.m is written without a lock"),
+            "reactions": {"+1": 1},
+        },
+        {
+            **root,
+            "id": 2,
+            "path": "pkg/b.go",
+            "diff_hunk": hunks["Queue"],
+            "body": marker.replace("COMMENT", "the loop variable is shared"),
+            "reactions": {"-1": 1},
+        },
+        {
+            **root,
+            "id": 3,
+            "path": "pkg/c.go",
+            "diff_hunk": hunks["Cache"],
+            "body": marker.replace("COMMENT", "style nit"),
+            "reactions": {},
+        },
+        {
+            "id": 4,
+            "in_reply_to_id": 3,
+            "user": {"login": "alice"},
+            "body": "The real problem is the data race on p.m: use a mutex",
+            "pull_request_url": url,
+        },
     ]
     path.write_text(json.dumps({"kubeflow/trainer": {"comments": comments, "resolved": []}}))
     return FileFeedbackSource(repos=["kubeflow/trainer"], bot_login="review-bot", path=str(path))
@@ -66,16 +108,25 @@ def pipeline(home, model_cache, fast_recipe_path, tmp_path):
     resources["teacher"] = HumanCommentTeacher()
     resources["feedback"] = feedback_export(tmp_path / "feedback.json")
     resources["recipe"] = TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache))
-    defs = dg.Definitions(assets=definitions.ASSETS, asset_checks=[*definitions.GOLD_SET_CHECKS, definitions.no_regression_vs_champion],
-                          jobs=[definitions.iteration_job], resources=resources)
+    defs = dg.Definitions(
+        assets=definitions.ASSETS,
+        asset_checks=[*definitions.GOLD_SET_CHECKS, definitions.no_regression_vs_champion],
+        jobs=[definitions.iteration_job],
+        resources=resources,
+    )
     with dg.instance_for_test() as instance:
+
         def run(key: str, run_config: dict | None = None):
             instance.add_dynamic_partitions(iteration_partitions.name, [key])
             job = defs.resolve_job_def("iteration_job")
-            return job.execute_in_process(partition_key=key, instance=instance, run_config=run_config or {}, raise_on_error=False)
+            return job.execute_in_process(
+                partition_key=key, instance=instance, run_config=run_config or {}, raise_on_error=False
+            )
 
         def metadata(asset: str, key: str) -> dict:
-            records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1).records
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1
+            ).records
             if not records:
                 return {}
             return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
@@ -91,8 +142,12 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     # True lineage: every artifact an asset read was written by itself or by an asset it declares upstream.
     graph = definitions.defs.resolve_asset_graph()
     root = resources["artifacts"].root
-    undeclared = {(asset, writer) for asset, uri in READS if (writer := producer(uri, root)) not in (None, asset)
-                  and dg.AssetKey(writer) not in graph.get(dg.AssetKey(asset)).parent_keys}
+    undeclared = {
+        (asset, writer)
+        for asset, uri in READS
+        if (writer := producer(uri, root)) not in (None, asset)
+        and dg.AssetKey(writer) not in graph.get(dg.AssetKey(asset)).parent_keys
+    }
     assert READS and not undeclared, f"assets read artifacts of assets they do not declare: {sorted(undeclared)}"
     assert ("preference_pairs", "parent_model") in {(a, producer(u, root)) for a, u in READS}  # the recorder sees reads
     for asset in ASSET_KEYS:
@@ -102,9 +157,20 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     assert gold["rows_quarantined"] == sum(v for k, v in gold.items() if k.startswith("quarantined_"))
     assert gold["teacher"] == "none" and gold["quarantined_malformed_patch"] == 2 and gold["estimate_train_tokens"] > 0
     assert metadata("gold_set_quarantine", "iter-0001")["rows"] == gold["rows_quarantined"]
-    gold_checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("gold_set")}
-    assert gold_checks == dict.fromkeys(["gold_schema_valid", "gold_no_secrets", "gold_lazy_share_under_cap",
-                                         "gold_duplicate_share_under_threshold", "gold_test_split_frozen", "gold_min_rows"], True)
+    gold_checks = {
+        c.check_name: c.passed for c in first.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("gold_set")
+    }
+    assert gold_checks == dict.fromkeys(
+        [
+            "gold_schema_valid",
+            "gold_no_secrets",
+            "gold_lazy_share_under_cap",
+            "gold_duplicate_share_under_threshold",
+            "gold_test_split_frozen",
+            "gold_min_rows",
+        ],
+        True,
+    )
     mined = metadata("mined_reviews", "iter-0001")
     assert mined["comments_new"] == mined["comments_fetched"] > 0 and mined["replies_attached"] > 0
     assert metadata("parent_model", "iter-0001")["parent_iteration"] == "none (first iteration)"
@@ -115,8 +181,16 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     kinds = {k: v for k, v in pairs.items() if k.startswith("rejected_")}
     assert pairs["pairs"] == sum(kinds.values()) + pairs["feedback_pairs"] and kinds["rejected_synthetic_lazy"] > 0
     # Every prompt is matched or rejected once; the synthetic lazy pairs and the feedback pairs come on top.
-    assert pairs["pairs"] - kinds["rejected_synthetic_lazy"] - pairs["feedback_pairs"] + pairs.get("matched_gold", 0) == pairs["prompts"]
-    assert (pairs["feedback_accepted"], pairs["feedback_dismissed"], pairs["feedback_corrected"], pairs["feedback_pairs"]) == (1, 1, 1, 3)
+    assert (
+        pairs["pairs"] - kinds["rejected_synthetic_lazy"] - pairs["feedback_pairs"] + pairs.get("matched_gold", 0)
+        == pairs["prompts"]
+    )
+    assert (
+        pairs["feedback_accepted"],
+        pairs["feedback_dismissed"],
+        pairs["feedback_corrected"],
+        pairs["feedback_pairs"],
+    ) == (1, 1, 1, 3)
     eval_md = metadata("eval_report", "iter-0001")
     assert eval_md["gate_reference"] == "base" and "| metric | candidate | base |" in eval_md["eval_table"]
     assert eval_md["teacher_compared"] == "no: no teacher model"
@@ -135,17 +209,27 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     eval2 = metadata("eval_report", "iter-0002")
     assert eval2["gate_reference"] == "champion"
     # The keys Dagster's Plots chart across iterations are the same in both, and numeric.
-    charted = ["candidate_format_validity", "candidate_f1", "candidate_no_issues_rate_on_buggy", "candidate_test_f1",
-               "reference_score", "base_score"]
+    charted = [
+        "candidate_format_validity",
+        "candidate_f1",
+        "candidate_no_issues_rate_on_buggy",
+        "candidate_test_f1",
+        "reference_score",
+        "base_score",
+    ]
     assert all(isinstance(m[k], float) for m in (eval_md, eval2) for k in charted)
     assert "champion_score" in eval2 and "champion_score" not in eval_md
     assert resources["tracking"].champion().iteration == "iter-0002"
     # The registry holds MLflow models (loading one is test_tracking's job); the trainer got the folder above.
-    assert resources["tracking"].champion().registry_uri == metadata("deployed_endpoint", "iter-0002")["mlflow_model_uri"]
+    assert (
+        resources["tracking"].champion().registry_uri == metadata("deployed_endpoint", "iter-0002")["mlflow_model_uri"]
+    )
     assert metadata("deployed_endpoint", "iter-0001")["mlflow_model_uri"].startswith("models:/m-")
     # The test split is frozen: identical rows in both iterations.
     art = resources["artifacts"]
-    assert art.read_table(iteration(art, "iter-0001").gold_split("test")) == art.read_table(iteration(art, "iter-0002").gold_split("test"))
+    assert art.read_table(iteration(art, "iter-0001").gold_split("test")) == art.read_table(
+        iteration(art, "iter-0002").gold_split("test")
+    )
 
     # Iteration 3 must beat the champion by a full point: impossible, so the blocking check fails.
     third = run("iter-0003", {"ops": {"eval_report": {"config": {"regression_tolerance": -1.0}}}})

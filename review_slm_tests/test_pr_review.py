@@ -12,14 +12,13 @@ import time
 
 import pytest
 
-from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
-from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
-from review_slm_tests.servers import serve
-
 from review_slm import cli
 from review_slm.core.pr_review import parse_finding_marker, parse_marker
 from review_slm.pr_command import PrOptions, review_pull_request
 from review_slm.resources.github_pulls import GitHubPullRequests, PullRequestError
+from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
+from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
+from review_slm_tests.servers import serve
 
 POOL_PATCH = (
     "@@ -10,6 +10,7 @@ func (p *Pool) Start() {\n"
@@ -44,7 +43,14 @@ RENAMED_PATCH = "@@ -1,2 +1,4 @@\n import os\n+x = os.environ['A']  # BUG\n+y = 
 def pull_files(pool_patch: str = POOL_PATCH) -> list[dict]:
     return [
         {"filename": "pkg/pool.go", "status": "modified", "patch": pool_patch, "changes": 4, "sha": "a1"},
-        {"filename": "cmd/new.py", "previous_filename": "cmd/old.py", "status": "renamed", "patch": RENAMED_PATCH, "changes": 2, "sha": "b2"},
+        {
+            "filename": "cmd/new.py",
+            "previous_filename": "cmd/old.py",
+            "status": "renamed",
+            "patch": RENAMED_PATCH,
+            "changes": 2,
+            "sha": "b2",
+        },
         {"filename": "docs/logo.png", "status": "added", "changes": 0, "sha": "c3"},  # binary: no patch
         {"filename": "README.md", "status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b", "changes": 2, "sha": "d4"},
     ]
@@ -64,15 +70,37 @@ class LineModel:
             findings = []
             for num, text in re.findall(r"^\s*(\d+) \+(.*)$", p["messages"][1]["content"], re.MULTILINE):
                 if "BUG2" in text:
-                    findings.append({"line": int(num), "severity": "high", "category": "resource-leak",
-                                     "comment": "closed twice", "suggestion": "\tclose(p.ch)\n\tp.ch = nil"})
+                    findings.append(
+                        {
+                            "line": int(num),
+                            "severity": "high",
+                            "category": "resource-leak",
+                            "comment": "closed twice",
+                            "suggestion": "\tclose(p.ch)\n\tp.ch = nil",
+                        }
+                    )
                 elif "BUG" in text:
-                    findings.append({"line": int(num), "severity": "medium", "category": "concurrency",
-                                     "comment": self.comment, "suggestion": "guard it with a mutex, or pass the value in."})
+                    findings.append(
+                        {
+                            "line": int(num),
+                            "severity": "medium",
+                            "category": "concurrency",
+                            "comment": self.comment,
+                            "suggestion": "guard it with a mutex, or pass the value in.",
+                        }
+                    )
                 elif "FAR" in text:
-                    findings.append({"line": 400, "severity": "low", "category": "style", "comment": "unused import further down"})
-            out.append({"id": p["id"], "answer": json.dumps({"summary": "Issues found." if findings else "No issues found.",
-                                                              "findings": findings})})
+                    findings.append(
+                        {"line": 400, "severity": "low", "category": "style", "comment": "unused import further down"}
+                    )
+            out.append(
+                {
+                    "id": p["id"],
+                    "answer": json.dumps(
+                        {"summary": "Issues found." if findings else "No issues found.", "findings": findings}
+                    ),
+                }
+            )
         return out
 
 
@@ -101,7 +129,10 @@ def test_post_puts_comments_on_the_intended_lines(github):
     assert set(comments) == {("pkg/pool.go", 12), ("pkg/pool.go", 43), ("cmd/new.py", 2)}
     assert comments[("pkg/pool.go", 43)]["start_line"] == 42  # the two-line suggestion spans 42-43
     assert "```suggestion\n\tclose(p.ch)\n\tp.ch = nil\n```" in comments[("pkg/pool.go", 43)]["body"]
-    assert comments[("pkg/pool.go", 12)]["start_line"] is None and "```suggestion" not in comments[("pkg/pool.go", 12)]["body"]
+    assert (
+        comments[("pkg/pool.go", 12)]["start_line"] is None
+        and "```suggestion" not in comments[("pkg/pool.go", 12)]["body"]
+    )
     assert parse_finding_marker(comments[("cmd/new.py", 2)]["body"])["category"] == "concurrency"
     review = state.live_reviews("acme/x#7")[0]
     assert "`cmd/new.py` line 400" in review["body"]  # outside the diff: in the summary, not a failed request
@@ -120,7 +151,10 @@ def test_a_different_answer_on_the_same_head_replaces_the_earlier_review(github)
     state, url = github
     first = review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions(post=True))
     second = review_pull_request(client(url), "acme/x", 7, LineModel("data race on p.m"), PrOptions(post=True))
-    assert second["posted"]["action"] == "replaced" and second["posted"]["replaced_review_id"] == first["posted"]["review_id"]
+    assert (
+        second["posted"]["action"] == "replaced"
+        and second["posted"]["replaced_review_id"] == first["posted"]["review_id"]
+    )
     ours = [r for r in state.live_reviews("acme/x#7") if parse_marker(r["body"])]
     assert [r["id"] for r in ours] == [second["posted"]["review_id"]]  # the old one is a stub without comments
     assert all("data race" in c["body"] for c in state.review_comments("acme/x#7") if c["path"] == "cmd/new.py")
@@ -131,7 +165,9 @@ def test_a_new_head_reviews_only_the_changed_hunks(github):
     state, url = github
     review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions(post=True))
     # A commit above the first hunk shifts it (+1 line) without changing it; the second hunk changes.
-    shifted = POOL_PATCH.replace("@@ -10,6 +10,7 @@", "@@ -10,6 +11,7 @@").replace("+\tclose(p.ch)\n", "+\tclose(p.done)\n")
+    shifted = POOL_PATCH.replace("@@ -10,6 +10,7 @@", "@@ -10,6 +11,7 @@").replace(
+        "+\tclose(p.ch)\n", "+\tclose(p.done)\n"
+    )
     state.pulls["acme/x#7"] = PullState("h2", pull_files(shifted), state.pulls["acme/x#7"].reviews)
     model = LineModel()
     result = review_pull_request(client(url), "acme/x", 7, model, PrOptions(post=True))
@@ -162,8 +198,16 @@ def test_min_severity_drops_lower_findings(github):
 def test_rate_limit_and_forbidden_post_nothing_and_say_why(github):
     state, url = github
     reset = str(int(time.time() + 3600))
-    state.fail_posts.append((403, {"message": "API rate limit exceeded for installation", "X-RateLimit-Remaining": "0",
-                                   "X-RateLimit-Reset": reset}))
+    state.fail_posts.append(
+        (
+            403,
+            {
+                "message": "API rate limit exceeded for installation",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": reset,
+            },
+        )
+    )
     with pytest.raises(PullRequestError, match="rate limit exceeded.*nothing was posted"):
         review_pull_request(client(url, max_rate_limit_wait_s=1), "acme/x", 7, LineModel(), PrOptions(post=True))
     state.fail_posts.append((403, {"message": "Resource not accessible by integration"}))
@@ -174,8 +218,14 @@ def test_rate_limit_and_forbidden_post_nothing_and_say_why(github):
 
 def test_cli_posts_through_an_endpoint_and_reruns_idempotently(github, monkeypatch, capsys):
     state, url = github
-    answer = json.dumps({"summary": "Leak.", "findings": [{"line": 44, "severity": "high", "category": "resource-leak",
-                                                           "comment": "channel closed twice"}]})
+    answer = json.dumps(
+        {
+            "summary": "Leak.",
+            "findings": [
+                {"line": 44, "severity": "high", "category": "resource-leak", "comment": "channel closed twice"}
+            ],
+        }
+    )
     monkeypatch.setenv("GITHUB_TOKEN", "test-token")
     monkeypatch.setenv("GITHUB_API_URL", url)
     with vllm_standin(VllmState(answer=answer)) as (endpoint, _vllm):
@@ -186,7 +236,9 @@ def test_cli_posts_through_an_endpoint_and_reruns_idempotently(github, monkeypat
         second = json.loads(capsys.readouterr().out)
     assert first["posted"]["action"] == "created" and second["posted"]["action"] == "none"
     assert len(state.live_reviews("acme/x#7")) == 1
-    assert set(posted_comments(state)) == {("pkg/pool.go", 44)}  # the endpoint's answer on every hunk: only pool.go's second hunk has line 44
+    assert set(posted_comments(state)) == {
+        ("pkg/pool.go", 44)
+    }  # the endpoint's answer on every hunk: only pool.go's second hunk has line 44
 
 
 def test_cli_says_what_is_wrong_with_a_huge_pull_request(github, monkeypatch, capsys):

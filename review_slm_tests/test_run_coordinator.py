@@ -19,13 +19,20 @@ def _submit(instance, key: str) -> dg.DagsterRun:
 
 def test_a_malformed_key_is_refused_at_submission_and_a_good_one_is_queued(monkeypatch):
     queued = []
-    monkeypatch.setattr(dg.QueuedRunCoordinator, "submit_run", lambda self, context: queued.append(context.dagster_run.tags) or context.dagster_run)
+    monkeypatch.setattr(
+        dg.QueuedRunCoordinator,
+        "submit_run",
+        lambda self, context: queued.append(context.dagster_run.tags) or context.dagster_run,
+    )
     with dg.instance_for_test(overrides=INSTANCE_YAML) as instance:
         assert isinstance(instance.run_coordinator, IterationRunCoordinator)
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1  # `concurrency: runs:`
         refused = _submit(instance, "my experiment")
         assert refused.status == dg.DagsterRunStatus.FAILURE
         messages = [e.message for e in instance.all_logs(refused.run_id)]
-        assert any("run refused before any step: iteration key 'my experiment' is not of the form iter-NNNN" in m for m in messages)
+        assert any(
+            "run refused before any step: iteration key 'my experiment' is not of the form iter-NNNN" in m
+            for m in messages
+        )
         _submit(instance, "iter-0007")  # handed to Dagster's queue as usual
         assert queued == [{"dagster/partition": "iter-0007"}]

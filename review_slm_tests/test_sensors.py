@@ -7,9 +7,9 @@ import pytest
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource
-from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
+from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
 
 SOURCE = SnapshotReviewSource(repos=["kubeflow/trainer"])
 
@@ -19,8 +19,11 @@ def started_run(instance, job_name: str, status, tags: dict | None = None) -> dg
 
 
 def evaluate(instance, artifacts, cursor=None):
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"review_source": SOURCE, "artifacts": artifacts,
-                                                                                      "feedback": FileFeedbackSource()})
+    ctx = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"review_source": SOURCE, "artifacts": artifacts, "feedback": FileFeedbackSource()},
+    )
     return new_reviews_sensor(ctx)
 
 

@@ -31,8 +31,11 @@ def test_review_through_make_serve(tmp_path, home, model_cache, capsys):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    server = subprocess.Popen([sys.executable, "-m", "review_slm.serve", "--model", str(model_dir), "--port", str(port)],
-                              stdout=log.open("w"), stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "review_slm.serve", "--model", str(model_dir), "--port", str(port)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + 180
         while True:

@@ -30,8 +30,11 @@ def main() -> int:
     args = parser.parse_args()
 
     client = DagsterGraphQLClient(args.host, port_number=args.port)
-    run_id = client.submit_job_execution(args.job, repository_location_name=args.location,
-                                         tags={"dagster/partition": args.key, "review-slm/launched-by": "ci"})
+    run_id = client.submit_job_execution(
+        args.job,
+        repository_location_name=args.location,
+        tags={"dagster/partition": args.key, "review-slm/launched-by": "ci"},
+    )
     print(f"launched {args.job} for {args.key}: run {run_id} (UI: /runs/{run_id})", flush=True)
     if args.no_wait:
         return 0

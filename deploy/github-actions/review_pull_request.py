@@ -30,8 +30,16 @@ def build_args(env: dict[str, str], event: dict) -> list[str] | str:
     pr = event.get("pull_request") or {}
     if pr.get("draft") and env.get("REVIEW_SLM_REVIEW_DRAFTS", "false") != "true":
         return "draft pull request: not reviewed (set review-drafts: true to review drafts)"
-    args = ["review", "--pr", f"{env['GITHUB_REPOSITORY']}#{pr['number']}", "--post", "--format", "json",
-            "--min-severity", env.get("REVIEW_SLM_MIN_SEVERITY") or "info"]
+    args = [
+        "review",
+        "--pr",
+        f"{env['GITHUB_REPOSITORY']}#{pr['number']}",
+        "--post",
+        "--format",
+        "json",
+        "--min-severity",
+        env.get("REVIEW_SLM_MIN_SEVERITY") or "info",
+    ]
     if env.get("REVIEW_SLM_ENDPOINT"):
         args += ["--endpoint", env["REVIEW_SLM_ENDPOINT"]]
     elif env.get("REVIEW_SLM_MODEL"):
@@ -63,10 +71,15 @@ def main(env: dict[str, str] | None = None) -> int:
     review = json.loads(out.getvalue())
     posted = review.get("posted", {})
     _append(env.get("GITHUB_STEP_SUMMARY"), to_markdown(review))
-    _append(env.get("GITHUB_OUTPUT"), f"review-id={posted.get('review_id', '')}\nfindings={len(review['findings'])}\n"
-                                      f"action={posted.get('action', '')}\n")
-    print(f"review-slm: {review['pull_request']}: {len(review['findings'])} finding(s); review {posted.get('action')}"
-          f"{' ' + str(posted['review_id']) if posted.get('review_id') else ''}")
+    _append(
+        env.get("GITHUB_OUTPUT"),
+        f"review-id={posted.get('review_id', '')}\nfindings={len(review['findings'])}\n"
+        f"action={posted.get('action', '')}\n",
+    )
+    print(
+        f"review-slm: {review['pull_request']}: {len(review['findings'])} finding(s); review {posted.get('action')}"
+        f"{' ' + str(posted['review_id']) if posted.get('review_id') else ''}"
+    )
     fail_on = env.get("REVIEW_SLM_FAIL_ON")
     if fail_on and any(at_least(f["severity"], fail_on) for f in review["findings"]):
         print(f"review-slm: findings at or above {fail_on}: failing the check", file=sys.stderr)

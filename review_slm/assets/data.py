@@ -1,6 +1,5 @@
 """Data assets: mined GitHub reviews, the Hugging Face supplement, and the gold set."""
 
-
 from collections import Counter
 
 import dagster as dg
@@ -36,7 +35,9 @@ def _preview(rows: list[dict], columns: list[str], limit: int = 8) -> dg.Metadat
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def _write_records(layout: IterationArtifacts, source: RecordSource, records: list[ReviewRecord], rejected: list[RejectedRow]) -> str:
+def _write_records(
+    layout: IterationArtifacts, source: RecordSource, records: list[ReviewRecord], rejected: list[RejectedRow]
+) -> str:
     uri = layout.store.write_table(layout.records(source), [r.model_dump(mode="json") for r in records], tables.RECORDS)
     layout.store.write_table(layout.rejected(source), [r.model_dump(mode="json") for r in rejected], tables.REJECTED)
     return uri
@@ -72,7 +73,10 @@ def mined_reviews(
         attached += parsed.replies_attached
     uri = _write_records(iteration(artifacts, context.partition_key), "mined_reviews", records, rejected)
     skipped = Counter(r.reason for r in rejected)
-    context.log.info(f"corpus of {review_source.source_name}: {len(records)} records, {attached} replies attached, skipped {dict(skipped)}")
+    context.log.info(
+        f"corpus of {review_source.source_name}: {len(records)} records, {attached} replies attached, skipped "
+        f"{dict(skipped)}"
+    )
     return dg.MaterializeResult(
         metadata={
             "source": review_source.source_name,
@@ -110,14 +114,18 @@ def mined_reviews(
     "revision, or a local file), mapped to the review record schema by a shape adapter (codereviewer, instruction, "
     "critique); malformed rows are kept aside with a reason. Rows are written as they stream, never all in memory.",
 )
-def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSource, artifacts: ArtifactStore) -> dg.MaterializeResult:
+def hf_supplement(
+    context: dg.AssetExecutionContext, supplement: HFSupplementSource, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
     key = validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     info = supplement.info()
     reasons = Counter()
     layout = iteration(artifacts, key)
     records_uri = layout.records("hf_supplement")
-    with artifacts.table_writer(records_uri, tables.RECORDS) as write_record, \
-            artifacts.table_writer(layout.rejected("hf_supplement"), tables.REJECTED) as write_rejected:
+    with (
+        artifacts.table_writer(records_uri, tables.RECORDS) as write_record,
+        artifacts.table_writer(layout.rejected("hf_supplement"), tables.REJECTED) as write_rejected,
+    ):
         for record, rejected in supplement.iter_rows(info):
             if record:
                 write_record(record.model_dump(mode="json"))
@@ -129,7 +137,10 @@ def hf_supplement(context: dg.AssetExecutionContext, supplement: HFSupplementSou
             if info.rows_read % 100_000 == 0:
                 context.log.info(f"supplement: {info.rows_read} rows streamed")
     if info.rows_read != info.rows_mapped + info.rows_rejected:
-        raise RuntimeError(f"supplement row accounting broken: {info.rows_read} read, {info.rows_mapped} mapped + {info.rows_rejected} rejected")
+        raise RuntimeError(
+            f"supplement row accounting broken: {info.rows_read} read, {info.rows_mapped} mapped + "
+            f"{info.rows_rejected} rejected"
+        )
     return dg.MaterializeResult(
         metadata={
             "dataset": info.dataset,
@@ -162,7 +173,9 @@ class GoldSetConfig(dg.Config):
     refreeze_reason: str = ""  # non-empty: replace the frozen test split (e.g. a secret was found in it); recorded
 
     def gates(self, max_example_tokens: int) -> GateConfig:
-        return GateConfig(max_example_tokens=max_example_tokens, **self.model_dump(include=set(GateConfig.__dataclass_fields__)))
+        return GateConfig(
+            max_example_tokens=max_example_tokens, **self.model_dump(include=set(GateConfig.__dataclass_fields__))
+        )
 
     def limits(self) -> GoldLimits:
         return GoldLimits(**self.model_dump(include=set(GoldLimits.__dataclass_fields__)))
@@ -200,9 +213,19 @@ def gold_set(
         return cache
 
     build = build_gold_set(
-        layout, recipe=rec, gates=config.gates(rec.max_example_tokens), limits=config.limits(), teacher=teacher,
-        count_tokens=tokenizer.count_examples, open_cache=open_cache, run_id=context.run.run_id,
-        refreeze_reason=config.refreeze_reason, info=context.log.info, warn=context.log.warning, error=context.log.error)
+        layout,
+        recipe=rec,
+        gates=config.gates(rec.max_example_tokens),
+        limits=config.limits(),
+        teacher=teacher,
+        count_tokens=tokenizer.count_examples,
+        open_cache=open_cache,
+        run_id=context.run.run_id,
+        refreeze_reason=config.refreeze_reason,
+        info=context.log.info,
+        warn=context.log.warning,
+        error=context.log.error,
+    )
     return dg.MaterializeResult(
         metadata={
             **build.metadata(),

@@ -1,6 +1,5 @@
 """Deployment: register the candidate as the new champion and serve it."""
 
-
 import dagster as dg
 
 from review_slm.assets.evaluation import eval_report
@@ -20,7 +19,8 @@ from review_slm.storage.layout import iteration
     owners=OWNERS,
     tags={"stage": "deployment"},
     deps=[eval_report, dpo_model],
-    description="Promotion behind the blocking `no_regression_vs_champion` check: registers the candidate in the MLflow "
+    description="Promotion behind the blocking `no_regression_vs_champion` check: registers the candidate in the "
+    "MLflow "
     "model registry with alias `champion` and serves it (a local serving folder, or KServe on a cluster).",
 )
 def deployed_endpoint(
@@ -36,21 +36,39 @@ def deployed_endpoint(
     # MLflow logs the model from a local folder: the local store's own folder, or a fetched copy of an s3:// one.
     champion = tracking.promote(model_uri, key, report["mlflow_run_id"], artifacts.local_path(model_uri))
     version = champion.version
-    release = Release(model_uri=model_uri, iteration=key, version=str(version), base_model_uri=outputs["parent_model"],
-                      adapter_uri=outputs["adapter_uri"])
+    release = Release(
+        model_uri=model_uri,
+        iteration=key,
+        version=str(version),
+        base_model_uri=outputs["parent_model"],
+        adapter_uri=outputs["adapter_uri"],
+    )
     endpoint = serving.deploy(release, artifacts, context.log)
-    context.log.info(f"{key} promoted: {tracking.registered_model_name} v{version} @champion, served at {endpoint['location']}")
+    context.log.info(
+        f"{key} promoted: {tracking.registered_model_name} v{version} @champion, served at {endpoint['location']}"
+    )
     return dg.MaterializeResult(
         metadata={
             "registered_model": tracking.registered_model_name,
             "model_version": version,
             "alias": "champion",
             "model_uri": model_uri,
-            "mlflow_model_uri": champion.registry_uri,  # models:/<model id>; load the champion with tracking.registry_uri()
+            # models:/<model id>; load the champion with tracking.registry_uri()
+            "mlflow_model_uri": champion.registry_uri,
             "endpoint_kind": endpoint["kind"],
             "endpoint": endpoint["location"],
-            **{k: endpoint[k] for k in ("rollout", "inference_service", "openai_base_url", "served_model", "serve_command", "smoke_review")
-               if endpoint.get(k)},
+            **{
+                k: endpoint[k]
+                for k in (
+                    "rollout",
+                    "inference_service",
+                    "openai_base_url",
+                    "served_model",
+                    "serve_command",
+                    "smoke_review",
+                )
+                if endpoint.get(k)
+            },
             "candidate_score": report["metrics"]["candidate"]["score"],
         }
     )

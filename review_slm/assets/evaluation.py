@@ -1,7 +1,6 @@
 """Evaluation: candidate vs base vs current champion on the frozen test split and the bug suite,
 and the blocking promotion check."""
 
-
 import dagster as dg
 
 from review_slm.assets.data import gold_set
@@ -57,12 +56,21 @@ def eval_report(
     champion = tracking.promoted_before(key)
     if champion is not None:
         models["champion"] = champion.source
-    requests = [GenerateRequest(name=name, model=ref, prompts_file=prompts_file, output_file=artifacts.join(scratch, Scratch.answers(name)))
-                for name, ref in models.items()]
-    run_id = tracking.start_asset_run(context, {"recipe": rec.label, "eval_items": len(items), **{f"model.{k}": v for k, v in models.items()}})
+    requests = [
+        GenerateRequest(
+            name=name, model=ref, prompts_file=prompts_file, output_file=artifacts.join(scratch, Scratch.answers(name))
+        )
+        for name, ref in models.items()
+    ]
+    run_id = tracking.start_asset_run(
+        context, {"recipe": rec.label, "eval_items": len(items), **{f"model.{k}": v for k, v in models.items()}}
+    )
     try:
-        launcher.launch(context, JobSpec(task="generate", recipe=rec, cache_dir=recipe.cache_dir, generate=requests),
-                        tracking.trainer_env(run_id))
+        launcher.launch(
+            context,
+            JobSpec(task="generate", recipe=rec, cache_dir=recipe.cache_dir, generate=requests),
+            tracking.trainer_env(run_id),
+        )
     except Exception:
         tracking.end_run(run_id, failed=True)  # never leave a run RUNNING in MLflow
         raise
@@ -79,10 +87,15 @@ def eval_report(
     evaluation = evaluate(items, answers_by_model, config.regression_tolerance)
     tracking.log_metrics(run_id, evaluation.mlflow_metrics())
     decision, table, by_set_table = evaluation.decision, evaluation.table(), evaluation.table_by_set()
-    report = evaluation.report(key, models, config.regression_tolerance, champion.iteration if champion else None, run_id, answers_by_model)
+    report = evaluation.report(
+        key, models, config.regression_tolerance, champion.iteration if champion else None, run_id, answers_by_model
+    )
     uri = artifacts.write_json(layout.eval_report, report)
-    tracking.log_text(run_id, f"# Evaluation of {key}\n\n{table}\n\n## By evaluation set\n\n{by_set_table}\n\nGate: {decision.reason}\n",
-                      "eval_report.md")
+    tracking.log_text(
+        run_id,
+        f"# Evaluation of {key}\n\n{table}\n\n## By evaluation set\n\n{by_set_table}\n\nGate: {decision.reason}\n",
+        "eval_report.md",
+    )
     tracking.end_run(run_id)
     context.log.info(f"evaluation of {key}:\n{table}\ngate: {decision.reason}")
     return dg.MaterializeResult(
@@ -110,8 +123,10 @@ SAMPLE_COLUMNS = ["item", "diff", "gold", "candidate", "verdict"]
 
 
 def _sample_table(rows: list[dict[str, str]]) -> dg.MetadataValue:
-    return dg.MetadataValue.table([dg.TableRecord(r) for r in rows],
-                                  schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in SAMPLE_COLUMNS]))
+    return dg.MetadataValue.table(
+        [dg.TableRecord(r) for r in rows],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in SAMPLE_COLUMNS]),
+    )
 
 
 @dg.asset_check(
@@ -126,6 +141,10 @@ def no_regression_vs_champion(context: dg.AssetCheckExecutionContext, artifacts:
     gate = report["gate"]
     return dg.AssetCheckResult(
         passed=gate["passed"],
-        metadata={"reference": gate["reference"], "score_delta": gate["score_delta"],
-                  "no_issues_delta": gate["no_issues_delta"], "reason": gate["reason"]},
+        metadata={
+            "reference": gate["reference"],
+            "score_delta": gate["score_delta"],
+            "no_issues_delta": gate["no_issues_delta"],
+            "reason": gate["reason"],
+        },
     )

@@ -18,6 +18,7 @@ from review_slm.core.secret_rules import find_leaks
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.storage.layout import SPLITS, SharedArtifacts, iteration
 
+
 def _rows(artifacts: ArtifactStore, key: str) -> dict[str, list[dict]]:
     layout = iteration(artifacts, key)
     return {split: artifacts.read_table(layout.gold_split(split)) for split in SPLITS}
@@ -40,24 +41,44 @@ def gold_schema_valid(context: dg.AssetCheckExecutionContext, artifacts: Artifac
                 GoldExample.model_validate(row)
             except ValidationError as err:
                 first = err.errors()[0]
-                errors.append(f"{split} row {n} ({row.get('record_id', '?')}): {'.'.join(map(str, first['loc']))}: {first['msg']}")
-    return dg.AssetCheckResult(passed=not errors, metadata={"invalid_rows": len(errors), "first_errors": "\n".join(errors[:10]) or "none"})
+                errors.append(
+                    f"{split} row {n} ({row.get('record_id', '?')}): {'.'.join(map(str, first['loc']))}: {first['msg']}"
+                )
+    return dg.AssetCheckResult(
+        passed=not errors, metadata={"invalid_rows": len(errors), "first_errors": "\n".join(errors[:10]) or "none"}
+    )
 
 
-@_check(description="Re-scan of every text field of the kept rows (hunk, human comment, review, path, repo) with a second, "
-       "independent detector (gitleaks' rules; the gates redact with detect-secrets) finds no secret or e-mail left.")
+@_check(
+    description="Re-scan of every text field of the kept rows (hunk, human comment, review, path, repo) with a second, "
+    "independent detector (gitleaks' rules; the gates redact with detect-secrets) finds no secret or e-mail left."
+)
 def gold_no_secrets(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     leaks = []
     for split, rows in _rows(artifacts, context.partition_key).items():
         for row in rows:
-            fields = {"diff_hunk": row["diff_hunk"], "human_comment": row["human_comment"], "review": json.dumps(row["review"]),
-                      "path": row["path"], "repo": row["repo"]}
+            fields = {
+                "diff_hunk": row["diff_hunk"],
+                "human_comment": row["human_comment"],
+                "review": json.dumps(row["review"]),
+                "path": row["path"],
+                "repo": row["repo"],
+            }
             found = {name: find_leaks(text) for name, text in fields.items()}
             if any(found.values()):
                 # Rule ids and field names only: the metadata must not quote the secret it reports.
-                leaks.append(f"{split}: {row['id']} " + ", ".join(f"{name}: {'/'.join(ids)}" for name, ids in found.items() if ids))
-    return dg.AssetCheckResult(passed=not leaks, metadata={"rows_with_secrets": len(leaks), "rows": "\n".join(leaks[:10]) or "none",
-                                                           "detector": "gitleaks rules (review_slm/data/gitleaks)"})
+                leaks.append(
+                    f"{split}: {row['id']} "
+                    + ", ".join(f"{name}: {'/'.join(ids)}" for name, ids in found.items() if ids)
+                )
+    return dg.AssetCheckResult(
+        passed=not leaks,
+        metadata={
+            "rows_with_secrets": len(leaks),
+            "rows": "\n".join(leaks[:10]) or "none",
+            "detector": "gitleaks rules (review_slm/data/gitleaks)",
+        },
+    )
 
 
 @_check(description="The share of lazy 'no issues' examples is under the configured cap.")
@@ -68,38 +89,75 @@ def gold_lazy_share_under_cap(context: dg.AssetCheckExecutionContext, artifacts:
     return dg.AssetCheckResult(passed=share <= cap + 1e-9, metadata={"lazy_share": round(share, 4), "cap": cap})
 
 
-@_check(description="Near-duplicate share of the kept rows (MinHash re-scan at the gates' threshold) is under its limit.")
-def gold_duplicate_share_under_threshold(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+@_check(
+    description="Near-duplicate share of the kept rows (MinHash re-scan at the gates' threshold) is under its limit."
+)
+def gold_duplicate_share_under_threshold(
+    context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore
+) -> dg.AssetCheckResult:
     gates = _gates(artifacts, context.partition_key)
     rows = [r for split_rows in _rows(artifacts, context.partition_key).values() for r in split_rows]
-    share = duplicate_share([r["diff_hunk"] + "\n" + r["human_comment"] for r in rows], gates["near_duplicate_threshold"])
+    share = duplicate_share(
+        [r["diff_hunk"] + "\n" + r["human_comment"] for r in rows], gates["near_duplicate_threshold"]
+    )
     return dg.AssetCheckResult(
         passed=share <= gates["max_duplicate_share"],
-        metadata={"duplicate_share": round(share, 4), "limit": gates["max_duplicate_share"], "threshold": gates["near_duplicate_threshold"]},
+        metadata={
+            "duplicate_share": round(share, 4),
+            "limit": gates["max_duplicate_share"],
+            "threshold": gates["near_duplicate_threshold"],
+        },
     )
 
 
-@_check(description="The test split is row for row, value for value, the frozen one, so every iteration is scored on the same rows.")
+@_check(
+    description="The test split is row for row, value for value, the frozen one, so every iteration is scored on "
+    "the same rows."
+)
 def gold_test_split_frozen(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     frozen_uri = SharedArtifacts(artifacts).frozen_test_split
     current = pq.read_table(artifacts.local_path(iteration(artifacts, context.partition_key).gold_split("test")))
     if not artifacts.exists(frozen_uri):
-        return dg.AssetCheckResult(passed=False, metadata={"frozen_rows": 0, "test_rows": current.num_rows,
-                                                           "why": "no test split is frozen (too few test rows to freeze one)"})
+        return dg.AssetCheckResult(
+            passed=False,
+            metadata={
+                "frozen_rows": 0,
+                "test_rows": current.num_rows,
+                "why": "no test split is frozen (too few test rows to freeze one)",
+            },
+        )
     frozen = pq.read_table(artifacts.local_path(frozen_uri))
-    return dg.AssetCheckResult(passed=frozen.equals(current), metadata={"frozen_rows": frozen.num_rows, "test_rows": current.num_rows})
+    return dg.AssetCheckResult(
+        passed=frozen.equals(current), metadata={"frozen_rows": frozen.num_rows, "test_rows": current.num_rows}
+    )
 
 
-@_check(description="At least `min_kept_rows` rows were kept and the test split has at least `min_test_rows`: an input that "
-        "was (nearly) all quarantined is refused, not trained on.")
+@_check(
+    description="At least `min_kept_rows` rows were kept and the test split has at least `min_test_rows`: an input "
+    "that "
+    "was (nearly) all quarantined is refused, not trained on."
+)
 def gold_min_rows(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     gates = _gates(artifacts, context.partition_key)
     counts = {split: len(rows) for split, rows in _rows(artifacts, context.partition_key).items()}
     kept = counts["train"] + counts["val"]  # the test rows are the frozen split's, not this run's
     passed = kept >= gates["min_kept_rows"] and counts["test"] >= gates["min_test_rows"]
-    return dg.AssetCheckResult(passed=passed, metadata={"train_val_rows": kept, "test_rows": counts["test"],
-                                                        "min_kept_rows": gates["min_kept_rows"], "min_test_rows": gates["min_test_rows"]})
+    return dg.AssetCheckResult(
+        passed=passed,
+        metadata={
+            "train_val_rows": kept,
+            "test_rows": counts["test"],
+            "min_kept_rows": gates["min_kept_rows"],
+            "min_test_rows": gates["min_test_rows"],
+        },
+    )
 
 
-GOLD_SET_CHECKS = [gold_schema_valid, gold_no_secrets, gold_lazy_share_under_cap, gold_duplicate_share_under_threshold, gold_test_split_frozen,
-                   gold_min_rows]
+GOLD_SET_CHECKS = [
+    gold_schema_valid,
+    gold_no_secrets,
+    gold_lazy_share_under_cap,
+    gold_duplicate_share_under_threshold,
+    gold_test_split_frozen,
+    gold_min_rows,
+]

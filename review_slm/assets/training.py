@@ -1,6 +1,5 @@
 """Training assets: resolve the parent model, SFT, preference pairs from the SFT model, DPO."""
 
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -19,8 +18,8 @@ from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.feedback_source import FeedbackSource
 from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
 from review_slm.resources.student_tokenizer import StudentTokenizer
-from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import IterationArtifacts, Scratch, iteration
 from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
 
@@ -40,13 +39,20 @@ def _loss_metadata(history: list[dict], stage: str) -> dict:
         return {}
     from review_slm.training.plots import loss_figure, markdown_image, png_bytes
 
-    return {"loss_plot": dg.MetadataValue.md(markdown_image(png_bytes(loss_figure(history, stage)), f"{stage} loss")),
-            "loss_curve": _loss_table(history, every=max(1, len(history) // 20))}
+    return {
+        "loss_plot": dg.MetadataValue.md(markdown_image(png_bytes(loss_figure(history, stage)), f"{stage} loss")),
+        "loss_curve": _loss_table(history, every=max(1, len(history) // 20)),
+    }
 
 
 def _run_trainer(
-    context: dg.AssetExecutionContext, rec: Recipe, stage_name: str, make_spec: Callable[[Recipe], JobSpec],
-    tracking: MlflowTracking, launcher: TrainingLauncher, params: dict,
+    context: dg.AssetExecutionContext,
+    rec: Recipe,
+    stage_name: str,
+    make_spec: Callable[[Recipe], JobSpec],
+    tracking: MlflowTracking,
+    launcher: TrainingLauncher,
+    params: dict,
 ) -> tuple[str, dict]:
     """Open the asset's MLflow run, launch the entrypoint with it, close the run whatever happens.
 
@@ -68,8 +74,11 @@ def _run_trainer(
                 smaller = stage.halved_micro_batch() if failure.kind == "oom" else None
                 if smaller is None or smaller.per_device_batch_size < rec.resilience.min_micro_batch:
                     raise _failure(failure, attempts, rec, tracking, run_id) from None
-                context.log.warning(f"{failure} -> retrying with micro-batch {smaller.per_device_batch_size} x "
-                                    f"accumulation {smaller.gradient_accumulation_steps} (same effective batch {smaller.effective_batch})")
+                context.log.warning(
+                    f"{failure} -> retrying with micro-batch {smaller.per_device_batch_size} x "
+                    f"accumulation {smaller.gradient_accumulation_steps} (same effective batch "
+                    f"{smaller.effective_batch})"
+                )
                 rec = rec.model_copy(update={stage_name: smaller})
     except Exception:
         tracking.set_tags(run_id, {"review_slm.micro_batch_attempts": " -> ".join(attempts)})
@@ -78,32 +87,49 @@ def _run_trainer(
     result["oom_retries"] = len(attempts) - 1
     result["micro_batch_attempts"] = " -> ".join(attempts)
     result["resumed_from_step"] = result.get("resumed_from_step") or 0
-    tracking.set_tags(run_id, {"review_slm.micro_batch_attempts": result["micro_batch_attempts"],
-                               "review_slm.resumed_from_step": str(result["resumed_from_step"])})
+    tracking.set_tags(
+        run_id,
+        {
+            "review_slm.micro_batch_attempts": result["micro_batch_attempts"],
+            "review_slm.resumed_from_step": str(result["resumed_from_step"]),
+        },
+    )
     numeric = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     tracking.log_metrics(run_id, numeric)
     tracking.end_run(run_id)
     return run_id, result
 
 
-def _failure(failure: TrainerFailed, attempts: list[str], rec: Recipe, tracking: MlflowTracking, run_id: str) -> dg.Failure:
+def _failure(
+    failure: TrainerFailed, attempts: list[str], rec: Recipe, tracking: MlflowTracking, run_id: str
+) -> dg.Failure:
     """The asset's failure for a classified trainer failure: says what happened and, for OOM, what was tried."""
     details = {k: v for k, v in failure.details.items() if k not in ("failure", "message")}
     if failure.kind == "oom":
-        description = (f"out of memory at every micro-batch tried (micro-batch x accumulation: {', '.join(attempts)}); "
-                       f"the floor is resilience.min_micro_batch={rec.resilience.min_micro_batch}. Last error: {failure}")
+        description = (
+            f"out of memory at every micro-batch tried (micro-batch x accumulation: {', '.join(attempts)}); "
+            f"the floor is resilience.min_micro_batch={rec.resilience.min_micro_batch}. Last error: {failure}"
+        )
     else:
         description = f"{failure.kind}: {failure}. Nothing was promoted."
-    tracking.set_tags(run_id, {"review_slm.failure": failure.kind, **{f"review_slm.failure.{k}": str(v) for k, v in details.items()}})
+    tracking.set_tags(
+        run_id, {"review_slm.failure": failure.kind, **{f"review_slm.failure.{k}": str(v) for k, v in details.items()}}
+    )
     tracking.log_text(run_id, description, "failure.txt")
-    metadata = {"failure": failure.kind, "micro_batch_attempts": " -> ".join(attempts), "mlflow_run_id": run_id,
-                **{k: str(v) if isinstance(v, float) else v for k, v in details.items() if v is not None}}
+    metadata = {
+        "failure": failure.kind,
+        "micro_batch_attempts": " -> ".join(attempts),
+        "mlflow_run_id": run_id,
+        **{k: str(v) if isinstance(v, float) else v for k, v in details.items() if v is not None},
+    }
     return dg.Failure(description=description, metadata=metadata, allow_retries=False)
 
 
 def _trainer_metadata(result: dict) -> dict:
     """What the trainer reported, as Dagster metadata (nested values as JSON)."""
-    return {k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in result.items() if v is not None}
+    return {
+        k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in result.items() if v is not None
+    }
 
 
 # A killed or preempted trainer is retried; the retry resumes from the last checkpoint of this
@@ -125,17 +151,33 @@ class Trained:
     history: list[dict]
 
 
-def _train(context: dg.AssetExecutionContext, asset: Literal["sft_adapter", "dpo_model"], task: str, stage_name: str,
-           layout: IterationArtifacts, recipe: TrainingRecipe, tracking: MlflowTracking, launcher: TrainingLauncher,
-           params: dict, **inputs: str) -> Trained:
+def _train(
+    context: dg.AssetExecutionContext,
+    asset: Literal["sft_adapter", "dpo_model"],
+    task: str,
+    stage_name: str,
+    layout: IterationArtifacts,
+    recipe: TrainingRecipe,
+    tracking: MlflowTracking,
+    launcher: TrainingLauncher,
+    params: dict,
+    **inputs: str,
+) -> Trained:
     """The part `sft_adapter` and `dpo_model` share: a fresh scratch place, the typed job spec (rebuilt
     per attempt: an OOM retry shrinks the micro-batch), the trainer under MLflow, its loss history."""
     parent = _parent(layout)
     scratch = layout.scratch(asset)
 
     def make_spec(attempt: Recipe) -> JobSpec:
-        return JobSpec(task=task, recipe=attempt, cache_dir=recipe.cache_dir, parent_model=parent["model_uri"],
-                       output_dir=scratch, checkpoint_uri=layout.checkpoints(asset), **inputs)
+        return JobSpec(
+            task=task,
+            recipe=attempt,
+            cache_dir=recipe.cache_dir,
+            parent_model=parent["model_uri"],
+            output_dir=scratch,
+            checkpoint_uri=layout.checkpoints(asset),
+            **inputs,
+        )
 
     params = {"recipe": recipe.load().label, "parent_model": parent["model_uri"], **params}
     run_id, result = _run_trainer(context, recipe.load(), stage_name, make_spec, tracking, launcher, params)
@@ -163,14 +205,26 @@ def _trained_metadata(trained: Trained, parent: dict, tracking: MlflowTracking, 
     description="Resolve Version: the model this iteration starts from, i.e. what the last promoted earlier iteration "
     "deployed (MLflow registry), or the recipe's base model for the first iteration.",
 )
-def parent_model(context: dg.AssetExecutionContext, tracking: MlflowTracking, recipe: TrainingRecipe, artifacts: ArtifactStore) -> dg.MaterializeResult:
+def parent_model(
+    context: dg.AssetExecutionContext, tracking: MlflowTracking, recipe: TrainingRecipe, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
     key = context.partition_key
     rec = recipe.load()
     promoted = tracking.promoted_before(key)
     if promoted is None:
-        parent = {"model_uri": rec.base_model, "parent_iteration": None, "registry_version": None, "kind": "recipe base"}
+        parent = {
+            "model_uri": rec.base_model,
+            "parent_iteration": None,
+            "registry_version": None,
+            "kind": "recipe base",
+        }
     else:
-        parent = {"model_uri": promoted.source, "parent_iteration": promoted.iteration, "registry_version": promoted.version, "kind": "promoted model"}
+        parent = {
+            "model_uri": promoted.source,
+            "parent_iteration": promoted.iteration,
+            "registry_version": promoted.version,
+            "kind": "promoted model",
+        }
     parent["recipe"] = rec.label
     artifacts.write_json(iteration(artifacts, key).parent, parent)
     context.log.info(f"iteration {key} starts from {parent['kind']} {parent['model_uri']}")
@@ -193,7 +247,8 @@ def parent_model(context: dg.AssetExecutionContext, tracking: MlflowTracking, re
     tags={"stage": "training"},
     deps=[gold_set, parent_model],
     retry_policy=TRAINING_RETRY,
-    description="Supervised fine-tuning of the parent model on the gold train split with TRL SFTTrainer, assistant-only "
+    description="Supervised fine-tuning of the parent model on the gold train split with TRL SFTTrainer, "
+    "assistant-only "
     "loss: a LoRA adapter (QLoRA 4-bit on CUDA) for a pretrained base, full weights for the random-weight embedded "
     "default. Runs the training entrypoint over Dagster Pipes.",
 )
@@ -206,10 +261,27 @@ def sft_adapter(
 ) -> dg.MaterializeResult:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
-    params = {"parent_iteration": _parent(layout)["parent_iteration"], "finetuning": rec.finetuning, "lora_r": rec.lora.r,
-              "lora_alpha": rec.lora.alpha, "curriculum": rec.curriculum, **{f"sft.{k}": v for k, v in rec.sft.model_dump().items()}}
-    trained = _train(context, "sft_adapter", "sft", "sft", layout, recipe, tracking, launcher, params,
-                     train_file=layout.gold_split("train"), val_file=layout.gold_split("val"))
+    params = {
+        "parent_iteration": _parent(layout)["parent_iteration"],
+        "finetuning": rec.finetuning,
+        "lora_r": rec.lora.r,
+        "lora_alpha": rec.lora.alpha,
+        "curriculum": rec.curriculum,
+        **{f"sft.{k}": v for k, v in rec.sft.model_dump().items()},
+    }
+    trained = _train(
+        context,
+        "sft_adapter",
+        "sft",
+        "sft",
+        layout,
+        recipe,
+        tracking,
+        launcher,
+        params,
+        train_file=layout.gold_split("train"),
+        val_file=layout.gold_split("val"),
+    )
     uri = artifacts.promote_dir(artifacts.join(trained.scratch, TrainerOutputs.SFT_ADAPTER), layout.sft_adapter)
     return dg.MaterializeResult(metadata={**_trained_metadata(trained, _parent(layout), tracking, "sft"), "uri": uri})
 
@@ -242,25 +314,38 @@ def preference_pairs(
 ) -> dg.MaterializeResult:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
-    train = sorted(artifacts.read_table(layout.gold_split("train")), key=lambda r: r["id"])[: rec.generation.max_prompts]
+    train = sorted(artifacts.read_table(layout.gold_split("train")), key=lambda r: r["id"])[
+        : rec.generation.max_prompts
+    ]
     scratch = layout.scratch("preference_pairs")
     prompts = [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in train]
-    request = GenerateRequest(name="sft", model=_parent(layout)["model_uri"], adapter=layout.sft_adapter,
-                              prompts_file=artifacts.write_table(artifacts.join(scratch, Scratch.PROMPTS), prompts, tables.PROMPTS),
-                              output_file=artifacts.join(scratch, Scratch.answers("sft")))
+    request = GenerateRequest(
+        name="sft",
+        model=_parent(layout)["model_uri"],
+        adapter=layout.sft_adapter,
+        prompts_file=artifacts.write_table(artifacts.join(scratch, Scratch.PROMPTS), prompts, tables.PROMPTS),
+        output_file=artifacts.join(scratch, Scratch.answers("sft")),
+    )
     launcher.launch(context, JobSpec(task="generate", recipe=rec, cache_dir=recipe.cache_dir, generate=[request]), {})
     answers = {a["id"]: a["answer"] for a in artifacts.read_table(request.output_file)}
     outcome = build_preference_pairs(train, answers, config.min_quality_gap, config.reject_lazy)
     # Feedback on the reviewer's own comments: the same gates as mined reviews (secrets, budget, duplicates).
     items = [item for repo in feedback.repos for item in feedback.items(repo)]
-    fed = feedback_pairs(items, GateConfig(max_example_tokens=rec.max_example_tokens), StudentTokenizer(rec, recipe.cache_dir).count_examples)
+    fed = feedback_pairs(
+        items,
+        GateConfig(max_example_tokens=rec.max_example_tokens),
+        StudentTokenizer(rec, recipe.cache_dir).count_examples,
+    )
     uri = artifacts.write_table(layout.pairs, outcome.pairs + fed.pairs, tables.PAIRS)
     artifacts.write_table(layout.sft_answers, [{"id": i, "answer": a} for i, a in answers.items()], tables.ANSWERS)
     return dg.MaterializeResult(
         metadata={
             "prompts": len(train),
             "pairs": len(outcome.pairs) + len(fed.pairs),
-            **{f"rejected_{kind}" if kind not in ("matched_gold", "no_answer") else kind: n for kind, n in sorted(outcome.kinds.items())},
+            **{
+                f"rejected_{kind}" if kind not in ("matched_gold", "no_answer") else kind: n
+                for kind, n in sorted(outcome.kinds.items())
+            },
             "feedback_comments": len(items),
             "feedback_pairs": len(fed.pairs),
             **{f"feedback_{kind}": fed.kinds.get(kind, 0) for kind in FEEDBACK_KINDS},
@@ -299,8 +384,19 @@ def dpo_model(
     params = {"method": method, **{f"{stage}.{k}": v for k, v in getattr(rec, stage).model_dump().items()}}
     # DPO/ORPO learn from the preference pairs; GRPO samples its own answers to the gold train prompts.
     data = {"train_file": layout.gold_split("train")} if method == "grpo" else {"pairs_file": layout.pairs}
-    trained = _train(context, "dpo_model", method, stage, layout, recipe, tracking, launcher, params,
-                     adapter_dir=layout.sft_adapter, **data)
+    trained = _train(
+        context,
+        "dpo_model",
+        method,
+        stage,
+        layout,
+        recipe,
+        tracking,
+        launcher,
+        params,
+        adapter_dir=layout.sft_adapter,
+        **data,
+    )
     uri = artifacts.promote_dir(artifacts.join(trained.scratch, TrainerOutputs.MERGED_MODEL), layout.candidate_model)
     # The preference-tuned LoRA adapter too: a server already running the parent model can load it
     # instead of rolling out the merged weights (KServe `lora_hot_load`). There is none when there were
@@ -309,12 +405,18 @@ def dpo_model(
     is_adapter = artifacts.exists(artifacts.join(policy, TrainerOutputs.ADAPTER_MARKER))
     adapter_uri = artifacts.promote_dir(policy, layout.candidate_adapter) if is_adapter else None
     parent = _parent(layout)
-    artifacts.write_json(layout.candidate_outputs, {"model_uri": uri, "adapter_uri": adapter_uri, "parent_model": parent["model_uri"]})
+    artifacts.write_json(
+        layout.candidate_outputs, {"model_uri": uri, "adapter_uri": adapter_uri, "parent_model": parent["model_uri"]}
+    )
     return dg.MaterializeResult(
         metadata={
             **_trained_metadata(trained, parent, tracking, method),
             "model_uri": uri,
-            "adapter_uri": adapter_uri or ("none (full fine-tuning: the policy is full weights)" if rec.finetuning == "full"
-                                           else "none (no preference pairs)"),
+            "adapter_uri": adapter_uri
+            or (
+                "none (full fine-tuning: the policy is full weights)"
+                if rec.finetuning == "full"
+                else "none (no preference pairs)"
+            ),
         }
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 from kubernetes import client, config
 
 
-def api_client(api_url: str | None = None, in_cluster: bool = False, kubeconfig_path: str | None = None,
-               context: str | None = None) -> client.ApiClient:
+def api_client(
+    api_url: str | None = None, in_cluster: bool = False, kubeconfig_path: str | None = None, context: str | None = None
+) -> client.ApiClient:
     configuration = client.Configuration()
     if api_url:
         configuration.host = api_url.rstrip("/")

@@ -42,8 +42,15 @@ def served_models(base_url: str, timeout: float = 10.0) -> list[str]:
     return [m["id"] for m in response.json().get("data", [])]
 
 
-def chat_answers(base_url: str, model: str | None, prompts: list[dict], max_tokens: int, concurrency: int = 4,
-                 timeout: float = 120.0, structured: bool = True) -> list[dict]:
+def chat_answers(
+    base_url: str,
+    model: str | None,
+    prompts: list[dict],
+    max_tokens: int,
+    concurrency: int = 4,
+    timeout: float = 120.0,
+    structured: bool = True,
+) -> list[dict]:
     """One greedy completion per prompt (`{"id", "messages"}`), `concurrency` requests at a time.
 
     `model` None sends no model name: a server pinned to one model (`transformers serve MODEL`) answers with it.
@@ -51,7 +58,12 @@ def chat_answers(base_url: str, model: str | None, prompts: list[dict], max_toke
     url = f"{base_url.rstrip('/')}/v1/chat/completions"
 
     def ask(client: httpx.Client, prompt: dict) -> dict:
-        body = {"messages": prompt["messages"], "max_tokens": max_tokens, "temperature": 0, **({"model": model} if model else {})}
+        body = {
+            "messages": prompt["messages"],
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            **({"model": model} if model else {}),
+        }
         if structured:
             body["response_format"] = review_response_format()
         try:
@@ -59,7 +71,10 @@ def chat_answers(base_url: str, model: str | None, prompts: list[dict], max_toke
         except httpx.HTTPError as err:
             raise EndpointError(f"POST {url} (prompt {prompt['id']}): {err}") from err
         if response.status_code != 200:
-            raise EndpointError(f"POST {url} (prompt {prompt['id']}, model {model!r}): HTTP {response.status_code}: {response.text[:200]}")
+            raise EndpointError(
+                f"POST {url} (prompt {prompt['id']}, model {model!r}): HTTP {response.status_code}: "
+                f"{response.text[:200]}"
+            )
         return {"id": prompt["id"], "answer": response.json()["choices"][0]["message"]["content"] or ""}
 
     with httpx.Client(headers=_headers(), timeout=timeout) as client, ThreadPoolExecutor(max(1, concurrency)) as pool:

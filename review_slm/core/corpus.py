@@ -11,8 +11,17 @@ from review_slm.core.scrub import redact_comment
 
 # What the parser reads; the rest of GitHub's payload (reactions, _links, node ids...) is not kept.
 KEPT_FIELDS = (
-    "id", "in_reply_to_id", "path", "line", "diff_hunk", "body", "html_url", "pull_request_url",
-    "created_at", "updated_at", "commit_id",
+    "id",
+    "in_reply_to_id",
+    "path",
+    "line",
+    "diff_hunk",
+    "body",
+    "html_url",
+    "pull_request_url",
+    "created_at",
+    "updated_at",
+    "commit_id",
 )
 
 Change = Literal["new", "updated", "duplicate"]

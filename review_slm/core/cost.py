@@ -54,9 +54,17 @@ def estimate_training_cost(recipe: Recipe, train_tokens: int) -> CostEstimate:
     hw = recipe.hardware
     gpus = max(hw.gpus_per_node, 1) * hw.nodes
     if hw.accelerator != "cuda" or hw.peak_tflops == 0:
-        return CostEstimate(train_tokens, epochs, params, flops, 0.0, 0.0, f"{hw.accelerator}: no GPU-hours (set hardware.peak_tflops)")
+        return CostEstimate(
+            train_tokens, epochs, params, flops, 0.0, 0.0, f"{hw.accelerator}: no GPU-hours (set hardware.peak_tflops)"
+        )
     gpu_hours = flops / (hw.peak_tflops * 1e12 * hw.assumed_mfu) / 3600
     return CostEstimate(
-        train_tokens, epochs, params, flops, round(gpu_hours, 4), round(gpu_hours * hw.gpu_hour_usd, 2),
-        f"{gpus}x {hw.gpu_type} at {hw.peak_tflops:g} TFLOP/s, MFU {hw.assumed_mfu:.0%}, ${hw.gpu_hour_usd}/GPU-hour; SFT only",
+        train_tokens,
+        epochs,
+        params,
+        flops,
+        round(gpu_hours, 4),
+        round(gpu_hours * hw.gpu_hour_usd, 2),
+        f"{gpus}x {hw.gpu_type} at {hw.peak_tflops:g} TFLOP/s, MFU {hw.assumed_mfu:.0%}, ${hw.gpu_hour_usd}/GPU-hour; "
+        f"SFT only",
     )

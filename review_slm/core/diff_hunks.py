@@ -10,7 +10,10 @@ HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 def new_file_lines(hunk: str) -> list[tuple[int, str]]:
     """(new-file line number, text) for every context or added line of the hunk."""
     raw_lines = hunk.splitlines()
-    return [(number, raw_lines[i][1:] if raw_lines[i][:1] in "+ " else raw_lines[i]) for i, number in enumerate_new_lines(hunk)]
+    return [
+        (number, raw_lines[i][1:] if raw_lines[i][:1] in "+ " else raw_lines[i])
+        for i, number in enumerate_new_lines(hunk)
+    ]
 
 
 def numbered_hunk(hunk: str) -> str:
@@ -51,11 +54,14 @@ def enumerate_new_lines(hunk: str) -> list[tuple[int, int]]:
 def shift_hunk(hunk: str, offset: int) -> str:
     """The same hunk `offset` lines further down the file: every `@@` header's start lines move
     (an old start of 0, a new file, stays 0). Used to augment training data: see `shifted_example`."""
+
     def move(m: re.Match) -> str:
         old, old_n, new, new_n = m.group(1), m.group(2), m.group(3), m.group(4)
         old_start = int(old) + offset if int(old) else 0
-        return (f"@@ -{old_start}{',' + old_n if old_n is not None else ''} "
-                f"+{int(new) + offset}{',' + new_n if new_n is not None else ''} @@")
+        return (
+            f"@@ -{old_start}{',' + old_n if old_n is not None else ''} "
+            f"+{int(new) + offset}{',' + new_n if new_n is not None else ''} @@"
+        )
 
     return "\n".join(HUNK_HEADER.sub(move, raw, count=1) for raw in hunk.splitlines())
 

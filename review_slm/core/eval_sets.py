@@ -28,8 +28,15 @@ def bug_suite_rows(languages: tuple[str, ...] | None = None) -> list[dict]:
 
 def eval_items(test_rows: list[dict]) -> list[dict]:
     """Frozen test split + the labelled bug suite, each item tagged with its `set`."""
+
     def item(row: dict, prefix: str, set_name: str) -> dict:
-        return {"id": f"{prefix}:{row['id']}", "set": set_name, "path": row["path"], "language": row["language"],
-                "diff_hunk": row["diff_hunk"], "review": row["review"]}
+        return {
+            "id": f"{prefix}:{row['id']}",
+            "set": set_name,
+            "path": row["path"],
+            "language": row["language"],
+            "diff_hunk": row["diff_hunk"],
+            "review": row["review"],
+        }
 
     return [item(r, "test", "test") for r in test_rows] + [item(r, "bugs", "bug_suite") for r in bug_suite_rows()]

@@ -42,12 +42,21 @@ class Evaluation:
         return markdown_table(self.results)
 
     def table_by_set(self) -> str:
-        return markdown_table({f"{name} {s}": m.as_dict() for name, sets in self.by_set.items() for s, m in sets.items() if s != "all"})
+        return markdown_table(
+            {f"{name} {s}": m.as_dict() for name, sets in self.by_set.items() for s, m in sets.items() if s != "all"}
+        )
 
     def table_by_language(self) -> str:
         """The candidate and the gate's reference, per language of the evaluated items."""
-        return markdown_table({f"{name} {g}": m.as_dict() for name, groups in self.by_group.items()
-                               if name in ("candidate", self.reference) for g, m in groups.items() if g.startswith("lang_")})
+        return markdown_table(
+            {
+                f"{name} {g}": m.as_dict()
+                for name, groups in self.by_group.items()
+                if name in ("candidate", self.reference)
+                for g, m in groups.items()
+                if g.startswith("lang_")
+            }
+        )
 
     def mlflow_metrics(self) -> dict[str, float]:
         """`<model>/<metric>` over all items and `<model>/<set>/<metric>` per evaluation set."""
@@ -66,13 +75,23 @@ class Evaluation:
         for name, sets in {**self.by_set, "reference": self.by_set[self.reference]}.items():
             out.update({f"{name}_{k}": v for k, v in sets["all"].as_dict().items() if k != "items"})
             if name in ("candidate", "reference"):
-                out.update({f"{name}_{s}_{k}": getattr(m, k) for s, m in sets.items() if s != "all" for k in CHARTED_BY_SET})
+                out.update(
+                    {f"{name}_{s}_{k}": getattr(m, k) for s, m in sets.items() if s != "all" for k in CHARTED_BY_SET}
+                )
         out.update(group_metric_metadata("candidate", self.by_group["candidate"]))
         out.update(group_metric_metadata("reference", self.by_group[self.reference]))
         return out
 
-    def report(self, iteration: str, models: dict[str, str], tolerance: float, champion_iteration: str | None, run_id: str,
-               answers_by_model: dict[str, dict[str, str]], samples: int = 10) -> dict:
+    def report(
+        self,
+        iteration: str,
+        models: dict[str, str],
+        tolerance: float,
+        champion_iteration: str | None,
+        run_id: str,
+        answers_by_model: dict[str, dict[str, str]],
+        samples: int = 10,
+    ) -> dict:
         """The JSON report the blocking check and deployment read."""
         d = self.decision
         return {
@@ -80,13 +99,27 @@ class Evaluation:
             "models": models,
             "metrics": self.results,
             "metrics_by_set": {name: {s: m.as_dict() for s, m in sets.items()} for name, sets in self.by_set.items()},
-            "metrics_by_group": {name: {g: m.as_dict() for g, m in groups.items()} for name, groups in self.by_group.items()},
-            "gate": {"passed": d.passed, "reference": self.reference, "tolerance": tolerance, "score_delta": d.score_delta,
-                     "no_issues_delta": d.no_issues_delta, "reason": d.reason},
+            "metrics_by_group": {
+                name: {g: m.as_dict() for g, m in groups.items()} for name, groups in self.by_group.items()
+            },
+            "gate": {
+                "passed": d.passed,
+                "reference": self.reference,
+                "tolerance": tolerance,
+                "score_delta": d.score_delta,
+                "no_issues_delta": d.no_issues_delta,
+                "reason": d.reason,
+            },
             "champion_iteration": champion_iteration,
             "mlflow_run_id": run_id,
-            "samples": [{"id": i["id"], "gold": i["review"], **{m: a[i["id"]] for m, a in answers_by_model.items() if i["id"] in a}}
-                        for i in self.items[:samples]],
+            "samples": [
+                {
+                    "id": i["id"],
+                    "gold": i["review"],
+                    **{m: a[i["id"]] for m, a in answers_by_model.items() if i["id"] in a},
+                }
+                for i in self.items[:samples]
+            ],
         }
 
 
@@ -94,13 +127,16 @@ def evaluate(items: list[dict], answers_by_model: dict[str, dict[str, str]], tol
     """Score every model's answers per evaluation set; gate the candidate against the champion (or the base)."""
     by_set = {name: metrics_by_set(items, answers) for name, answers in answers_by_model.items()}
     reference = "champion" if "champion" in by_set else "base"
-    decision = promotion_decision(by_set["candidate"]["all"].as_dict(), by_set[reference]["all"].as_dict(), reference, tolerance)
+    decision = promotion_decision(
+        by_set["candidate"]["all"].as_dict(), by_set[reference]["all"].as_dict(), reference, tolerance
+    )
     by_group = {name: metrics_by_group(items, answers) for name, answers in answers_by_model.items()}
     return Evaluation(items, by_set, reference, decision, by_group)
 
 
 def sample_rows(items: list[dict], answers: dict[str, str], per_set: int = 6) -> list[dict[str, str]]:
     """A few items of each evaluation set side by side: the hunk, the gold review, what the candidate said."""
+
     def cell(text: str, limit: int = 400) -> str:
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -110,6 +146,13 @@ def sample_rows(items: list[dict], answers: dict[str, str], per_set: int = 6) ->
             answer = answers.get(item["id"], "")
             gold = Review.model_validate(item["review"])
             verdict = score_answer(answer, gold, hunk_path=item["path"])
-            rows.append({"item": item["id"], "diff": cell(item["diff_hunk"]), "gold": cell(render_review(gold)),
-                         "candidate": cell(answer), "verdict": verdict.kind + (f" ({verdict.error})" if verdict.error else "")})
+            rows.append(
+                {
+                    "item": item["id"],
+                    "diff": cell(item["diff_hunk"]),
+                    "gold": cell(render_review(gold)),
+                    "candidate": cell(answer),
+                    "verdict": verdict.kind + (f" ({verdict.error})" if verdict.error else ""),
+                }
+            )
     return rows

@@ -3,11 +3,13 @@
 The reviewer's inline comments (by the bot login, with the finding hidden in the body by
 `core/pr_review.finding_marker`) are judged by what people did with them:
 
-| kind        | signal                                                                 | chosen                       | rejected            |
-|-------------|------------------------------------------------------------------------|------------------------------|---------------------|
-| `accepted`  | more 👍 than 👎, an acknowledging reply ("fixed", "thanks"), the thread resolved, or the commented line changed by a later commit (the comment is outdated), without a 👎 majority | the finding | "No issues found." |
-| `corrected` | a human reply that is not an acknowledgement, without a 👍 majority       | the human's reply, structured | the finding         |
-| `dismissed` | more 👎 than 👍 and no reply, or a reply saying it is a false positive  | "No issues found."            | the finding         |
+- `accepted`: more 👍 than 👎, an acknowledging reply ("fixed", "thanks"), the thread resolved, or the
+  commented line changed by a later commit (the comment is outdated), without a 👎 majority.
+  Chosen: the finding; rejected: "No issues found.".
+- `corrected`: a human reply that is not an acknowledgement, without a 👍 majority.
+  Chosen: the human's reply, structured; rejected: the finding.
+- `dismissed`: more 👎 than 👍 and no reply, or a reply saying it is a false positive.
+  Chosen: "No issues found."; rejected: the finding.
 
 Anything else (no reaction, no reply, unresolved) says nothing and makes no pair. The rows then go
 through the same gates as mined reviews (`gate_feedback`): secret redaction on every field, empty or
@@ -32,11 +34,17 @@ from review_slm.core.secrets import redact
 from review_slm.core.structuring import structure_human_comment
 
 FEEDBACK_KINDS = ("accepted", "corrected", "dismissed")
-_ACK = re.compile(r"^\W*(thanks|thank you|thx|done|fixed|good catch|nice catch|agreed|agree|will do|yes|yep|ack|\+1|lgtm|addressed|updated)\b",
-                  re.IGNORECASE)
+_ACK = re.compile(
+    r"^\W*(thanks|thank you|thx|done|fixed|good catch|nice catch|agreed|agree|will "
+    r"do|yes|yep|ack|\+1|lgtm|addressed|updated)\b",
+    re.IGNORECASE,
+)
 # A reply saying the finding is wrong is a dismissal, not a correction to learn as a finding.
-_REBUTTAL = re.compile(r"\b(false positive|not a (bug|problem|leak|race|issue)|this is (fine|intended|intentional)|on purpose|by design|wrong here)\b",
-                       re.IGNORECASE)
+_REBUTTAL = re.compile(
+    r"\b(false positive|not a (bug|problem|leak|race|issue)|this is (fine|intended|intentional)|on purpose|by "
+    r"design|wrong here)\b",
+    re.IGNORECASE,
+)
 _PR_NUMBER = re.compile(r"/pulls/(\d+)$")
 
 
@@ -58,7 +66,8 @@ class FeedbackItem:
     line_changed: bool = False  # a later commit changed the commented line: GitHub marks the comment outdated
 
     def signature(self) -> str:
-        """Changes whenever new feedback arrives (a reaction, a reply, a resolution, a changed line): the sensor's unit of news."""
+        """Changes whenever new feedback arrives (a reaction, a reply, a resolution, a changed line): the
+        sensor's unit of news."""
         return f"{self.thumbs_up}/{self.thumbs_down}/{len(self.replies)}/{int(self.resolved)}/{int(self.line_changed)}"
 
 
@@ -76,9 +85,18 @@ def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: 
         reactions = raw.get("reactions") or {}
         match = _PR_NUMBER.search(raw.get("pull_request_url", ""))
         items[raw["id"]] = FeedbackItem(
-            repo=repo, comment_id=raw["id"], pr_number=int(match.group(1)) if match else None, path=raw["path"],
-            line=line, line_changed=not raw.get("line"), diff_hunk=raw.get("diff_hunk", ""), finding=finding, thumbs_up=int(reactions.get("+1", 0)),
-            thumbs_down=int(reactions.get("-1", 0)), resolved=raw["id"] in resolved_ids)
+            repo=repo,
+            comment_id=raw["id"],
+            pr_number=int(match.group(1)) if match else None,
+            path=raw["path"],
+            line=line,
+            line_changed=not raw.get("line"),
+            diff_hunk=raw.get("diff_hunk", ""),
+            finding=finding,
+            thumbs_up=int(reactions.get("+1", 0)),
+            thumbs_down=int(reactions.get("-1", 0)),
+            resolved=raw["id"] in resolved_ids,
+        )
     for raw in sorted(raws, key=lambda r: (r.get("created_at") or "", r.get("id", 0))):
         root = items.get(raw.get("in_reply_to_id"))
         if root is not None and not is_bot(raw.get("user")) and (raw.get("user") or {}).get("login") != bot_login:
@@ -104,20 +122,30 @@ def judge(item: FeedbackItem) -> str | None:
 
 def _finding_review(item: FeedbackItem) -> Review:
     f = item.finding
-    finding = Finding(path=item.path, line=item.line, severity=f["severity"], category=f["category"],
-                      comment=f["comment"], suggestion=f.get("suggestion", ""))
+    finding = Finding(
+        path=item.path,
+        line=item.line,
+        severity=f["severity"],
+        category=f["category"],
+        comment=f["comment"],
+        suggestion=f.get("suggestion", ""),
+    )
     return Review(findings=[finding], summary=f"{finding.severity.capitalize()} {finding.category} issue")
 
 
 @dataclass
 class FeedbackOutcome:
     pairs: list[dict] = field(default_factory=list)
-    kinds: Counter[str] = field(default_factory=Counter)  # accepted / corrected / dismissed / no_signal / not_reviewable
+    kinds: Counter[str] = field(
+        default_factory=Counter
+    )  # accepted / corrected / dismissed / no_signal / not_reviewable
     quarantined: Counter[str] = field(default_factory=Counter)  # gate reason -> rows
     secrets_redacted: int = 0
 
 
-def feedback_pairs(items: list[FeedbackItem], config: GateConfig, count_tokens: TokenCounter | None = None) -> FeedbackOutcome:
+def feedback_pairs(
+    items: list[FeedbackItem], config: GateConfig, count_tokens: TokenCounter | None = None
+) -> FeedbackOutcome:
     """Preference pairs from judged feedback, after the gates mined reviews pass."""
     out = FeedbackOutcome()
     records: list[tuple[ReviewRecord, FeedbackItem, str]] = []
@@ -128,10 +156,22 @@ def feedback_pairs(items: list[FeedbackItem], config: GateConfig, count_tokens: 
             out.kinds["no_signal" if kind is None else "not_reviewable"] += 1
             continue
         # The record's body is the text that becomes the chosen answer, so the gates judge that text.
-        body = next(b for _, b in item.replies if b.strip() and not _ACK.match(b.strip())) if kind == "corrected" else item.finding["comment"]
-        record = ReviewRecord(source="github", source_id=f"feedback-{item.repo}-{item.comment_id}", repo=item.repo,
-                              path=item.path, line=item.line, language=language, diff_hunk=item.diff_hunk or " ",
-                              body=body, pr_number=item.pr_number)
+        body = (
+            next(b for _, b in item.replies if b.strip() and not _ACK.match(b.strip()))
+            if kind == "corrected"
+            else item.finding["comment"]
+        )
+        record = ReviewRecord(
+            source="github",
+            source_id=f"feedback-{item.repo}-{item.comment_id}",
+            repo=item.repo,
+            path=item.path,
+            line=item.line,
+            language=language,
+            diff_hunk=item.diff_hunk or " ",
+            body=body,
+            pr_number=item.pr_number,
+        )
         record, found = scrub_record(record)
         out.secrets_redacted += bool(found)
         records.append((record, item, kind))
@@ -152,12 +192,14 @@ def feedback_pairs(items: list[FeedbackItem], config: GateConfig, count_tokens: 
         else:
             chosen, rejected = render_review(structure_human_comment(record)), ours
         out.kinds[kind] += 1
-        out.pairs.append({
-            "id": record.record_id,
-            "prompt": student_messages(record.path, record.language, record.diff_hunk),
-            "chosen": [{"role": "assistant", "content": chosen}],
-            "rejected": [{"role": "assistant", "content": rejected}],
-            "rejected_kind": f"feedback_{kind}",
-            "rejected_quality": 0.0,
-        })
+        out.pairs.append(
+            {
+                "id": record.record_id,
+                "prompt": student_messages(record.path, record.language, record.diff_hunk),
+                "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}],
+                "rejected_kind": f"feedback_{kind}",
+                "rejected_quality": 0.0,
+            }
+        )
     return out

@@ -14,7 +14,9 @@ class GateDecision:
     reason: str
 
 
-def promotion_decision(candidate: dict[str, float], reference: dict[str, float], reference_name: str, tolerance: float) -> GateDecision:
+def promotion_decision(
+    candidate: dict[str, float], reference: dict[str, float], reference_name: str, tolerance: float
+) -> GateDecision:
     """Pass iff the score drops by at most `tolerance` and the lazy no-issues rate rises by at most `tolerance`.
 
     The no-issues rate is gated on its own because collapsing into "no issues found" is the
@@ -30,5 +32,7 @@ def promotion_decision(candidate: dict[str, float], reference: dict[str, float],
             f"no-issues rate {candidate['no_issues_rate_on_buggy']:.3f} > {reference_name} "
             f"{reference['no_issues_rate_on_buggy']:.3f} + {tolerance}"
         )
-    reason = "; ".join(problems) if problems else f"no regression against {reference_name} (score delta {score_delta:+.3f})"
+    reason = (
+        "; ".join(problems) if problems else f"no regression against {reference_name} (score delta {score_delta:+.3f})"
+    )
     return GateDecision(not problems, reference_name, score_delta, lazy_delta, reason)

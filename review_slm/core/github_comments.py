@@ -46,7 +46,9 @@ def parse_review_comment(
     source_id = str(raw.get("id", "?"))
 
     def reject(reason: str, field: str | None = None, detail: str = "") -> ParsedComment:
-        return ParsedComment(None, RejectedRow(source="github", source_id=source_id, reason=reason, field=field, detail=detail))
+        return ParsedComment(
+            None, RejectedRow(source="github", source_id=source_id, reason=reason, field=field, detail=detail)
+        )
 
     if "id" not in raw:
         return reject("malformed_id", "id", "comment has no id")
@@ -125,7 +127,11 @@ def parse_threads(raws: list[dict], repo: str, extra_bots: frozenset[str] = froz
         if "id" in raw and raw.get("in_reply_to_id"):
             if is_bot(raw.get("user"), extra_bots):
                 login = (raw.get("user") or {}).get("login")
-                rejected.append(RejectedRow(source="github", source_id=str(raw["id"]), reason="bot", field="user.login", detail=str(login)))
+                rejected.append(
+                    RejectedRow(
+                        source="github", source_id=str(raw["id"]), reason="bot", field="user.login", detail=str(login)
+                    )
+                )
                 continue
             replies.setdefault(_thread_root(raw["id"], parent_of), []).append(raw)
         else:
@@ -134,7 +140,9 @@ def parse_threads(raws: list[dict], repo: str, extra_bots: frozenset[str] = froz
     attached = 0
     for raw in roots:
         thread_raws = sorted(replies.pop(raw.get("id"), []), key=lambda r: (r.get("created_at") or "", r["id"]))
-        thread = tuple(f"{(r.get('user') or {}).get('login', '')}: {(r.get('body') or '').strip()}" for r in thread_raws)
+        thread = tuple(
+            f"{(r.get('user') or {}).get('login', '')}: {(r.get('body') or '').strip()}" for r in thread_raws
+        )
         parsed = parse_review_comment(raw, repo, extra_bots, thread)
         if parsed.record:
             records.append(parsed.record)
@@ -144,6 +152,13 @@ def parse_threads(raws: list[dict], repo: str, extra_bots: frozenset[str] = froz
             replies[raw.get("id")] = thread_raws  # its replies have nothing to attach to
     for root_id, orphans in replies.items():
         for r in orphans:
-            rejected.append(RejectedRow(source="github", source_id=str(r["id"]), reason="orphan_reply", field="in_reply_to_id",
-                                        detail=f"thread root {root_id} is not a kept comment"))
+            rejected.append(
+                RejectedRow(
+                    source="github",
+                    source_id=str(r["id"]),
+                    reason="orphan_reply",
+                    field="in_reply_to_id",
+                    detail=f"thread root {root_id} is not a kept comment",
+                )
+            )
     return ParsedThreads(records, rejected, attached)

@@ -10,8 +10,9 @@ from review_slm.core.schema import Review
 Answerer = Callable[[list[dict]], list[dict]]
 
 
-def answer_hunks(hunks: Sequence, answer: Answerer, progress: Callable[[str], None] | None = None,
-                 batch: int = 16) -> list[tuple[Review | None, str, str]]:
+def answer_hunks(
+    hunks: Sequence, answer: Answerer, progress: Callable[[str], None] | None = None, batch: int = 16
+) -> list[tuple[Review | None, str, str]]:
     """(review or None, why not, raw answer) per hunk, in the order given.
 
     `hunks` need `path`, `language` and `text`; `answer` turns `[{"id", "messages"}]` into
@@ -23,7 +24,7 @@ def answer_hunks(hunks: Sequence, answer: Answerer, progress: Callable[[str], No
     for start in range(0, len(prompts), batch):
         if progress and len(prompts) > batch:
             progress(f"reviewing hunks {start + 1}-{min(start + batch, len(prompts))} of {len(prompts)}")
-        answers += answer(prompts[start:start + batch])
+        answers += answer(prompts[start : start + batch])
     by_id = {int(a["id"]): a["answer"] for a in answers}
     out = []
     for i, h in enumerate(hunks):

@@ -21,8 +21,10 @@ class InvalidIterationKey(ValueError):
 def iteration_number(key: str) -> int:
     match = _KEY.match(key)
     if not match:
-        raise InvalidIterationKey(f"iteration key {key!r} is not of the form iter-NNNN (four or more digits, e.g. iter-0001): "
-                                  "add the next key with `review-slm iteration next`, and delete this one in the UI")
+        raise InvalidIterationKey(
+            f"iteration key {key!r} is not of the form iter-NNNN (four or more digits, e.g. iter-0001): "
+            "add the next key with `review-slm iteration next`, and delete this one in the UI"
+        )
     return int(match.group(1))
 
 

@@ -21,22 +21,49 @@ _K8S_PATH_HINTS = ("templates/", "manifests/", "charts/", "kustomization", "crds
 
 # How datasets (and Pygments' lexer aliases) spell the languages we know.
 _ALIASES = {
-    "go": "go", "golang": "go",
-    "py": "python", "python": "python", "python3": "python", "py3": "python", "pyi": "python",
-    "yaml": "yaml", "yml": "yaml",
-    "rust": "rust", "rs": "rust",
+    "go": "go",
+    "golang": "go",
+    "py": "python",
+    "python": "python",
+    "python3": "python",
+    "py3": "python",
+    "pyi": "python",
+    "yaml": "yaml",
+    "yml": "yaml",
+    "rust": "rust",
+    "rs": "rust",
     "java": "java",
-    "typescript": "typescript", "ts": "typescript", "tsx": "typescript",
-    "javascript": "javascript", "js": "javascript", "jsx": "javascript", "node": "javascript", "nodejs": "javascript",
+    "typescript": "typescript",
+    "ts": "typescript",
+    "tsx": "typescript",
+    "javascript": "javascript",
+    "js": "javascript",
+    "jsx": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
     "ecmascript": "javascript",
 }
 
 # A made-up file name for a row that names its language but not its file.
-EXTENSIONS = {"go": "go", "python": "py", "yaml": "yaml", "rust": "rs", "java": "java", "typescript": "ts",
-              "javascript": "js"}
+EXTENSIONS = {
+    "go": "go",
+    "python": "py",
+    "yaml": "yaml",
+    "rust": "rs",
+    "java": "java",
+    "typescript": "ts",
+    "javascript": "js",
+}
 
-DISPLAY_NAMES = {"go": "Go", "python": "Python", "yaml": "Kubernetes YAML", "rust": "Rust", "java": "Java",
-                 "typescript": "TypeScript", "javascript": "JavaScript"}
+DISPLAY_NAMES = {
+    "go": "Go",
+    "python": "Python",
+    "yaml": "Kubernetes YAML",
+    "rust": "Rust",
+    "java": "Java",
+    "typescript": "TypeScript",
+    "javascript": "JavaScript",
+}
 
 
 def describe_languages(languages: tuple[str, ...]) -> str:
@@ -117,19 +144,43 @@ def _markers(*alternatives: str) -> re.Pattern:
 
 _CONTENT_MARKERS = {
     "go": _markers(r"func\s+(\(\w+\s+\*?\w+\)\s*)?\w+\(", r"package\s+\w+\s*$", r"if err != nil", r"\w+\s*:=\s"),
-    "python": _markers(r"def\s+\w+\(.*\)\s*(->.*)?:\s*$", r"class\s+\w+(\(.*\))?:\s*$", r"elif\s",
-                       r"from\s+[\w.]+\s+import\s", r"self\.\w+\s*="),
-    "rust": _markers(r"(pub(\(crate\))?\s+)?(async\s+)?fn\s+\w+(<[^>]*>)?\(", r"let\s+mut\s",
-                     r"impl(<[^>]*>)?\s+[\w:]+", r"use\s+\w+::", r"#\[derive\(", r".*\.unwrap\(\)", r".*&mut\s+self"),
-    "java": _markers(r"(public|private|protected)\s+(static\s+)?(final\s+)?[\w<>\[\], ]+\s+\w+\s*\([^)]*\)\s*"
-                     r"(throws\s+[\w, ]+)?\s*\{",
-                     r"import\s+java[x]?\.", r"@Override\b", r"package\s+[\w.]+;", r".*System\.out\."),
-    "typescript": _markers(r"(export\s+)?(interface|type)\s+\w+(<[^>]*>)?\s*(=|\{)",
-                           r"(const|let|var)\s+\w+\s*:\s*[\w<>\[\]|]+\s*=",
-                           r".*\)\s*:\s*(Promise<|void\b|string\b|number\b|boolean\b|any\b)"),
-    "javascript": _markers(r"(const|let|var)\s+\w+\s*=\s*require\(", r"module\.exports\s*=",
-                           r"import\s+.+\s+from\s+['\"]",
-                           r"export\s+(default\s+)?(async\s+)?function\b", r".*=>\s*\{", r".*\bconsole\.log\("),
+    "python": _markers(
+        r"def\s+\w+\(.*\)\s*(->.*)?:\s*$",
+        r"class\s+\w+(\(.*\))?:\s*$",
+        r"elif\s",
+        r"from\s+[\w.]+\s+import\s",
+        r"self\.\w+\s*=",
+    ),
+    "rust": _markers(
+        r"(pub(\(crate\))?\s+)?(async\s+)?fn\s+\w+(<[^>]*>)?\(",
+        r"let\s+mut\s",
+        r"impl(<[^>]*>)?\s+[\w:]+",
+        r"use\s+\w+::",
+        r"#\[derive\(",
+        r".*\.unwrap\(\)",
+        r".*&mut\s+self",
+    ),
+    "java": _markers(
+        r"(public|private|protected)\s+(static\s+)?(final\s+)?[\w<>\[\], ]+\s+\w+\s*\([^)]*\)\s*"
+        r"(throws\s+[\w, ]+)?\s*\{",
+        r"import\s+java[x]?\.",
+        r"@Override\b",
+        r"package\s+[\w.]+;",
+        r".*System\.out\.",
+    ),
+    "typescript": _markers(
+        r"(export\s+)?(interface|type)\s+\w+(<[^>]*>)?\s*(=|\{)",
+        r"(const|let|var)\s+\w+\s*:\s*[\w<>\[\]|]+\s*=",
+        r".*\)\s*:\s*(Promise<|void\b|string\b|number\b|boolean\b|any\b)",
+    ),
+    "javascript": _markers(
+        r"(const|let|var)\s+\w+\s*=\s*require\(",
+        r"module\.exports\s*=",
+        r"import\s+.+\s+from\s+['\"]",
+        r"export\s+(default\s+)?(async\s+)?function\b",
+        r".*=>\s*\{",
+        r".*\bconsole\.log\(",
+    ),
 }
 
 

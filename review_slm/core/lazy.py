@@ -18,18 +18,28 @@ from review_slm.core.schema import Review
 NO_ISSUES = Review(findings=[], summary="No issues found.")
 """The lazy review: right for a clean diff, the collapse this product guards against on a buggy one."""
 
-_ISSUE = r"(?:issues?|problems?|concerns?|comments?|objections?|bugs?|red flags?|blockers?|complaints?|remarks?|notes?|nits?)"
-_QUIET = r"(?:\s+(?:here|found|so far|from me|on my (?:side|end)|at all|(?:with|in) (?:this|it|the)(?: (?:change|pr|diff|code))?))*"
+_ISSUE = (
+    r"(?:issues?|problems?|concerns?|comments?|objections?|bugs?|red flags?|blockers?|complaints?|remarks?|"
+    r"notes?|nits?)"
+)
+_QUIET = (
+    r"(?:\s+(?:here|found|so far|from me|on my (?:side|end)|at all|"
+    r"(?:with|in) (?:this|it|the)(?: (?:change|pr|diff|code))?))*"
+)
 _GOOD = r"(?:good|fine|great|ok|okay|correct|reasonable|solid|clean|sane|right|perfect|awesome)"
 _CLAUSES = [
-    r"/?lgtm|sgtm|lg|/approve|approved?|approving|(?:i )?approve(?: this)?|ship ?it|shipit|\+1|ack|done|nice(?: work| one)?",
+    r"/?lgtm|sgtm|lg|/approve|approved?|approving|(?:i )?approve(?: this)?|ship ?it|shipit|\+1|ack|done|nice(?: work| "
+    r"one)?",
     r"thanks?(?: you)?|thx|ty|cool|great|perfect|awesome",
-    rf"(?:this |that |it |everything |all |code |change |the change |the code )?(?:all )?(?:looks|seems|is) {_GOOD}(?: to (?:me|go))?(?: now)?",
-    rf"{_GOOD}(?: by me| to (?:me|go|merge)| as is)?|all good|ready to (?:go|merge)|good to (?:go|merge|ship)|merge it|lets merge|let us merge",
+    rf"(?:this |that |it |everything |all |code |change |the change |the code )?(?:all )?(?:looks|seems|is) "
+    rf"{_GOOD}(?: to (?:me|go))?(?: now)?",
+    rf"{_GOOD}(?: by me| to (?:me|go|merge)| as is)?|all good|ready to (?:go|merge)|good to (?:go|merge|ship)|merge "
+    rf"it|lets merge|let us merge",
     rf"no {_ISSUE}(?: or {_ISSUE})?{_QUIET}",
     rf"(?:i )?(?:do not|don't|dont|can't|cannot|didn't|did not|couldn't|could not)\s+(?:see|find|spot|notice|have)\s+"
     rf"(?:any(?:thing)?\s*)?(?:{_ISSUE}|wrong|to (?:flag|add|comment)|else)?{_QUIET}",
-    rf"nothing(?: else)?(?: (?:to (?:flag|add|report|comment(?: on)?|change|fix)|stands out|jumps out|wrong|of note|major|blocking))?{_QUIET}",
+    rf"nothing(?: else)?(?: (?:to (?:flag|add|report|comment(?: on)?|change|fix)|stands out|jumps out|wrong|of "
+    rf"note|major|blocking))?{_QUIET}",
 ]
 _LAZY_CLAUSE = re.compile("^(?:" + "|".join(_CLAUSES) + ")$")
 _SPLIT = re.compile(r"\s*(?:[,.;!:\n]|\band\b|\bso\b|-{1,2}|—)\s*")

@@ -32,7 +32,9 @@ SCORE_WEIGHTS = {"f1": 0.5, "format_validity": 0.25, "clean_accuracy": 0.25}
 def compute_metrics(answers: list[str], golds: list[Review], paths: list[str] | None = None) -> EvalMetrics:
     """`paths`: the file of each item's hunk; findings are then matched on it (see `parse_review`)."""
     if len(answers) != len(golds) or (paths is not None and len(paths) != len(golds)):
-        raise ValueError(f"{len(answers)} answers and {len(paths) if paths is not None else '-'} paths for {len(golds)} gold reviews")
+        raise ValueError(
+            f"{len(answers)} answers and {len(paths) if paths is not None else '-'} paths for {len(golds)} gold reviews"
+        )
     paths = paths if paths is not None else [None] * len(golds)
     scores = [score_answer(a, g, hunk_path=p) for a, g, p in zip(answers, golds, paths)]
     n = len(scores)
@@ -58,7 +60,9 @@ def compute_metrics(answers: list[str], golds: list[Review], paths: list[str] | 
         precision=round(precision, 4),
         f1=round(f1, 4),
         severity_accuracy=round(sev / matched, 4) if matched else 0.0,
-        no_issues_rate_on_buggy=round(sum(1 for s in buggy if s.kind == "lazy_no_issues") / len(buggy), 4) if buggy else 0.0,
+        no_issues_rate_on_buggy=round(sum(1 for s in buggy if s.kind == "lazy_no_issues") / len(buggy), 4)
+        if buggy
+        else 0.0,
         clean_accuracy=round(values["clean_accuracy"], 4),
         score=round(sum(w * values[k] for k, w in SCORE_WEIGHTS.items()), 4),
     )
@@ -89,16 +93,22 @@ def metrics_by_set(items: list[dict], answers: dict[str, str]) -> dict[str, Eval
     """
     groups = {"all": items, **{name: [i for i in items if i["set"] == name] for name in EVAL_SETS}}
     return {
-        name: compute_metrics([answers.get(i["id"], "") for i in group], [Review.model_validate(i["review"]) for i in group],
-                              [i["path"] for i in group])
-        for name, group in groups.items() if group
+        name: compute_metrics(
+            [answers.get(i["id"], "") for i in group],
+            [Review.model_validate(i["review"]) for i in group],
+            [i["path"] for i in group],
+        )
+        for name, group in groups.items()
+        if group
     }
 
 
 # Per-language and per-category slices: which language or kind of bug a model is good at is hidden in
 # the overall numbers (a Rust item among 40 Go/Python ones moves F1 by a point).
-GROUP_METRICS = {"lang": ("f1", "recall", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy"),
-                 "cat": ("recall", "f1")}
+GROUP_METRICS = {
+    "lang": ("f1", "recall", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy"),
+    "cat": ("recall", "f1"),
+}
 
 
 def metrics_by_group(items: list[dict], answers: dict[str, str]) -> dict[str, EvalMetrics]:
@@ -123,5 +133,8 @@ def _group_metrics(group: list[dict], answers: dict[str, str]) -> EvalMetrics:
 
 def group_metric_metadata(prefix: str, groups: dict[str, EvalMetrics]) -> dict[str, float]:
     """`<prefix>_lang_rust_f1`, `<prefix>_cat_resource_leak_recall`, ...: numeric keys for Dagster's Plots."""
-    return {f"{prefix}_{name}_{metric}": getattr(m, metric) for name, m in groups.items()
-            for metric in GROUP_METRICS[name.split("_", 1)[0]]}
+    return {
+        f"{prefix}_{name}_{metric}": getattr(m, metric)
+        for name, m in groups.items()
+        for metric in GROUP_METRICS[name.split("_", 1)[0]]
+    }

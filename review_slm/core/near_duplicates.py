@@ -18,7 +18,9 @@ _MAX32 = np.uint64(0xFFFFFFFF)
 
 def shingles(text: str) -> list[int]:
     """Stable 32-bit hashes of the normalised, non-empty lines (whitespace-insensitive)."""
-    out = {zlib.crc32(" ".join(line.split()).encode("utf-8")) for line in text.splitlines() if not line.isspace() and line}
+    out = {
+        zlib.crc32(" ".join(line.split()).encode("utf-8")) for line in text.splitlines() if not line.isspace() and line
+    }
     return sorted(out) or [0]
 
 
@@ -60,7 +62,9 @@ class MinHasher:
         return pairs
 
 
-def find_near_duplicates(texts: list[str], threshold: float, hasher: MinHasher | None = None) -> dict[int, tuple[int, float]]:
+def find_near_duplicates(
+    texts: list[str], threshold: float, hasher: MinHasher | None = None
+) -> dict[int, tuple[int, float]]:
     """Map each near-duplicate document to (the earlier document it repeats, estimated Jaccard).
 
     The earliest document of a group is the one kept, so the result does not depend on anything

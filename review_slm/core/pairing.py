@@ -20,8 +20,9 @@ class PairingOutcome:
 LAZY_ANSWER = render_review(NO_ISSUES)
 
 
-def build_preference_pairs(examples: list[dict], answers: dict[str, str], min_quality_gap: float = 0.25,
-                           reject_lazy: bool = True) -> PairingOutcome:
+def build_preference_pairs(
+    examples: list[dict], answers: dict[str, str], min_quality_gap: float = 0.25, reject_lazy: bool = True
+) -> PairingOutcome:
     """`examples` are gold rows (dicts with id, path, language, diff_hunk, review); `answers` maps id -> model text.
 
     An answer becomes the rejected side when the rubric says it is weaker than gold by at least

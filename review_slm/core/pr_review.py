@@ -173,7 +173,9 @@ class PlannedReview:
 
 
 def render_marker(head_sha: str, hunk_keys: list[str], fingerprint: str) -> str:
-    payload = json.dumps({"head": head_sha, "hunks": sorted(set(hunk_keys)), "fingerprint": fingerprint}, sort_keys=True)
+    payload = json.dumps(
+        {"head": head_sha, "hunks": sorted(set(hunk_keys)), "fingerprint": fingerprint}, sort_keys=True
+    )
     return f"{MARKER_PREFIX}{payload} -->"
 
 
@@ -188,8 +190,13 @@ def parse_marker(body: str | None) -> dict | None:
     return data if isinstance(data, dict) and "head" in data else None
 
 
-def plan_review(reviewed: list[tuple[PrHunk, Review | None, str]], min_severity: str, head_sha: str,
-                covered_keys: list[str], notes: list[str]) -> PlannedReview:
+def plan_review(
+    reviewed: list[tuple[PrHunk, Review | None, str]],
+    min_severity: str,
+    head_sha: str,
+    covered_keys: list[str],
+    notes: list[str],
+) -> PlannedReview:
     """One review: inline comments where the line is in the diff, the rest (and notes) in the body.
 
     `reviewed` holds each hunk with the model's review (or None and why not); `covered_keys` are
@@ -222,11 +229,14 @@ def plan_review(reviewed: list[tuple[PrHunk, Review | None, str]], min_severity:
     comments.sort(key=lambda c: (c["path"], c["line"]))
     body = review_body(summaries, outside, invalid, notes, len(comments))
     fingerprint = content_hash(body, json.dumps(comments, sort_keys=True))[:16]
-    return PlannedReview(f"{body}\n\n{render_marker(head_sha, covered_keys, fingerprint)}", comments, findings, outside, fingerprint)
+    return PlannedReview(
+        f"{body}\n\n{render_marker(head_sha, covered_keys, fingerprint)}", comments, findings, outside, fingerprint
+    )
 
 
 def outside_line(finding: dict) -> str:
-    return f"- `{finding['path']}` line {finding['line']} ({finding['severity']}, {finding['category']}): {finding['comment']}"
+    where = f"`{finding['path']}` line {finding['line']}"
+    return f"- {where} ({finding['severity']}, {finding['category']}): {finding['comment']}"
 
 
 def review_body(summaries: list[str], outside: list[dict], invalid: list[str], notes: list[str], inline: int) -> str:
@@ -234,8 +244,10 @@ def review_body(summaries: list[str], outside: list[dict], invalid: list[str], n
     parts.append(" ".join(dict.fromkeys(summaries)) if summaries else ("No issues found." if not outside else ""))
     parts.append(f"{inline} inline comment(s).")
     if outside:
-        parts.append("**Findings on lines outside the hunk they were found in** (not commented inline):\n"
-                     + "\n".join(outside_line(f) for f in outside))
+        parts.append(
+            "**Findings on lines outside the hunk they were found in** (not commented inline):\n"
+            + "\n".join(outside_line(f) for f in outside)
+        )
     if invalid:
         parts.append("**Not reviewed:**\n" + "\n".join(f"- {i}" for i in invalid))
     if notes:
@@ -272,7 +284,9 @@ def decide(hunks: list[PrHunk], prior: list[PriorReview], head_sha: str) -> Deci
 def move_to_body(plan: PlannedReview, rejected: list[dict], why: str) -> PlannedReview:
     """The plan with `rejected` comments taken out of the inline list and quoted in the body, saying why."""
     keep = [c for c in plan.comments if c not in rejected]
-    moved = "\n".join(f"- `{c['path']}` line {c['line']}: {c['body'].split(FINDING_MARKER_PREFIX)[0].strip()}" for c in rejected)
+    moved = "\n".join(
+        f"- `{c['path']}` line {c['line']}: {c['body'].split(FINDING_MARKER_PREFIX)[0].strip()}" for c in rejected
+    )
     body, marker = plan.body.rsplit("\n\n", 1)
     body += f"\n\n**Moved out of the diff view** ({why}):\n{moved}"
     return PlannedReview(f"{body}\n\n{marker}", keep, plan.findings, plan.outside_diff, plan.fingerprint)

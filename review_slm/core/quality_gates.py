@@ -80,7 +80,9 @@ class _Row:
 
 def _quarantine(out: GateOutcome, cand: Candidate | ReviewRecord, reason: str, fld: str | None, detail: str) -> None:
     rec = cand.record if isinstance(cand, Candidate) else cand
-    out.quarantined.append(QuarantinedRow(row_id=rec.record_id, source=rec.source, reason=reason, field=fld, detail=detail))
+    out.quarantined.append(
+        QuarantinedRow(row_id=rec.record_id, source=rec.source, reason=reason, field=fld, detail=detail)
+    )
 
 
 def _content_problem(rec: ReviewRecord) -> tuple[str, str, str] | None:
@@ -125,17 +127,27 @@ def gate_before_teacher(
         if problem:
             _quarantine(out, rec, *problem)
         elif config.redact_secrets and marker_share(_changed(rec.diff_hunk)) > config.max_redacted_share:
-            _quarantine(out, rec, "secret_unredactable", "diff_hunk", "secrets redacted at ingest are most of the changed lines")
+            _quarantine(
+                out, rec, "secret_unredactable", "diff_hunk", "secrets redacted at ingest are most of the changed lines"
+            )
         else:
             rows.append(rec)
-    dups = _duplicates([(r.diff_hunk, r.body) for r in rows], [r.record_id for r in rows], config.near_duplicate_threshold)
+    dups = _duplicates(
+        [(r.diff_hunk, r.body) for r in rows], [r.record_id for r in rows], config.near_duplicate_threshold
+    )
     for i in sorted(dups):
         _quarantine(out, rows[i], dups[i][0], "diff_hunk", dups[i][1])
     rows = [r for i, r in enumerate(rows) if i not in dups]
     too_long = _over_budget([(r.path, r.language, r.diff_hunk, "") for r in rows], config, count_tokens, out)
     kept = [r for i, r in enumerate(rows) if i not in too_long]
     for i in too_long:
-        _quarantine(out, rows[i], "over_token_budget", "diff_hunk", f"the prompt alone is {too_long[i]} tokens > {config.max_example_tokens}")
+        _quarantine(
+            out,
+            rows[i],
+            "over_token_budget",
+            "diff_hunk",
+            f"the prompt alone is {too_long[i]} tokens > {config.max_example_tokens}",
+        )
     return kept, out.quarantined
 
 
@@ -143,8 +155,9 @@ def _changed(hunk: str) -> str:
     return "\n".join(line[1:] for line in hunk.splitlines() if line[:1] in "+-")
 
 
-def _scrub(cand: Candidate, config: GateConfig, review_json: str = "", screened: tuple[bool, bool, bool] = (True, True, True)
-           ) -> tuple[_Row | None, str, str, bool]:
+def _scrub(
+    cand: Candidate, config: GateConfig, review_json: str = "", screened: tuple[bool, bool, bool] = (True, True, True)
+) -> tuple[_Row | None, str, str, bool]:
     """Redact secrets and PII everywhere; returns (row, field, detail, redacted) with row None when unredactable.
     Records were redacted at ingest already; this pass also covers the teacher's answer and catches rows
     built by other paths. A hunk whose changed lines are mostly markers (now or from ingest) is quarantined.
@@ -171,7 +184,12 @@ def _scrub(cand: Candidate, config: GateConfig, review_json: str = "", screened:
     new_answer = render_review(review)
     for i, (before, after) in enumerate(zip(cand.review.findings, review.findings)):
         if redacted_share(before.comment, after.comment) > config.max_redacted_share:
-            return None, f"review.findings.{i}.comment", f"the finding is about the secret itself ({', '.join(kinds_review)})", True
+            return (
+                None,
+                f"review.findings.{i}.comment",
+                f"the finding is about the secret itself ({', '.join(kinds_review)})",
+                True,
+            )
     return _Row(cand, hunk, comment, review, new_answer), "", "", True
 
 
@@ -185,12 +203,19 @@ def _prompt_bytes_bound(path: str, language: str, hunk: str) -> int:
     most the longest digit run's plus the count's plus one), and fencing makes a '<' or '>' a 3-byte '‹' / '›'."""
     lines = len(hunk.splitlines())
     width = max(map(len, _DIGITS.findall(hunk)), default=0) + len(str(lines)) + 1
-    return (_EMPTY_PROMPT_BYTES + len(path.encode()) + len(language.encode()) + len(hunk.encode()) + lines * (width + 1)
-            + 2 * (hunk.count("<") + hunk.count(">")))
+    return (
+        _EMPTY_PROMPT_BYTES
+        + len(path.encode())
+        + len(language.encode())
+        + len(hunk.encode())
+        + lines * (width + 1)
+        + 2 * (hunk.count("<") + hunk.count(">"))
+    )
 
 
-def _over_budget(rows: list[tuple[str, str, str, str]], config: GateConfig, count_tokens: TokenCounter | None,
-                 out: GateOutcome) -> dict[int, int]:
+def _over_budget(
+    rows: list[tuple[str, str, str, str]], config: GateConfig, count_tokens: TokenCounter | None, out: GateOutcome
+) -> dict[int, int]:
     """Token counts of the (path, language, hunk, answer) rows over the budget. A byte-level BPE token is at
     least one byte, so a row with fewer bytes than the budget fits without asking the tokenizer."""
     system_bytes = len(STUDENT_SYSTEM_PROMPT.encode()) + _FRAMING_BYTES
@@ -205,7 +230,9 @@ def _over_budget(rows: list[tuple[str, str, str, str]], config: GateConfig, coun
     if not maybe:
         return {}
     if count_tokens is None:
-        raise ValueError(f"{len(maybe)} rows may exceed max_example_tokens={config.max_example_tokens}: a token counter is required")
+        raise ValueError(
+            f"{len(maybe)} rows may exceed max_example_tokens={config.max_example_tokens}: a token counter is required"
+        )
     counts = count_tokens([(prompt, answer) for _, prompt, answer in maybe])
     out.tokens_counted += len(maybe)
     return {i: n for (i, _, _), n in zip(maybe, counts) if n > config.max_example_tokens}
@@ -223,7 +250,13 @@ def apply_quality_gates(
     out = GateOutcome()
     for rej in upstream_rejects:
         out.quarantined.append(
-            QuarantinedRow(row_id=f"{rej.source}:{rej.source_id}", source=rej.source, reason=rej.reason, field=rej.field, detail=rej.detail)
+            QuarantinedRow(
+                row_id=f"{rej.source}:{rej.source_id}",
+                source=rej.source,
+                reason=rej.reason,
+                field=rej.field,
+                detail=rej.detail,
+            )
         )
     out.quarantined += before_teacher or []
 
@@ -234,7 +267,9 @@ def apply_quality_gates(
     screened: dict[int, tuple[bool, bool, bool]] = {}
     if config.redact_secrets and answered:
         n = len(answered)
-        maybe = might_have_secrets([c.record.diff_hunk for c in answered] + [c.record.body for c in answered] + list(review_json.values()))
+        maybe = might_have_secrets(
+            [c.record.diff_hunk for c in answered] + [c.record.body for c in answered] + list(review_json.values())
+        )
         screened = {id(c): (maybe[i], maybe[n + i], maybe[2 * n + i]) for i, c in enumerate(answered)}
     rows: list[_Row] = []
     for cand in candidates:
@@ -245,7 +280,9 @@ def apply_quality_gates(
         if cand.review is None:
             _quarantine(out, cand, cand.failure or "teacher_invalid", "review", cand.error)
             continue
-        row, fld, detail, redacted = _scrub(cand, config, review_json.get(id(cand), ""), screened.get(id(cand), (True, True, True)))
+        row, fld, detail, redacted = _scrub(
+            cand, config, review_json.get(id(cand), ""), screened.get(id(cand), (True, True, True))
+        )
         out.secrets_redacted += redacted and row is not None
         if row is None:
             _quarantine(out, cand, "secret_unredactable", fld, detail)
@@ -253,13 +290,31 @@ def apply_quality_gates(
         rows.append(row)
 
     # Budget, exact and near duplicates: over the surviving rows, in input order (the first one wins).
-    too_long = _over_budget([(r.candidate.record.path, r.candidate.record.language, r.hunk, r.answer) for r in rows], config, count_tokens, out)
-    dups = {} if before_teacher is not None else _duplicates(
-        [(r.hunk, r.comment) for r in rows], [r.candidate.record.record_id for r in rows], config.near_duplicate_threshold)
+    too_long = _over_budget(
+        [(r.candidate.record.path, r.candidate.record.language, r.hunk, r.answer) for r in rows],
+        config,
+        count_tokens,
+        out,
+    )
+    dups = (
+        {}
+        if before_teacher is not None
+        else _duplicates(
+            [(r.hunk, r.comment) for r in rows],
+            [r.candidate.record.record_id for r in rows],
+            config.near_duplicate_threshold,
+        )
+    )
     survivors: list[tuple[_Row, str]] = []
     for i, row in enumerate(rows):
         if i in too_long:
-            _quarantine(out, row.candidate, "over_token_budget", "diff_hunk", f"{too_long[i]} tokens > {config.max_example_tokens}")
+            _quarantine(
+                out,
+                row.candidate,
+                "over_token_budget",
+                "diff_hunk",
+                f"{too_long[i]} tokens > {config.max_example_tokens}",
+            )
         elif i in dups:
             _quarantine(out, row.candidate, dups[i][0], "diff_hunk", dups[i][1])
         else:
@@ -267,25 +322,49 @@ def apply_quality_gates(
 
     # Template poisoning: across the answers that say something (lazy answers are the lazy cap's business).
     limit = max(config.template_min_hunks, int(config.template_max_share * len(survivors)))
-    texts = [(key, " ".join([*(f.comment for f in row.review.findings), row.review.summary])) for row, key in survivors if row.review.findings]
+    texts = [
+        (key, " ".join([*(f.comment for f in row.review.findings), row.review.summary]))
+        for row, key in survivors
+        if row.review.findings
+    ]
     poisoned = poisoned_skeletons(texts, limit)
     examples: list[GoldExample] = []
     names = [text for row, _ in survivors for text in (row.candidate.record.repo, row.candidate.record.path)]
-    maybe_names = {text for text, maybe in zip(names, might_have_secrets(names)) if maybe} if config.redact_secrets else set()
-    scrub = lambda text: redact(text)[0] if text in maybe_names else text
+    maybe_names = (
+        {text for text, maybe in zip(names, might_have_secrets(names)) if maybe} if config.redact_secrets else set()
+    )
+
+    def scrub(text):
+        return redact(text)[0] if text in maybe_names else text
+
     for row, _key in survivors:
         rec = row.candidate.record
         if row.review.findings and poisoned:
             hit = skeletons(" ".join([*(f.comment for f in row.review.findings), row.review.summary])) & poisoned.keys()
             if hit:
                 sk = sorted(hit)[0]
-                _quarantine(out, row.candidate, "template_poisoning", "review", f"'{sk}' answers {poisoned[sk]} unrelated hunks (limit {limit})")
+                _quarantine(
+                    out,
+                    row.candidate,
+                    "template_poisoning",
+                    "review",
+                    f"'{sk}' answers {poisoned[sk]} unrelated hunks (limit {limit})",
+                )
                 continue
         examples.append(
             GoldExample(
-                id=content_hash(rec.record_id)[:16], record_id=rec.record_id, source=rec.source, repo=scrub(rec.repo), path=scrub(rec.path),
-                language=rec.language, diff_hunk=row.hunk, human_comment=row.comment, review=row.review, teacher=row.candidate.teacher,
-                lazy=is_lazy_review(row.review) and is_lazy_comment(rec.body), difficulty=difficulty(row.hunk, row.review),
+                id=content_hash(rec.record_id)[:16],
+                record_id=rec.record_id,
+                source=rec.source,
+                repo=scrub(rec.repo),
+                path=scrub(rec.path),
+                language=rec.language,
+                diff_hunk=row.hunk,
+                human_comment=row.comment,
+                review=row.review,
+                teacher=row.candidate.teacher,
+                lazy=is_lazy_review(row.review) and is_lazy_comment(rec.body),
+                difficulty=difficulty(row.hunk, row.review),
             )
         )
 
@@ -296,8 +375,13 @@ def apply_quality_gates(
     allowed = int(share * (len(examples) - len(lazy)) / (1 - share)) if share < 1 else len(lazy)
     for example in lazy[allowed:]:
         out.quarantined.append(
-            QuarantinedRow(row_id=example.record_id, source=example.source, reason="lazy_negative_over_cap", field="review",
-                           detail=f"lazy share capped at {share:.0%}")
+            QuarantinedRow(
+                row_id=example.record_id,
+                source=example.source,
+                reason="lazy_negative_over_cap",
+                field="review",
+                detail=f"lazy share capped at {share:.0%}",
+            )
         )
     # By object, not by `id`: two rows that share a record id must not drop each other (accounting).
     dropped = {id(e) for e in lazy[allowed:]}

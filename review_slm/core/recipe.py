@@ -64,7 +64,9 @@ class StageSpec(_Strict):
     gradient_checkpointing: bool = False
     logging_steps: int = Field(1, gt=0)
     seed: int = 42
-    packing: bool = Field(False, description="BFD packing with per-sequence position ids (SFT); padding-free is not used by DPO/ORPO")
+    packing: bool = Field(
+        False, description="BFD packing with per-sequence position ids (SFT); padding-free is not used by DPO/ORPO"
+    )
     save_steps: int = Field(0, ge=0, description="checkpoint to the artifact store every N optimizer steps; 0 = never")
 
     @property
@@ -81,16 +83,22 @@ class StageSpec(_Strict):
         smaller = next((d for d in range(micro // 2, 0, -1) if micro % d == 0), None)
         if smaller is None:
             return None
-        return self.model_copy(update={
-            "per_device_batch_size": smaller,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps * (micro // smaller),
-        })
+        return self.model_copy(
+            update={
+                "per_device_batch_size": smaller,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps * (micro // smaller),
+            }
+        )
 
 
 class DpoSpec(StageSpec):
     beta: float = Field(0.1, gt=0, description="DPO beta, or ORPO lambda (weight of the odds-ratio term)")
-    rpo_alpha: float = Field(0.0, ge=0, description="DPO: weight of an NLL term on the chosen answer (RPO), so the policy "
-                             "learns the good answer it moves to instead of only moving away from the rejected one")
+    rpo_alpha: float = Field(
+        0.0,
+        ge=0,
+        description="DPO: weight of an NLL term on the chosen answer (RPO), so the policy "
+        "learns the good answer it moves to instead of only moving away from the rejected one",
+    )
     max_pairs: int = Field(2000, gt=0)
 
 
@@ -109,11 +117,18 @@ class GrpoSpec(StageSpec):
     loss_type: str = Field("dapo", description="TRL GRPO loss type (grpo, dapo, dr_grpo, bnpo, ...)")
     scale_rewards: Literal["group", "batch", "none"] = "group"
     reward_weights: dict[str, float] = Field(
-        default_factory=lambda: {"format": 1.0, "finding_match": 1.0, "severity": 0.5, "lazy_penalty": 1.0,
-                                 "length": 0.5},
-        description="weight of each reward function (names in core/rewards.py); 0 leaves one out")
-    use_vllm: bool = Field(False, description="generate with vLLM on CUDA (TRL `use_vllm`); CPU always uses "
-                           "model.generate")
+        default_factory=lambda: {
+            "format": 1.0,
+            "finding_match": 1.0,
+            "severity": 0.5,
+            "lazy_penalty": 1.0,
+            "length": 0.5,
+        },
+        description="weight of each reward function (names in core/rewards.py); 0 leaves one out",
+    )
+    use_vllm: bool = Field(
+        False, description="generate with vLLM on CUDA (TRL `use_vllm`); CPU always uses model.generate"
+    )
     vllm_mode: Literal["colocate", "server"] = "colocate"
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
 
@@ -123,8 +138,9 @@ class GrpoSpec(StageSpec):
 
         unknown = set(self.reward_weights) - set(REWARD_NAMES)
         if unknown:
-            raise ValueError(f"unknown reward(s) {sorted(unknown)} in reward_weights: expected some of "
-                             f"{list(REWARD_NAMES)}")
+            raise ValueError(
+                f"unknown reward(s) {sorted(unknown)} in reward_weights: expected some of {list(REWARD_NAMES)}"
+            )
         if not any(self.reward_weights.values()):
             raise ValueError("every reward weight is 0: GRPO needs at least one reward")
         return self
@@ -156,8 +172,12 @@ class HardwareSpec(_Strict):
     peak_tflops: float = Field(0.0, ge=0, description="dense bf16 peak of one accelerator, TFLOP/s")
     assumed_mfu: float = Field(0.35, gt=0, le=1, description="model FLOPs utilisation the estimate assumes")
     gpu_hour_usd: float = Field(0.0, ge=0)
-    cpu_threads: int | None = Field(None, gt=0, description="torch intra-op threads when training on CPU (None: torch's "
-                                    "default, one per core); 1 is fastest for a tiny model, whose ops are too small to split")
+    cpu_threads: int | None = Field(
+        None,
+        gt=0,
+        description="torch intra-op threads when training on CPU (None: torch's "
+        "default, one per core); 1 is fastest for a tiny model, whose ops are too small to split",
+    )
 
 
 class Recipe(_Strict):
@@ -167,8 +187,11 @@ class Recipe(_Strict):
     base_model: str = Field(description="hub id, local path, s3:// URI, or builtin:tiny-qwen2")
     tiny_model: TinyModelSpec | None = None
     method: Literal["sft+dpo", "sft+orpo", "sft+grpo"] = Field(
-        "sft+dpo", description="SFT, then this preference (DPO, ORPO) or reinforcement (GRPO) method on the SFT policy")
-    finetuning: Literal["lora", "full"] = Field("lora", description="LoRA adapter (QLoRA with quantization.load_in_4bit) or full weights")
+        "sft+dpo", description="SFT, then this preference (DPO, ORPO) or reinforcement (GRPO) method on the SFT policy"
+    )
+    finetuning: Literal["lora", "full"] = Field(
+        "lora", description="LoRA adapter (QLoRA with quantization.load_in_4bit) or full weights"
+    )
     quantization: QuantizationSpec = QuantizationSpec()
     lora: LoraSpec = LoraSpec()
     sft: StageSpec = StageSpec()
@@ -179,15 +202,23 @@ class Recipe(_Strict):
     resilience: ResilienceSpec = ResilienceSpec()
     max_example_tokens: int = Field(2048, gt=0, description="gold-set token budget: prompt + review, in student tokens")
     base_model_params_b: float | None = Field(None, gt=0, description="parameters in billions, for cost estimates")
-    curriculum: bool = Field(False, description="order SFT examples from easy to hard by the gold set's difficulty score")
-    line_offset_copies: int = Field(0, ge=0, description="SFT: add this many copies of each example with its hunk moved to "
-                                    "random new-file lines (findings move with it), so the student learns to copy a finding's "
-                                    "line from the numbered prompt instead of memorising it")
+    curriculum: bool = Field(
+        False, description="order SFT examples from easy to hard by the gold set's difficulty score"
+    )
+    line_offset_copies: int = Field(
+        0,
+        ge=0,
+        description="SFT: add this many copies of each example with its hunk moved to "
+        "random new-file lines (findings move with it), so the student learns to copy a finding's "
+        "line from the numbered prompt instead of memorising it",
+    )
 
     @model_validator(mode="after")
     def _full_finetuning_is_not_quantized(self) -> Recipe:
         if self.finetuning == "full" and self.quantization.load_in_4bit:
-            raise ValueError("finetuning: full cannot train 4-bit weights; set quantization.load_in_4bit: false or use lora")
+            raise ValueError(
+                "finetuning: full cannot train 4-bit weights; set quantization.load_in_4bit: false or use lora"
+            )
         return self
 
     @property
@@ -259,7 +290,11 @@ def _recipe_text(name_or_path: str) -> tuple[str, str]:
     else:
         ref = resources.files(RECIPES_PACKAGE) / f"{name_or_path}.yaml"
         if not ref.is_file():
-            shipped = sorted(p.name.removesuffix(".yaml") for p in resources.files(RECIPES_PACKAGE).iterdir() if p.name.endswith(".yaml"))
+            shipped = sorted(
+                p.name.removesuffix(".yaml")
+                for p in resources.files(RECIPES_PACKAGE).iterdir()
+                if p.name.endswith(".yaml")
+            )
             raise RecipeError(f"unknown recipe '{name_or_path}': not a YAML file and not one of {shipped}")
         text, source = ref.read_text(), f"{RECIPES_PACKAGE}/{name_or_path}.yaml"
     return text, source

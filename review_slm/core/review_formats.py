@@ -36,17 +36,32 @@ def to_markdown(review: dict) -> str:
         for f in findings:
             if f.get("suggestion"):
                 fence = "suggestion" if is_code(f["suggestion"]) else ""
-                lines += ["", f"**`{f['path']}:{f['line']}`** suggestion:", f"```{fence}", f["suggestion"].rstrip("\n"), "```"]
+                lines += [
+                    "",
+                    f"**`{f['path']}:{f['line']}`** suggestion:",
+                    f"```{fence}",
+                    f["suggestion"].rstrip("\n"),
+                    "```",
+                ]
     extra = [("Files skipped", review.get("files_skipped")), ("Invalid answers", review.get("invalid_answers"))]
     for title, items in extra:
         if items:
-            lines += ["", f"**{title}:** " + ", ".join(i if isinstance(i, str) else f"`{i.get('path')}`" for i in items)]
+            lines += [
+                "",
+                f"**{title}:** " + ", ".join(i if isinstance(i, str) else f"`{i.get('path')}`" for i in items),
+            ]
     return "\n".join(lines) + "\n"
 
 
 def to_sarif(review: dict, version: str = "0.1.0") -> dict:
-    rules = [{"id": c.value, "name": c.value.replace("-", " ").title().replace(" ", ""),
-              "shortDescription": {"text": f"{c.value} issue found by review-slm"}} for c in Category]
+    rules = [
+        {
+            "id": c.value,
+            "name": c.value.replace("-", " ").title().replace(" ", ""),
+            "shortDescription": {"text": f"{c.value} issue found by review-slm"},
+        }
+        for c in Category
+    ]
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for f in review.get("findings", []):
@@ -54,23 +69,42 @@ def to_sarif(review: dict, version: str = "0.1.0") -> dict:
         location = {"physicalLocation": {"artifactLocation": {"uri": f["path"], "uriBaseId": "%SRCROOT%"}}}
         if region:
             location["physicalLocation"]["region"] = region
-        result = {"ruleId": f["category"], "ruleIndex": index[f["category"]], "level": _SARIF_LEVEL[f["severity"]],
-                  "message": {"text": f["comment"]}, "locations": [location],
-                  "properties": {"severity": f["severity"]}}
+        result = {
+            "ruleId": f["category"],
+            "ruleIndex": index[f["category"]],
+            "level": _SARIF_LEVEL[f["severity"]],
+            "message": {"text": f["comment"]},
+            "locations": [location],
+            "properties": {"severity": f["severity"]},
+        }
         if region and is_code(f.get("suggestion") or ""):
-            result["fixes"] = [{"description": {"text": "suggested change"}, "artifactChanges": [{
-                "artifactLocation": {"uri": f["path"], "uriBaseId": "%SRCROOT%"},
-                "replacements": [{"deletedRegion": region, "insertedContent": {"text": f["suggestion"].rstrip("\n") + "\n"}}],
-            }]}]
+            result["fixes"] = [
+                {
+                    "description": {"text": "suggested change"},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": {"uri": f["path"], "uriBaseId": "%SRCROOT%"},
+                            "replacements": [
+                                {
+                                    "deletedRegion": region,
+                                    "insertedContent": {"text": f["suggestion"].rstrip("\n") + "\n"},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
         results.append(result)
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": TOOL_NAME, "version": version, "informationUri": TOOL_URI, "rules": rules}},
-            "results": results,
-            "properties": {"summary": review.get("summary", "")},
-        }],
+        "runs": [
+            {
+                "tool": {"driver": {"name": TOOL_NAME, "version": version, "informationUri": TOOL_URI, "rules": rules}},
+                "results": results,
+                "properties": {"summary": review.get("summary", "")},
+            }
+        ],
     }
 
 
@@ -78,13 +112,24 @@ def to_rdjson(review: dict) -> dict:
     diagnostics = []
     for f in review.get("findings", []):
         span = {"start": {"line": f["line"]}, "end": {"line": _end_line(f)}}
-        diagnostic = {"message": f["comment"], "location": {"path": f["path"], "range": {"start": span["start"]}},
-                      "severity": _RDJSON_SEVERITY[f["severity"]], "code": {"value": f["category"]}}
+        diagnostic = {
+            "message": f["comment"],
+            "location": {"path": f["path"], "range": {"start": span["start"]}},
+            "severity": _RDJSON_SEVERITY[f["severity"]],
+            "code": {"value": f["category"]},
+        }
         if is_code(f.get("suggestion") or ""):
-            # reviewdog replaces the range with `text`: whole lines, from the start of `line` to the start of the line after.
-            diagnostic["suggestions"] = [{"range": {"start": {"line": f["line"], "column": 1},
-                                                    "end": {"line": _end_line(f) + 1, "column": 1}},
-                                          "text": f["suggestion"].rstrip("\n") + "\n"}]
+            # reviewdog replaces the range with `text`: whole lines, from the start of `line` to the start of the
+            # line after.
+            diagnostic["suggestions"] = [
+                {
+                    "range": {
+                        "start": {"line": f["line"], "column": 1},
+                        "end": {"line": _end_line(f) + 1, "column": 1},
+                    },
+                    "text": f["suggestion"].rstrip("\n") + "\n",
+                }
+            ]
         diagnostics.append(diagnostic)
     return {"source": {"name": TOOL_NAME, "url": TOOL_URI}, "diagnostics": diagnostics}
 

@@ -30,7 +30,11 @@ class AnswerScore:
 
     @property
     def precision(self) -> float:
-        return self.matched / self.predicted_findings if self.predicted_findings else (1.0 if not self.gold_findings else 0.0)
+        return (
+            self.matched / self.predicted_findings
+            if self.predicted_findings
+            else (1.0 if not self.gold_findings else 0.0)
+        )
 
     @property
     def quality(self) -> float:
@@ -41,10 +45,16 @@ class AnswerScore:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def match_findings(predicted: list[Finding], gold: list[Finding], tolerance: int = LINE_TOLERANCE) -> list[tuple[Finding, Finding]]:
+def match_findings(
+    predicted: list[Finding], gold: list[Finding], tolerance: int = LINE_TOLERANCE
+) -> list[tuple[Finding, Finding]]:
     candidates = sorted(
-        ((abs(p.line - g.line), i, j) for i, p in enumerate(predicted) for j, g in enumerate(gold)
-         if p.path == g.path and abs(p.line - g.line) <= tolerance),
+        (
+            (abs(p.line - g.line), i, j)
+            for i, p in enumerate(predicted)
+            for j, g in enumerate(gold)
+            if p.path == g.path and abs(p.line - g.line) <= tolerance
+        ),
     )
     used_p: set[int] = set()
     used_g: set[int] = set()
@@ -58,7 +68,9 @@ def match_findings(predicted: list[Finding], gold: list[Finding], tolerance: int
     return pairs
 
 
-def score_answer(answer: str, gold: Review, tolerance: int = LINE_TOLERANCE, hunk_path: str | None = None) -> AnswerScore:
+def score_answer(
+    answer: str, gold: Review, tolerance: int = LINE_TOLERANCE, hunk_path: str | None = None
+) -> AnswerScore:
     """With `hunk_path` (the file of the reviewed hunk), findings are matched on that file: see `parse_review`."""
     review, error = parse_review(answer, hunk_path)
     if hunk_path is not None:

@@ -20,7 +20,9 @@ def redact_comment(comment: dict) -> dict:
     out = dict(comment)
     for name in _COMMENT_FIELDS:
         if isinstance(out.get(name), str):
-            out[name] = redact(out[name], comment.get("path") if name == "diff_hunk" and isinstance(comment.get("path"), str) else "")[0]
+            out[name] = redact(
+                out[name], comment.get("path") if name == "diff_hunk" and isinstance(comment.get("path"), str) else ""
+            )[0]
     return out
 
 
@@ -41,4 +43,6 @@ def scrub_record(record: ReviewRecord) -> tuple[ReviewRecord, list[str]]:
 
 def scrub_rejection(rejected: RejectedRow) -> RejectedRow:
     """A rejected row's id and detail quote the input: redacted too, since they go to logs and metadata."""
-    return rejected.model_copy(update={"source_id": redact(rejected.source_id)[0], "detail": redact(rejected.detail)[0]})
+    return rejected.model_copy(
+        update={"source_id": redact(rejected.source_id)[0], "detail": redact(rejected.detail)[0]}
+    )

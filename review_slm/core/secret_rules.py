@@ -30,7 +30,10 @@ _OWN = {
     "url-credentials": r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:([^\s@/]{3,})@",
     # A password by assignment: quoted anywhere, or unquoted on an env / YAML line (then it must hold a digit).
     "password-quoted": r"""(?i)(?:passw(?:or)?d|pwd)[\w.-]{0,20}["']?\s*(?:=|:|:=|=>)\s*["']([^"'\s$<{%]{6,})["']""",
-    "password-assignment": r"""(?im)^[+ -]?\s*(?:export\s+)?[\w.-]*(?:passw(?:or)?d|pwd)[\w.-]*\s*[=:]\s*([^\s"'$<{%][^\s"']{5,})\s*$""",
+    "password-assignment": (
+        r"""(?im)^[+ -]?\s*(?:export\s+)?[\w.-]*(?:passw(?:or)?d|pwd)[\w.-]*\s*[=:]\s*"""
+        r"""([^\s"'$<{%][^\s"']{5,})\s*$"""
+    ),
     # "use secret k8Zq2LmN9vXw": a credential in prose (letters and digits, like the primary's rule asks).
     "prose-secret": r"(?i)\b(?:secret|password|token|key)\s+(?:is\s+|was\s+)?[\"'`]?([A-Za-z0-9_+/-]{8,})",
 }
@@ -70,14 +73,30 @@ def _rules() -> tuple[list[_Rule], _Allowlist]:
     for raw in config["rules"]:
         if "regex" not in raw:  # path-only rules (a .p12 file) say nothing about text
             continue
-        allowlists = [_Allowlist(a.get("regexTarget", "secret"), [_compile(r) for r in a.get("regexes", [])], [s.lower() for s in a.get("stopwords", [])])
-                      for a in raw.get("allowlists", [])]
-        rules.append(_Rule(raw["id"], _compile(raw["regex"]), [k.lower() for k in raw.get("keywords", [])],
-                           raw.get("secretGroup", 0), raw.get("entropy", 0.0), allowlists))
+        allowlists = [
+            _Allowlist(
+                a.get("regexTarget", "secret"),
+                [_compile(r) for r in a.get("regexes", [])],
+                [s.lower() for s in a.get("stopwords", [])],
+            )
+            for a in raw.get("allowlists", [])
+        ]
+        rules.append(
+            _Rule(
+                raw["id"],
+                _compile(raw["regex"]),
+                [k.lower() for k in raw.get("keywords", [])],
+                raw.get("secretGroup", 0),
+                raw.get("entropy", 0.0),
+                allowlists,
+            )
+        )
     for rule_id, pattern in _OWN.items():
         rules.append(_Rule(rule_id, _compile(pattern), [], entropy=_OWN_ENTROPY.get(rule_id, 0.0)))
     glob = config.get("allowlist", {})
-    return rules, _Allowlist("secret", [_compile(r) for r in glob.get("regexes", [])], [s.lower() for s in glob.get("stopwords", [])])
+    return rules, _Allowlist(
+        "secret", [_compile(r) for r in glob.get("regexes", [])], [s.lower() for s in glob.get("stopwords", [])]
+    )
 
 
 def shannon_entropy(text: str) -> float:
@@ -92,7 +111,7 @@ def _allowed(allowlist: _Allowlist, secret: str, match: str, line: str) -> bool:
 
 
 def _line_of(text: str, start: int, end: int) -> str:
-    return text[text.rfind("\n", 0, start) + 1:(text.find("\n", end) + 1 or len(text) + 1) - 1]
+    return text[text.rfind("\n", 0, start) + 1 : (text.find("\n", end) + 1 or len(text) + 1) - 1]
 
 
 def find_leaks(text: str) -> list[str]:

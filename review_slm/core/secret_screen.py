@@ -43,7 +43,7 @@ def _without_lookarounds(pattern: str) -> str:
                 in_class = ch != "]"
             elif ch == "[":
                 in_class = True
-                if pattern[i + 1:i + 2] == "]":
+                if pattern[i + 1 : i + 2] == "]":
                     i += 1
             elif ch == "(":
                 depth += 1
@@ -52,7 +52,7 @@ def _without_lookarounds(pattern: str) -> str:
                 if depth == 0:
                     break
             i += 1
-        pattern = pattern[:m.start()] + pattern[i + 1:]
+        pattern = pattern[: m.start()] + pattern[i + 1 :]
     return _BACKREF.sub(lambda _: r"[\s\S]*", _HUGE_REPEAT.sub(r"{\1,}", pattern))
 
 
@@ -114,7 +114,7 @@ def candidate_patterns() -> tuple[str, ...]:
     parts += [_widened(r, _PRETEST.get(p.secret_type)) for p in text_level for r in p.denylist]
     parts += [_widened(r) for r in _keyword_regexes()]
     # In unions of ~20: one union of all ~70 outgrows RE2's DFA memory and runs several times slower.
-    return tuple("|".join(parts[i:i + 20]) for i in range(0, len(parts), 20))
+    return tuple("|".join(parts[i : i + 20]) for i in range(0, len(parts), 20))
 
 
 def might_have_secrets(texts: list[str]) -> list[bool]:

@@ -33,7 +33,9 @@ _DELIMS = set(" \t\r\n\"'`,;=:@()[]{}<>|\\/")  # a token ends at these: a found 
 
 class HuggingFaceTokenDetector(RegexBasedDetector):
     secret_type = "Hugging Face Token"
-    denylist = [re.compile(r"\b(?:hf_[A-Za-z]{34}|api_org_[A-Za-z]{34})\b")]  # gitleaks: huggingface-access-token / -org-api-token
+    denylist = [
+        re.compile(r"\b(?:hf_[A-Za-z]{34}|api_org_[A-Za-z]{34})\b")
+    ]  # gitleaks: huggingface-access-token / -org-api-token
 
 
 class GoogleApiKeyDetector(RegexBasedDetector):
@@ -48,7 +50,9 @@ class GitHubFineGrainedTokenDetector(RegexBasedDetector):
 
 class NpmTokenDetector(RegexBasedDetector):
     secret_type = "NPM Token"
-    denylist = [re.compile(r"(?i)\bnpm_[a-z0-9]{36}\b")]  # gitleaks: npm-access-token (detect-secrets wants an .npmrc line)
+    denylist = [
+        re.compile(r"(?i)\bnpm_[a-z0-9]{36}\b")
+    ]  # gitleaks: npm-access-token (detect-secrets wants an .npmrc line)
 
 
 class BearerTokenDetector(RegexBasedDetector):
@@ -61,8 +65,12 @@ class ProseSecretDetector(RegexBasedDetector):
     mix letters and digits, so "the secret handling" or "token expiry" do not match."""
 
     secret_type = "Secret In Prose"
-    denylist = [re.compile(r"(?i)\b(?:secret|password|passwd|token|api[ _-]?key|credentials?)\s+(?:is\s+|was\s+|of\s+)?"
-                           r"[\"'`]?((?=[A-Za-z0-9_\-+/.]*\d)(?=[A-Za-z0-9_\-+/.]*[A-Za-z])[A-Za-z0-9_\-+/.]{8,})")]
+    denylist = [
+        re.compile(
+            r"(?i)\b(?:secret|password|passwd|token|api[ _-]?key|credentials?)\s+(?:is\s+|was\s+|of\s+)?"
+            r"[\"'`]?((?=[A-Za-z0-9_\-+/.]*\d)(?=[A-Za-z0-9_\-+/.]*[A-Za-z])[A-Za-z0-9_\-+/.]{8,})"
+        )
+    ]
 
 
 class SecretDefaultDetector(RegexBasedDetector):
@@ -70,17 +78,33 @@ class SecretDefaultDetector(RegexBasedDetector):
     `getenv("DB_PASSWORD", "...")`, `("api_token", "...")`; detect-secrets' keyword plugin wants `name = value`."""
 
     secret_type = "Secret Default"
-    denylist = [re.compile(r"(?i)[\"'][\w.-]*(?:secret|passw(?:or)?d|token|api_?key)[\w.-]*[\"']\s*,\s*[\"']([^\"'\s$<{%]{6,})[\"']")]
+    denylist = [
+        re.compile(
+            r"(?i)[\"'][\w.-]*(?:secret|passw(?:or)?d|token|api_?key)[\w.-]*[\"']\s*,\s*[\"']([^\"'\s$<{%]{6,})[\"']"
+        )
+    ]
 
 
 class EmailDetector(RegexBasedDetector):
     secret_type = "Email Address"
-    denylist = [re.compile(r"\b[A-Za-z0-9._%+-]+@(?!example\.(?:com|org)\b)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")]
+    denylist = [
+        re.compile(r"\b[A-Za-z0-9._%+-]+@(?!example\.(?:com|org)\b)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+    ]
 
 
-_PEM_BLOCK = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)")
-_EXTRA = (HuggingFaceTokenDetector, GoogleApiKeyDetector, GitHubFineGrainedTokenDetector, NpmTokenDetector, BearerTokenDetector, ProseSecretDetector, SecretDefaultDetector,
-          EmailDetector)
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)"
+)
+_EXTRA = (
+    HuggingFaceTokenDetector,
+    GoogleApiKeyDetector,
+    GitHubFineGrainedTokenDetector,
+    NpmTokenDetector,
+    BearerTokenDetector,
+    ProseSecretDetector,
+    SecretDefaultDetector,
+    EmailDetector,
+)
 # Cheap pre-tests for the slowest text-level plugins: each of their regexes needs this literal, so a text
 # without it cannot match (speed only: a plugin without an entry always runs).
 _CREDENTIAL_WORD = re.compile(r"(?i)key|pw|pass|token|secret")
@@ -97,7 +121,9 @@ _PRETEST = {
     "Email Address": re.compile(r"[\w.%+-]@[A-Za-z0-9]"),
     "GitLab Token": re.compile(r"gl[a-z]{2,6}-|GR1348941"),
 }
-_CONFIG_LINE = re.compile(r"(?:^|[\s+-])[\w.-]+\s*[:=]\s*[^\s(\"'{$,;]+(?=\s|$)")  # a bare `KEY=value` / `key: value`, even in prose
+_CONFIG_LINE = re.compile(
+    r"(?:^|[\s+-])[\w.-]+\s*[:=]\s*[^\s(\"'{$,;]+(?=\s|$)"
+)  # a bare `KEY=value` / `key: value`, even in prose
 # `secretName: my-tls-secret`: a Kubernetes object name (lowercase words and dashes) is a reference, not a secret.
 _K8S_NAME = re.compile(r"[a-z]+(?:-[a-z]+)+")
 _QUOTE = re.compile(r"[\"'`]")  # the entropy plugins only read quoted strings
@@ -203,7 +229,8 @@ def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
         line = full.rstrip("\r\n")  # the filters (indirect references...) expect a bare line
         start, offset = offset, offset + len(full)
         # Each plugin only where it could find something (a cheap pre-test, not a second opinion); lines that only
-        # take a value from elsewhere (`x = get_secret()`, `secrets := c.userSecrets()`) are skipped like detect-secrets does.
+        # take a value from elsewhere (`x = get_secret()`, `secrets := c.userSecrets()`) are skipped like
+        # detect-secrets does.
         quoted, keyword = quote_hint.search(line) is not None, keyword_hint.search(line) is not None
         if not (quoted or keyword):
             continue
@@ -219,9 +246,12 @@ def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
                     if len(value) < 4 or _MARKER.fullmatch(value) or _K8S_NAME.fullmatch(value):
                         continue
                     if line_filtered is None:
-                        line_filtered = _is_filtered_out(required_filter_parameters=["line"], filename=filename, line=line)
+                        line_filtered = _is_filtered_out(
+                            required_filter_parameters=["line"], filename=filename, line=line
+                        )
                     if line_filtered or _is_filtered_out(
-                            required_filter_parameters=["secret"], filename=name, secret=value, plugin=plugin, line=line):
+                        required_filter_parameters=["secret"], filename=name, secret=value, plugin=plugin, line=line
+                    ):
                         continue
                     at = line.find(value)
                     while at >= 0:
@@ -245,7 +275,7 @@ def scan(text: str, path: str = "") -> list[Hit]:
         if pretest is None or pretest.search(text):
             hits += _regex_hits(text, plugin)
     hits += _line_hits(text, PurePosixPath(path).name or "text", line_level)
-    return [h for h in hits if not _MARKER.fullmatch(text[h.start:h.end])]
+    return [h for h in hits if not _MARKER.fullmatch(text[h.start : h.end])]
 
 
 def find_secrets(text: str, path: str = "") -> list[str]:

@@ -24,14 +24,20 @@ _CATEGORY_RULES: list[tuple[str, str]] = [
     (r"race|mutex|lock|goroutine|deadlock|concurren|atomic|channel|thread|async", "concurrency"),
     (r"leak|close\(|not closed|defer|unclosed|context manager|cleanup|dangling|\bclose\b", "resource-leak"),
     (r"\berr\b|error|except|panic|recover|raise|swallow|ignored|unchecked|retry", "error-handling"),
-    (r"probe|resources?:|limits|requests|replicas|selector|label|namespace|image|crd|helm|manifest|pod|kube", "kubernetes-config"),
+    (
+        r"probe|resources?:|limits|requests|replicas|selector|label|namespace|image|crd|helm|manifest|pod|kube",
+        "kubernetes-config",
+    ),
     (r"slow|perf|alloc|o\(n|quadratic|cache|memory|cpu|latency|n\+1|copy", "performance"),
     (r"test|assert|coverage|mock|fixture", "testing"),
     (r"doc|comment|typo|readme|docstring|spelling", "docs"),
     (r"nit|naming|rename|style|format|lint|unused|import|readab|consistent", "style"),
 ]
 _SEVERITY_RULES: list[tuple[str, str]] = [
-    (r"secret|credential|token|password|inject|privileged|remote code|rce|data loss|nil pointer|panic|crash", "critical"),
+    (
+        r"secret|credential|token|password|inject|privileged|remote code|rce|data loss|nil pointer|panic|crash",
+        "critical",
+    ),
     (r"race|leak|deadlock|security|vulnerab|corrupt|wrong|bug|broken|never|always fails|overflow", "high"),
     (r"nit|typo|naming|style|format|minor|cosmetic", "low"),
     (r"^\s*(why|what|should|could|can|do|does|is|are)\b.*\?\s*$", "info"),

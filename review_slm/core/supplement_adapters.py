@@ -1,10 +1,9 @@
 """Adapters from the common shapes of public code-review datasets to the review record's fields.
 
-| adapter        | shape (default columns)                                       | e.g.                                   |
-|----------------|---------------------------------------------------------------|----------------------------------------|
-| `codereviewer` | diff + comment: `patch`, `msg`, `lang`, `path`, `proj`, `id`  | Microsoft CodeReviewer (Comment gen.)  |
-| `instruction`  | `instruction`, `input` (the diff), `output` (the review)      | Alpaca-style code-review instructions  |
-| `critique`     | `diff`, `chosen` / `rejected` critiques                       | critique / preference pairs            |
+- `codereviewer`: diff + comment, columns `patch`, `msg`, `lang`, `path`, `proj`, `id`
+  (e.g. Microsoft CodeReviewer, comment generation);
+- `instruction`: `instruction`, `input` (the diff), `output` (the review) (Alpaca-style instructions);
+- `critique`: `diff`, `chosen` / `rejected` critiques (critique / preference pairs).
 
 Column names can be overridden per adapter; a missing or empty required column rejects the row
 with `malformed_<column>`, naming the row.
@@ -31,7 +30,9 @@ class AdapterSpec:
 
 ADAPTERS: dict[str, AdapterSpec] = {
     "codereviewer": AdapterSpec(diff="patch", comment="msg", language="lang", path="path", repo="proj", id="id"),
-    "instruction": AdapterSpec(diff="input", comment="output", language="lang", path="path", repo="repo", id="id", diff_in_text=True),
+    "instruction": AdapterSpec(
+        diff="input", comment="output", language="lang", path="path", repo="repo", id="id", diff_in_text=True
+    ),
     "critique": AdapterSpec(diff="diff", comment="chosen", language="lang", path="path", repo="repo", id="id"),
 }
 
@@ -42,7 +43,10 @@ def adapter_spec(name: str, overrides: dict[str, str] | None = None) -> AdapterS
     spec = ADAPTERS[name]
     unknown = set(overrides or {}) - set(spec.__dataclass_fields__)
     if unknown:
-        raise ValueError(f"supplement adapter {name!r}: unknown column roles {sorted(unknown)} (roles: {sorted(spec.__dataclass_fields__)})")
+        raise ValueError(
+            f"supplement adapter {name!r}: unknown column roles {sorted(unknown)} (roles: "
+            f"{sorted(spec.__dataclass_fields__)})"
+        )
     return AdapterSpec(**{**spec.__dict__, **(overrides or {})})
 
 

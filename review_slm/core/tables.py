@@ -16,43 +16,89 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-FINDING = pa.struct([
-    ("path", pa.string()), ("line", pa.int64()), ("severity", pa.string()), ("category", pa.string()),
-    ("comment", pa.string()), ("suggestion", pa.string()),
-])
+FINDING = pa.struct(
+    [
+        ("path", pa.string()),
+        ("line", pa.int64()),
+        ("severity", pa.string()),
+        ("category", pa.string()),
+        ("comment", pa.string()),
+        ("suggestion", pa.string()),
+    ]
+)
 REVIEW = pa.struct([("findings", pa.list_(FINDING)), ("summary", pa.string())])
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
 # core/schema.py ReviewRecord: one human review comment on one diff hunk.
-RECORDS = pa.schema([
-    ("source", pa.string()), ("source_id", pa.string()), ("repo", pa.string()), ("path", pa.string()),
-    ("line", pa.int64()), ("language", pa.string()), ("diff_hunk", pa.string()), ("body", pa.string()),
-    ("suggestion", pa.string()), ("author", pa.string()), ("pr_number", pa.int64()), ("pr_url", pa.string()),
-    ("created_at", pa.string()), ("updated_at", pa.string()), ("thread", pa.list_(pa.string())),
-])
+RECORDS = pa.schema(
+    [
+        ("source", pa.string()),
+        ("source_id", pa.string()),
+        ("repo", pa.string()),
+        ("path", pa.string()),
+        ("line", pa.int64()),
+        ("language", pa.string()),
+        ("diff_hunk", pa.string()),
+        ("body", pa.string()),
+        ("suggestion", pa.string()),
+        ("author", pa.string()),
+        ("pr_number", pa.int64()),
+        ("pr_url", pa.string()),
+        ("created_at", pa.string()),
+        ("updated_at", pa.string()),
+        ("thread", pa.list_(pa.string())),
+    ]
+)
 # core/schema.py RejectedRow: an input row that could not become a record.
-REJECTED = pa.schema([
-    ("source", pa.string()), ("source_id", pa.string()), ("reason", pa.string()), ("field", pa.string()),
-    ("detail", pa.string()),
-])
+REJECTED = pa.schema(
+    [
+        ("source", pa.string()),
+        ("source_id", pa.string()),
+        ("reason", pa.string()),
+        ("field", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
 # core/gold.py GoldExample: one row of a gold split.
-GOLD = pa.schema([
-    ("id", pa.string()), ("record_id", pa.string()), ("source", pa.string()), ("repo", pa.string()),
-    ("path", pa.string()), ("language", pa.string()), ("diff_hunk", pa.string()), ("human_comment", pa.string()),
-    ("review", REVIEW), ("teacher", pa.string()), ("lazy", pa.bool_()), ("split", pa.string()),
-    ("difficulty", pa.float64()),
-])
+GOLD = pa.schema(
+    [
+        ("id", pa.string()),
+        ("record_id", pa.string()),
+        ("source", pa.string()),
+        ("repo", pa.string()),
+        ("path", pa.string()),
+        ("language", pa.string()),
+        ("diff_hunk", pa.string()),
+        ("human_comment", pa.string()),
+        ("review", REVIEW),
+        ("teacher", pa.string()),
+        ("lazy", pa.bool_()),
+        ("split", pa.string()),
+        ("difficulty", pa.float64()),
+    ]
+)
 # core/gold.py QuarantinedRow: a row the gates kept out, with its rule, field and why.
-QUARANTINE = pa.schema([
-    ("row_id", pa.string()), ("source", pa.string()), ("reason", pa.string()), ("field", pa.string()),
-    ("detail", pa.string()),
-])
+QUARANTINE = pa.schema(
+    [
+        ("row_id", pa.string()),
+        ("source", pa.string()),
+        ("reason", pa.string()),
+        ("field", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
 # core/pairing.py: a preference pair in TRL's conversational format.
-PAIRS = pa.schema([
-    ("id", pa.string()), ("prompt", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES),
-    ("rejected_kind", pa.string()), ("rejected_quality", pa.float64()),
-])
+PAIRS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("prompt", MESSAGES),
+        ("chosen", MESSAGES),
+        ("rejected", MESSAGES),
+        ("rejected_kind", pa.string()),
+        ("rejected_quality", pa.float64()),
+    ]
+)
 # What a model answered to a prompt (generation output, the evaluation's per-model answers).
 ANSWERS = pa.schema([("id", pa.string()), ("answer", pa.string())])
 # What a model is asked (generation input).
@@ -83,6 +129,7 @@ def parquet_writer(path: str | Path, schema: pa.Schema, batch_rows: int = 10_000
     """Write rows one at a time in constant memory: buffered into record batches of `batch_rows`."""
     batch: list[dict] = []
     with pq.ParquetWriter(str(path), schema) as writer:
+
         def write(row: dict) -> None:
             batch.append(row)
             if len(batch) >= batch_rows:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -57,7 +57,9 @@ class FileFeedbackSource(FeedbackSource):
 class GitHubFeedbackSource(FeedbackSource):
     token: str
     api_url: str = "https://api.github.com"
-    lookback_days: int = Field(90, gt=0, description="comments updated in this window are read (reactions do not bump updated_at)")
+    lookback_days: int = Field(
+        90, gt=0, description="comments updated in this window are read (reactions do not bump updated_at)"
+    )
     max_retries: int = 5
     backoff_factor: float = 1.0
 
@@ -65,13 +67,22 @@ class GitHubFeedbackSource(FeedbackSource):
         from github import Auth, Github
 
         retry = CountingGithubRetry(ApiUsage(), total=self.max_retries, backoff_factor=self.backoff_factor)
-        return Github(auth=Auth.Token(self.token), base_url=self.api_url, per_page=100, retry=retry, lazy=True,
-                      seconds_between_writes=None)  # GraphQL queries are POSTs but read nothing into GitHub
+        return Github(
+            auth=Auth.Token(self.token),
+            base_url=self.api_url,
+            per_page=100,
+            retry=retry,
+            lazy=True,
+            seconds_between_writes=None,
+        )  # GraphQL queries are POSTs but read nothing into GitHub
 
     def items(self, repo: str) -> list[FeedbackItem]:
         gh = self._client()
-        since = datetime.now(timezone.utc) - timedelta(days=self.lookback_days)
-        raws = [c._rawData for c in gh.get_repo(repo).get_pulls_review_comments(sort="updated", direction="asc", since=since)]
+        since = datetime.now(UTC) - timedelta(days=self.lookback_days)
+        raws = [
+            c._rawData
+            for c in gh.get_repo(repo).get_pulls_review_comments(sort="updated", direction="asc", since=since)
+        ]
         ours = collect_feedback(raws, repo, self.bot_login, set())
         resolved: set[int] = set()
         for number in sorted({i.pr_number for i in ours if i.pr_number is not None}):
@@ -82,7 +93,9 @@ class GitHubFeedbackSource(FeedbackSource):
         owner, name = repo.split("/", 1)
         resolved, after = set(), None
         while True:
-            _headers, data = gh.requester.graphql_query(THREADS_QUERY, {"owner": owner, "name": name, "number": number, "after": after})
+            _headers, data = gh.requester.graphql_query(
+                THREADS_QUERY, {"owner": owner, "name": name, "number": number, "after": after}
+            )
             threads = ((data.get("data") or {}).get("repository") or {}).get("pullRequest") or {}
             threads = threads.get("reviewThreads") or {"nodes": [], "pageInfo": {}}
             for node in threads["nodes"]:

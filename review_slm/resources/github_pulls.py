@@ -57,28 +57,52 @@ class PostOutcome:
 def _explain(err: GithubException, doing: str) -> PullRequestError:
     message = (err.data or {}).get("message", "") if isinstance(err.data, dict) else str(err.data)
     if isinstance(err, RateLimitExceededException) or (err.status in (403, 429) and "rate limit" in message.lower()):
-        return PullRequestError(f"{doing}: GitHub rate limit exceeded ({message}); nothing was posted, rerun after the reset")
+        return PullRequestError(
+            f"{doing}: GitHub rate limit exceeded ({message}); nothing was posted, rerun after the reset"
+        )
     if err.status == 401:
         return PullRequestError(f"{doing}: GitHub rejected the token (401 {message}); check GITHUB_TOKEN")
     if err.status == 403:
-        return PullRequestError(f"{doing}: forbidden (403 {message}); the token needs `pull-requests: write` "
-                                "(in a workflow: `permissions: pull-requests: write`)")
+        return PullRequestError(
+            f"{doing}: forbidden (403 {message}); the token needs `pull-requests: write` "
+            "(in a workflow: `permissions: pull-requests: write`)"
+        )
     if err.status == 404:
-        return PullRequestError(f"{doing}: not found (404); check OWNER/REPO#N and that the token can read the repository")
+        return PullRequestError(
+            f"{doing}: not found (404); check OWNER/REPO#N and that the token can read the repository"
+        )
     return PullRequestError(f"{doing}: GitHub answered {err.status} {message}")
 
 
 class GitHubPullRequests:
-    def __init__(self, token: str, api_url: str = "https://api.github.com", reviewer_login: str | None = None,
-                 max_retries: int = 3, backoff_factor: float = 1.0, max_rate_limit_wait_s: float = 120.0,
-                 seconds_between_writes: float = 1.0):
+    def __init__(
+        self,
+        token: str,
+        api_url: str = "https://api.github.com",
+        reviewer_login: str | None = None,
+        max_retries: int = 3,
+        backoff_factor: float = 1.0,
+        max_rate_limit_wait_s: float = 120.0,
+        seconds_between_writes: float = 1.0,
+    ):
         self.reviewer_login = reviewer_login
         self.usage = ApiUsage()
-        retry = CountingGithubRetry(self.usage, total=max_retries, backoff_factor=backoff_factor,
-                                    max_rate_limit_wait=max_rate_limit_wait_s, secondary_rate_wait=min(60.0, max_rate_limit_wait_s))
+        retry = CountingGithubRetry(
+            self.usage,
+            total=max_retries,
+            backoff_factor=backoff_factor,
+            max_rate_limit_wait=max_rate_limit_wait_s,
+            secondary_rate_wait=min(60.0, max_rate_limit_wait_s),
+        )
         # PyGithub spaces writes 1 s apart, GitHub's advice against secondary rate limits; tests set 0.
-        self.gh = Github(auth=Auth.Token(token), base_url=api_url, per_page=100, retry=retry, lazy=True,
-                         seconds_between_writes=seconds_between_writes or None)
+        self.gh = Github(
+            auth=Auth.Token(token),
+            base_url=api_url,
+            per_page=100,
+            retry=retry,
+            lazy=True,
+            seconds_between_writes=seconds_between_writes or None,
+        )
 
     def _pull(self, repo: str, number: int):
         return self.gh.get_repo(repo).get_pull(number)
@@ -95,18 +119,24 @@ class GitHubPullRequests:
                 if len(files) > max_files:
                     raise PullRequestTooLarge(
                         f"{repo}#{number} changes more than --max-files={max_files} files; nothing was reviewed. "
-                        "Review it in parts (`git diff` per directory into `review-slm review FILE.diff`) or raise --max-files")
+                        "Review it in parts (`git diff` per directory into `review-slm review FILE.diff`) or raise "
+                        "--max-files"
+                    )
             prior = []
             for r in pr.get_reviews():
                 marker = parse_marker(r.body)
                 if marker is None or (self.reviewer_login and r.user and r.user.login != self.reviewer_login):
                     continue
-                prior.append(PriorReview(r.id, marker["head"], frozenset(marker.get("hunks", [])), marker.get("fingerprint", "")))
+                prior.append(
+                    PriorReview(r.id, marker["head"], frozenset(marker.get("hunks", [])), marker.get("fingerprint", ""))
+                )
         except GithubException as err:
             raise _explain(err, doing) from None
         return PullSnapshot(repo, number, head, files, prior, len(files))
 
-    def post(self, repo: str, number: int, head_sha: str, plan: PlannedReview, replaces: PriorReview | None) -> PostOutcome:
+    def post(
+        self, repo: str, number: int, head_sha: str, plan: PlannedReview, replaces: PriorReview | None
+    ) -> PostOutcome:
         """Post the plan as one review; then retire the review it replaces (same head commit)."""
         pr = self._pull(repo, number)
         commit = self.gh.get_repo(repo).get_commit(head_sha)  # lazy: only its sha is sent

@@ -35,17 +35,32 @@ from review_slm.resources.serving import Release, ServingTarget
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 
-SMOKE_DIFF = ("pkg/pool.go", "go", "@@ -40,2 +40,4 @@ func (p *Pool) Start() {\n \tfor i := 0; i < p.size; i++ {\n"
-              "+\t\tgo func() { p.m[i] = fetch(i) }()\n+\t}\n")
+SMOKE_DIFF = (
+    "pkg/pool.go",
+    "go",
+    "@@ -40,2 +40,4 @@ func (p *Pool) Start() {\n \tfor i := 0; i < p.size; i++ {\n"
+    "+\t\tgo func() { p.m[i] = fetch(i) }()\n+\t}\n",
+)
 
 
 class RolloutFailed(dg.Failure):
     """The new revision never became Ready or failed its smoke review; traffic stays on the previous one."""
 
 
-def render_predictor(storage_uri: str, *, served_model_name: str, service_account_name: str, runtime: str | None,
-                     gpus: int, cpu: str, memory: str, max_model_len: int, extra_args: list[str],
-                     node_selector: dict[str, str], tolerations: list[dict]) -> dict:
+def render_predictor(
+    storage_uri: str,
+    *,
+    served_model_name: str,
+    service_account_name: str,
+    runtime: str | None,
+    gpus: int,
+    cpu: str,
+    memory: str,
+    max_model_len: int,
+    extra_args: list[str],
+    node_selector: dict[str, str],
+    tolerations: list[dict],
+) -> dict:
     resources = {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}}
     if gpus:
         resources["limits"]["nvidia.com/gpu"] = str(gpus)
@@ -55,8 +70,13 @@ def render_predictor(storage_uri: str, *, served_model_name: str, service_accoun
         "modelFormat": {"name": "huggingface"},
         "storageUri": storage_uri,
         # The huggingface runtime passes these to vLLM: the OpenAI API is served under /openai/v1/.
-        "args": [f"--model_name={served_model_name}", "--backend=vllm", f"--max-model-len={max_model_len}",
-                 f"--tensor-parallel-size={max(1, gpus)}", *extra_args],
+        "args": [
+            f"--model_name={served_model_name}",
+            "--backend=vllm",
+            f"--max-model-len={max_model_len}",
+            f"--tensor-parallel-size={max(1, gpus)}",
+            *extra_args,
+        ],
         "resources": resources,
     }
     if runtime:
@@ -73,15 +93,26 @@ def release_labels(release: Release) -> dict[str, str]:
     return {"review-slm.dev/iteration": release.iteration, "review-slm.dev/model-version": str(release.version)}
 
 
-def render_inference_service(name: str, namespace: str, predictor: dict, deployment_mode: str, labels: dict[str, str]) -> dict:
+def render_inference_service(
+    name: str, namespace: str, predictor: dict, deployment_mode: str, labels: dict[str, str]
+) -> dict:
     annotations = {"serving.kserve.io/deploymentMode": deployment_mode}
     if deployment_mode == "Serverless":
         annotations["serving.kserve.io/enable-tag-routing"] = "true"  # the canary revision gets its own URL
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "InferenceService",
-        "metadata": {"name": name, "namespace": namespace, "annotations": annotations,
-                     "labels": {"app.kubernetes.io/name": "review-slm", "app.kubernetes.io/part-of": "review-slm", "app.kubernetes.io/component": "serving", **labels}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": annotations,
+            "labels": {
+                "app.kubernetes.io/name": "review-slm",
+                "app.kubernetes.io/part-of": "review-slm",
+                "app.kubernetes.io/component": "serving",
+                **labels,
+            },
+        },
         "spec": {"predictor": predictor},
     }
 
@@ -131,12 +162,24 @@ class KServeServing(ServingTarget):
         return api.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.name, body)
 
     def predictor(self, storage_uri: str) -> dict:
-        return render_predictor(storage_uri, served_model_name=self.served_model_name, service_account_name=self.service_account_name,
-                                runtime=self.runtime, gpus=self.gpus, cpu=self.cpu, memory=self.memory, max_model_len=self.max_model_len,
-                                extra_args=self.extra_args, node_selector=self.node_selector, tolerations=self.tolerations)
+        return render_predictor(
+            storage_uri,
+            served_model_name=self.served_model_name,
+            service_account_name=self.service_account_name,
+            runtime=self.runtime,
+            gpus=self.gpus,
+            cpu=self.cpu,
+            memory=self.memory,
+            max_model_len=self.max_model_len,
+            extra_args=self.extra_args,
+            node_selector=self.node_selector,
+            tolerations=self.tolerations,
+        )
 
     def manifest(self, storage_uri: str, release: Release) -> dict:
-        return render_inference_service(self.name, self.namespace, self.predictor(storage_uri), self.deployment_mode, release_labels(release))
+        return render_inference_service(
+            self.name, self.namespace, self.predictor(storage_uri), self.deployment_mode, release_labels(release)
+        )
 
     def _wait(self, api: k8s.CustomObjectsApi, what: str, done: Callable[[dict], bool], log) -> dict:
         """Poll until `done(isvc)`; fail with the controller's reason on a terminal failure or the timeout."""
@@ -151,13 +194,18 @@ class KServeServing(ServingTarget):
             reason = "; ".join(f"{c['type']}: {c['reason']} {c.get('message', '')}".strip() for c in failing)
             failed_load = (status.get("modelStatus") or {}).get("lastFailureInfo")
             if failed_load:
-                raise RolloutFailed(f"{what}: the model failed to load ({failed_load.get('reason')}): {failed_load.get('message', '')}")
+                raise RolloutFailed(
+                    f"{what}: the model failed to load ({failed_load.get('reason')}): {failed_load.get('message', '')}"
+                )
             if reason and reason != last_reason:
                 log.info(f"{what}: waiting ({reason})")
                 last_reason = reason
             if time.monotonic() > deadline:
-                raise RolloutFailed(f"{what}: not Ready after {self.ready_timeout_s:.0f}s ({reason or 'no condition reported'}); "
-                                    "check `kubectl describe inferenceservice` and the predictor pods (GPU quota, image, storage credentials)")
+                raise RolloutFailed(
+                    f"{what}: not Ready after {self.ready_timeout_s:.0f}s ({reason or 'no condition reported'}); "
+                    "check `kubectl describe inferenceservice` and the predictor pods (GPU quota, image, storage "
+                    "credentials)"
+                )
             time.sleep(self.poll_interval_s)
 
     # -- rollout -------------------------------------------------------------------------------
@@ -167,11 +215,18 @@ class KServeServing(ServingTarget):
         storage_uri = release.model_uri
         if current is None:
             log.info(f"creating InferenceService {self.namespace}/{self.name} with {storage_uri}")
-            api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.manifest(storage_uri, release))
+            api.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, self.manifest(storage_uri, release)
+            )
             ready = self._wait(api, "first rollout", lambda i: is_true(i, "Ready"), log)
             return self._endpoint(ready, release, rollout="created")
         served = current["spec"]["predictor"].get("model", {}).get("storageUri")
-        if self.lora_hot_load and release.adapter_uri and served == release.base_model_uri and is_true(current, "Ready"):
+        if (
+            self.lora_hot_load
+            and release.adapter_uri
+            and served == release.base_model_uri
+            and is_true(current, "Ready")
+        ):
             return self._load_adapter(current, release, log)
         if self.canary_traffic_percent == 0:
             return self._rolling_update(api, storage_uri, release, log)
@@ -182,7 +237,9 @@ class KServeServing(ServingTarget):
     def _rolling_update(self, api, storage_uri: str, release: Release, log) -> dict:
         """No canary step (canary_traffic_percent=0, or a KServe without `spec.canary`): the new predictor
         replaces the old one; the old pods serve until the new ones are Ready (rolling update / Knative)."""
-        self._patch(api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": self.predictor(storage_uri)}})
+        self._patch(
+            api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": self.predictor(storage_uri)}}
+        )
         log.info(f"rolling update to {storage_uri} (no canary step)")
         updated = self._wait(api, "rolling update", lambda i: is_true(i, "Ready"), log)
         return self._endpoint(updated, release, rollout="rolling update")
@@ -194,8 +251,11 @@ class KServeServing(ServingTarget):
 
         def canary_ready(isvc: dict) -> bool:
             component = (isvc.get("status") or {}).get("components", {}).get("predictor", {})
-            return is_true(isvc, "Ready") and bool(component.get("latestReadyRevision")) and \
-                component.get("latestReadyRevision") == component.get("latestCreatedRevision")
+            return (
+                is_true(isvc, "Ready")
+                and bool(component.get("latestReadyRevision"))
+                and component.get("latestReadyRevision") == component.get("latestCreatedRevision")
+            )
 
         try:
             isvc = self._wait(api, "canary", canary_ready, log)
@@ -207,14 +267,25 @@ class KServeServing(ServingTarget):
             log.error("canary failed: all traffic is back on the previous revision")
             raise
         self._patch(api, {"spec": {"predictor": {"canaryTrafficPercent": None}}})
-        promoted = self._wait(api, "promotion", lambda i: is_true(i, "Ready") and all(
-            t.get("percent", 0) in (0, 100) or not t.get("latestRevision") for t in
-            (i.get("status") or {}).get("components", {}).get("predictor", {}).get("traffic") or []), log)
+        promoted = self._wait(
+            api,
+            "promotion",
+            lambda i: (
+                is_true(i, "Ready")
+                and all(
+                    t.get("percent", 0) in (0, 100) or not t.get("latestRevision")
+                    for t in (i.get("status") or {}).get("components", {}).get("predictor", {}).get("traffic") or []
+                )
+            ),
+            log,
+        )
         return self._endpoint(promoted, release, rollout=f"canary {self.canary_traffic_percent}% -> promoted")
 
     def _raw_canary(self, api, storage_uri: str, release: Release, log) -> dict:
         predictor = self.predictor(storage_uri)
-        self._patch(api, {"spec": {"canary": [{"predictor": predictor, "trafficPercent": self.canary_traffic_percent}]}})
+        self._patch(
+            api, {"spec": {"canary": [{"predictor": predictor, "trafficPercent": self.canary_traffic_percent}]}}
+        )
         log.info(f"canary (RawDeployment): {self.canary_traffic_percent}% to a second predictor serving {storage_uri}")
 
         def canary_ready(isvc: dict) -> bool:
@@ -228,7 +299,9 @@ class KServeServing(ServingTarget):
             self._patch(api, {"spec": {"canary": None}})
             log.error("canary failed: removed; the previous predictor kept all traffic")
             raise
-        self._patch(api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": predictor, "canary": None}})
+        self._patch(
+            api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": predictor, "canary": None}}
+        )
         promoted = self._wait(api, "promotion", lambda i: is_true(i, "Ready"), log)
         return self._endpoint(promoted, release, rollout=f"canary {self.canary_traffic_percent}% -> promoted")
 
@@ -242,13 +315,20 @@ class KServeServing(ServingTarget):
         from review_slm.core.prompts import parse_review, student_messages
 
         try:
-            (answer,) = chat_answers(f"{url.rstrip('/')}/openai", self.served_model_name,
-                                     [{"id": "smoke", "messages": student_messages(*SMOKE_DIFF)}], max_tokens=512, timeout=120)
+            (answer,) = chat_answers(
+                f"{url.rstrip('/')}/openai",
+                self.served_model_name,
+                [{"id": "smoke", "messages": student_messages(*SMOKE_DIFF)}],
+                max_tokens=512,
+                timeout=120,
+            )
         except EndpointError as err:
             raise RolloutFailed(f"smoke review: the new revision did not answer: {err}") from err
         review, error = parse_review(answer["answer"], hunk_path=SMOKE_DIFF[0])
         if review is None:
-            raise RolloutFailed(f"smoke review: the new revision's answer is not a review ({error}): {answer['answer'][:200]!r}")
+            raise RolloutFailed(
+                f"smoke review: the new revision's answer is not a review ({error}): {answer['answer'][:200]!r}"
+            )
         log.info(f"smoke review passed: {len(review.findings)} finding(s)")
 
     def _load_adapter(self, current: dict, release: Release, log) -> dict:
@@ -256,7 +336,11 @@ class KServeServing(ServingTarget):
         relative = release.adapter_uri.removeprefix(self.artifact_root_uri).lstrip("/")
         lora_name = f"{self.served_model_name}-{release.iteration}"
         url = f"{current['status']['url'].rstrip('/')}/v1/load_lora_adapter"
-        response = httpx.post(url, json={"lora_name": lora_name, "lora_path": f"{self.lora_path_root.rstrip('/')}/{relative}"}, timeout=300)
+        response = httpx.post(
+            url,
+            json={"lora_name": lora_name, "lora_path": f"{self.lora_path_root.rstrip('/')}/{relative}"},
+            timeout=300,
+        )
         if response.status_code != 200:
             raise RolloutFailed(f"POST {url}: HTTP {response.status_code}: {response.text[:200]}")
         log.info(f"loaded adapter {lora_name} into the running server (no new revision)")
@@ -265,7 +349,15 @@ class KServeServing(ServingTarget):
     def _endpoint(self, isvc: dict, release: Release, rollout: str) -> dict:
         url = (isvc.get("status") or {}).get("url", "")
         ready = condition(isvc, "Ready") or {}
-        return {"kind": "kserve", "location": url, "openai_base_url": f"{url}/openai" if url else "",
-                "inference_service": f"{self.namespace}/{self.name}", "served_model": self.served_model_name,
-                "rollout": rollout, "ready_since": ready.get("lastTransitionTime", ""), "iteration": release.iteration,
-                "model_version": release.version, "storage_uri": isvc["spec"]["predictor"].get("model", {}).get("storageUri")}
+        return {
+            "kind": "kserve",
+            "location": url,
+            "openai_base_url": f"{url}/openai" if url else "",
+            "inference_service": f"{self.namespace}/{self.name}",
+            "served_model": self.served_model_name,
+            "rollout": rollout,
+            "ready_since": ready.get("lastTransitionTime", ""),
+            "iteration": release.iteration,
+            "model_version": release.version,
+            "storage_uri": isvc["spec"]["predictor"].get("model", {}).get("storageUri"),
+        }

@@ -50,8 +50,20 @@ def torchrun_command(python: str, nproc_per_node: int = 1, from_env: bool = Fals
     if from_env:
         return [python, "-m", "torch.distributed.run", *ENTRYPOINT]
     if nproc_per_node > 1:
-        return [python, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc_per_node),
-                "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), *ENTRYPOINT]
+        return [
+            python,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            str(nproc_per_node),
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(_free_port()),
+            *ENTRYPOINT,
+        ]
     return [python, *ENTRYPOINT]
 
 
@@ -105,6 +117,8 @@ class LocalProcessLauncher(TrainingLauncher):
         if failure is not None:
             raise failure
         if returncode != 0:
-            raise TrainerCrashed(f"trainer process `{spec.task}` exited with code {returncode} without reporting why "
-                                 "(killed or crashed; see its stderr above)")
+            raise TrainerCrashed(
+                f"trainer process `{spec.task}` exited with code {returncode} without reporting why "
+                "(killed or crashed; see its stderr above)"
+            )
         return reported_metadata(session)

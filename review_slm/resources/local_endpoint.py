@@ -12,8 +12,8 @@ import time
 
 import httpx
 
-from review_slm.core.prompts import parse_review, student_messages
 from review_slm.clients.openai_endpoint import EndpointError, chat_answers, served_models
+from review_slm.core.prompts import parse_review, student_messages
 
 SMOKE_HUNK = (
     "@@ -40,2 +40,5 @@ func (p *Pool) Start() {\n"
@@ -33,7 +33,11 @@ def smoke_review(base_url: str, max_tokens: int = 256, timeout: float = 120.0) -
         return {"smoke_review": f"not running ({err}); start it with `make serve`"}
     reloaded = "unknown"
     try:
-        reloaded = "reloaded" if httpx.post(f"{base_url.rstrip('/')}/reset", timeout=30.0).status_code == 200 else "not reloaded: restart the server"
+        reloaded = (
+            "reloaded"
+            if httpx.post(f"{base_url.rstrip('/')}/reset", timeout=30.0).status_code == 200
+            else "not reloaded: restart the server"
+        )
     except httpx.HTTPError:
         pass
     model = models[0] if models else None
@@ -45,6 +49,9 @@ def smoke_review(base_url: str, max_tokens: int = 256, timeout: float = 120.0) -
         return {"smoke_review": f"failed: {err}", "served_model": model or "(pinned)"}
     seconds = time.perf_counter() - started
     review, error = parse_review(answer["answer"], hunk_path="pkg/pool.go")
-    verdict = (f"ok: a valid review with {len(review.findings)} finding(s) in {seconds:.1f}s" if review
-               else f"answered in {seconds:.1f}s, but not a valid review ({error})")
+    verdict = (
+        f"ok: a valid review with {len(review.findings)} finding(s) in {seconds:.1f}s"
+        if review
+        else f"answered in {seconds:.1f}s, but not a valid review ({error})"
+    )
     return {"smoke_review": f"{verdict}; weights {reloaded}", "served_model": model or "(pinned)"}

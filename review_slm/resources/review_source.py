@@ -116,11 +116,20 @@ class GitHubReviewSource(ReviewSource):
         from github import Auth, Github
 
         retry = CountingGithubRetry(
-            usage, total=self.max_retries, backoff_factor=self.backoff_factor,
-            secondary_rate_wait=self.secondary_rate_wait_s, max_rate_limit_wait=self.max_rate_limit_wait_s,
+            usage,
+            total=self.max_retries,
+            backoff_factor=self.backoff_factor,
+            secondary_rate_wait=self.secondary_rate_wait_s,
+            max_rate_limit_wait=self.max_rate_limit_wait_s,
         )
-        return Github(auth=Auth.Token(self.token), base_url=self.api_url, per_page=self.per_page, retry=retry, lazy=True,
-                      seconds_between_requests=self.seconds_between_requests or None)
+        return Github(
+            auth=Auth.Token(self.token),
+            base_url=self.api_url,
+            per_page=self.per_page,
+            retry=retry,
+            lazy=True,
+            seconds_between_requests=self.seconds_between_requests or None,
+        )
 
     def raw_pages(self, repo: str, since: str | None, usage: ApiUsage) -> Iterator[list[dict]]:
         gh = self._client(usage)
@@ -140,7 +149,9 @@ class GitHubReviewSource(ReviewSource):
             fetched_any = True
             yield page
             remaining, _limit = gh.rate_limiting  # read from the last response's headers, no request
-            wait_for_primary_limit(remaining, gh.rate_limiting_resettime, self.rate_limit_reserve, usage, self.max_rate_limit_wait_s)
+            wait_for_primary_limit(
+                remaining, gh.rate_limiting_resettime, self.rate_limit_reserve, usage, self.max_rate_limit_wait_s
+            )
             url, params = _next_link(headers.get("link")), None  # the next link carries the query
         if not fetched_any:
             usage.api_calls += 1  # the one request that found nothing new

@@ -37,8 +37,9 @@ class S3ArtifactStore(ArtifactStore):
 
     @cached_property
     def objects(self) -> ObjectStore:
-        transfer = TransferSettings(multipart_threshold=self.multipart_threshold_mb * MiB,
-                                    multipart_chunksize=self.multipart_chunk_mb * MiB)
+        transfer = TransferSettings(
+            multipart_threshold=self.multipart_threshold_mb * MiB, multipart_chunksize=self.multipart_chunk_mb * MiB
+        )
         return ObjectStore(self.s3.get_client(), transfer)
 
     def uri(self, *parts: str) -> str:

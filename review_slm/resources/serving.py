@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -43,7 +43,7 @@ class LocalServing(ServingTarget):
         manifest = {
             "iteration": release.iteration,
             "model_version": release.version,
-            "deployed_at": datetime.now(timezone.utc).isoformat(),
+            "deployed_at": datetime.now(UTC).isoformat(),
             "path": target,
         }
         Path(target, "SERVED.json").write_text(json.dumps(manifest, indent=2))
@@ -52,5 +52,11 @@ class LocalServing(ServingTarget):
 
         smoke = smoke_review(self.endpoint_url)
         log.info(f"local endpoint {self.endpoint_url}: {smoke['smoke_review']}")
-        return {"kind": "local-folder", "location": target, **manifest, "openai_base_url": self.endpoint_url,
-                "serve_command": "make serve", **smoke}
+        return {
+            "kind": "local-folder",
+            "location": target,
+            **manifest,
+            "openai_base_url": self.endpoint_url,
+            "serve_command": "make serve",
+            **smoke,
+        }

@@ -30,8 +30,11 @@ class StudentTokenizer:
         for start in range(0, len(pairs), batch):
             texts = [
                 self.tokenizer.apply_chat_template(
-                    [{"role": "system", "content": STUDENT_SYSTEM_PROMPT}, {"role": "user", "content": prompt},
-                     {"role": "assistant", "content": answer}],
+                    [
+                        {"role": "system", "content": STUDENT_SYSTEM_PROMPT},
+                        {"role": "user", "content": prompt},
+                        {"role": "assistant", "content": answer},
+                    ],
                     tokenize=False,
                 )
                 for prompt, answer in pairs[start : start + batch]

@@ -29,8 +29,8 @@ from pydantic import Field, ValidationError
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.github_comments import extract_suggestion
 from review_slm.core.languages import EXTENSIONS, detect_language, normalize_language
-from review_slm.core.scrub import scrub_record, scrub_rejection
 from review_slm.core.schema import RejectedRow, ReviewRecord, rejection_from_validation_error
+from review_slm.core.scrub import scrub_record, scrub_rejection
 from review_slm.core.supplement_adapters import AdapterSpec, adapter_spec, extract_diff
 from review_slm.resources.supplement_files import RawRow, read_rows
 
@@ -58,7 +58,9 @@ class HFSupplementSource(dg.ConfigurableResource):
     revision: str | None = None
     split: str = "train"
     adapter: Literal["codereviewer", "instruction", "critique"] = "codereviewer"
-    columns: dict[str, str] = Field(default_factory=dict, description="column overrides by role: diff, comment, language, ...")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="column overrides by role: diff, comment, language, ..."
+    )
     max_rows: int | None = None
 
     max_row_bytes: int = Field(default=1_000_000, description="a larger row is rejected unread (row_too_large)")
@@ -76,7 +78,9 @@ class HFSupplementSource(dg.ConfigurableResource):
             for index, row in enumerate(stream):
                 yield RawRow(f"row {index}", index, row)
         except Exception as err:  # a broken shard cannot be skipped row by row: fail loudly, naming where
-            raise RuntimeError(f"supplement {self.dataset}@{self.revision or 'main'}: streaming failed after row {index}: {err}") from err
+            raise RuntimeError(
+                f"supplement {self.dataset}@{self.revision or 'main'}: streaming failed after row {index}: {err}"
+            ) from err
 
     def iter_rows(self, info: SupplementInfo) -> Iterator[tuple[ReviewRecord | None, RejectedRow | None]]:
         """Mapped rows, one at a time; `info` holds the counts and fingerprint once the iterator is exhausted."""
@@ -89,9 +93,21 @@ class HFSupplementSource(dg.ConfigurableResource):
             info.rows_read += 1
             if raw.row is None:
                 digest.update(f"{raw.reason}:{raw.where}".encode())
-                result = None, RejectedRow(source="hf", source_id=f"row-{raw.index}", reason=raw.reason, detail=f"{raw.where}: {raw.detail}")
+                result = (
+                    None,
+                    RejectedRow(
+                        source="hf",
+                        source_id=f"row-{raw.index}",
+                        reason=raw.reason,
+                        detail=f"{raw.where}: {raw.detail}",
+                    ),
+                )
             else:
-                digest.update(json.dumps(raw.row, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+                digest.update(
+                    json.dumps(raw.row, sort_keys=True, default=str, ensure_ascii=False).encode(
+                        "utf-8", "surrogatepass"
+                    )
+                )
                 result = self.map_row(raw.row, raw.index, spec, where=raw.where)
             record, rejected = result
             if record is not None:
@@ -122,10 +138,14 @@ class HFSupplementSource(dg.ConfigurableResource):
         source_id = str(raw_id).strip() if id_ok and raw_id is not None and str(raw_id).strip() else f"row-{index}"
 
         def reject(reason: str, column: str | None, detail: str) -> tuple[None, RejectedRow]:
-            return None, RejectedRow(source="hf", source_id=source_id[:200], reason=reason, field=column, detail=f"{where}: {detail}")
+            return None, RejectedRow(
+                source="hf", source_id=source_id[:200], reason=reason, field=column, detail=f"{where}: {detail}"
+            )
 
         if not id_ok:
-            return reject(f"malformed_{spec.id}", spec.id, f"'{spec.id}' is a {type(raw_id).__name__}, not text or a number")
+            return reject(
+                f"malformed_{spec.id}", spec.id, f"'{spec.id}' is a {type(raw_id).__name__}, not text or a number"
+            )
         for column in (spec.diff, spec.comment):
             value = row.get(column)
             if not isinstance(value, str) or not value.strip():
@@ -152,7 +172,9 @@ class HFSupplementSource(dg.ConfigurableResource):
         if language is None:
             language = detect_language(path, diff)
         if language is None:
-            return reject("unsupported_language", spec.language or spec.path or spec.diff, f"language {declared!r}, path {path!r}")
+            return reject(
+                "unsupported_language", spec.language or spec.path or spec.diff, f"language {declared!r}, path {path!r}"
+            )
         prose, suggestion = extract_suggestion(row[spec.comment])
         try:
             record = ReviewRecord(

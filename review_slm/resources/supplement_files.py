@@ -55,7 +55,9 @@ def _parse_json_line(raw: bytes, where: str, index: int, max_row_bytes: int) -> 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return RawRow(where, index, None, "bad_encoding", f"invalid UTF-8 byte 0x{raw[err.start]:02x} at byte {err.start}")
+        return RawRow(
+            where, index, None, "bad_encoding", f"invalid UTF-8 byte 0x{raw[err.start]:02x} at byte {err.start}"
+        )
     try:
         row = json.loads(text)  # strict: a raw control character (NUL included) inside a string is an error
     except json.JSONDecodeError as err:
@@ -78,10 +80,16 @@ def _json(path: Path, max_row_bytes: int) -> Iterator[RawRow]:
         rows = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         # One array is one document: there is no row to keep once it does not parse.
-        raise ValueError(f"supplement {path}: not a valid JSON array ({err}); JSON Lines (.jsonl) isolates bad rows") from err
+        raise ValueError(
+            f"supplement {path}: not a valid JSON array ({err}); JSON Lines (.jsonl) isolates bad rows"
+        ) from err
     for index, row in enumerate(rows):
         where = f"{path.name} item {index}"
-        yield RawRow(where, index, row) if isinstance(row, dict) else RawRow(where, index, None, "not_an_object", type(row).__name__)
+        yield (
+            RawRow(where, index, row)
+            if isinstance(row, dict)
+            else RawRow(where, index, None, "not_an_object", type(row).__name__)
+        )
 
 
 def _csv(path: Path, max_row_bytes: int) -> Iterator[RawRow]:
@@ -125,5 +133,9 @@ def _parquet(path: Path, max_row_bytes: int) -> Iterator[RawRow]:
                     rows.append(err)
         for row in rows:
             where = f"{path.name} row {index}"
-            yield RawRow(where, index, None, "unreadable_row", str(row)) if isinstance(row, Exception) else RawRow(where, index, row)
+            yield (
+                RawRow(where, index, None, "unreadable_row", str(row))
+                if isinstance(row, Exception)
+                else RawRow(where, index, row)
+            )
             index += 1

@@ -55,11 +55,12 @@ Progress = Callable[[str], None]
 class Teacher(dg.ConfigurableResource, ABC):
     @abstractmethod
     def enrich(
-        self, records: list[ReviewRecord], cache_factory: Callable[[str, str], TeacherCache] | None = None,
+        self,
+        records: list[ReviewRecord],
+        cache_factory: Callable[[str, str], TeacherCache] | None = None,
         progress: Progress = log.info,
     ) -> tuple[list[Candidate], EnrichmentReport]:
         """One candidate per record, in order, and what it cost. `cache_factory(model, digest)` opens the cache."""
-
 
     def answer_prompts(self, prompts: list[dict], progress: Progress = log.info) -> tuple[list[dict] | None, str]:
         """The teacher as one more reviewer in the evaluation: its answers to the student's own prompts
@@ -124,10 +125,14 @@ class OllamaTeacher(Teacher):
         for attempt in range(self.max_retries + 1):
             calls[0] += 1
             try:
-                response = client.chat(model=self.model, messages=messages, format=_REVIEW_SCHEMA, options={"temperature": 0})
+                response = client.chat(
+                    model=self.model, messages=messages, format=_REVIEW_SCHEMA, options={"temperature": 0}
+                )
                 return response.message.content or ""
             except (httpx.TransportError, ollama.ResponseError) as err:
-                retriable = not isinstance(err, ollama.ResponseError) or err.status_code >= 500 or err.status_code == 429
+                retriable = (
+                    not isinstance(err, ollama.ResponseError) or err.status_code >= 500 or err.status_code == 429
+                )
                 if not retriable or attempt == self.max_retries:
                     raise
                 time.sleep(self.retry_backoff_s * 2**attempt)
@@ -146,12 +151,28 @@ class OllamaTeacher(Teacher):
                 review, error = parse_review(text, hunk_path=record.path)  # a finding is on the commented hunk's file
                 if review is not None:
                     return Candidate(record, review, self.model), {"review": review.model_dump(mode="json")}, calls[0]
-                messages = [*messages, {"role": "assistant", "content": text},
-                            {"role": "user", "content": f"That answer is invalid ({error}). Answer again with valid JSON only."}]
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": text},
+                    {
+                        "role": "user",
+                        "content": f"That answer is invalid ({error}). Answer again with valid JSON only.",
+                    },
+                ]
             error = f"teacher answer invalid twice: {error}"
             return Candidate(record, None, self.model, error=error, failure="teacher_invalid"), None, calls[0]
         except Exception as err:  # a timeout or HTTP error on one row must not lose the others
-            return Candidate(record, None, self.model, error=f"teacher call failed: {type(err).__name__}: {err}", failure="teacher_failed"), None, calls[0]
+            return (
+                Candidate(
+                    record,
+                    None,
+                    self.model,
+                    error=f"teacher call failed: {type(err).__name__}: {err}",
+                    failure="teacher_failed",
+                ),
+                None,
+                calls[0],
+            )
 
     def _unreachable(self, records, why: str, progress: Progress):
         message = f"teacher {self.model} at {self.host} does not answer ({why})"
@@ -175,8 +196,9 @@ class OllamaTeacher(Teacher):
         schema = student_answer_schema()
 
         def ask(prompt: dict) -> dict:
-            response = self._thread_client().chat(model=self.model, messages=prompt["messages"], format=schema,
-                                                  options={"temperature": 0})
+            response = self._thread_client().chat(
+                model=self.model, messages=prompt["messages"], format=schema, options={"temperature": 0}
+            )
             return {"id": prompt["id"], "answer": response.message.content or ""}
 
         progress(f"teacher {self.model}: answering {len(prompts)} evaluation prompts, {self.concurrency} at a time")
@@ -184,7 +206,10 @@ class OllamaTeacher(Teacher):
             with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
                 return list(pool.map(ask, prompts)), ""
         except Exception as err:  # a partial column would score the teacher on missing answers: none at all
-            return None, f"teacher {self.model} at {self.host} failed while answering: {type(err).__name__}: {str(err)[:200]}"
+            return (
+                None,
+                f"teacher {self.model} at {self.host} failed while answering: {type(err).__name__}: {str(err)[:200]}",
+            )
 
     def enrich(self, records, cache_factory=None, progress=log.info):
         digest, why = self._probe()
@@ -207,8 +232,11 @@ class OllamaTeacher(Teacher):
                 answers[key] = Candidate(records[rows[0]], Review.model_validate(hit["review"]), self.model)
             else:
                 todo.append(key)
-        progress(f"teacher {self.model}: {len(records)} rows, {len(by_key)} distinct prompts, {len(by_key) - len(todo)} cached, "
-                 f"{len(todo)} to ask, {self.concurrency} at a time")
+        progress(
+            f"teacher {self.model}: {len(records)} rows, {len(by_key)} distinct prompts, {len(by_key) - len(todo)} "
+            f"cached, "
+            f"{len(todo)} to ask, {self.concurrency} at a time"
+        )
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             futures = {pool.submit(self._review, records[by_key[key][0]]): key for key in todo}
             for done, future in enumerate(as_completed(futures), 1):

@@ -43,8 +43,12 @@ class TrackingUnreachable(RuntimeError):
 
 
 def _unreachable(uri: str, err: Exception) -> TrackingUnreachable:
-    return TrackingUnreachable(f"MLflow at {uri} cannot be reached ({type(err).__name__}: {str(err)[:300]}); "
-                               "check MLFLOW_TRACKING_URI and that the server is up")
+    return TrackingUnreachable(
+        f"MLflow at {uri} cannot be reached ({type(err).__name__}: {str(err)[:300]}); "
+        "check MLFLOW_TRACKING_URI and that the server is up"
+    )
+
+
 ITERATION_TAG = "review_slm.iteration"
 # On a registered version: the model folder (local path or s3:// URI) the logged MLflow model was made from.
 MODEL_URI_TAG = "review_slm.model_uri"
@@ -57,17 +61,24 @@ MODEL_TASK = "text-generation"
 class Champion:
     version: str
     source: str
-    """The model folder the trainer loads (`training/models.resolve_model_ref`), not the registry's `models:/` source."""
+    """The model folder the trainer loads (`training/models.resolve_model_ref`), not the registry's
+    `models:/` source."""
     iteration: str
     run_id: str
     registry_uri: str = ""
-    """What MLflow loads: `models:/<model id>` of the logged model (empty for a version registered before models were logged)."""
+    """What MLflow loads: `models:/<model id>` of the logged model (empty for a version registered
+    before models were logged)."""
 
 
 def _champion(mv) -> Champion:
     # Versions registered before the registry held MLflow models have the folder itself as their source and no tag.
-    return Champion(version=str(mv.version), source=mv.tags.get(MODEL_URI_TAG, mv.source), iteration=mv.tags.get(ITERATION_TAG, ""),
-                    run_id=mv.run_id or "", registry_uri=mv.source if MODEL_URI_TAG in mv.tags else "")
+    return Champion(
+        version=str(mv.version),
+        source=mv.tags.get(MODEL_URI_TAG, mv.source),
+        iteration=mv.tags.get(ITERATION_TAG, ""),
+        run_id=mv.run_id or "",
+        registry_uri=mv.source if MODEL_URI_TAG in mv.tags else "",
+    )
 
 
 def _serving_requirements() -> list[str]:
@@ -129,11 +140,17 @@ class MlflowTracking(dg.ConfigurableResource):
         return client.create_experiment(self.experiment_name, artifact_location=location)
 
     def _parent_run(self, client, exp_id: str, dagster_run_id: str, iteration: str) -> str:
-        found = client.search_runs([exp_id], filter_string=f"tags.`{DAGSTER_RUN_TAG}` = '{dagster_run_id}' and tags.`review_slm.kind` = 'dagster-run'")
+        found = client.search_runs(
+            [exp_id],
+            filter_string=f"tags.`{DAGSTER_RUN_TAG}` = '{dagster_run_id}' and tags.`review_slm.kind` = 'dagster-run'",
+        )
         if found:
             return found[0].info.run_id
-        run = client.create_run(exp_id, run_name=f"iteration-{iteration}",
-                                tags={DAGSTER_RUN_TAG: dagster_run_id, ITERATION_TAG: iteration, "review_slm.kind": "dagster-run"})
+        run = client.create_run(
+            exp_id,
+            run_name=f"iteration-{iteration}",
+            tags={DAGSTER_RUN_TAG: dagster_run_id, ITERATION_TAG: iteration, "review_slm.kind": "dagster-run"},
+        )
         return run.info.run_id
 
     def start_asset_run(self, context: dg.AssetExecutionContext, params: dict | None = None) -> str:
@@ -145,7 +162,12 @@ class MlflowTracking(dg.ConfigurableResource):
         run = client.create_run(
             exp_id,
             run_name=f"{asset}-{iteration}",
-            tags={"mlflow.parentRunId": parent, DAGSTER_RUN_TAG: context.run.run_id, ITERATION_TAG: iteration, "review_slm.asset": asset},
+            tags={
+                "mlflow.parentRunId": parent,
+                DAGSTER_RUN_TAG: context.run.run_id,
+                ITERATION_TAG: iteration,
+                "review_slm.asset": asset,
+            },
         )
         if params:
             self.log_params(run.info.run_id, params)
@@ -162,7 +184,9 @@ class MlflowTracking(dg.ConfigurableResource):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client().log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None])
+        self.client().log_batch(
+            run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
+        )
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -210,8 +234,13 @@ class MlflowTracking(dg.ConfigurableResource):
             versions = self.client().search_model_versions(f"name = '{self.registered_model_name}'")
         except MlflowException as err:  # no model is an empty list; an exception is a registry that did not answer
             raise _unreachable(self.tracking_uri, err) from err
-        earlier = [v for v in versions if v.tags.get(ITERATION_TAG) and _number_or_none(v.tags[ITERATION_TAG]) is not None
-                   and _number_or_none(v.tags[ITERATION_TAG]) < current]
+        earlier = [
+            v
+            for v in versions
+            if v.tags.get(ITERATION_TAG)
+            and _number_or_none(v.tags[ITERATION_TAG]) is not None
+            and _number_or_none(v.tags[ITERATION_TAG]) < current
+        ]
         if not earlier:
             return None
         return _champion(max(earlier, key=lambda v: int(v.version)))
@@ -243,13 +272,16 @@ class MlflowTracking(dg.ConfigurableResource):
         # The LoggedModel is created here rather than by log_model so it lands in this resource's
         # experiment (and artifact root) even without a run: log_model would otherwise pick the
         # process's default experiment, whose artifacts go to ./mlruns in the working directory.
-        logged = client.create_logged_model(self._experiment_id(client), name=f"reviewer-{iteration}", source_run_id=run_id or None,
-                                            tags=tags)
+        logged = client.create_logged_model(
+            self._experiment_id(client), name=f"reviewer-{iteration}", source_run_id=run_id or None, tags=tags
+        )
         # A card of our own: without one MLflow asks the Hub for a card named after the local folder,
         # which cannot exist and only logs a warning.
-        card = ModelCard(f"---\nlibrary_name: transformers\npipeline_tag: {MODEL_TASK}\n---\n"
-                         f"# review-slm reviewer, {iteration}\n\nPromoted from `{model_uri}`; answers a ChatML review prompt "
-                         "with one JSON review.\n")
+        card = ModelCard(
+            f"---\nlibrary_name: transformers\npipeline_tag: {MODEL_TASK}\n---\n"
+            f"# review-slm reviewer, {iteration}\n\nPromoted from `{model_uri}`; answers a ChatML review prompt "
+            "with one JSON review.\n"
+        )
         # Logged as loaded components, not as a folder path: MLflow 3.17's from-a-folder path
         # (`build_flavor_config_from_local_checkpoint`) reads `check_task(...)["impl"].__name__`, which
         # transformers 5 gives as a dotted string, so it fails. Loading costs the model's size in RAM
@@ -260,11 +292,23 @@ class MlflowTracking(dg.ConfigurableResource):
         # defaults name torchvision, which a text model does not need and this stack does not install.
         requirements = _serving_requirements()
         with _fluent_tracking_uri(self.tracking_uri):
-            info = mlflow.transformers.log_model(components, name=logged.name, task=MODEL_TASK, model_id=logged.model_id,
-                                                 run_id=run_id or None, model_card=card, pip_requirements=requirements)
+            info = mlflow.transformers.log_model(
+                components,
+                name=logged.name,
+                task=MODEL_TASK,
+                model_id=logged.model_id,
+                run_id=run_id or None,
+                model_card=card,
+                pip_requirements=requirements,
+            )
             # Inside the block too: a database registry looks the `models:/<id>` source up through the
             # process-wide tracking URI, not this client's (a TODO in MLflow's SqlAlchemyStore).
-            mv = client.create_model_version(self.registered_model_name, source=info.model_uri, run_id=run_id or None, tags=tags,
-                                             model_id=info.model_id)
+            mv = client.create_model_version(
+                self.registered_model_name,
+                source=info.model_uri,
+                run_id=run_id or None,
+                tags=tags,
+                model_id=info.model_id,
+            )
         client.set_registered_model_alias(self.registered_model_name, CHAMPION_ALIAS, mv.version)
         return _champion(mv)

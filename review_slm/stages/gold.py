@@ -46,7 +46,7 @@ class GoldBuild:
     def metadata(self) -> dict:
         """Plain values (numbers and strings) for the asset's metadata; the same keys every iteration."""
         kept = self.outcome.kept
-        train = [e for e in kept if e.split == "train"]
+        difficulties = [e.difficulty for e in kept if e.split == "train"]
         lazy_share = sum(e.lazy for e in kept) / len(kept) if kept else 0.0
         return {
             **asdict(self.enrichment),
@@ -64,18 +64,22 @@ class GoldBuild:
             "test_rows": len(self.splits["test"]),
             "test_split": self.frozen.status,
             "train_tokens": self.train_tokens,
-            "train_difficulty_range": f"{min((e.difficulty for e in train), default=0)}–{max((e.difficulty for e in train), default=0)}",
+            "train_difficulty_range": f"{min(difficulties, default=0)}–{max(difficulties, default=0)}",
             **self.estimate.as_metadata(),
         }
 
 
 def read_records(layout: IterationArtifacts, source: RecordSource) -> tuple[list[ReviewRecord], list[RejectedRow]]:
     store = layout.store
-    return ([ReviewRecord.model_validate(r) for r in store.read_table(layout.records(source))],
-            [RejectedRow.model_validate(r) for r in store.read_table(layout.rejected(source))])
+    return (
+        [ReviewRecord.model_validate(r) for r in store.read_table(layout.records(source))],
+        [RejectedRow.model_validate(r) for r in store.read_table(layout.rejected(source))],
+    )
 
 
-def remembering(count_tokens: Callable[[list[tuple[str, str]]], list[int]]) -> Callable[[list[tuple[str, str]]], list[int]]:
+def remembering(
+    count_tokens: Callable[[list[tuple[str, str]]], list[int]],
+) -> Callable[[list[tuple[str, str]]], list[int]]:
     """The token counter, asked once per distinct (prompt, answer) in a build: the budget gate after the teacher
     and the cost estimate count the same kept rows. Keys are content hashes, so memory stays small."""
     seen: dict[str, int] = {}
@@ -112,17 +116,29 @@ def build_gold_set(
     rows_in = len(records) + len(upstream_rejected)
     # The cheap gates first: the teacher is only paid for rows that can still be kept.
     worth_asking, before_teacher = gate_before_teacher(records, gates, count_tokens)
-    info(f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
-         f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})")
+    info(
+        f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
+        f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})"
+    )
     candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=info)
     if enrichment.teacher_warning:
         warn(enrichment.teacher_warning)
     outcome = apply_quality_gates(candidates, upstream_rejected, gates, count_tokens, before_teacher=before_teacher)
     if len(outcome.kept) + len(outcome.quarantined) != rows_in:
-        raise RuntimeError(f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined")
+        raise RuntimeError(
+            f"row accounting broken: {rows_in} in, {len(outcome.kept)} kept + {len(outcome.quarantined)} quarantined"
+        )
 
-    frozen = freeze_test_split(SharedArtifacts(layout.store), outcome.kept, iteration=layout.key, run_id=run_id,
-                               min_test_rows=limits.min_test_rows, refreeze_reason=refreeze_reason, warn=warn, error=error)
+    frozen = freeze_test_split(
+        SharedArtifacts(layout.store),
+        outcome.kept,
+        iteration=layout.key,
+        run_id=run_id,
+        min_test_rows=limits.min_test_rows,
+        refreeze_reason=refreeze_reason,
+        warn=warn,
+        error=error,
+    )
     if recipe.curriculum:
         # Stable: equal difficulty keeps the input order, so reruns write the same file.
         outcome.kept.sort(key=lambda e: e.difficulty)
@@ -134,19 +150,31 @@ def build_gold_set(
     write_gold_set(layout, splits, outcome, gates, limits)
 
     train = [e for e in outcome.kept if e.split == "train"]
-    train_tokens = sum(count_tokens([(student_user_prompt(e.path, e.language, e.diff_hunk), render_review(e.review)) for e in train]))
+    train_tokens = sum(
+        count_tokens([(student_user_prompt(e.path, e.language, e.diff_hunk), render_review(e.review)) for e in train])
+    )
     estimate = estimate_training_cost(recipe, train_tokens)
-    info(f"training {recipe.label} on {train_tokens} tokens: {estimate.gpu_hours} GPU-hours, ${estimate.cost_usd} ({estimate.assumptions})")
+    info(
+        f"training {recipe.label} on {train_tokens} tokens: {estimate.gpu_hours} GPU-hours, ${estimate.cost_usd} "
+        f"({estimate.assumptions})"
+    )
     return GoldBuild(rows_in, outcome, enrichment, frozen, splits, train_tokens, estimate)
 
 
-def write_gold_set(layout: IterationArtifacts, splits: dict[str, list[dict]], outcome: GateOutcome, gates: GateConfig,
-                   limits: GoldLimits) -> None:
+def write_gold_set(
+    layout: IterationArtifacts,
+    splits: dict[str, list[dict]],
+    outcome: GateOutcome,
+    gates: GateConfig,
+    limits: GoldLimits,
+) -> None:
     store = layout.store
     for name in SPLITS:
         store.write_table(layout.gold_split(name), splits[name], tables.GOLD)
     store.write_json(layout.gold_gates, {**asdict(gates), **asdict(limits)})
-    store.write_table(layout.gold_quarantine, [q.model_dump(mode="json") for q in outcome.quarantined], tables.QUARANTINE)
+    store.write_table(
+        layout.gold_quarantine, [q.model_dump(mode="json") for q in outcome.quarantined], tables.QUARANTINE
+    )
 
 
 def read_gold_split(layout: IterationArtifacts, split: str) -> list[GoldExample]:

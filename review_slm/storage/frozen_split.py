@@ -8,10 +8,9 @@ appended to the freeze history (`SharedArtifacts.frozen_history`) and shown in t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timezone
-
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from review_slm.core import tables
 from review_slm.core.gold import GoldExample, assign_splits
@@ -24,8 +23,17 @@ class Frozen:
     status: str
 
 
-def freeze_test_split(shared: SharedArtifacts, kept: list[GoldExample], *, iteration: str, run_id: str, min_test_rows: int,
-                      refreeze_reason: str = "", warn: Callable[[str], None], error: Callable[[str], None]) -> Frozen:
+def freeze_test_split(
+    shared: SharedArtifacts,
+    kept: list[GoldExample],
+    *,
+    iteration: str,
+    run_id: str,
+    min_test_rows: int,
+    refreeze_reason: str = "",
+    warn: Callable[[str], None],
+    error: Callable[[str], None],
+) -> Frozen:
     """Assign every kept example its split, and return the frozen test rows (freezing them if this is the time)."""
     store, uri = shared.store, shared.frozen_test_split
     previous = store.read_table(uri) if store.exists(uri) else None
@@ -41,9 +49,14 @@ def freeze_test_split(shared: SharedArtifacts, kept: list[GoldExample], *, itera
     store.write_table(uri, candidates, tables.GOLD)
     history_uri = shared.frozen_history
     history = store.read_jsonl(history_uri) if store.exists(history_uri) else []
-    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "iteration": iteration, "run_id": run_id,
-             "rows": len(candidates), "previous_rows": None if previous is None else len(previous),
-             "reason": refreeze_reason or "first freeze"}
+    entry = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "iteration": iteration,
+        "run_id": run_id,
+        "rows": len(candidates),
+        "previous_rows": None if previous is None else len(previous),
+        "reason": refreeze_reason or "first freeze",
+    }
     store.write_jsonl(history_uri, [*history, entry])
     verb = "re-froze" if previous is not None else "froze"
     warn(f"{verb} the test split: {len(candidates)} rows at {uri} (reason: {entry['reason']})")

@@ -162,7 +162,9 @@ class SharedArtifacts:
         return self.store.uri("teacher_cache", safe_name(model), *([digest_dir] if digest_dir else []))
 
     def teacher_cache_shard(self, model: str, digest_dir: str | None, run_name: str, n: int) -> str:
-        return self.store.uri("teacher_cache", safe_name(model), *([digest_dir] if digest_dir else []), f"{run_name}-{n:04d}.jsonl")
+        return self.store.uri(
+            "teacher_cache", safe_name(model), *([digest_dir] if digest_dir else []), f"{run_name}-{n:04d}.jsonl"
+        )
 
 
 def segment_name(n: int) -> str:

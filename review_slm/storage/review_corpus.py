@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from review_slm.core.corpus import classify_change, overlap_since, trim_comment
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.storage.layout import SharedArtifacts, segment_name
 from review_slm.resources.github_rate_limits import ApiUsage
 from review_slm.resources.review_source import ReviewSource
+from review_slm.storage.layout import SharedArtifacts, segment_name
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,11 @@ class ReviewCorpus:
 
     def state(self, repo: str) -> dict:
         uri = self._state_uri(repo)
-        return self.artifacts.read_json(uri) if self.artifacts.exists(uri) else {"cursor": "", "segments": [], "next_segment": 1}
+        return (
+            self.artifacts.read_json(uri)
+            if self.artifacts.exists(uri)
+            else {"cursor": "", "segments": [], "next_segment": 1}
+        )
 
     def cursor(self, repo: str) -> str:
         return self.state(repo)["cursor"]
@@ -67,8 +71,12 @@ class ReviewCorpus:
         if len(state["segments"]) <= COMPACT_AFTER_SEGMENTS:
             return
         name = segment_name(state["next_segment"])
-        self.artifacts.write_jsonl(self._segment_uri(repo, name), [{"op": "upsert", "comment": c} for c in self.comments(repo).values()])
-        self.artifacts.write_json(self._state_uri(repo), {**state, "segments": [name], "next_segment": state["next_segment"] + 1})
+        self.artifacts.write_jsonl(
+            self._segment_uri(repo, name), [{"op": "upsert", "comment": c} for c in self.comments(repo).values()]
+        )
+        self.artifacts.write_json(
+            self._state_uri(repo), {**state, "segments": [name], "next_segment": state["next_segment"] + 1}
+        )
 
 
 @dataclass
@@ -95,7 +103,8 @@ class MiningFailed(RuntimeError):
     def __init__(self, report: MiningReport):
         failed = {repo: r.error for repo, r in report.repos.items() if r.error}
         super().__init__(
-            "mining failed for " + "; ".join(f"{repo}: {err}" for repo, err in failed.items())
+            "mining failed for "
+            + "; ".join(f"{repo}: {err}" for repo, err in failed.items())
             + " — what was fetched before the failure is committed and the cursor covers it; rerun to continue"
         )
         self.report = report
@@ -132,7 +141,9 @@ def mine_into_corpus(
                 page_cursor = max([stats.cursor, *(c.get("updated_at") or "" for c in page)])
                 corpus.commit(repo, upserts, [], page_cursor)
                 stats.cursor = page_cursor
-                progress(f"{repo}: {stats.fetched} fetched ({stats.new} new, {stats.updated} edited), cursor {stats.cursor}")
+                progress(
+                    f"{repo}: {stats.fetched} fetched ({stats.new} new, {stats.updated} edited), cursor {stats.cursor}"
+                )
         except Exception as err:  # keep going with the other repositories; report at the end
             stats.error = f"{type(err).__name__}: {err}"
             progress(f"{repo}: failed after {stats.fetched} comments: {stats.error}")

@@ -165,10 +165,14 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def run_fingerprint(task: str, stage: StageSpec, data_files: list[str], parent_model: str, extra: dict | None = None) -> str:
+def run_fingerprint(
+    task: str, stage: StageSpec, data_files: list[str], parent_model: str, extra: dict | None = None
+) -> str:
     """Identity of a training run for resuming. The micro-batch split is left out on purpose: an
     out-of-memory retry changes it but keeps the effective batch, so its steps mean the same thing."""
-    fields = stage.model_dump(mode="json", exclude={"per_device_batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"})
+    fields = stage.model_dump(
+        mode="json", exclude={"per_device_batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"}
+    )
     payload = {
         "task": task,
         "stage": {**fields, "effective_batch": stage.effective_batch},

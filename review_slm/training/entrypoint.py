@@ -18,16 +18,20 @@ import os
 
 def _pipes_metadata(metadata: dict) -> dict:
     """Pipes infers scalars; lists and dicts must be declared as JSON metadata."""
-    return {k: {"raw_value": v, "type": "json"} if isinstance(v, (dict, list)) else v for k, v in metadata.items() if v is not None}
+    return {
+        k: {"raw_value": v, "type": "json"} if isinstance(v, (dict, list)) else v
+        for k, v in metadata.items()
+        if v is not None
+    }
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from review_slm.training import distributed
-    from review_slm.training.guards import TrainingFailure
     from pydantic import ValidationError
 
+    from review_slm.training import distributed
+    from review_slm.training.guards import TrainingFailure
     from review_slm.training.io import run_by_uri
     from review_slm.training.job_spec import JobSpec
     from review_slm.training.methods import TASKS
@@ -43,8 +47,9 @@ def main() -> None:
         set_cpu_threads(spec.recipe.hardware.cpu_threads)
         client, run_id = open_mlflow() if distributed.is_main_process() else (None, None)
         try:
-            metadata, published = run_by_uri(spec, lambda local: TASKS[task](local, pipes, client, run_id),
-                                             distributed.is_main_process())
+            metadata, published = run_by_uri(
+                spec, lambda local: TASKS[task](local, pipes, client, run_id), distributed.is_main_process()
+            )
         except TrainingFailure as failure:
             # The orchestrator decides what to do (retry smaller, or fail without retrying) from this report.
             pipes.report_custom_message(failure.report())

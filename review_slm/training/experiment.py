@@ -11,13 +11,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from review_slm.core import tables
 from review_slm.core.lazy import NO_ISSUES
 from review_slm.core.metrics import EvalMetrics, metrics_by_set
 from review_slm.core.prompts import student_messages
 from review_slm.core.recipe import Recipe
-from review_slm.core import tables
 from review_slm.training.distributed import RankLocalPipes
 from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
+
 
 def write_rows(path: Path, rows: list[dict], schema) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,34 +36,63 @@ def run_task(spec: JobSpec) -> dict:
 
 def sft(recipe: Recipe, parent: str, train_rows: list[dict], out_dir: Path, cache_dir: Path) -> tuple[str, dict]:
     """SFT of `parent` on gold rows; returns (policy folder, trainer summary)."""
-    spec = JobSpec(task="sft", recipe=recipe, cache_dir=str(cache_dir), parent_model=parent, output_dir=str(out_dir),
-                   train_file=write_rows(out_dir / "train.parquet", train_rows, tables.GOLD))
+    spec = JobSpec(
+        task="sft",
+        recipe=recipe,
+        cache_dir=str(cache_dir),
+        parent_model=parent,
+        output_dir=str(out_dir),
+        train_file=write_rows(out_dir / "train.parquet", train_rows, tables.GOLD),
+    )
     return str(out_dir / TrainerOutputs.SFT_ADAPTER), run_task(spec)
 
 
-def prefer(recipe: Recipe, parent: str, policy_dir: str, pairs: list[dict], out_dir: Path, cache_dir: Path) -> tuple[str, dict]:
+def prefer(
+    recipe: Recipe, parent: str, policy_dir: str, pairs: list[dict], out_dir: Path, cache_dir: Path
+) -> tuple[str, dict]:
     """The recipe's preference method (DPO or ORPO) on the SFT policy; returns (merged model folder, summary)."""
-    spec = JobSpec(task=recipe.preference_method, recipe=recipe, cache_dir=str(cache_dir), parent_model=parent,
-                   output_dir=str(out_dir), adapter_dir=policy_dir,
-                   pairs_file=write_rows(out_dir / "pairs.parquet", pairs, tables.PAIRS))
+    spec = JobSpec(
+        task=recipe.preference_method,
+        recipe=recipe,
+        cache_dir=str(cache_dir),
+        parent_model=parent,
+        output_dir=str(out_dir),
+        adapter_dir=policy_dir,
+        pairs_file=write_rows(out_dir / "pairs.parquet", pairs, tables.PAIRS),
+    )
     return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
 
 
-def grpo(recipe: Recipe, parent: str, policy_dir: str, rows: list[dict], out_dir: Path,
-         cache_dir: Path) -> tuple[str, dict]:
+def grpo(
+    recipe: Recipe, parent: str, policy_dir: str, rows: list[dict], out_dir: Path, cache_dir: Path
+) -> tuple[str, dict]:
     """GRPO (the recipe's `grpo` section) on the SFT policy with gold rows as prompts; returns (merged model folder,
     summary)."""
-    spec = JobSpec(task="grpo", recipe=recipe, cache_dir=str(cache_dir), parent_model=parent, output_dir=str(out_dir),
-                   adapter_dir=policy_dir, train_file=write_rows(out_dir / "train.parquet", rows, tables.GOLD))
+    spec = JobSpec(
+        task="grpo",
+        recipe=recipe,
+        cache_dir=str(cache_dir),
+        parent_model=parent,
+        output_dir=str(out_dir),
+        adapter_dir=policy_dir,
+        train_file=write_rows(out_dir / "train.parquet", rows, tables.GOLD),
+    )
     return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
 
 
-def answers(recipe: Recipe, model: str, rows: list[dict], work_dir: Path, cache_dir: Path, adapter: str | None = None) -> dict[str, str]:
+def answers(
+    recipe: Recipe, model: str, rows: list[dict], work_dir: Path, cache_dir: Path, adapter: str | None = None
+) -> dict[str, str]:
     """Greedy answers of `model` (plus `adapter`, for a LoRA policy) to the student prompts of `rows`, by id."""
     prompts = [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in rows]
     out = work_dir / "answers.parquet"
-    request = GenerateRequest(name="model", model=model, adapter=adapter, output_file=str(out),
-                              prompts_file=write_rows(work_dir / "prompts.parquet", prompts, tables.PROMPTS))
+    request = GenerateRequest(
+        name="model",
+        model=model,
+        adapter=adapter,
+        output_file=str(out),
+        prompts_file=write_rows(work_dir / "prompts.parquet", prompts, tables.PROMPTS),
+    )
     run_task(JobSpec(task="generate", recipe=recipe, cache_dir=str(cache_dir), generate=[request]))
     return {a["id"]: a["answer"] for a in tables.read_parquet(out)}
 
@@ -80,4 +110,7 @@ def poisoned_copy(rows: list[dict], lazy_share: float, seed: int = 0) -> list[di
     already_lazy = len(rows) - len(buggy)
     wanted = min(len(buggy), max(0, round(lazy_share * len(rows)) - already_lazy))
     chosen = set(random.Random(seed).sample(buggy, wanted))
-    return [{**r, "review": NO_ISSUES.model_dump(mode="json"), "lazy": True} if i in chosen else r for i, r in enumerate(rows)]
+    return [
+        {**r, "review": NO_ISSUES.model_dump(mode="json"), "lazy": True} if i in chosen else r
+        for i, r in enumerate(rows)
+    ]

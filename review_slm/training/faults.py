@@ -62,7 +62,8 @@ class FaultInjector(TrainerCallback):
         for fault in self.faults:
             if fault.kind == "oom" and args.per_device_train_batch_size > fault.value:
                 raise torch.OutOfMemoryError(
-                    f"injected out of memory at micro-batch {args.per_device_train_batch_size} (fault oom>{fault.value})"
+                    f"injected out of memory at micro-batch {args.per_device_train_batch_size} (fault "
+                    f"oom>{fault.value})"
                 )
             if fault.kind in ("nan", "spike") and step == fault.value and model is not None:
                 embeddings = model.get_input_embeddings().weight

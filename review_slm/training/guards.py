@@ -45,20 +45,29 @@ class DivergenceGuard(TrainerCallback):
         if loss is None:
             return
         mean = sum(self.recent) / len(self.recent) if self.recent else None
-        values = {"step": step, "loss": float(loss), "grad_norm": None if grad_norm is None else float(grad_norm),
-                  "running_mean_loss": None if mean is None else round(mean, 6)}
+        values = {
+            "step": step,
+            "loss": float(loss),
+            "grad_norm": None if grad_norm is None else float(grad_norm),
+            "running_mean_loss": None if mean is None else round(mean, 6),
+        }
         if not _finite(loss) or (grad_norm is not None and not _finite(grad_norm)):
             raise TrainingFailure(
-                "divergence", f"{self.stage} diverged at step {step}: loss={loss} grad_norm={grad_norm} (not finite)",
-                reason="non-finite", **values,
+                "divergence",
+                f"{self.stage} diverged at step {step}: loss={loss} grad_norm={grad_norm} (not finite)",
+                reason="non-finite",
+                **values,
             )
         judged = self.judge_spikes and mean is not None and len(self.recent) >= self.spec.spike_min_history
         if judged and loss > self.spec.spike_factor * mean:
             raise TrainingFailure(
                 "divergence",
-                f"{self.stage} diverged at step {step}: loss {loss:.4g} is above {self.spec.spike_factor}x the running mean "
+                f"{self.stage} diverged at step {step}: loss {loss:.4g} is above {self.spec.spike_factor}x the "
+                f"running mean "
                 f"{mean:.4g} of the last {len(self.recent)} logged steps",
-                reason="spike", spike_factor=self.spec.spike_factor, **values,
+                reason="spike",
+                spike_factor=self.spec.spike_factor,
+                **values,
             )
         self.recent.append(float(loss))
 
@@ -70,11 +79,18 @@ class DivergenceGuard(TrainerCallback):
 def is_out_of_memory(err: BaseException) -> bool:
     import torch
 
-    return isinstance(err, torch.OutOfMemoryError) or (isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
+    return isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+    )
 
 
-def out_of_memory_failure(err: BaseException, per_device_batch_size: int, gradient_accumulation_steps: int, stage: str) -> TrainingFailure:
+def out_of_memory_failure(
+    err: BaseException, per_device_batch_size: int, gradient_accumulation_steps: int, stage: str
+) -> TrainingFailure:
     return TrainingFailure(
-        "oom", f"{stage} ran out of memory at micro-batch {per_device_batch_size} x accumulation {gradient_accumulation_steps}: {err}",
-        per_device_batch_size=per_device_batch_size, gradient_accumulation_steps=gradient_accumulation_steps,
+        "oom",
+        f"{stage} ran out of memory at micro-batch {per_device_batch_size} x accumulation "
+        f"{gradient_accumulation_steps}: {err}",
+        per_device_batch_size=per_device_batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )

@@ -102,8 +102,12 @@ class StagedSpec:
         return written
 
 
-def run_by_uri(spec: JobSpec, task: Callable[[JobSpec], dict], is_main_process: bool,
-               objects: Callable[[], ObjectStore] = ObjectStore.from_env) -> tuple[dict, list[str]]:
+def run_by_uri(
+    spec: JobSpec,
+    task: Callable[[JobSpec], dict],
+    is_main_process: bool,
+    objects: Callable[[], ObjectStore] = ObjectStore.from_env,
+) -> tuple[dict, list[str]]:
     """Stage (every rank: each needs its inputs locally), run `task(local_spec)`, and publish the
     outputs if it returned, on rank 0 only. Returns the task's metadata and the URIs published."""
     staged = StagedSpec(spec, objects)

@@ -67,7 +67,9 @@ class JobSpec(_Spec):
     parent_model: str | None = Field(None, description="the model this iteration starts from (a model reference)")
     output_dir: OutputDir | None = None
     checkpoint_uri: str | None = Field(None, description="where checkpoints are promoted (local folder or s3://)")
-    train_file: InputFile | None = Field(None, description="gold rows: SFT's examples, GRPO's prompts (and the gold its rewards score against)")
+    train_file: InputFile | None = Field(
+        None, description="gold rows: SFT's examples, GRPO's prompts (and the gold its rewards score against)"
+    )
     val_file: InputFile | None = None
     adapter_dir: InputDir | None = Field(None, description="the SFT policy a preference method starts from")
     pairs_file: InputFile | None = None
@@ -75,11 +77,13 @@ class JobSpec(_Spec):
 
     @model_validator(mode="after")
     def _fields_of_the_task(self) -> JobSpec:
-        needed = {"sft": ("parent_model", "output_dir", "train_file"),
-                  "dpo": ("parent_model", "output_dir", "adapter_dir", "pairs_file"),
-                  "orpo": ("parent_model", "output_dir", "adapter_dir", "pairs_file"),
-                  "grpo": ("parent_model", "output_dir", "adapter_dir", "train_file"),
-                  "generate": ("generate",)}[self.task]
+        needed = {
+            "sft": ("parent_model", "output_dir", "train_file"),
+            "dpo": ("parent_model", "output_dir", "adapter_dir", "pairs_file"),
+            "orpo": ("parent_model", "output_dir", "adapter_dir", "pairs_file"),
+            "grpo": ("parent_model", "output_dir", "adapter_dir", "train_file"),
+            "generate": ("generate",),
+        }[self.task]
         missing = [name for name in needed if not getattr(self, name)]
         if missing:
             raise ValueError(f"a `{self.task}` job needs {', '.join(missing)}")

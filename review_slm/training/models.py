@@ -32,8 +32,10 @@ def resolve_model_ref(ref: str, recipe: Recipe, cache_dir: Path) -> tuple[str, s
     if Path(local).exists():
         return local, None
     if "://" in ref:
-        raise ValueError(f"model {ref}: no such local folder, or an unsupported scheme (expected {BUILTIN_TINY}, "
-                         "a local path, file://, s3:// or a hub id)")
+        raise ValueError(
+            f"model {ref}: no such local folder, or an unsupported scheme (expected {BUILTIN_TINY}, "
+            "a local path, file://, s3:// or a hub id)"
+        )
     repo_id, _, revision = ref.partition("@")
     return repo_id, revision or None
 
@@ -89,7 +91,9 @@ def attention_implementation() -> str:
     return "sdpa"
 
 
-def load_model(path: str, revision: str | None = None, quantization: QuantizationSpec | None = None, for_training: bool = True):
+def load_model(
+    path: str, revision: str | None = None, quantization: QuantizationSpec | None = None, for_training: bool = True
+):
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -116,12 +120,20 @@ def is_adapter_dir(path: str | Path) -> bool:
     return (Path(path) / "adapter_config.json").is_file()
 
 
-def load_policy(model_path: str, revision: str | None, policy_dir: str | Path, quantization: QuantizationSpec | None,
-                trainable: bool):
+def load_policy(
+    model_path: str,
+    revision: str | None,
+    policy_dir: str | Path,
+    quantization: QuantizationSpec | None,
+    trainable: bool,
+):
     """The SFT policy: parent + LoRA adapter (a PeftModel), or the full model SFT saved."""
     if is_adapter_dir(policy_dir):
         from peft import PeftModel
 
-        return PeftModel.from_pretrained(load_model(model_path, revision, quantization, for_training=trainable),
-                                         str(policy_dir), is_trainable=trainable)
+        return PeftModel.from_pretrained(
+            load_model(model_path, revision, quantization, for_training=trainable),
+            str(policy_dir),
+            is_trainable=trainable,
+        )
     return load_model(str(policy_dir), None, None, for_training=trainable)

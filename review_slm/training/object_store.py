@@ -84,8 +84,11 @@ class TransferSettings:
     def config(self):
         from boto3.s3.transfer import TransferConfig
 
-        return TransferConfig(multipart_threshold=self.multipart_threshold, multipart_chunksize=self.multipart_chunksize,
-                              max_concurrency=self.max_concurrency)
+        return TransferConfig(
+            multipart_threshold=self.multipart_threshold,
+            multipart_chunksize=self.multipart_chunksize,
+            max_concurrency=self.max_concurrency,
+        )
 
 
 def s3_client(endpoint_url: str | None = None, region_name: str | None = None, max_attempts: int = 5):
@@ -176,8 +179,9 @@ class ObjectStore:
     def list(self, uri: str, page_size: int = 1000) -> Iterator[ObjectInfo]:
         """Every object whose key starts with the URI's key, page after page (S3 returns at most 1,000)."""
         bucket, prefix = split_uri(uri)
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
-                                                                       PaginationConfig={"PageSize": page_size})
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+        )
         for page in pages:
             for obj in page.get("Contents", []):
                 yield ObjectInfo(f"s3://{bucket}/{obj['Key']}", obj["Size"], obj["ETag"].strip('"'))
@@ -186,7 +190,9 @@ class ObjectStore:
         """The "sub-directories" one level below `uri` (common prefixes), as URIs without a trailing slash."""
         bucket, prefix = split_uri(uri)
         found = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/", Delimiter="/"):
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/", Delimiter="/"
+        ):
             found += [f"s3://{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])]
         return sorted(found)
 
@@ -220,8 +226,11 @@ class ObjectStore:
         local = Path(local)
         if not local.is_dir():
             raise FileNotFoundError(f"{local}: not a directory (uploading to {dir_uri})")
-        files = {p.relative_to(local).as_posix(): p for p in sorted(local.rglob("*"))
-                 if p.is_file() and p.name not in (MANIFEST, LOCAL_MANIFEST)}
+        files = {
+            p.relative_to(local).as_posix(): p
+            for p in sorted(local.rglob("*"))
+            if p.is_file() and p.name not in (MANIFEST, LOCAL_MANIFEST)
+        }
         entries = {rel: {"size": p.stat().st_size, "sha256": file_sha256(p)} for rel, p in files.items()}
         for name, data in (extra or {}).items():
             entries[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
@@ -245,7 +254,9 @@ class ObjectStore:
             for rel in manifest["files"]:
                 _, src_key = split_uri(join_uri(src_uri, rel))
                 dest_bucket, dest_key = split_uri(join_uri(dest_uri, rel))
-                self.client.copy({"Bucket": src_bucket, "Key": src_key}, dest_bucket, dest_key, Config=self.transfer.config())
+                self.client.copy(
+                    {"Bucket": src_bucket, "Key": src_key}, dest_bucket, dest_key, Config=self.transfer.config()
+                )
 
         return self._publish(dest_uri, manifest["files"], copy_all)
 

@@ -21,7 +21,9 @@ class RowPackedCollator:
         from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
         width = max(len(e["input_ids"]) for e in examples)
-        positions = DataCollatorForLanguageModeling.get_position_ids_from_packed_seq_lengths([e["seq_lengths"] for e in examples])
+        positions = DataCollatorForLanguageModeling.get_position_ids_from_packed_seq_lengths(
+            [e["seq_lengths"] for e in examples]
+        )
         input_ids = torch.full((len(examples), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(examples), width), -100, dtype=torch.long)
         position_ids = torch.zeros((len(examples), width), dtype=torch.long)

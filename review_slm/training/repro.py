@@ -15,8 +15,20 @@ import yaml
 
 from review_slm.core.recipe import Recipe
 
-TRAINING_STACK = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "tokenizers",
-                  "safetensors", "dagster-pipes", "mlflow", "review-slm")
+TRAINING_STACK = (
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "datasets",
+    "accelerate",
+    "bitsandbytes",
+    "tokenizers",
+    "safetensors",
+    "dagster-pipes",
+    "mlflow",
+    "review-slm",
+)
 GIT_COMMIT_ENV = "REVIEW_SLM_GIT_COMMIT"  # baked into images, where there is no .git
 
 
@@ -36,8 +48,16 @@ def git_commit() -> str:
         return os.environ[GIT_COMMIT_ENV]
     here = Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
@@ -57,4 +77,8 @@ def record_lock(client, run_id: str | None, recipe: Recipe, lock: dict) -> None:
     tags += [RunTag(f"stack.{name}", version) for name, version in lock["versions"].items()]
     client.log_batch(run_id, tags=tags)
     client.log_dict(run_id, lock, f"repro/{lock['task']}_lock.json")
-    client.log_text(run_id, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), f"repro/{lock['task']}_recipe.resolved.yaml")
+    client.log_text(
+        run_id,
+        yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False),
+        f"repro/{lock['task']}_recipe.resolved.yaml",
+    )

@@ -14,9 +14,19 @@ from transformers import TrainerCallback
 from review_slm.core.cost import mfu
 from review_slm.core.recipe import Recipe
 
-STEP_KEYS = ("loss", "grad_norm", "learning_rate", "rewards/accuracies", "rewards/margins",
-             # GRPO: the weighted reward, its spread, the KL to the reference and how long the answers are
-             "reward", "reward_std", "kl", "completions/mean_length", "completions/clipped_ratio")
+STEP_KEYS = (
+    "loss",
+    "grad_norm",
+    "learning_rate",
+    "rewards/accuracies",
+    "rewards/margins",
+    # GRPO: the weighted reward, its spread, the KL to the reference and how long the answers are
+    "reward",
+    "reward_std",
+    "kl",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+)
 
 
 def step_keys(logs: dict) -> list[str]:
@@ -79,13 +89,24 @@ class PipesMlflowCallback(TrainerCallback):
             from mlflow.entities import Metric
 
             stamp = int(time.time() * 1000)
-            metrics = [Metric(f"{self.stage}/{k}", v, stamp, row["step"]) for k, v in row.items()
-                       if k not in ("step", "elapsed_s") and math.isfinite(v)]
+            metrics = [
+                Metric(f"{self.stage}/{k}", v, stamp, row["step"])
+                for k, v in row.items()
+                if k not in ("step", "elapsed_s") and math.isfinite(v)
+            ]
             self.client.log_batch(self.run_id, metrics=metrics)
 
 
-def run_summary(recipe: Recipe, history: list[dict], tokens_seen: int, wall_time_s: float, world_size: int, on_cuda: bool,
-                trainable_params: int | None = None, total_params: int | None = None) -> dict:
+def run_summary(
+    recipe: Recipe,
+    history: list[dict],
+    tokens_seen: int,
+    wall_time_s: float,
+    world_size: int,
+    on_cuda: bool,
+    trainable_params: int | None = None,
+    total_params: int | None = None,
+) -> dict:
     """Per-run totals, the cost estimate the hardware spec implies, and achieved model FLOPs utilisation
     (6·N FLOPs per token for full fine-tuning, ~4·N for LoRA: no weight gradients for the frozen base)."""
     losses = [h["loss"] for h in history if "loss" in h]

@@ -36,8 +36,11 @@ _NOT_IN_TOKENIZER = frozenset({"bug_suite_more_languages.jsonl"})
 
 def _corpus_files() -> list[Path]:
     root = resources.files("review_slm.data")
-    return sorted(Path(str(p)) for p in root.rglob("*")  # type: ignore[attr-defined]
-                  if p.is_file() and p.suffix in (".json", ".jsonl") and p.name not in _NOT_IN_TOKENIZER)
+    return sorted(
+        Path(str(p))
+        for p in root.rglob("*")  # type: ignore[attr-defined]
+        if p.is_file() and p.suffix in (".json", ".jsonl") and p.name not in _NOT_IN_TOKENIZER
+    )
 
 
 def corpus_texts() -> Iterator[str]:
@@ -48,10 +51,13 @@ def corpus_texts() -> Iterator[str]:
         yield from answer_texts()
     for path in _corpus_files():
         text = path.read_text(encoding="utf-8")
-        rows = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = (
+            json.loads(text)
+            if path.suffix == ".json"
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
         for row in rows if isinstance(rows, list) else [rows]:
-            for value in _strings(row):
-                yield value
+            yield from _strings(row)
 
 
 # How many times the answer vocabulary counts against the bundled corpus (~2,000 texts of code and
@@ -62,9 +68,16 @@ ANSWER_WEIGHT = 20
 
 def answer_texts() -> Iterator[str]:
     """The student's answers as it will write them: one per severity x category, two findings, and none."""
+
     def finding(i: int, sev: Severity, cat: Category) -> Finding:
-        return Finding(path="a", line=10 + i, severity=sev.value, category=cat.value, comment="This is wrong.",
-                       suggestion="fix()" if i % 2 else "")
+        return Finding(
+            path="a",
+            line=10 + i,
+            severity=sev.value,
+            category=cat.value,
+            comment="This is wrong.",
+            suggestion="fix()" if i % 2 else "",
+        )
 
     for i, (sev, cat) in enumerate((s, c) for s in Severity for c in Category):
         one = finding(i, sev, cat)

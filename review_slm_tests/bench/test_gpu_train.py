@@ -25,8 +25,22 @@ def test_tiny_config_trains_and_reports_positive_figures(gpu_train, tmp_path, ca
     import torch
 
     out = tmp_path / "figures.json"
-    returned = gpu_train.main(["--config", "tiny", "--steps", "3", "--warmup-steps", "1", "--seq-len", "64",
-                               "--micro-batch", "2", "--json", str(out)])
+    returned = gpu_train.main(
+        [
+            "--config",
+            "tiny",
+            "--steps",
+            "3",
+            "--warmup-steps",
+            "1",
+            "--seq-len",
+            "64",
+            "--micro-batch",
+            "2",
+            "--json",
+            str(out),
+        ]
+    )
     figures = json.loads(out.read_text())
     assert figures == json.loads(json.dumps(returned))
     assert figures["steps"] == 3 and figures["tokens"] == 3 * 2 * 64

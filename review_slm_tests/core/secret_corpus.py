@@ -7,7 +7,10 @@ TOKENS = {
     "aws_secret_key": "wJalr" + "XUtnFEMI/K7MDENG/bPxRfiCY9x3Qz1LmKeY",
     "github_ghp": "ghp_" + A + "aZ9yX8wV7uT6sR5q",
     "github_gho": "gho_" + A + "bY8xW7vU6tS5rQ4p",
-    "github_pat": "github_pat_" + "EeUtuieeCIxVc57VVTiY96" + "_" + "vwfRE5e32A8Yb3FKaNQyyLaMeffOhq4AUvy7VSLDCD1IfHWGbtMfEbo9ShF",
+    "github_pat": "github_pat_"
+    + "EeUtuieeCIxVc57VVTiY96"
+    + "_"
+    + "vwfRE5e32A8Yb3FKaNQyyLaMeffOhq4AUvy7VSLDCD1IfHWGbtMfEbo9ShF",
     "gitlab": "glpat-" + "z2MPKgcjnCqaXNv1syee",
     "slack": "xoxb-" + "123456789012-1234567890123-" + "9b2Rann76dEyTzAeKOmXRrvf",
     "stripe": "sk_live_" + "4EMfAdggcG9qpVTzqA05MFsH",
@@ -33,7 +36,7 @@ LINES = {
     "slack": f"slack: {TOKENS['slack']}",
     "stripe": f"stripe.api_key = '{TOKENS['stripe']}'",
     "google": f"key={TOKENS['google']}",
-    "openai": f"client = OpenAI(api_key=\"{TOKENS['openai']}\")",
+    "openai": f'client = OpenAI(api_key="{TOKENS["openai"]}")',
     "huggingface": f"HF_TOKEN={TOKENS['huggingface']}",
     "npm": f"//registry.npmjs.org/:_authToken={TOKENS['npm']}",
     "jwt": f"curl -H 'X-Auth: {TOKENS['jwt']}'",

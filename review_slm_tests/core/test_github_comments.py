@@ -61,4 +61,7 @@ def test_bundled_snapshot_has_the_promised_shape():
 def test_wrong_types_from_a_hostile_snapshot_are_rejected_not_raised():
     for field, value in (("path", 7), ("diff_hunk", ["x"]), ("body", {"a": 1}), ("line", "11"), ("user", "alice")):
         parsed = parse_review_comment({**BASE, field: value}, "o/r")
-        assert parsed.record is None and (parsed.rejected.reason, parsed.rejected.field) == (f"malformed_{field}", field)
+        assert parsed.record is None and (parsed.rejected.reason, parsed.rejected.field) == (
+            f"malformed_{field}",
+            field,
+        )

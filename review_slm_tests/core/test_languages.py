@@ -15,12 +15,24 @@ from review_slm.core.scoring import score_answer
 MORE = ("go", "python", "yaml", "rust", "java", "typescript", "javascript")
 
 
-@pytest.mark.parametrize("path, language", [
-    ("src/lib.rs", "rust"), ("src/main/java/A.java", "java"), ("web/app.ts", "typescript"),
-    ("web/App.tsx", "typescript"), ("web/app.js", "javascript"), ("web/App.jsx", "javascript"),
-    ("web/esm.mjs", "javascript"), ("cmd/main.go", "go"), ("pkg/x.py", "python"), ("stubs/x.pyi", "python"),
-    ("src/core/pool.cc", None), ("README.md", None), ("Makefile", None),
-])
+@pytest.mark.parametrize(
+    "path, language",
+    [
+        ("src/lib.rs", "rust"),
+        ("src/main/java/A.java", "java"),
+        ("web/app.ts", "typescript"),
+        ("web/App.tsx", "typescript"),
+        ("web/app.js", "javascript"),
+        ("web/App.jsx", "javascript"),
+        ("web/esm.mjs", "javascript"),
+        ("cmd/main.go", "go"),
+        ("pkg/x.py", "python"),
+        ("stubs/x.pyi", "python"),
+        ("src/core/pool.cc", None),
+        ("README.md", None),
+        ("Makefile", None),
+    ],
+)
 def test_extension_detection_through_the_lexer_registry(path, language):
     assert detect_language(path, languages=MORE) == language
 
@@ -45,11 +57,14 @@ def test_yaml_is_reviewed_only_when_it_is_kubernetes():
 
 
 def test_content_markers_catch_a_declared_language_the_content_contradicts():
-    rust = ("@@ -1,2 +1,4 @@\n use std::io;\n+pub fn read(p: &str) -> String {\n"
-            "+    let mut s = fs::read(p).unwrap();\n }")
+    rust = (
+        "@@ -1,2 +1,4 @@\n use std::io;\n+pub fn read(p: &str) -> String {\n+    let mut s = fs::read(p).unwrap();\n }"
+    )
     java = "@@ -1,1 +1,3 @@\n import java.util.List;\n+    @Override\n+    public String name() {"
-    ts = ("@@ -1,1 +1,3 @@\n+export interface User {\n+  id: string;\n+}\n"
-          "+export function get(id: string): Promise<User> {")
+    ts = (
+        "@@ -1,1 +1,3 @@\n+export interface User {\n+  id: string;\n+}\n"
+        "+export function get(id: string): Promise<User> {"
+    )
     assert contradicting_language("python", rust) == "rust"
     assert contradicting_language("go", java) == "java"
     assert contradicting_language("python", ts) == "typescript"
@@ -89,8 +104,9 @@ def test_metrics_per_language_and_category(monkeypatch):
     monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go,python,yaml,rust,java,typescript")
     items = eval_items([])
     # A model that is perfect on Rust and says nothing anywhere else.
-    answers = {i["id"]: render_review(Review.model_validate(i["review"])) if i["language"] == "rust" else ""
-               for i in items}
+    answers = {
+        i["id"]: render_review(Review.model_validate(i["review"])) if i["language"] == "rust" else "" for i in items
+    }
     groups = metrics_by_group(items, answers)
     assert groups["lang_rust"].f1 == 1.0 and groups["lang_java"].format_validity == 0.0
     assert groups["cat_concurrency"].recall == 0.3333  # the Rust Mutex item of three concurrency items (two Go)

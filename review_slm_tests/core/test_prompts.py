@@ -27,20 +27,40 @@ def test_a_shifted_hunk_keeps_its_text_and_moves_its_numbers():
 
 
 def record(body: str, suggestion: str = "") -> ReviewRecord:
-    return ReviewRecord(source="github", source_id="1", repo="o/r", path="a.go", line=None, language="go",
-                        diff_hunk=HUNK, body=body, suggestion=suggestion)
+    return ReviewRecord(
+        source="github",
+        source_id="1",
+        repo="o/r",
+        path="a.go",
+        line=None,
+        language="go",
+        diff_hunk=HUNK,
+        body=body,
+        suggestion=suggestion,
+    )
 
 
 def test_rule_based_gold_is_compact():
-    body = ("This leaks the file handle when the parse fails, because the early return skips the close call and "
-            "the descriptor stays open for the lifetime of the worker process. Please use a defer right after the "
-            "open.\n```suggestion\ndefer f.Close()\n```")
+    body = (
+        "This leaks the file handle when the parse fails, because the early return skips the close call and "
+        "the descriptor stays open for the lifetime of the worker process. Please use a defer right after the "
+        "open.\n```suggestion\ndefer f.Close()\n```"
+    )
     review = structure_human_comment(record(body, suggestion="defer f.Close()"))
     (finding,) = review.findings
     assert finding.line == 11  # the hunk's last new-file line: GitHub's diff_hunk ends at the commented line
-    assert len(finding.comment) <= MAX_COMMENT_CHARS + 3 and "```" not in finding.comment and "Please" not in finding.comment
+    assert (
+        len(finding.comment) <= MAX_COMMENT_CHARS + 3
+        and "```" not in finding.comment
+        and "Please" not in finding.comment
+    )
     assert finding.suggestion == "defer f.Close()"
     assert review.summary == "High resource-leak issue"  # one line; not the comment again
     assert len(render_review(review)) < 300
-    assert structure_human_comment(record("x" * 10, suggestion="y\n" * 200)).findings[0].suggestion == ""  # too long to be a fix
-    assert structure_human_comment(record("```suggestion\nfoo()\n```", suggestion="foo()")).findings[0].comment == "Apply the suggested change."
+    assert (
+        structure_human_comment(record("x" * 10, suggestion="y\n" * 200)).findings[0].suggestion == ""
+    )  # too long to be a fix
+    assert (
+        structure_human_comment(record("```suggestion\nfoo()\n```", suggestion="foo()")).findings[0].comment
+        == "Apply the suggested change."
+    )

@@ -6,10 +6,18 @@ from review_slm.core.secrets import find_secrets, redact
 from review_slm.core.structuring import structure_human_comment
 
 
-def record(i: int, body: str = "This leaks the file handle; close it with defer.", hunk: str | None = None) -> ReviewRecord:
+def record(
+    i: int, body: str = "This leaks the file handle; close it with defer.", hunk: str | None = None
+) -> ReviewRecord:
     return ReviewRecord(
-        source="github", source_id=str(i), repo="o/r", path=f"pkg/f{i}.go", line=3, language="go",
-        diff_hunk=hunk or f"@@ -1,2 +1,3 @@\n a{i}\n+f, _ := os.Open(p{i})\n b\n", body=body,
+        source="github",
+        source_id=str(i),
+        repo="o/r",
+        path=f"pkg/f{i}.go",
+        line=3,
+        language="go",
+        diff_hunk=hunk or f"@@ -1,2 +1,3 @@\n a{i}\n+f, _ := os.Open(p{i})\n b\n",
+        body=body,
     )
 
 
@@ -34,7 +42,9 @@ def test_every_row_is_kept_or_quarantined():
 
 
 def test_lazy_negatives_are_capped_at_the_configured_share():
-    recs = [record(i) for i in range(10)] + [record(100 + i, "LGTM", hunk=f"@@ -1 +1,2 @@\n x\n+y{i}\n") for i in range(10)]
+    recs = [record(i) for i in range(10)] + [
+        record(100 + i, "LGTM", hunk=f"@@ -1 +1,2 @@\n x\n+y{i}\n") for i in range(10)
+    ]
     out = apply_quality_gates(candidates(recs), [], GateConfig(max_lazy_share=0.2, **LOOSE))
     lazy_kept = sum(e.lazy for e in out.kept)
     assert lazy_kept == 2  # 2 / (10 + 2) <= 0.2
@@ -59,7 +69,9 @@ def test_invalid_teacher_answer_and_token_budget_are_quarantined():
 
 def test_secrets_are_redacted_in_kept_rows():
     hunk = "@@ -1 +1,2 @@\n env:\n+  AWS_ACCESS_KEY_ID: AKIAABCDEFGHIJKLMNOP\n"
-    out = apply_quality_gates(candidates([record(1, "Never commit keys like AKIAABCDEFGHIJKLMNOP.", hunk)]), [], GateConfig())
+    out = apply_quality_gates(
+        candidates([record(1, "Never commit keys like AKIAABCDEFGHIJKLMNOP.", hunk)]), [], GateConfig()
+    )
     kept = out.kept[0]
     assert "AKIAABCDEFGHIJKLMNOP" not in kept.diff_hunk + kept.human_comment + kept.review.model_dump_json()
     assert out.secrets_redacted == 1
@@ -95,7 +107,10 @@ def test_structuring_reads_severity_and_category_from_the_comment():
 
 
 def review_with(comment: str, path: str = "a.go") -> Review:
-    return Review(findings=[Finding(path=path, line=2, severity="medium", category="error-handling", comment=comment)], summary=comment)
+    return Review(
+        findings=[Finding(path=path, line=2, severity="medium", category="error-handling", comment=comment)],
+        summary=comment,
+    )
 
 
 def test_near_duplicate_hunks_are_quarantined_against_the_first():
@@ -112,8 +127,14 @@ def test_near_duplicate_hunks_are_quarantined_against_the_first():
 def test_template_poisoning_quarantines_the_repeated_skeleton_only():
     template = "Consider adding error handling to `{}` to improve robustness of the code."
     poisoned = [Candidate(record(i), review_with(template.format(f"fn{i}")), "teacher") for i in range(12)]
-    honest = [Candidate(record(100 + i), review_with(f"The handle opened on line {i} leaks when parse{i} fails; close it."), "teacher")
-              for i in range(12)]
+    honest = [
+        Candidate(
+            record(100 + i),
+            review_with(f"The handle opened on line {i} leaks when parse{i} fails; close it."),
+            "teacher",
+        )
+        for i in range(12)
+    ]
     out = apply_quality_gates(poisoned + honest, [], GateConfig(template_min_hunks=8, template_max_share=0.0))
     reasons = out.reason_counts()
     assert reasons["template_poisoning"] == 12 and len(out.kept) == 12
@@ -128,14 +149,29 @@ def test_secret_that_is_the_whole_change_is_quarantined_not_redacted():
 
 
 def test_wrong_language_is_quarantined():
-    rec = ReviewRecord(source="hf", source_id="x", repo="", path="unknown.py", line=2, language="python",
-                       diff_hunk="@@ -1 +1,3 @@\n+func main() {\n+\tx := f()\n+}", body="x is unused")
+    rec = ReviewRecord(
+        source="hf",
+        source_id="x",
+        repo="",
+        path="unknown.py",
+        line=2,
+        language="python",
+        diff_hunk="@@ -1 +1,3 @@\n+func main() {\n+\tx := f()\n+}",
+        body="x is unused",
+    )
     out = apply_quality_gates(candidates([rec]), [], GateConfig())
-    assert (out.quarantined[0].reason, out.quarantined[0].detail) == ("wrong_language", "declared python, content is go")
+    assert (out.quarantined[0].reason, out.quarantined[0].detail) == (
+        "wrong_language",
+        "declared python, content is go",
+    )
 
 
 def test_secrets_and_pii_patterns():
-    text = 'curl -H "Authorization: Bearer abcdefghijklmnopqrstuvwxyz123" postgres://admin:s3cretpw@db:5432/x joe@corp.io'
+    text = (
+        'curl -H "Authorization: Bearer abcdefghijklmnopqrstuvwxyz123" postgres://admin:s3cretpw@db:5432/x joe@corp.io'
+    )
     redacted, kinds = redact(text)
     assert kinds == ["basic_auth_credentials", "bearer_token", "email_address"]
-    assert "s3cretpw" not in redacted and "joe@corp.io" not in redacted and "abcdefghijklmnopqrstuvwxyz123" not in redacted
+    assert (
+        "s3cretpw" not in redacted and "joe@corp.io" not in redacted and "abcdefghijklmnopqrstuvwxyz123" not in redacted
+    )

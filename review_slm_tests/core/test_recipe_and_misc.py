@@ -39,8 +39,10 @@ def test_language_detection():
 
 
 def test_split_unified_diff_and_line_arithmetic():
-    diff = ("diff --git a/a.go b/a.go\n--- a/a.go\n+++ b/a.go\n@@ -1,2 +1,3 @@\n x\n+y\n z\n@@ -10,1 +11,2 @@\n q\n+r\n"
-            "--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n")
+    diff = (
+        "diff --git a/a.go b/a.go\n--- a/a.go\n+++ b/a.go\n@@ -1,2 +1,3 @@\n x\n+y\n z\n@@ -10,1 +11,2 @@\n q\n+r\n"
+        "--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n"
+    )
     hunks = split_unified_diff(diff)
     assert [p for p, _ in hunks] == ["a.go", "a.go"]
     assert last_new_line(hunks[0][1]) == 3 and last_new_line(hunks[1][1]) == 12
@@ -66,10 +68,14 @@ def test_cost_estimate_uses_the_finetuning_mode():
     from review_slm.core.cost import estimate_training_cost, mfu
 
     lora = load_recipe("qwen2.5-coder-1.5b-qlora")
-    full = lora.model_copy(update={"finetuning": "full", "quantization": lora.quantization.model_copy(update={"load_in_4bit": False})})
+    full = lora.model_copy(
+        update={"finetuning": "full", "quantization": lora.quantization.model_copy(update={"load_in_4bit": False})}
+    )
     tokens = 8_000_000
     est = estimate_training_cost(lora, tokens)
     assert est.flops == 4 * 1.54e9 * tokens * lora.sft.epochs
     assert estimate_training_cost(full, tokens).flops == 1.5 * est.flops
-    assert est.gpu_hours == round(est.flops / (312e12 * 0.35) / 3600, 4) and est.cost_usd == round(est.gpu_hours * 2.5, 2)
+    assert est.gpu_hours == round(est.flops / (312e12 * 0.35) / 3600, 4) and est.cost_usd == round(
+        est.gpu_hours * 2.5, 2
+    )
     assert mfu(1e9, False, 1000, 1.0) == 4e12 / 1e12

@@ -11,10 +11,31 @@ SCHEMAS = Path(__file__).parents[1] / "schemas"
 REVIEW = {
     "summary": "Channel closed twice.",
     "findings": [
-        {"path": "pkg/pool.go", "line": 42, "end_line": 43, "severity": "high", "category": "resource-leak",
-         "comment": "closed twice | once in Stop", "suggestion": "\tclose(p.ch)\n\tp.ch = nil"},
-        {"path": "cmd/new.py", "line": 2, "severity": "info", "category": "style", "comment": "name it", "suggestion": "use a clearer name."},
-        {"path": "cmd/new.py", "line": 0, "severity": "low", "category": "docs", "comment": "file-level note", "suggestion": ""},
+        {
+            "path": "pkg/pool.go",
+            "line": 42,
+            "end_line": 43,
+            "severity": "high",
+            "category": "resource-leak",
+            "comment": "closed twice | once in Stop",
+            "suggestion": "\tclose(p.ch)\n\tp.ch = nil",
+        },
+        {
+            "path": "cmd/new.py",
+            "line": 2,
+            "severity": "info",
+            "category": "style",
+            "comment": "name it",
+            "suggestion": "use a clearer name.",
+        },
+        {
+            "path": "cmd/new.py",
+            "line": 0,
+            "severity": "low",
+            "category": "docs",
+            "comment": "file-level note",
+            "suggestion": "",
+        },
     ],
 }
 
@@ -31,7 +52,10 @@ def test_sarif_validates_against_the_2_1_0_schema_and_carries_fixes():
     results = sarif["runs"][0]["results"]
     assert [r["level"] for r in results] == ["error", "note", "note"]
     assert results[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 42, "endLine": 43}
-    assert results[0]["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"] == "\tclose(p.ch)\n\tp.ch = nil\n"
+    assert (
+        results[0]["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"]
+        == "\tclose(p.ch)\n\tp.ch = nil\n"
+    )
     assert "fixes" not in results[1]  # prose advice is not a code change
     assert "region" not in results[2]["locations"][0]["physicalLocation"]  # SARIF lines start at 1
     rules = sarif["runs"][0]["tool"]["driver"]["rules"]
@@ -61,17 +85,18 @@ def test_markdown_escapes_table_cells_and_render_picks_the_format():
 
 
 def test_review_format_sarif_and_min_severity_from_the_cli(tmp_path, capsys):
+    from review_slm import cli
     from review_slm_tests.resources.vllm_standin import vllm_standin
     from review_slm_tests.test_cli import DIFF
-
-    from review_slm import cli
 
     diff = tmp_path / "change.diff"
     diff.write_text(DIFF)
     with vllm_standin() as (url, _state):  # answers one high concurrency finding on pkg/pool.go:41
         assert cli.main(["review", str(diff), "--endpoint", url, "--format", "sarif"]) == 0
         sarif = json.loads(capsys.readouterr().out)
-        assert cli.main(["review", str(diff), "--endpoint", url, "--format", "rdjson", "--min-severity", "critical"]) == 0
+        assert (
+            cli.main(["review", str(diff), "--endpoint", url, "--format", "rdjson", "--min-severity", "critical"]) == 0
+        )
         rd = json.loads(capsys.readouterr().out)
     assert not list(validator("sarif-schema-2.1.0.json").iter_errors(sarif))
     [result] = sarif["runs"][0]["results"]

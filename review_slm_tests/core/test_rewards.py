@@ -10,23 +10,32 @@ from review_slm.core.rewards import REWARD_NAMES, make_reward_func, reward_funcs
 from review_slm.core.schema import Finding, Review
 
 PATH = "pkg/pool.go"
-GOLD = Review(findings=[Finding(path=PATH, line=42, severity="high", category="concurrency", comment="goroutine leak")],
-              summary="High concurrency issue")
+GOLD = Review(
+    findings=[Finding(path=PATH, line=42, severity="high", category="concurrency", comment="goroutine leak")],
+    summary="High concurrency issue",
+)
 CLEAN = Review(findings=[], summary="No issues found.")
 
 
 def answer(line: int = 42, severity: str = "high", n: int = 1) -> str:
-    findings = [Finding(path=PATH, line=line + 10 * i, severity=severity, category="concurrency", comment="leak")
-                for i in range(n)]
+    findings = [
+        Finding(path=PATH, line=line + 10 * i, severity=severity, category="concurrency", comment="leak")
+        for i in range(n)
+    ]
     return render_review(Review(findings=findings, summary="s"))
 
 
 def score(name: str, text: str, gold: Review = GOLD, conversational: bool = True):
     """Call the reward the way GRPOTrainer does: keyword arguments, one value per completion, extra columns."""
     completion = [{"role": "assistant", "content": text}] if conversational else text
-    return make_reward_func(name)(prompts=[[{"role": "user", "content": "diff"}]], completions=[completion],
-                                  gold=[json.dumps(gold.model_dump(mode="json"))], path=[PATH], completion_ids=[[1]],
-                                  trainer_state=None)[0]
+    return make_reward_func(name)(
+        prompts=[[{"role": "user", "content": "diff"}]],
+        completions=[completion],
+        gold=[json.dumps(gold.model_dump(mode="json"))],
+        path=[PATH],
+        completion_ids=[[1]],
+        trainer_state=None,
+    )[0]
 
 
 def test_format_rewards_a_valid_review_half_for_json_that_breaks_the_schema_nothing_for_prose():

@@ -9,13 +9,29 @@ from review_slm.core.prompts import parse_review, render_review
 from review_slm.core.schema import Finding, Review
 from review_slm.core.scoring import score_answer
 
-BUG = Review(findings=[Finding(path="a.go", line=10, severity="high", category="concurrency", comment="race")], summary="race")
+BUG = Review(
+    findings=[Finding(path="a.go", line=10, severity="high", category="concurrency", comment="race")], summary="race"
+)
 CLEAN = Review(findings=[], summary="No issues found.")
 
 
 def answer(*lines, path="a.go", severity="high"):
-    return json.dumps({"findings": [{"path": path, "line": ln, "severity": severity, "category": "correctness",
-                                     "comment": "x", "suggestion": ""} for ln in lines], "summary": "s"})
+    return json.dumps(
+        {
+            "findings": [
+                {
+                    "path": path,
+                    "line": ln,
+                    "severity": severity,
+                    "category": "correctness",
+                    "comment": "x",
+                    "suggestion": "",
+                }
+                for ln in lines
+            ],
+            "summary": "s",
+        }
+    )
 
 
 def test_rubric_kinds():
@@ -30,8 +46,10 @@ def test_rubric_kinds():
 
 def test_the_student_answer_has_no_path_and_parsing_puts_the_hunk_file_back():
     rendered = render_review(BUG)
-    assert rendered == ('{"summary": "race", "findings": [{"line": 10, "severity": "high", "category": "concurrency", '
-                        '"comment": "race"}]}')  # no path, no empty suggestion, the summary first
+    assert rendered == (
+        '{"summary": "race", "findings": [{"line": 10, "severity": "high", "category": "concurrency", '
+        '"comment": "race"}]}'
+    )  # no path, no empty suggestion, the summary first
     assert parse_review(rendered, hunk_path="a.go")[0] == BUG
     review, error = parse_review(rendered)  # without the hunk, a finding without a file is not a review
     assert review is None and "path" in error
@@ -67,8 +85,22 @@ def test_gate_refuses_regressions_and_lazy_collapse():
 
 
 def test_preference_pairs_take_weak_answers_as_rejected():
-    examples = [{"id": "1", "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+x", "review": BUG.model_dump(mode="json")},
-                {"id": "2", "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+y", "review": BUG.model_dump(mode="json")}]
+    examples = [
+        {
+            "id": "1",
+            "path": "a.go",
+            "language": "go",
+            "diff_hunk": "@@ -1 +1 @@\n+x",
+            "review": BUG.model_dump(mode="json"),
+        },
+        {
+            "id": "2",
+            "path": "a.go",
+            "language": "go",
+            "diff_hunk": "@@ -1 +1 @@\n+y",
+            "review": BUG.model_dump(mode="json"),
+        },
+    ]
     out = build_preference_pairs(examples, {"1": answer(), "2": answer(10)}, reject_lazy=False)
     assert out.kinds == {"lazy_no_issues": 1, "matched_gold": 1}
     pair = out.pairs[0]
@@ -77,8 +109,16 @@ def test_preference_pairs_take_weak_answers_as_rejected():
 
 
 def test_every_buggy_prompt_also_rejects_the_lazy_answer():
-    examples = [{"id": str(i), "path": "a.go", "language": "go", "diff_hunk": "@@ -1 +1 @@\n+x", "review": r.model_dump(mode="json")}
-                for i, r in enumerate([BUG, BUG, CLEAN])]
+    examples = [
+        {
+            "id": str(i),
+            "path": "a.go",
+            "language": "go",
+            "diff_hunk": "@@ -1 +1 @@\n+x",
+            "review": r.model_dump(mode="json"),
+        }
+        for i, r in enumerate([BUG, BUG, CLEAN])
+    ]
     out = build_preference_pairs(examples, {"0": answer(), "1": answer(10), "2": answer()})
     # The lazy answer of "0" is its own pair; "1" matched gold but still learns that "no issues" is wrong;
     # the clean diff gets none: "No issues found." is right there.

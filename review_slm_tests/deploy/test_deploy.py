@@ -20,16 +20,23 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KUSTOMIZE = DEPLOY / "kustomize"
 # overlays/local is the git-ignored overlay with a cluster's real Secrets (deploy/README.md, step 3).
-KUSTOMIZATIONS = sorted(d for d in (p.parent.relative_to(KUSTOMIZE).as_posix() for p in KUSTOMIZE.rglob("kustomization.yaml"))
-                        if not d.startswith("overlays/local"))
+KUSTOMIZATIONS = sorted(
+    d
+    for d in (p.parent.relative_to(KUSTOMIZE).as_posix() for p in KUSTOMIZE.rglob("kustomization.yaml"))
+    if not d.startswith("overlays/local")
+)
 NAMESPACE = "review-slm"
 
-needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed: cannot render kustomizations")
+needs_kubectl = pytest.mark.skipif(
+    shutil.which("kubectl") is None, reason="kubectl is not installed: cannot render kustomizations"
+)
 
 
 @cache
 def render(directory: str) -> tuple[dict, ...]:
-    result = subprocess.run(["kubectl", "kustomize", str(KUSTOMIZE / directory)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(KUSTOMIZE / directory)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, f"kubectl kustomize deploy/kustomize/{directory} failed:\n{result.stderr}"
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
 
@@ -89,8 +96,14 @@ def test_example_pytorchjob_is_the_seed_topology_with_its_safeguards():
         assert container["command"] == ["torchrun", "-m", "review_slm.training.entrypoint"]
         assert container["resources"]["limits"]["nvidia.com/gpu"] == 4
         assert {"secretRef": {"name": "review-slm-s3"}} in container["envFrom"]
-        assert not any("AWS_SECRET_ACCESS_KEY" == e["name"] and "value" in e for e in container.get("env", [])), "secret inlined"
-        shm = [v for v in pod["volumes"] if v["name"] in {m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/dev/shm"}]
+        assert not any("AWS_SECRET_ACCESS_KEY" == e["name"] and "value" in e for e in container.get("env", [])), (
+            "secret inlined"
+        )
+        shm = [
+            v
+            for v in pod["volumes"]
+            if v["name"] in {m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/dev/shm"}
+        ]
         assert shm and shm[0]["emptyDir"]["medium"] == "Memory", rtype
 
 
@@ -101,7 +114,9 @@ def test_example_trainjob_and_inferenceservice():
     assert (trainjob["trainer"]["numNodes"], trainjob["trainer"]["numProcPerNode"]) == (5, 4)
     secret_refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in trainjob["trainer"]["env"] if "valueFrom" in e}
     assert secret_refs == {"review-slm-s3"}
-    pod = trainjob["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+    pod = trainjob["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]["template"][
+        "spec"
+    ]["template"]["spec"]
     assert pod["serviceAccountName"] == "review-slm-trainer"
     assert pod["volumes"][0]["emptyDir"]["medium"] == "Memory"
 
@@ -144,7 +159,9 @@ def test_rbac_is_namespaced_and_least_privilege():
             for rule in manifest["rules"]:
                 for field in ("apiGroups", "resources", "verbs"):
                     assert "*" not in rule[field], f"{manifest['metadata']['name']}: wildcard in {field}"
-                assert not {"secrets", "secrets/*"} & set(rule["resources"]), f"{manifest['metadata']['name']} may read secrets"
+                assert not {"secrets", "secrets/*"} & set(rule["resources"]), (
+                    f"{manifest['metadata']['name']} may read secrets"
+                )
 
 
 @needs_kubectl
@@ -152,7 +169,11 @@ def test_launcher_role_grants_exactly_what_the_launcher_uses():
     base = render("base")
     assert _rules(by_kind(base, "Role")["review-slm-launcher"]) == LAUNCHER_RULES
     binding = by_kind(base, "RoleBinding")["review-slm-launcher"]
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "review-slm-launcher"}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "review-slm-launcher",
+    }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "review-slm-launcher", "namespace": NAMESPACE}]
     # Nobody else is bound to the launcher's role, and the trainer/model accounts are bound to nothing.
     bound = {s["name"] for b in by_kind(base, "RoleBinding").values() for s in b["subjects"]}
@@ -186,17 +207,32 @@ def test_no_secret_holds_a_committed_credential():
         values.update(manifest.get("stringData") or {})
         for key, value in values.items():
             checked += 1
-            assert value == "" or value.startswith("REPLACE_ME"), f"{directory}: Secret {manifest['metadata']['name']}.{key} is not a placeholder"
+            assert value == "" or value.startswith("REPLACE_ME"), (
+                f"{directory}: Secret {manifest['metadata']['name']}.{key} is not a placeholder"
+            )
     assert checked >= 4
 
 
 # --- Helm values ----------------------------------------------------------------------------------------
 
 HELM_VALUES = yaml.safe_load((DEPLOY / "helm" / "dagster-values.yaml").read_text())
-CODE_ENV = {"REVIEW_SLM_PROFILE", "REVIEW_SLM_ARTIFACT_URI", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-            "MLFLOW_TRACKING_URI", "GITHUB_TOKEN", "OLLAMA_HOST", "REVIEW_SLM_REPOS", "REVIEW_SLM_RECIPE", "REVIEW_SLM_NAMESPACE",
-            "REVIEW_SLM_TRAINER_IMAGE", "REVIEW_SLM_LAUNCHER", "REVIEW_SLM_TRAINER_SERVICE_ACCOUNT",
-            "REVIEW_SLM_SERVING_SERVICE_ACCOUNT"}
+CODE_ENV = {
+    "REVIEW_SLM_PROFILE",
+    "REVIEW_SLM_ARTIFACT_URI",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "MLFLOW_TRACKING_URI",
+    "GITHUB_TOKEN",
+    "OLLAMA_HOST",
+    "REVIEW_SLM_REPOS",
+    "REVIEW_SLM_RECIPE",
+    "REVIEW_SLM_NAMESPACE",
+    "REVIEW_SLM_TRAINER_IMAGE",
+    "REVIEW_SLM_LAUNCHER",
+    "REVIEW_SLM_TRAINER_SERVICE_ACCOUNT",
+    "REVIEW_SLM_SERVING_SERVICE_ACCOUNT",
+}
 
 
 def _user_deployment() -> dict:
@@ -238,18 +274,27 @@ def test_helm_user_deployment_env_is_the_contract():
     recipes = {p.stem for p in (ROOT / "review_slm" / "data" / "recipes").glob("*.yaml")}
     assert value["REVIEW_SLM_RECIPE"] in recipes
     secret_of = {name: e["valueFrom"]["secretKeyRef"]["name"] for name, e in env.items() if "valueFrom" in e}
-    assert secret_of == {"AWS_ACCESS_KEY_ID": "review-slm-s3", "AWS_SECRET_ACCESS_KEY": "review-slm-s3", "GITHUB_TOKEN": "review-slm-github"}
+    assert secret_of == {
+        "AWS_ACCESS_KEY_ID": "review-slm-s3",
+        "AWS_SECRET_ACCESS_KEY": "review-slm-s3",
+        "GITHUB_TOKEN": "review-slm-github",
+    }
 
 
 @needs_kubectl
 def test_helm_env_points_at_the_services_of_the_kustomization():
     services = by_kind(render("base"), "Service")
-    for url in ("http://minio.review-slm.svc:9000", "http://mlflow.review-slm.svc:5000", "postgres.review-slm.svc:5432"):
+    for url in (
+        "http://minio.review-slm.svc:9000",
+        "http://mlflow.review-slm.svc:5000",
+        "postgres.review-slm.svc:5432",
+    ):
         name, port = re.match(r"(?:http://)?([a-z-]+)\.review-slm\.svc:(\d+)", url).groups()
         assert int(port) in {p["port"] for p in services[name]["spec"]["ports"]}, url
 
 
 # --- images -------------------------------------------------------------------------------------------
+
 
 def _torch_pin() -> str:
     return re.search(r"pip install --quiet torch==([\d.]+)", (ROOT / "Makefile").read_text()).group(1)
@@ -264,7 +309,9 @@ def test_dockerfile_installs_torch_before_the_package(name):
     package_line = next(i for i, line in enumerate(lines) if re.search(r"pip install .*--no-deps \.", line))
     assert torch_line < deps_line < package_line
     assert f"ARG TORCH_VERSION={_torch_pin()}" in text, "torch pin differs from the Makefile's"
-    index = "download.pytorch.org/whl/cpu" if name.startswith("code-location") else "download.pytorch.org/whl/${TORCH_CUDA}"
+    index = (
+        "download.pytorch.org/whl/cpu" if name.startswith("code-location") else "download.pytorch.org/whl/${TORCH_CUDA}"
+    )
     assert index in text
     assert "COPY review_slm" in text and "USER 1000" in text
 

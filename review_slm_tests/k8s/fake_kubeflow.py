@@ -45,11 +45,17 @@ def terminated(phase: str, reason: str, exit_code: int, container: str = "pytorc
 
 
 def waiting(reason: str, message: str = "", container: str = "pytorch") -> dict:
-    return {"phase": "Pending", "containerStatuses": [{"name": container, "state": {"waiting": {"reason": reason, "message": message}}}]}
+    return {
+        "phase": "Pending",
+        "containerStatuses": [{"name": container, "state": {"waiting": {"reason": reason, "message": message}}}],
+    }
 
 
 def unschedulable(message: str) -> dict:
-    return {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]}
+    return {
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}],
+    }
 
 
 class JobRun:
@@ -87,7 +93,11 @@ class JobRun:
                 labels = {pytorchjob.JOB_NAME_LABEL: self.name, pytorchjob.REPLICA_TYPE_LABEL: role}
             else:
                 name = f"{self.name}-node-0-{i}-abcde"
-                labels = {trainjob.JOBSET_NAME_LABEL: self.name, trainjob.JOB_INDEX_LABEL: "0", trainjob.COMPLETION_INDEX_LABEL: str(i)}
+                labels = {
+                    trainjob.JOBSET_NAME_LABEL: self.name,
+                    trainjob.JOB_INDEX_LABEL: "0",
+                    trainjob.COMPLETION_INDEX_LABEL: str(i),
+                }
             self.state.add_pod(name, self.namespace, labels=labels, containers=(self.container,), owner=self.job)
             self.pods.append(name)
 
@@ -96,13 +106,18 @@ class JobRun:
             self.state.set_pod_status(pod, status, self.namespace)
 
     def condition(self, *types: str, reason: str = "", message: str = "") -> None:
-        conditions = [{"type": t, "status": "True", "reason": reason or t, "message": message or f"{self.kind} is {t}"} for t in types]
+        conditions = [
+            {"type": t, "status": "True", "reason": reason or t, "message": message or f"{self.kind} is {t}"}
+            for t in types
+        ]
         self.state.set_status(self.group, self.plural, self.namespace, self.name, {"conditions": conditions})
 
     def run_trainer(self, mode: str = "ok") -> int:
         """The trainer program with the manifest's env; its stdout and stderr become the master pod's log."""
         env = {"PATH": os.environ.get("PATH", ""), **self.env()}
-        done = subprocess.run([sys.executable, "-c", TRAINER, mode], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", TRAINER, mode], env=env, capture_output=True, text=True, timeout=60
+        )
         self.state.append_log(self.master, done.stdout + done.stderr, self.namespace)
         return done.returncode
 

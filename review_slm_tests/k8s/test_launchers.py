@@ -14,21 +14,35 @@ import dagster as dg
 import pytest
 
 from review_slm.core.recipe import load_recipe
-from review_slm.training.job_spec import JobSpec
 from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
 from review_slm.resources.launcher import TrainerCrashed, TrainerFailed, TrainerNeverStarted
+from review_slm.training.job_spec import JobSpec
 from review_slm_tests.k8s.fake_kubeflow import JobRun, fake_kubeflow, running, terminated, unschedulable, waiting
 from review_slm_tests.resources.k8s_apiserver_standin import k8s_api  # noqa: F401  (fixture)
 
-FAST = {"namespace": "training", "image": "registry.example/review-slm-trainer:1", "watch_timeout_s": 1,
-        "log_drain_timeout_s": 5, "pending_timeout_s": 30, "image_pull_grace_s": 0}
+FAST = {
+    "namespace": "training",
+    "image": "registry.example/review-slm-trainer:1",
+    "watch_timeout_s": 1,
+    "log_drain_timeout_s": 5,
+    "pending_timeout_s": 30,
+    "image_pull_grace_s": 0,
+}
 
 
 def _spec(nodes: int = 2, gpus: int = 0) -> JobSpec:
     recipe = load_recipe("tiny")
-    hardware = recipe.hardware.model_copy(update={"nodes": nodes, "gpus_per_node": gpus, "accelerator": "cuda" if gpus else "cpu"})
-    return JobSpec(task="sft", recipe=recipe.model_copy(update={"hardware": hardware}), cache_dir="/cache", parent_model="builtin:tiny-qwen2",
-                   output_dir="s3://bucket/.scratch/iter-0001/sft_adapter", train_file="s3://bucket/iterations/iter-0001/gold_set/train.parquet")
+    hardware = recipe.hardware.model_copy(
+        update={"nodes": nodes, "gpus_per_node": gpus, "accelerator": "cuda" if gpus else "cpu"}
+    )
+    return JobSpec(
+        task="sft",
+        recipe=recipe.model_copy(update={"hardware": hardware}),
+        cache_dir="/cache",
+        parent_model="builtin:tiny-qwen2",
+        output_dir="s3://bucket/.scratch/iter-0001/sft_adapter",
+        train_file="s3://bucket/iterations/iter-0001/gold_set/train.parquet",
+    )
 
 
 def _run_logs(instance: dg.DagsterInstance, run_id: str) -> str:
@@ -136,7 +150,9 @@ def test_pods_pending_past_the_timeout_fail_clearly_and_delete_the_job(k8s_api, 
             run.state.add_event(run.master, "FailedScheduling", message, run.namespace)
 
     started = time.monotonic()
-    outcome, _, _ = _launch(k8s_api, PyTorchJobLauncher, scenario, spec=_spec(nodes=2, gpus=4), pending_timeout_s=1.5, queue="gpu")
+    outcome, _, _ = _launch(
+        k8s_api, PyTorchJobLauncher, scenario, spec=_spec(nodes=2, gpus=4), pending_timeout_s=1.5, queue="gpu"
+    )
     assert isinstance(outcome, TrainerNeverStarted)
     assert "nothing schedules" in str(outcome) and message in str(outcome) and "Volcano queue" in str(outcome)
     assert time.monotonic() - started < 10
@@ -184,7 +200,9 @@ def test_the_job_completes_although_the_api_server_drops_the_watch_and_forgets_v
     assert result.success, logs
     assert outcome["train_loss"] == 0.25
     watches = [q for m, p, q in k8s_api.state.requests if m == "GET" and p.endswith("/pytorchjobs") and q.get("watch")]
-    lists = [q for m, p, q in k8s_api.state.requests if m == "GET" and p.endswith("/pytorchjobs") and not q.get("watch")]
+    lists = [
+        q for m, p, q in k8s_api.state.requests if m == "GET" and p.endswith("/pytorchjobs") and not q.get("watch")
+    ]
     assert len(watches) >= 3 and len(lists) >= 2, (watches, lists)
 
 

@@ -19,10 +19,16 @@ MINIMAL_PYTORCHJOB = {
     "spec": {
         "nprocPerNode": "2",
         "pytorchReplicaSpecs": {
-            "Master": {"replicas": 1, "restartPolicy": "OnFailure",
-                       "template": {"spec": {"containers": [{"name": "pytorch", "image": "trainer:1"}]}}},
-            "Worker": {"replicas": 2, "restartPolicy": "OnFailure",
-                       "template": {"spec": {"containers": [{"name": "pytorch", "image": "trainer:1"}]}}},
+            "Master": {
+                "replicas": 1,
+                "restartPolicy": "OnFailure",
+                "template": {"spec": {"containers": [{"name": "pytorch", "image": "trainer:1"}]}},
+            },
+            "Worker": {
+                "replicas": 2,
+                "restartPolicy": "OnFailure",
+                "template": {"spec": {"containers": [{"name": "pytorch", "image": "trainer:1"}]}},
+            },
         },
     },
 }
@@ -35,10 +41,21 @@ def test_a_minimal_pytorchjob_is_valid():
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda m: m["spec"]["pytorchReplicaSpecs"].update(Chief=m["spec"]["pytorchReplicaSpecs"]["Worker"]), "replica type"),
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"].update(Chief=m["spec"]["pytorchReplicaSpecs"]["Worker"]),
+            "replica type",
+        ),
         (lambda m: m["spec"]["pytorchReplicaSpecs"]["Master"].update(replicas=2), "must be 1"),
-        (lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0].update(name="trainer"), "named 'pytorch'"),
-        (lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0].pop("image"), "has no image"),
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0].update(
+                name="trainer"
+            ),
+            "named 'pytorch'",
+        ),
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0].pop("image"),
+            "has no image",
+        ),
         (lambda m: m["spec"].update(nprocsPerNode="2"), "unknown field"),
         (lambda m: m["spec"]["pytorchReplicaSpecs"]["Master"].update(replicas="one"), "is not of type 'integer'"),
         (lambda m: m["spec"]["pytorchReplicaSpecs"]["Master"].update(restartPolicy="Sometimes"), "restartPolicy"),

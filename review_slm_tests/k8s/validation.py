@@ -30,7 +30,9 @@ def crd_schema(api_version: str, kind: str) -> dict:
     group, _, version = api_version.partition("/")
     path = SCHEMAS / f"{group}_{version}_{kind}.json"
     if not path.exists():
-        raise KeyError(f"no vendored CRD schema for {api_version} {kind} (have: {sorted(p.stem for p in SCHEMAS.glob('*.json'))})")
+        raise KeyError(
+            f"no vendored CRD schema for {api_version} {kind} (have: {sorted(p.stem for p in SCHEMAS.glob('*.json'))})"
+        )
     return json.loads(path.read_text())
 
 
@@ -67,9 +69,14 @@ def _pytorchjob_webhook(manifest: dict) -> list[str]:
     replicas = manifest.get("spec", {}).get("pytorchReplicaSpecs", {})
     for rtype, spec in replicas.items():
         if rtype not in PYTORCH_REPLICA_TYPES:
-            errors.append(f"spec.pytorchReplicaSpecs.{rtype}: replica type must be one of {sorted(PYTORCH_REPLICA_TYPES)}")
+            errors.append(
+                f"spec.pytorchReplicaSpecs.{rtype}: replica type must be one of {sorted(PYTORCH_REPLICA_TYPES)}"
+            )
         if spec.get("restartPolicy") and spec["restartPolicy"] not in RESTART_POLICIES:
-            errors.append(f"spec.pytorchReplicaSpecs.{rtype}.restartPolicy: {spec['restartPolicy']!r} not in {sorted(RESTART_POLICIES)}")
+            errors.append(
+                f"spec.pytorchReplicaSpecs.{rtype}.restartPolicy: {spec['restartPolicy']!r} not in "
+                f"{sorted(RESTART_POLICIES)}"
+            )
         containers = spec.get("template", {}).get("spec", {}).get("containers", [])
         pytorch = [c for c in containers if c.get("name") == "pytorch"]
         if not pytorch:
@@ -87,8 +94,10 @@ WEBHOOKS = {"PyTorchJob": _pytorchjob_webhook}
 def validation_errors(manifest: dict) -> list[str]:
     """Every reason the API server (schema, pruning, webhooks) would not accept `manifest` as rendered."""
     schema = crd_schema(manifest["apiVersion"], manifest["kind"])
-    errors = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-              for e in jsonschema.Draft7Validator(schema).iter_errors(manifest)]
+    errors = [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in jsonschema.Draft7Validator(schema).iter_errors(manifest)
+    ]
     errors += _unknown_fields(manifest, schema, "")
     name = manifest.get("metadata", {}).get("name", "")
     if not (_DNS1123.match(name) and len(name) <= 63):
@@ -99,4 +108,6 @@ def validation_errors(manifest: dict) -> list[str]:
 
 def assert_valid(manifest: dict) -> None:
     errors = validation_errors(manifest)
-    assert not errors, f"{manifest.get('kind')} {manifest.get('metadata', {}).get('name')} is invalid:\n  " + "\n  ".join(errors)
+    assert not errors, (
+        f"{manifest.get('kind')} {manifest.get('metadata', {}).get('name')} is invalid:\n  " + "\n  ".join(errors)
+    )

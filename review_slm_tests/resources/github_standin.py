@@ -51,8 +51,12 @@ class GitHubState:
 
     def review_comments(self, key: str, review_id: int | None = None) -> list[dict]:
         pr = key.split("#")[1]
-        return [c for c in self.comments.values()
-                if c.get("pull_request_url", "").endswith(f"/pulls/{pr}") and (review_id is None or c.get("pull_request_review_id") == review_id)]
+        return [
+            c
+            for c in self.comments.values()
+            if c.get("pull_request_url", "").endswith(f"/pulls/{pr}")
+            and (review_id is None or c.get("pull_request_review_id") == review_id)
+        ]
 
     def live_reviews(self, key: str) -> list[dict]:
         return [r for r in self.pulls[key].reviews if r["state"] != "PENDING"]
@@ -64,10 +68,18 @@ class GitHubState:
 
 def comment(cid: int, updated: str, **over) -> dict:
     base = {
-        "id": cid, "path": f"pkg/f{cid}.go", "line": 3, "diff_hunk": "@@ -1,2 +1,3 @@\n a\n+go f()\n b",
-        "body": f"goroutine leak {cid} — naïve 🚀", "user": {"login": "bob", "type": "User"},
-        "pull_request_url": "https://api.github.com/repos/o/r/pulls/7", "html_url": "https://github.com/o/r/pull/7#discussion_r1",
-        "created_at": updated, "updated_at": updated, "reactions": {"+1": 0}, "_links": {},
+        "id": cid,
+        "path": f"pkg/f{cid}.go",
+        "line": 3,
+        "diff_hunk": "@@ -1,2 +1,3 @@\n a\n+go f()\n b",
+        "body": f"goroutine leak {cid} — naïve 🚀",
+        "user": {"login": "bob", "type": "User"},
+        "pull_request_url": "https://api.github.com/repos/o/r/pulls/7",
+        "html_url": "https://github.com/o/r/pull/7#discussion_r1",
+        "created_at": updated,
+        "updated_at": updated,
+        "reactions": {"+1": 0},
+        "_links": {},
     }
     return {**base, **over}
 
@@ -94,8 +106,11 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 queue = state.fail_posts if self.command == "POST" and state.fail_posts else state.fail_next
                 failure = queue.pop(0) if queue else None
                 state.remaining = max(state.remaining - 1, 0)
-                rate = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": str(state.remaining),
-                        "X-RateLimit-Reset": str(int(time.time() + state.reset_in_s))}
+                rate = {
+                    "X-RateLimit-Limit": "5000",
+                    "X-RateLimit-Remaining": str(state.remaining),
+                    "X-RateLimit-Reset": str(int(time.time() + state.reset_in_s)),
+                }
             if self.headers.get("Authorization") != "token test-token":
                 self._send(401, {"message": "Bad credentials"})
                 return rate, False
@@ -124,7 +139,11 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 return self._send(404, {"message": "Not Found"})
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             assert query.get("sort") == "updated" and query.get("direction") == "asc"
-            items = [c for c in state.listing(query.get("since")) if f"/repos/{listing[1]}/pulls/" in c.get("pull_request_url", "")]
+            items = [
+                c
+                for c in state.listing(query.get("since"))
+                if f"/repos/{listing[1]}/pulls/" in c.get("pull_request_url", "")
+            ]
             self._page(url, query, items, rate)
 
         def _page(self, url, query: dict, items: list, rate: dict) -> None:
@@ -146,8 +165,16 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 return self._send(404, {"message": "Not Found"})
             pr = state.pulls[key]
             if rest == "":
-                return self._send(200, {"number": int(m["n"]), "url": f"http://{self.headers['Host']}/repos/{m['repo']}/pulls/{m['n']}",
-                                        "head": {"sha": pr.head_sha, "ref": "feature"}, "state": "open"}, rate)
+                return self._send(
+                    200,
+                    {
+                        "number": int(m["n"]),
+                        "url": f"http://{self.headers['Host']}/repos/{m['repo']}/pulls/{m['n']}",
+                        "head": {"sha": pr.head_sha, "ref": "feature"},
+                        "state": "open",
+                    },
+                    rate,
+                )
             if rest == "/files":
                 return self._page(url, query, pr.files, rate)
             if rest == "/reviews":
@@ -177,19 +204,35 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             pr = state.pulls[key]
             with state.lock:
                 if body.get("commit_id") and body["commit_id"] != pr.head_sha:
-                    return self._send(422, {"message": "Unprocessable Entity", "errors": ["commit_id is not part of the pull request"]}, rate)
+                    return self._send(
+                        422,
+                        {"message": "Unprocessable Entity", "errors": ["commit_id is not part of the pull request"]},
+                        rate,
+                    )
                 for c in body.get("comments", []):
                     problem = self._comment_problem(pr, c)
                     if problem:
                         return self._send(422, {"message": "Unprocessable Entity", "errors": [problem]}, rate)
                 pending = not body.get("event")
                 if pending and any(r["state"] == "PENDING" for r in pr.reviews):
-                    return self._send(422, {"message": "Unprocessable Entity", "errors": ["User can only have one pending review per pull request"]}, rate)
+                    return self._send(
+                        422,
+                        {
+                            "message": "Unprocessable Entity",
+                            "errors": ["User can only have one pending review per pull request"],
+                        },
+                        rate,
+                    )
                 rid = state.new_id()
-                review = {"id": rid, "user": {"login": state.login, "type": "Bot"}, "body": body.get("body", ""),
-                          "state": "PENDING" if pending else "COMMENTED", "commit_id": body.get("commit_id", pr.head_sha),
-                          "html_url": f"https://github.com/{m['repo']}/pull/{m['n']}#pullrequestreview-{rid}",
-                          "pull_request_url": f"http://{self.headers['Host']}/repos/{m['repo']}/pulls/{m['n']}"}
+                review = {
+                    "id": rid,
+                    "user": {"login": state.login, "type": "Bot"},
+                    "body": body.get("body", ""),
+                    "state": "PENDING" if pending else "COMMENTED",
+                    "commit_id": body.get("commit_id", pr.head_sha),
+                    "html_url": f"https://github.com/{m['repo']}/pull/{m['n']}#pullrequestreview-{rid}",
+                    "pull_request_url": f"http://{self.headers['Host']}/repos/{m['repo']}/pulls/{m['n']}",
+                }
                 pr.reviews.append(review)
                 if not pending:
                     state.posts.append(body)
@@ -197,13 +240,24 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 for c in body.get("comments", []):
                     cid = state.new_id()
                     state.comments[cid] = {
-                        "id": cid, "pull_request_review_id": rid, "path": c["path"], "line": c["line"], "side": c.get("side", "RIGHT"),
-                        "start_line": c.get("start_line"), "start_side": c.get("start_side"), "body": c["body"],
-                        "commit_id": review["commit_id"], "diff_hunk": self._hunk_of(pr, c["path"], c["line"]),
-                        "user": {"login": state.login, "type": "Bot"}, "pending": pending,
+                        "id": cid,
+                        "pull_request_review_id": rid,
+                        "path": c["path"],
+                        "line": c["line"],
+                        "side": c.get("side", "RIGHT"),
+                        "start_line": c.get("start_line"),
+                        "start_side": c.get("start_side"),
+                        "body": c["body"],
+                        "commit_id": review["commit_id"],
+                        "diff_hunk": self._hunk_of(pr, c["path"], c["line"]),
+                        "user": {"login": state.login, "type": "Bot"},
+                        "pending": pending,
                         "pull_request_url": f"https://api.github.com/repos/{m['repo']}/pulls/{m['n']}",
                         "html_url": f"https://github.com/{m['repo']}/pull/{m['n']}#discussion_r{cid}",
-                        "created_at": now, "updated_at": now, "reactions": {"+1": 0, "-1": 0}, "_links": {},
+                        "created_at": now,
+                        "updated_at": now,
+                        "reactions": {"+1": 0, "-1": 0},
+                        "_links": {},
                     }
             self._send(200, review, rate)
 
@@ -225,7 +279,11 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 return "Path could not be resolved"
             lines = frozenset().union(*(right_side_lines(h) for h in split_patch(f["patch"])))
             span = range(c.get("start_line") or c["line"], c["line"] + 1)
-            if (c["path"], c["line"]) in state.reject_lines or any(n not in lines for n in span) or c.get("side", "RIGHT") != "RIGHT":
+            if (
+                (c["path"], c["line"]) in state.reject_lines
+                or any(n not in lines for n in span)
+                or c.get("side", "RIGHT") != "RIGHT"
+            ):
                 return "Pull request review thread line must be part of the diff"
             return None
 
@@ -266,7 +324,14 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 for r in pr.reviews:
                     if r["id"] == int(review[1]):
                         if r["state"] != "PENDING":
-                            return self._send(422, {"message": "Unprocessable Entity", "errors": ["Can not delete a non-pending pull request review"]}, rate)
+                            return self._send(
+                                422,
+                                {
+                                    "message": "Unprocessable Entity",
+                                    "errors": ["Can not delete a non-pending pull request review"],
+                                },
+                                rate,
+                            )
                         pr.reviews.remove(r)
                         for cid in [c["id"] for c in state.review_comments(f"{m['repo']}#{m['n']}", r["id"])]:
                             del state.comments[cid]
@@ -274,7 +339,8 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             self._send(404, {"message": "Not Found"})
 
         def _graphql(self, body: dict, rate: dict) -> None:
-            """`repository(owner, name) { pullRequest(number) { reviewThreads { nodes { isResolved comments { nodes { databaseId } } } } } }`."""
+            """`repository(owner, name) { pullRequest(number) { reviewThreads { nodes { isResolved
+            comments { nodes { databaseId } } } } } }`."""
             if "reviewThreads" not in body.get("query", ""):
                 return self._send(200, {"errors": [{"message": "unsupported query"}]}, rate)
             v = body.get("variables", {})
@@ -283,8 +349,17 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             if pr is None:
                 return self._send(200, {"data": {"repository": {"pullRequest": None}}}, rate)
             roots = [c for c in state.review_comments(key) if not c.get("in_reply_to_id")]
-            nodes = [{"isResolved": c["id"] in pr.resolved_threads, "comments": {"nodes": [{"databaseId": c["id"]}]}} for c in roots]
-            data = {"repository": {"pullRequest": {"reviewThreads": {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}}}}
+            nodes = [
+                {"isResolved": c["id"] in pr.resolved_threads, "comments": {"nodes": [{"databaseId": c["id"]}]}}
+                for c in roots
+            ]
+            data = {
+                "repository": {
+                    "pullRequest": {
+                        "reviewThreads": {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}
+                    }
+                }
+            }
             self._send(200, {"data": data}, rate)
 
     return Handler
@@ -296,21 +371,32 @@ def multi_language_comments(first_id: int, updated: str = "2026-02-01T00:00:00Z"
     hunks = {
         "src/server/handler.rs": (
             "@@ -10,2 +10,5 @@\n use std::str::FromStr;\n \n+fn port(args: &[String]) -> u16 {\n"
-            "+    args[1].parse().unwrap()\n+}", 13,
-            "This panics on a missing or non-numeric argument: unwrap() on user input. Return a Result instead."),
+            "+    args[1].parse().unwrap()\n+}",
+            13,
+            "This panics on a missing or non-numeric argument: unwrap() on user input. Return a Result instead.",
+        ),
         "src/main/java/com/acme/Report.java": (
             "@@ -20,2 +20,6 @@\n     }\n \n+    String read(Path p) throws IOException {\n"
-            "+        BufferedReader r = Files.newBufferedReader(p);\n+        return r.readLine();\n+    }", 23,
-            "The reader is never closed, so each call leaks a file handle. Use try-with-resources here."),
+            "+        BufferedReader r = Files.newBufferedReader(p);\n+        return r.readLine();\n+    }",
+            23,
+            "The reader is never closed, so each call leaks a file handle. Use try-with-resources here.",
+        ),
         "web/src/api/orders.ts": (
-            "@@ -4,2 +4,5 @@\n import { api } from \"./http\";\n \n+export function refresh(id: string): void {\n"
-            "+  api.post(`/orders/${id}/refresh`);\n+}", 7,
-            "The returned promise is dropped: a failed refresh becomes an unhandled rejection. Await it or catch."),
+            '@@ -4,2 +4,5 @@\n import { api } from "./http";\n \n+export function refresh(id: string): void {\n'
+            "+  api.post(`/orders/${id}/refresh`);\n+}",
+            7,
+            "The returned promise is dropped: a failed refresh becomes an unhandled rejection. Await it or catch.",
+        ),
         "src/core/pool.cc": (
-            "@@ -1,2 +1,3 @@\n #include <mutex>\n \n+std::mutex m;", 3, "This global mutex is never used by the pool."),
+            "@@ -1,2 +1,3 @@\n #include <mutex>\n \n+std::mutex m;",
+            3,
+            "This global mutex is never used by the pool.",
+        ),
     }
-    return {first_id + i: comment(first_id + i, updated, path=path, line=line, diff_hunk=hunk, body=body)
-            for i, (path, (hunk, line, body)) in enumerate(hunks.items())}
+    return {
+        first_id + i: comment(first_id + i, updated, path=path, line=line, diff_hunk=hunk, body=body)
+        for i, (path, (hunk, line, body)) in enumerate(hunks.items())
+    }
 
 
 _PULL = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?:(?P<n>\d+)(?P<rest>/.*)?|comments/(?P<cid>\d+))$")

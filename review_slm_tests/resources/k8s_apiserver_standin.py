@@ -40,8 +40,15 @@ def _now() -> str:
 
 
 def status_object(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure" if code >= 400 else "Success",
-            "message": message, "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure" if code >= 400 else "Success",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 def _dig(obj: dict, dotted: str):
@@ -103,7 +110,9 @@ def json_patch(target: dict, operations: list[dict]) -> dict:
         if op["op"] == "remove":
             del node[int(last) if isinstance(node, list) else last]
         elif isinstance(node, list):
-            node.insert(len(node) if last == "-" else int(last), op["value"]) if op["op"] == "add" else node.__setitem__(int(last), op["value"])
+            node.insert(len(node) if last == "-" else int(last), op["value"]) if op[
+                "op"
+            ] == "add" else node.__setitem__(int(last), op["value"])
         else:
             node[last] = op["value"]
     return result
@@ -115,7 +124,9 @@ class ApiServerState:
 
     objects_by_key: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)
     history: list[tuple[int, tuple, str, dict]] = field(default_factory=list)  # (rv, key, event type, object)
-    logs: dict[tuple[str, str, str], list[tuple[str, str]]] = field(default_factory=dict)  # (ns, pod, container) -> (ts, line)
+    logs: dict[tuple[str, str, str], list[tuple[str, str]]] = field(
+        default_factory=dict
+    )  # (ns, pod, container) -> (ts, line)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)  # (method, path, query)
     resource_version: int = 0
     expired_before: int = 0
@@ -144,15 +155,27 @@ class ApiServerState:
         uid, name = obj["metadata"]["uid"], obj["metadata"]["name"]
         for other_key, other in list(self.objects_by_key.items()):
             owned = any(ref.get("uid") == uid for ref in other["metadata"].get("ownerReferences", []))
-            if other_key in self.objects_by_key and other_key[2] == key[2] and (owned or (other_key[1] == "pods" and key[1] != "pods"
-                                                     and other["metadata"]["labels"].get(JOB_NAME_LABEL) == name)):
+            if (
+                other_key in self.objects_by_key
+                and other_key[2] == key[2]
+                and (
+                    owned
+                    or (
+                        other_key[1] == "pods"
+                        and key[1] != "pods"
+                        and other["metadata"]["labels"].get(JOB_NAME_LABEL) == name
+                    )
+                )
+            ):
                 self._delete(other_key)
         return self._record(key, "DELETED", obj)
 
     # -- the control API tests use ----------------------------------------------------------------
     def objects(self, plural: str, namespace: str | None = None) -> list[dict]:
         with self.cond:
-            return [copy.deepcopy(o) for k, o in self.objects_by_key.items() if k[1] == plural and namespace in (None, k[2])]
+            return [
+                copy.deepcopy(o) for k, o in self.objects_by_key.items() if k[1] == plural and namespace in (None, k[2])
+            ]
 
     def get(self, plural: str, name: str, namespace: str = "default") -> dict | None:
         return next((o for o in self.objects(plural, namespace) if o["metadata"]["name"] == name), None)
@@ -160,20 +183,43 @@ class ApiServerState:
     def set_status(self, group: str, plural: str, namespace: str, name: str, status: dict) -> None:
         """Replace `.status` of a stored object, as an operator or the kubelet would (group "" = core v1)."""
         with self.cond:
-            key = next(k for k in self.objects_by_key if k[1:] == (plural, namespace, name) and (k[0].split("/")[0] == group or (not group and k[0] == "v1")))
+            key = next(
+                k
+                for k in self.objects_by_key
+                if k[1:] == (plural, namespace, name) and (k[0].split("/")[0] == group or (not group and k[0] == "v1"))
+            )
             obj = copy.deepcopy(self.objects_by_key[key])
             obj["status"] = status
             self._record(key, "MODIFIED", obj)
 
-    def add_pod(self, name: str, namespace: str = "default", labels: dict | None = None, containers: tuple[str, ...] = ("pytorch",),
-                owner: dict | None = None, phase: str = "Pending") -> dict:
+    def add_pod(
+        self,
+        name: str,
+        namespace: str = "default",
+        labels: dict | None = None,
+        containers: tuple[str, ...] = ("pytorch",),
+        owner: dict | None = None,
+        phase: str = "Pending",
+    ) -> dict:
         """A pod as an operator creates it; `owner` (a stored object) makes it go when the owner is deleted."""
         meta = {"name": name, "labels": dict(labels or {})}
         if owner:
-            meta["ownerReferences"] = [{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-                                        "uid": owner["metadata"]["uid"], "controller": True}]
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-               "spec": {"containers": [{"name": c, "image": "trainer"} for c in containers]}, "status": {"phase": phase}}
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": owner["apiVersion"],
+                    "kind": owner["kind"],
+                    "name": owner["metadata"]["name"],
+                    "uid": owner["metadata"]["uid"],
+                    "controller": True,
+                }
+            ]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": {"containers": [{"name": c, "image": "trainer"} for c in containers]},
+            "status": {"phase": phase},
+        }
         with self.cond:
             return copy.deepcopy(self._create(("v1", "pods", namespace, name), pod))
 
@@ -187,9 +233,18 @@ class ApiServerState:
             self.logs.setdefault(key, []).extend((_now(), line) for line in text.splitlines())
             self.cond.notify_all()
 
-    def add_event(self, involved: str, reason: str, message: str, namespace: str = "default", type_: str = "Warning") -> None:
-        event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{involved}.{uuid.uuid4().hex[:8]}"},
-                 "involvedObject": {"name": involved, "namespace": namespace}, "reason": reason, "message": message, "type": type_}
+    def add_event(
+        self, involved: str, reason: str, message: str, namespace: str = "default", type_: str = "Warning"
+    ) -> None:
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{involved}.{uuid.uuid4().hex[:8]}"},
+            "involvedObject": {"name": involved, "namespace": namespace},
+            "reason": reason,
+            "message": message,
+            "type": type_,
+        }
         with self.cond:
             self._create(("v1", "events", namespace, event["metadata"]["name"]), event)
 
@@ -276,11 +331,22 @@ def make_handler(state: ApiServerState) -> type[BaseHTTPRequestHandler]:
                         return self._error(409, "AlreadyExists", f'{plural} "{name}" already exists')
                     return self._send(201, state._create((prefix, plural, ns, name), body))
                 if name is None and method == "GET":
-                    items = [o for k, o in state.objects_by_key.items() if k[:3] == (prefix, plural, ns)
-                             and selector_matches(o["metadata"]["labels"], query.get("labelSelector"))
-                             and fields_match(o, query.get("fieldSelector"))]
-                    return self._send(200, {"apiVersion": prefix, "kind": "List", "items": items,
-                                            "metadata": {"resourceVersion": str(state.resource_version)}})
+                    items = [
+                        o
+                        for k, o in state.objects_by_key.items()
+                        if k[:3] == (prefix, plural, ns)
+                        and selector_matches(o["metadata"]["labels"], query.get("labelSelector"))
+                        and fields_match(o, query.get("fieldSelector"))
+                    ]
+                    return self._send(
+                        200,
+                        {
+                            "apiVersion": prefix,
+                            "kind": "List",
+                            "items": items,
+                            "metadata": {"resourceVersion": str(state.resource_version)},
+                        },
+                    )
                 if existing is None:
                     return self._error(404, "NotFound", f'{plural} "{name}" not found')
                 if method == "GET":
@@ -288,12 +354,21 @@ def make_handler(state: ApiServerState) -> type[BaseHTTPRequestHandler]:
                 if method == "DELETE":
                     deleted = state._delete(key)
                     policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or "Background"
-                    return self._send(200, {**status_object(200, "", f"deleted with propagationPolicy {policy}"),
-                                            "details": {"name": name, "kind": plural, "uid": deleted["metadata"]["uid"]}})
+                    return self._send(
+                        200,
+                        {
+                            **status_object(200, "", f"deleted with propagationPolicy {policy}"),
+                            "details": {"name": name, "kind": plural, "uid": deleted["metadata"]["uid"]},
+                        },
+                    )
                 if method == "PUT":
                     sent_rv = (body.get("metadata") or {}).get("resourceVersion")
                     if sent_rv and sent_rv != existing["metadata"]["resourceVersion"]:
-                        return self._error(409, "Conflict", f'the object "{name}" has been modified; please apply your changes to the latest version')
+                        return self._error(
+                            409,
+                            "Conflict",
+                            f'the object "{name}" has been modified; please apply your changes to the latest version',
+                        )
                     if sub == "status":
                         updated = {**existing, "status": body.get("status")}
                     else:  # what the server owns survives a replace
@@ -304,7 +379,9 @@ def make_handler(state: ApiServerState) -> type[BaseHTTPRequestHandler]:
                     if sub == "status":
                         updated = {**existing, "status": updated.get("status")}
                 updated["metadata"].setdefault("labels", {})
-                if sub != "status" and updated.get("spec") != existing.get("spec"):  # as for CRDs with a status subresource
+                if sub != "status" and updated.get("spec") != existing.get(
+                    "spec"
+                ):  # as for CRDs with a status subresource
                     updated["metadata"]["generation"] = existing["metadata"].get("generation", 1) + 1
                 return self._send(200, state._record(key, "MODIFIED", updated))
 
@@ -316,27 +393,41 @@ def make_handler(state: ApiServerState) -> type[BaseHTTPRequestHandler]:
                 generation = state.watch_generation
                 expired = bool(since) and since < state.expired_before
                 if not since:  # no resourceVersion: the current state as ADDED, then what changes
-                    events = [{"type": "ADDED", "object": o} for k, o in state.objects_by_key.items() if k[:3] == (prefix, plural, ns)]
+                    events = [
+                        {"type": "ADDED", "object": o}
+                        for k, o in state.objects_by_key.items()
+                        if k[:3] == (prefix, plural, ns)
+                    ]
                     since = state.resource_version
             self._start_stream("application/json")
             try:
                 if expired:  # the API server answers 200 and one ERROR event carrying the 410
-                    gone = status_object(410, "Expired", f"too old resource version: {since} ({state.expired_before - 1})")
+                    gone = status_object(
+                        410, "Expired", f"too old resource version: {since} ({state.expired_before - 1})"
+                    )
                     self._chunk(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
                     return self._chunk(b"")
                 while True:
                     for event in events:
-                        if selector_matches(event["object"]["metadata"].get("labels") or {}, query.get("labelSelector")) \
-                                and fields_match(event["object"], query.get("fieldSelector")):
+                        if selector_matches(
+                            event["object"]["metadata"].get("labels") or {}, query.get("labelSelector")
+                        ) and fields_match(event["object"], query.get("fieldSelector")):
                             self._chunk(json.dumps(event).encode() + b"\n")
                     if time.monotonic() > deadline:
                         return self._chunk(b"")
                     with state.cond:
-                        state.cond.wait_for(lambda: state.resource_version > since or state.watch_generation != generation, timeout=0.1)
+                        state.cond.wait_for(
+                            # called at once, within this iteration: the loop variable cannot go stale
+                            lambda: state.resource_version > since or state.watch_generation != generation,  # noqa: B023
+                            timeout=0.1,
+                        )
                         if state.watch_generation != generation:
                             return self._drop()
-                        events = [{"type": kind, "object": obj} for rv, key, kind, obj in state.history
-                                  if rv > since and key[:3] == (prefix, plural, ns)]
+                        events = [
+                            {"type": kind, "object": obj}
+                            for rv, key, kind, obj in state.history
+                            if rv > since and key[:3] == (prefix, plural, ns)
+                        ]
                         since = state.resource_version
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
@@ -348,7 +439,11 @@ def make_handler(state: ApiServerState) -> type[BaseHTTPRequestHandler]:
                 return self._error(404, "NotFound", f'pods "{pod_name}" not found')
             container = query.get("container") or pod["spec"]["containers"][0]["name"]
             if pod.get("status", {}).get("phase", "Pending") == "Pending":
-                return self._error(400, "BadRequest", f'container "{container}" in pod "{pod_name}" is waiting to start: ContainerCreating')
+                return self._error(
+                    400,
+                    "BadRequest",
+                    f'container "{container}" in pod "{pod_name}" is waiting to start: ContainerCreating',
+                )
             follow, stamps = query.get("follow", "").lower() == "true", query.get("timestamps", "").lower() == "true"
             self._start_stream("text/plain")
             sent = 0

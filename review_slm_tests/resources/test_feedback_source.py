@@ -11,16 +11,15 @@ import time
 import dagster as dg
 import pytest
 
-from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
-from review_slm_tests.servers import serve
-from review_slm_tests.test_pr_review import LineModel, client, pull_files
-
 from review_slm.core.feedback import collect_feedback, feedback_pairs, judge
 from review_slm.core.quality_gates import GateConfig
 from review_slm.pr_command import PrOptions, review_pull_request
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.sensors import new_reviews_sensor
+from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
+from review_slm_tests.servers import serve
+from review_slm_tests.test_pr_review import LineModel, client, pull_files
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # shaped like a GitHub token: must never reach a pair
 
@@ -28,8 +27,15 @@ TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # shaped like a GitHub 
 def reply(state: GitHubState, to: int, login: str, body: str) -> None:
     cid = state.new_id()
     root = state.comments[to]
-    state.comments[cid] = {**root, "id": cid, "in_reply_to_id": to, "body": body, "user": {"login": login, "type": "User"},
-                           "reactions": {}, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    state.comments[cid] = {
+        **root,
+        "id": cid,
+        "in_reply_to_id": to,
+        "body": body,
+        "user": {"login": login, "type": "User"},
+        "reactions": {},
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 @pytest.fixture
@@ -42,25 +48,40 @@ def reacted():
         by_line = {(c["path"], c["line"]): c["id"] for c in state.review_comments("acme/x#7")}
         state.comments[by_line[("pkg/pool.go", 12)]]["reactions"] = {"+1": 2, "-1": 0}
         state.comments[by_line[("pkg/pool.go", 43)]]["reactions"] = {"+1": 0, "-1": 1}
-        reply(state, by_line[("cmd/new.py", 2)], "alice", f"Not quite: read it with os.getenv and a default; token {TOKEN}")
+        reply(
+            state,
+            by_line[("cmd/new.py", 2)],
+            "alice",
+            f"Not quite: read it with os.getenv and a default; token {TOKEN}",
+        )
         reply(state, by_line[("cmd/new.py", 2)], "coveralls[bot]", "Coverage decreased")  # bots are not feedback
         yield state, url, by_line
 
 
 def test_feedback_pairs_from_reactions_and_a_reply(reacted):
     state, url, by_line = reacted
-    source = GitHubFeedbackSource(token="test-token", api_url=url, repos=["acme/x"], bot_login="review-bot", backoff_factor=0)
+    source = GitHubFeedbackSource(
+        token="test-token", api_url=url, repos=["acme/x"], bot_login="review-bot", backoff_factor=0
+    )
     items = {(i.path, i.line): i for i in source.items("acme/x")}
-    assert {k: judge(v) for k, v in items.items()} == {("pkg/pool.go", 12): "accepted", ("pkg/pool.go", 43): "dismissed",
-                                                       ("cmd/new.py", 2): "corrected"}
-    assert items[("pkg/pool.go", 43)].finding["suggestion"] == "\tclose(p.ch)\n\tp.ch = nil"  # rebuilt from the hidden marker
+    assert {k: judge(v) for k, v in items.items()} == {
+        ("pkg/pool.go", 12): "accepted",
+        ("pkg/pool.go", 43): "dismissed",
+        ("cmd/new.py", 2): "corrected",
+    }
+    assert (
+        items[("pkg/pool.go", 43)].finding["suggestion"] == "\tclose(p.ch)\n\tp.ch = nil"
+    )  # rebuilt from the hidden marker
     assert any("graphql" in call for call in state.calls)
 
     outcome = feedback_pairs(list(items.values()), GateConfig())
     assert dict(outcome.kinds) == {"accepted": 1, "dismissed": 1, "corrected": 1} and outcome.secrets_redacted == 1
     pairs = {p["rejected_kind"]: p for p in outcome.pairs}
     accepted = json.loads(pairs["feedback_accepted"]["chosen"][0]["content"])
-    assert accepted["findings"][0]["line"] == 12 and json.loads(pairs["feedback_accepted"]["rejected"][0]["content"])["findings"] == []
+    assert (
+        accepted["findings"][0]["line"] == 12
+        and json.loads(pairs["feedback_accepted"]["rejected"][0]["content"])["findings"] == []
+    )
     assert json.loads(pairs["feedback_dismissed"]["chosen"][0]["content"])["findings"] == []
     corrected = json.loads(pairs["feedback_corrected"]["chosen"][0]["content"])
     assert corrected["findings"][0]["line"] == 2 and "os.getenv" in corrected["findings"][0]["comment"]
@@ -70,15 +91,33 @@ def test_feedback_pairs_from_reactions_and_a_reply(reacted):
 
 
 def test_resolution_acknowledgement_and_rebuttal():
-    base = {"user": {"login": "bot"}, "path": "a.go", "diff_hunk": "@@ -1 +1,2 @@\n x\n+go f()",
-            "pull_request_url": "https://api.github.com/repos/o/r/pulls/3", "reactions": {}}
-    body = '**high** · concurrency: leak\n\n<!-- review-slm-finding {"line": 2, "severity": "high", "category": "concurrency", "comment": "leak"} -->'
-    raws = [{**base, "id": 1, "line": 2, "body": body}, {**base, "id": 2, "line": 2, "body": body},
-            {**base, "id": 3, "line": 2, "body": body}, {**base, "id": 4, "line": None, "original_line": 2, "body": body},
-            {**base, "id": 6, "line": None, "original_line": 2, "body": body, "reactions": {"-1": 1}},
-            {**base, "id": 5, "line": 2, "body": "a human's own comment"},
-            {**base, "id": 10, "in_reply_to_id": 2, "user": {"login": "bob"}, "body": "Thanks, fixed"},
-            {**base, "id": 11, "in_reply_to_id": 3, "user": {"login": "bob"}, "body": "This is a false positive: f returns at once"}]
+    base = {
+        "user": {"login": "bot"},
+        "path": "a.go",
+        "diff_hunk": "@@ -1 +1,2 @@\n x\n+go f()",
+        "pull_request_url": "https://api.github.com/repos/o/r/pulls/3",
+        "reactions": {},
+    }
+    body = (
+        "**high** · concurrency: leak\n\n"
+        '<!-- review-slm-finding {"line": 2, "severity": "high", "category": "concurrency", "comment": "leak"} -->'
+    )
+    raws = [
+        {**base, "id": 1, "line": 2, "body": body},
+        {**base, "id": 2, "line": 2, "body": body},
+        {**base, "id": 3, "line": 2, "body": body},
+        {**base, "id": 4, "line": None, "original_line": 2, "body": body},
+        {**base, "id": 6, "line": None, "original_line": 2, "body": body, "reactions": {"-1": 1}},
+        {**base, "id": 5, "line": 2, "body": "a human's own comment"},
+        {**base, "id": 10, "in_reply_to_id": 2, "user": {"login": "bob"}, "body": "Thanks, fixed"},
+        {
+            **base,
+            "id": 11,
+            "in_reply_to_id": 3,
+            "user": {"login": "bob"},
+            "body": "This is a false positive: f returns at once",
+        },
+    ]
     items = {i.comment_id: i for i in collect_feedback(raws, "o/r", "bot", resolved_ids={1})}
     assert set(items) == {1, 2, 3, 4, 6}  # another author's comment is not ours
     # resolved; "thanks, fixed"; a rebuttal; the line changed by a later commit (outdated); changed but 👎.
@@ -94,7 +133,11 @@ def test_new_feedback_starts_an_iteration_once(reacted, tmp_path, monkeypatch):
     feedback = FileFeedbackSource(repos=["acme/x"], bot_login="review-bot", path=str(export))
     from review_slm.resources.artifacts import LocalArtifactStore
 
-    resources = {"review_source": SnapshotReviewSource(repos=[]), "artifacts": LocalArtifactStore(root=str(tmp_path / "a")), "feedback": feedback}
+    resources = {
+        "review_source": SnapshotReviewSource(repos=[]),
+        "artifacts": LocalArtifactStore(root=str(tmp_path / "a")),
+        "feedback": feedback,
+    }
     with dg.instance_for_test() as instance:
         first = new_reviews_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert isinstance(first, dg.SensorResult) and first.run_requests[0].tags["review_slm/new_feedback"] == "3"

@@ -2,13 +2,12 @@
 
 import pytest
 
-from review_slm_tests.resources.github_standin import GitHubState, comment, make_handler
-from review_slm_tests.servers import serve
-
 from review_slm.core.github_comments import parse_threads
 from review_slm.resources.artifacts import LocalArtifactStore
-from review_slm.storage.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
 from review_slm.resources.review_source import GitHubReviewSource
+from review_slm.storage.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
+from review_slm_tests.resources.github_standin import GitHubState, comment, make_handler
+from review_slm_tests.servers import serve
 
 HUGE_HUNK = "@@ -1,1 +1,4001 @@\n" + "".join(f"+line_{i} = {i}\n" for i in range(4000)) + "+go f()"
 
@@ -32,8 +31,9 @@ def github():
 
 
 def source(url: str, **over) -> GitHubReviewSource:
-    return GitHubReviewSource(token="test-token", api_url=url, repos=["o/r"], per_page=3, backoff_factor=0,
-                              seconds_between_requests=0, **over)
+    return GitHubReviewSource(
+        token="test-token", api_url=url, repos=["o/r"], per_page=3, backoff_factor=0, seconds_between_requests=0, **over
+    )
 
 
 def test_mines_every_page_and_parses_threads_bots_and_outdated(github, tmp_path):
@@ -62,7 +62,9 @@ def test_rerun_with_overlap_adds_nothing_and_picks_up_edits_and_new_comments(git
     mine_into_corpus(source(url), corpus)
 
     again = mine_into_corpus(source(url), corpus).repos["o/r"]
-    assert again.new == 0 and again.updated == 0 and again.duplicates == 4  # the 1 s overlap re-delivers the cursor's second
+    assert (
+        again.new == 0 and again.updated == 0 and again.duplicates == 4
+    )  # the 1 s overlap re-delivers the cursor's second
 
     state.comments[2] = {**state.comments[2], "body": "edited: leaks on error", "updated_at": "2026-01-09T00:00:00Z"}
     state.comments[12] = comment(12, "2026-01-09T00:00:00Z")

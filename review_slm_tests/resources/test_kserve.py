@@ -58,8 +58,14 @@ class FakeKServe:
         status = {"observedGeneration": isvc["metadata"]["generation"], "url": self.url}
         if "broken" in uri:
             ready_rev = self.rolled_out
-            status["conditions"] = [{"type": "Ready", "status": "False", "reason": "RevisionMissing",
-                                     "message": f"revision {NAME}-predictor-{latest:05d} failed: model load"}]
+            status["conditions"] = [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "RevisionMissing",
+                    "message": f"revision {NAME}-predictor-{latest:05d} failed: model load",
+                }
+            ]
         else:
             ready_rev = latest
             status["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-21T00:00:00Z"}]
@@ -68,16 +74,46 @@ class FakeKServe:
             self.rolled_out = latest
             traffic = [{"revisionName": f"{NAME}-predictor-{latest:05d}", "percent": 100, "latestRevision": True}]
         elif canary == 0 or ready_rev != latest:
-            traffic = [{"revisionName": f"{NAME}-predictor-{self.rolled_out:05d}", "percent": 100, "latestRevision": False, "tag": "prev"}]
+            traffic = [
+                {
+                    "revisionName": f"{NAME}-predictor-{self.rolled_out:05d}",
+                    "percent": 100,
+                    "latestRevision": False,
+                    "tag": "prev",
+                }
+            ]
         else:
-            traffic = [{"revisionName": f"{NAME}-predictor-{latest:05d}", "percent": canary, "latestRevision": True, "tag": "latest", "url": self.url},
-                       {"revisionName": f"{NAME}-predictor-{self.rolled_out:05d}", "percent": 100 - canary, "latestRevision": False, "tag": "prev"}]
-        status["components"] = {"predictor": {"latestCreatedRevision": f"{NAME}-predictor-{latest:05d}",
-                                              "latestReadyRevision": f"{NAME}-predictor-{ready_rev:05d}" if ready_rev is not None else "",
-                                              "traffic": traffic}}
+            traffic = [
+                {
+                    "revisionName": f"{NAME}-predictor-{latest:05d}",
+                    "percent": canary,
+                    "latestRevision": True,
+                    "tag": "latest",
+                    "url": self.url,
+                },
+                {
+                    "revisionName": f"{NAME}-predictor-{self.rolled_out:05d}",
+                    "percent": 100 - canary,
+                    "latestRevision": False,
+                    "tag": "prev",
+                },
+            ]
+        status["components"] = {
+            "predictor": {
+                "latestCreatedRevision": f"{NAME}-predictor-{latest:05d}",
+                "latestReadyRevision": f"{NAME}-predictor-{ready_rev:05d}" if ready_rev is not None else "",
+                "traffic": traffic,
+            }
+        }
         if isvc["spec"].get("canary"):
-            status["canaryStatuses"] = [{"name": f"{NAME}-canary", "ready": "broken" not in c["predictor"]["model"]["storageUri"],
-                                         "trafficPercent": c["trafficPercent"]} for c in isvc["spec"]["canary"]]
+            status["canaryStatuses"] = [
+                {
+                    "name": f"{NAME}-canary",
+                    "ready": "broken" not in c["predictor"]["model"]["storageUri"],
+                    "trafficPercent": c["trafficPercent"],
+                }
+                for c in isvc["spec"]["canary"]
+            ]
         return status
 
 
@@ -93,8 +129,12 @@ def serving(api_url: str, **overrides) -> KServeServing:
 
 
 def release(n: int, uri: str | None = None, **kw) -> Release:
-    return Release(model_uri=uri or f"s3://review-slm/artifacts/iterations/iter-{n:04d}/dpo_model/model",
-                   iteration=f"iter-{n:04d}", version=str(n), **kw)
+    return Release(
+        model_uri=uri or f"s3://review-slm/artifacts/iterations/iter-{n:04d}/dpo_model/model",
+        iteration=f"iter-{n:04d}",
+        version=str(n),
+        **kw,
+    )
 
 
 def stored_specs(state) -> list[dict]:
@@ -107,8 +147,12 @@ def test_first_deploy_creates_a_valid_inference_service_and_waits_for_ready(clus
     isvc = api.state.get("inferenceservices", NAME, NS)
     assert_valid(isvc)
     predictor = isvc["spec"]["predictor"]
-    assert predictor["model"]["modelFormat"] == {"name": "huggingface"} and "--backend=vllm" in predictor["model"]["args"]
-    assert predictor["model"]["storageUri"].startswith("s3://") and predictor["serviceAccountName"] == "review-slm-models"
+    assert (
+        predictor["model"]["modelFormat"] == {"name": "huggingface"} and "--backend=vllm" in predictor["model"]["args"]
+    )
+    assert (
+        predictor["model"]["storageUri"].startswith("s3://") and predictor["serviceAccountName"] == "review-slm-models"
+    )
     assert predictor["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert endpoint["rollout"] == "created" and endpoint["openai_base_url"].endswith("/openai")
 
@@ -122,15 +166,29 @@ def test_update_is_a_canary_that_keeps_the_previous_revision_until_promoted(clus
     specs = stored_specs(api.state)
     canary_steps = [s["predictor"].get("canaryTrafficPercent") for s in specs]
     assert 20 in canary_steps and canary_steps[-1] is None  # canary first, then promoted (field removed)
-    splits = [o["status"]["components"]["predictor"]["traffic"] for _, k, _, o in api.state.history
-              if k[1] == "inferenceservices" and o.get("status", {}).get("components")]
-    assert any(sorted(t["percent"] for t in split) == [20, 80] for split in splits), "the previous revision kept 80% meanwhile"
-    assert api.state.get("inferenceservices", NAME, NS)["spec"]["predictor"]["model"]["storageUri"].endswith("iter-0002/dpo_model/model")
+    splits = [
+        o["status"]["components"]["predictor"]["traffic"]
+        for _, k, _, o in api.state.history
+        if k[1] == "inferenceservices" and o.get("status", {}).get("components")
+    ]
+    assert any(sorted(t["percent"] for t in split) == [20, 80] for split in splits), (
+        "the previous revision kept 80% meanwhile"
+    )
+    assert api.state.get("inferenceservices", NAME, NS)["spec"]["predictor"]["model"]["storageUri"].endswith(
+        "iter-0002/dpo_model/model"
+    )
     (smoke,) = [r for r in vllm.requests if r["path"] == "/v1/chat/completions"]
     assert smoke["body"]["model"] == "review-slm" and "pkg/pool.go" in smoke["body"]["messages"][1]["content"]
     assert endpoint["rollout"] == "canary 20% -> promoted" and endpoint["iteration"] == "iter-0002"
     for spec in specs:
-        assert_valid({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": NAME}, "spec": spec})
+        assert_valid(
+            {
+                "apiVersion": "serving.kserve.io/v1beta1",
+                "kind": "InferenceService",
+                "metadata": {"name": NAME},
+                "spec": spec,
+            }
+        )
 
 
 def test_a_canary_that_never_becomes_ready_rolls_back_and_fails(cluster):
@@ -159,11 +217,20 @@ def test_raw_deployment_canary_goes_through_spec_canary(cluster):
     target.deploy(release(2), None, LOG)
     specs = stored_specs(api.state)
     assert any(s.get("canary", [{}])[0].get("trafficPercent") == 10 for s in specs if s.get("canary"))
-    assert "canary" not in specs[-1] and specs[-1]["predictor"]["model"]["storageUri"].endswith("iter-0002/dpo_model/model")
+    assert "canary" not in specs[-1] and specs[-1]["predictor"]["model"]["storageUri"].endswith(
+        "iter-0002/dpo_model/model"
+    )
     isvc = api.state.get("inferenceservices", NAME, NS)
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
     for spec in specs:
-        assert_valid({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": NAME}, "spec": spec})
+        assert_valid(
+            {
+                "apiVersion": "serving.kserve.io/v1beta1",
+                "kind": "InferenceService",
+                "metadata": {"name": NAME},
+                "spec": spec,
+            }
+        )
 
 
 def test_an_adapter_on_the_served_model_is_hot_loaded_without_a_new_revision(cluster):
@@ -173,7 +240,11 @@ def test_an_adapter_on_the_served_model_is_hot_loaded_without_a_new_revision(clu
     first = release(1)
     target.deploy(first, None, LOG)
     revisions_before = len(stored_specs(api.state))
-    endpoint = target.deploy(release(2, base_model_uri=first.model_uri, adapter_uri=f"{root}/iterations/iter-0002/dpo_model/adapter"), None, LOG)
+    endpoint = target.deploy(
+        release(2, base_model_uri=first.model_uri, adapter_uri=f"{root}/iterations/iter-0002/dpo_model/adapter"),
+        None,
+        LOG,
+    )
     assert vllm.adapters == {"review-slm-iter-0002": "/mnt/artifacts/iterations/iter-0002/dpo_model/adapter"}
     assert len(stored_specs(api.state)) == revisions_before  # the InferenceService was not touched
     assert endpoint["served_model"] == "review-slm-iter-0002" and endpoint["rollout"] == "lora adapter loaded"

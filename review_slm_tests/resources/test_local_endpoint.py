@@ -2,11 +2,10 @@
 
 import logging
 
-from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
-
 from review_slm import serve
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.serving import LocalServing, Release
+from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
 
 LOG = logging.getLogger("test")
 

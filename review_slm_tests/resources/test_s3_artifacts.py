@@ -8,16 +8,21 @@ from dagster_aws.s3 import S3Resource
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.artifacts import ArtifactStore, LocalArtifactStore
 from review_slm.resources.s3_artifacts import S3ArtifactStore
+from review_slm.storage.layout import iteration
 from review_slm.storage.teacher_cache import TeacherCache
 from review_slm.training.object_store import MANIFEST
 from review_slm.training.tiny_model import ensure_tiny_model
-from review_slm.storage.layout import iteration
 
 
 def s3_store(bucket: str, cache: Path, endpoint_url: str | None = None, **kwargs) -> S3ArtifactStore:
     """With no endpoint_url, the S3Resource's client takes AWS_ENDPOINT_URL from the environment."""
-    return S3ArtifactStore(s3=S3Resource(endpoint_url=endpoint_url, region_name="us-east-1"), bucket=bucket,
-                           prefix="review-slm", cache_dir=str(cache), **kwargs)
+    return S3ArtifactStore(
+        s3=S3Resource(endpoint_url=endpoint_url, region_name="us-east-1"),
+        bucket=bucket,
+        prefix="review-slm",
+        cache_dir=str(cache),
+        **kwargs,
+    )
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -40,11 +45,16 @@ def test_a_model_round_trips_through_s3_and_loads_with_the_same_weights(s3_bucke
 
     reader = s3_store(s3_bucket, tmp_path / "fresh-cache")  # another pod: nothing cached, endpoint from the env
     local = reader.local_path(uri)
-    assert local == tmp_path / "fresh-cache" / s3_bucket / "review-slm" / "iterations" / "iter-0001" / "dpo_model" / "model"
+    assert (
+        local
+        == tmp_path / "fresh-cache" / s3_bucket / "review-slm" / "iterations" / "iter-0001" / "dpo_model" / "model"
+    )
     original, copy = load_model(str(model_dir), for_training=False), load_model(str(local), for_training=False)
     theirs = copy.state_dict()
     assert all(value.equal(theirs[name]) for name, value in original.state_dict().items())
-    assert load_tokenizer(str(local)).encode("func main() {}") == load_tokenizer(str(model_dir)).encode("func main() {}")
+    assert load_tokenizer(str(local)).encode("func main() {}") == load_tokenizer(str(model_dir)).encode(
+        "func main() {}"
+    )
     assert not (local / MANIFEST).exists()
 
 
@@ -62,7 +72,9 @@ def test_a_failed_jsonl_block_leaves_no_object_and_large_files_go_multipart(s3_b
             write(row)
     assert store.objects.head(uri).etag.endswith("-3")
     assert store.read_jsonl(uri)[0] == row and store.local_path(uri).stat().st_size == store.objects.head(uri).size
-    with pytest.raises(FileNotFoundError, match=f"s3://{s3_bucket}/review-slm/nothing.json: no such object or directory"):
+    with pytest.raises(
+        FileNotFoundError, match=f"s3://{s3_bucket}/review-slm/nothing.json: no such object or directory"
+    ):
         store.local_path(store.uri("nothing.json"))
 
 

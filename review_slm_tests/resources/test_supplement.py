@@ -7,8 +7,14 @@ from review_slm.core.quality_gates import GateConfig, apply_quality_gates
 from review_slm.core.structuring import structure_human_comment
 from review_slm.resources.supplement import HFSupplementSource
 
-GOOD = {"id": "ok-1", "proj": "o/r", "lang": "py", "path": "app/db.py",
-        "patch": "@@ -1,2 +1,3 @@\n def f(x=[]):\n+    x.append(1)\n     return x\n", "msg": "Mutable default argument: use None."}
+GOOD = {
+    "id": "ok-1",
+    "proj": "o/r",
+    "lang": "py",
+    "path": "app/db.py",
+    "patch": "@@ -1,2 +1,3 @@\n def f(x=[]):\n+    x.append(1)\n     return x\n",
+    "msg": "Mutable default argument: use None.",
+}
 
 
 def load(source: HFSupplementSource):
@@ -45,21 +51,34 @@ def test_malformed_rows_are_quarantined_with_reason_and_the_rest_kept(tmp_path):
     }
     assert "supp.jsonl line 3: 'msg' is missing" in rejected[1].detail
     # Downstream, the gold set accounts for every row.
-    out = apply_quality_gates([Candidate(r, structure_human_comment(r), "none") for r in records], rejected, GateConfig(max_lazy_share=1.0))
+    out = apply_quality_gates(
+        [Candidate(r, structure_human_comment(r), "none") for r in records], rejected, GateConfig(max_lazy_share=1.0)
+    )
     assert len(out.kept) == 2 and len(out.quarantined) == 4
 
 
 def test_instruction_and_critique_shapes_map_to_records(tmp_path):
     diff = "@@ -1,2 +1,3 @@\n func f() {\n+\tgo work()\n }"
-    instruction = [{"instruction": "Review this Go change.", "input": f"Here is the diff:\n```diff\n{diff}\n```", "output": "The goroutine leaks.",
-                    "lang": "go", "path": "w.go"}]
+    instruction = [
+        {
+            "instruction": "Review this Go change.",
+            "input": f"Here is the diff:\n```diff\n{diff}\n```",
+            "output": "The goroutine leaks.",
+            "lang": "go",
+            "path": "w.go",
+        }
+    ]
     info, records, _ = load(HFSupplementSource(dataset=write(tmp_path, instruction), adapter="instruction"))
-    assert records[0].diff_hunk == diff and records[0].body == "The goroutine leaks." and records[0].source_id == "row-0"
+    assert (
+        records[0].diff_hunk == diff and records[0].body == "The goroutine leaks." and records[0].source_id == "row-0"
+    )
     critique = [{"diff": diff, "chosen": "Nothing stops this goroutine.", "rejected": "Looks fine.", "lang": "golang"}]
     _, records, _ = load(HFSupplementSource(dataset=write(tmp_path, critique), adapter="critique"))
     assert records[0].body == "Nothing stops this goroutine." and records[0].path == "unknown.go"
     renamed = [{"d": diff, "c": "leak", "lang": "go"}]
-    _, records, _ = load(HFSupplementSource(dataset=write(tmp_path, renamed), adapter="critique", columns={"diff": "d", "comment": "c"}))
+    _, records, _ = load(
+        HFSupplementSource(dataset=write(tmp_path, renamed), adapter="critique", columns={"diff": "d", "comment": "c"})
+    )
     assert records[0].body == "leak"
     with pytest.raises(ValueError, match="unknown column roles"):
         load(HFSupplementSource(dataset=write(tmp_path, renamed), columns={"dif": "d"}))

@@ -12,7 +12,14 @@ from review_slm.core.structuring import structure_human_comment
 from review_slm.resources.supplement import HFSupplementSource
 
 PATCH = "@@ -1,2 +1,3 @@\n def f(x=[]):\n+    x.append({n})\n     return x\n"
-GOOD = {"id": "ok", "proj": "o/r", "lang": "py", "path": "app/db.py", "patch": PATCH.format(n=1), "msg": "Mutable default argument: use None."}
+GOOD = {
+    "id": "ok",
+    "proj": "o/r",
+    "lang": "py",
+    "path": "app/db.py",
+    "patch": PATCH.format(n=1),
+    "msg": "Mutable default argument: use None.",
+}
 
 
 def good(n: int, **over) -> dict:
@@ -88,14 +95,29 @@ def test_csv_bad_bytes_and_ragged_rows_are_rejected_by_line(tmp_path):
     info, records, rejected = load(HFSupplementSource(dataset=str(path)))
     assert [r.source_id for r in records] == ["ok-1", "ok-2"]
     assert info.rows_read == 4 and len(rejected) == 2
-    assert [(r.reason, r.detail.split(":")[0]) for r in rejected] == [("bad_encoding", "supp.csv line 12"), ("unreadable_row", "supp.csv line 14")]
+    assert [(r.reason, r.detail.split(":")[0]) for r in rejected] == [
+        ("bad_encoding", "supp.csv line 12"),
+        ("unreadable_row", "supp.csv line 14"),
+    ]
 
 
 def test_parquet_with_wrong_types_is_rejected_by_row(tmp_path):
     path = tmp_path / "supp.parquet"
-    table = pa.table({"id": ["a", "b"], "patch": [PATCH.format(n=1), PATCH.format(n=2)], "msg": ["fine comment", "another one"],
-                      "lang": ["py", "py"], "path": ["a.py", "b.py"], "proj": [b"bytes", None]})
+    table = pa.table(
+        {
+            "id": ["a", "b"],
+            "patch": [PATCH.format(n=1), PATCH.format(n=2)],
+            "msg": ["fine comment", "another one"],
+            "lang": ["py", "py"],
+            "path": ["a.py", "b.py"],
+            "proj": [b"bytes", None],
+        }
+    )
     pq.write_table(table, path)
     info, records, rejected = load(HFSupplementSource(dataset=str(path)))
     assert [r.source_id for r in records] == ["b"]
-    assert (rejected[0].reason, rejected[0].field, rejected[0].detail.split(":")[0]) == ("malformed_proj", "proj", "supp.parquet row 0")
+    assert (rejected[0].reason, rejected[0].field, rejected[0].detail.split(":")[0]) == (
+        "malformed_proj",
+        "proj",
+        "supp.parquet row 0",
+    )

@@ -7,17 +7,26 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from review_slm_tests.servers import serve
-
 from review_slm.core.schema import ReviewRecord
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.teacher import OllamaTeacher
 from review_slm.storage.teacher_cache import TeacherCache
+from review_slm_tests.servers import serve
 
 MODEL = "qwen2.5-coder:7b-instruct"
-VALID = {"findings": [{"path": "a.go", "line": 3, "severity": "high", "category": "resource-leak",
-                       "comment": "The response body is never closed.", "suggestion": "defer resp.Body.Close()"}],
-         "summary": "Leaks the HTTP body."}
+VALID = {
+    "findings": [
+        {
+            "path": "a.go",
+            "line": 3,
+            "severity": "high",
+            "category": "resource-leak",
+            "comment": "The response body is never closed.",
+            "suggestion": "defer resp.Body.Close()",
+        }
+    ],
+    "summary": "Leaks the HTTP body.",
+}
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -42,8 +51,20 @@ class StandIn(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/api/tags":
-            return self._reply({"models": [{"model": MODEL, "name": MODEL, "digest": StandIn.digest, "size": 1,
-                                            "modified_at": "2026-11-01T00:00:00Z", "details": {"family": "qwen2"}}]})
+            return self._reply(
+                {
+                    "models": [
+                        {
+                            "model": MODEL,
+                            "name": MODEL,
+                            "digest": StandIn.digest,
+                            "size": 1,
+                            "modified_at": "2026-11-01T00:00:00Z",
+                            "details": {"family": "qwen2"},
+                        }
+                    ]
+                }
+            )
         self._reply({"error": "not found"}, 404)
 
     def do_POST(self):
@@ -65,8 +86,14 @@ class StandIn(BaseHTTPRequestHandler):
                 content = "I think it is fine"
             else:
                 content = json.dumps(VALID)
-            self._reply({"model": request["model"], "created_at": "2026-11-21T00:00:00Z",
-                         "message": {"role": "assistant", "content": content}, "done": True})
+            self._reply(
+                {
+                    "model": request["model"],
+                    "created_at": "2026-11-21T00:00:00Z",
+                    "message": {"role": "assistant", "content": content},
+                    "done": True,
+                }
+            )
         finally:
             with StandIn.lock:
                 StandIn.in_flight -= 1
@@ -74,20 +101,36 @@ class StandIn(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def host():
-    StandIn.chats, StandIn.peak, StandIn.latency_s, StandIn.fail_first, StandIn.digest = [], 0, 0.0, set(), "sha256:aaaa"
+    StandIn.chats, StandIn.peak, StandIn.latency_s, StandIn.fail_first, StandIn.digest = (
+        [],
+        0,
+        0.0,
+        set(),
+        "sha256:aaaa",
+    )
     with serve(StandIn) as url:
         yield url
 
 
 def rec(i: int, body: str) -> ReviewRecord:
-    return ReviewRecord(source="github", source_id=str(i), repo="o/r", path="a.go", line=3, language="go",
-                        diff_hunk="@@ -1,2 +1,3 @@\n a\n+resp, _ := http.Get(u)\n b", body=body)
+    return ReviewRecord(
+        source="github",
+        source_id=str(i),
+        repo="o/r",
+        path="a.go",
+        line=3,
+        language="go",
+        diff_hunk="@@ -1,2 +1,3 @@\n a\n+resp, _ := http.Get(u)\n b",
+        body=body,
+    )
 
 
 def test_structured_output_retry_and_failure(host):
     teacher = OllamaTeacher(host=host, model=MODEL, concurrency=2, retry_backoff_s=0)
     StandIn.fail_first = {"flaky"}
-    cands, report = teacher.enrich([rec(1, "close the body"), rec(2, "retry-me"), rec(3, "always-bad"), rec(4, "flaky: close it")])
+    cands, report = teacher.enrich(
+        [rec(1, "close the body"), rec(2, "retry-me"), rec(3, "always-bad"), rec(4, "flaky: close it")]
+    )
     assert report.teacher_model == MODEL and report.teacher_digest == "sha256:aaaa"
     assert cands[0].review.findings[0].category == "resource-leak"
     assert cands[1].review is not None  # retried once with the error, then valid
@@ -159,7 +202,10 @@ def test_requests_run_concurrently_up_to_the_bound(host):
 def test_unreachable_teacher_falls_back_or_fails_loudly():
     dead = "http://127.0.0.1:9"
     cands, report = OllamaTeacher(host=dead).enrich([rec(1, "There is a data race on this map.")])
-    assert report.teacher_model.startswith(f"none (unreachable: {dead}: ") and cands[0].review.findings[0].category == "concurrency"
+    assert (
+        report.teacher_model.startswith(f"none (unreachable: {dead}: ")
+        and cands[0].review.findings[0].category == "concurrency"
+    )
     assert report.teacher_warning == ""  # the default host: no Ollama is the embedded default's normal case
     _, configured = OllamaTeacher(host=dead, configured=True).enrich([rec(1, "x")])
     assert configured.teacher_warning.startswith(f"teacher {MODEL} at {dead} does not answer")
@@ -171,7 +217,9 @@ def test_the_teacher_answers_the_students_prompts_for_the_evaluation(host):
     from review_slm.core.prompts import parse_review, student_messages
     from review_slm.resources.teacher import HumanCommentTeacher
 
-    prompts = [{"id": f"test:{i}", "messages": student_messages("a.go", "go", "@@ -1,2 +1,3 @@\n a\n+b\n c")} for i in range(3)]
+    prompts = [
+        {"id": f"test:{i}", "messages": student_messages("a.go", "go", "@@ -1,2 +1,3 @@\n a\n+b\n c")} for i in range(3)
+    ]
     answers, why = OllamaTeacher(host=host, model=MODEL, concurrency=2).answer_prompts(prompts)
     assert why == "" and [a["id"] for a in answers] == ["test:0", "test:1", "test:2"]
     assert parse_review(answers[0]["answer"], hunk_path="a.go")[0].findings[0].line == 3

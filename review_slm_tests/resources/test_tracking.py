@@ -98,9 +98,11 @@ def test_the_champion_loads_from_the_registry_and_answers(tmp_path, two_models, 
     answer = pipe(messages, max_new_tokens=6, min_new_tokens=6, do_sample=False)[0]["generated_text"][-1]
     tokenizer = AutoTokenizer.from_pretrained(second)
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True, return_tensors="pt")
-    direct = AutoModelForCausalLM.from_pretrained(second).generate(**prompt, max_new_tokens=6, min_new_tokens=6, do_sample=False)
+    direct = AutoModelForCausalLM.from_pretrained(second).generate(
+        **prompt, max_new_tokens=6, min_new_tokens=6, do_sample=False
+    )
     assert answer["role"] == "assistant" and len(answer["content"]) > 0
-    assert answer["content"] == tokenizer.decode(direct[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert answer["content"] == tokenizer.decode(direct[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
     # The serving interface (`mlflow models serve`) loads the same model as a pyfunc.
     served = mlflow.pyfunc.load_model(tracking.registry_uri()).predict(["func run() {"], params={"max_new_tokens": 4})
     assert len(served) == 1 and isinstance(served[0], str)
@@ -129,4 +131,6 @@ def test_a_champion_on_s3_is_fetched_then_registered(tmp_path, two_models, s3_bu
     assert tracking.promoted_before("iter-0002").source == uri  # the trainer fetches it from S3 again
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.tracking_uri)
     pipe = mlflow.transformers.load_model(tracking.registry_uri())
-    assert pipe("func run() {", max_new_tokens=3, min_new_tokens=3, do_sample=False)[0]["generated_text"].startswith("func run() {")
+    assert pipe("func run() {", max_new_tokens=3, min_new_tokens=3, do_sample=False)[0]["generated_text"].startswith(
+        "func run() {"
+    )

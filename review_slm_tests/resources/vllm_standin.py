@@ -15,12 +15,21 @@ from http.server import BaseHTTPRequestHandler
 
 from review_slm_tests.servers import serve
 
-DEFAULT_ANSWER = json.dumps({
-    "findings": [{"path": "pkg/pool.go", "line": 41, "severity": "high", "category": "concurrency",
-                  "comment": "the goroutine captures the loop variable and writes the map without a lock",
-                  "suggestion": "pass i as an argument and guard p.m with a mutex"}],
-    "summary": "Data race on p.m.",
-})
+DEFAULT_ANSWER = json.dumps(
+    {
+        "findings": [
+            {
+                "path": "pkg/pool.go",
+                "line": 41,
+                "severity": "high",
+                "category": "concurrency",
+                "comment": "the goroutine captures the loop variable and writes the map without a lock",
+                "suggestion": "pass i as an argument and guard p.m with a mutex",
+            }
+        ],
+        "summary": "Data race on p.m.",
+    }
+)
 
 
 @dataclass
@@ -64,12 +73,25 @@ def vllm_standin(state: VllmState | None = None) -> Iterator[tuple[str, VllmStat
             if self.path == "/v1/chat/completions":
                 if body.get("model") not in (state.base_model, *state.adapters):
                     return self._reply(404, {"error": f"The model `{body.get('model')}` does not exist."})
-                return self._reply(200, {"object": "chat.completion", "model": body["model"],
-                                         "choices": [{"index": 0, "message": {"role": "assistant", "content": state.answer},
-                                                      "finish_reason": "stop"}]})
+                return self._reply(
+                    200,
+                    {
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": state.answer},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                    },
+                )
             if self.path == "/v1/load_lora_adapter":
                 if body.get("lora_name") in state.adapters:
-                    return self._reply(400, {"error": f"The lora adapter '{body['lora_name']}' has already been loaded."})
+                    return self._reply(
+                        400, {"error": f"The lora adapter '{body['lora_name']}' has already been loaded."}
+                    )
                 state.adapters[body["lora_name"]] = body["lora_path"]
                 return self._reply(200, f"Success: LoRA adapter '{body['lora_name']}' added successfully.")
             self._reply(404, {"error": f"no route {self.path}"})

@@ -14,13 +14,13 @@ import yaml
 
 from review_slm.assets.partitions import iteration_partitions
 from review_slm.assets.training import dpo_model, sft_adapter
+from review_slm.core import tables
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.launcher import LocalProcessLauncher
-from review_slm.resources.training_config import TrainingRecipe
 from review_slm.resources.tracking import MlflowTracking
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import iteration
-from review_slm.core import tables
 
 
 def bug_suite_rows() -> list[dict]:
@@ -52,7 +52,9 @@ class Harness:
     def __init__(self, home: Path, model_cache: Path, tmp_path: Path, instance):
         self.home, self.model_cache, self.tmp_path, self.instance = home, model_cache, tmp_path, instance
         self.artifacts = LocalArtifactStore(root=str(home / "artifacts"))
-        self.tracking = MlflowTracking(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=str(home / "mlflow-artifacts"))
+        self.tracking = MlflowTracking(
+            tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=str(home / "mlflow-artifacts")
+        )
 
     def write_upstream(self, key: str, rows: list[dict] | None = None) -> None:
         rows = rows if rows is not None else bug_suite_rows()
@@ -60,8 +62,9 @@ class Harness:
         layout = iteration(art, key)
         art.write_table(layout.gold_split("train"), rows[:20], tables.GOLD)
         art.write_table(layout.gold_split("val"), rows[20:], tables.GOLD)
-        art.write_json(layout.parent,
-                       {"model_uri": "builtin:tiny-qwen2", "parent_iteration": None, "registry_version": None})
+        art.write_json(
+            layout.parent, {"model_uri": "builtin:tiny-qwen2", "parent_iteration": None, "registry_version": None}
+        )
 
     def write_pairs(self, key: str) -> None:
         from review_slm.core.lazy import NO_ISSUES
@@ -70,9 +73,13 @@ class Harness:
 
         pairs = []
         for row in bug_suite_rows()[:8]:
-            pairs.append({"prompt": student_messages(row["path"], row["language"], row["diff_hunk"]),
-                          "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(row["review"]))}],
-                          "rejected": [{"role": "assistant", "content": render_review(NO_ISSUES)}]})
+            pairs.append(
+                {
+                    "prompt": student_messages(row["path"], row["language"], row["diff_hunk"]),
+                    "chosen": [{"role": "assistant", "content": render_review(Review.model_validate(row["review"]))}],
+                    "rejected": [{"role": "assistant", "content": render_review(NO_ISSUES)}],
+                }
+            )
         self.artifacts.write_table(iteration(self.artifacts, key).pairs, pairs, tables.PAIRS)
 
     def materialize(self, asset, key: str, recipe_path: Path, launcher: LocalProcessLauncher | None = None):
@@ -83,18 +90,24 @@ class Harness:
             "artifacts": self.artifacts,
             "recipe": TrainingRecipe(name=str(recipe_path), cache_dir=str(self.model_cache)),
         }
-        return dg.materialize([asset], partition_key=key, instance=self.instance, resources=resources, raise_on_error=False)
+        return dg.materialize(
+            [asset], partition_key=key, instance=self.instance, resources=resources, raise_on_error=False
+        )
 
     def metadata(self, asset_name: str, key: str) -> dict:
         records = self.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset_name), asset_partitions=[key]), limit=1).records
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset_name), asset_partitions=[key]), limit=1
+        ).records
         return {k: v.value for k, v in records[0].asset_materialization.metadata.items()} if records else {}
 
     def mlflow_runs(self, asset_name: str, key: str) -> list:
         client = self.tracking.client()
         exp = client.get_experiment_by_name(self.tracking.experiment_name)
-        runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`review_slm.asset` = '{asset_name}' and "
-                                  f"tags.`review_slm.iteration` = '{key}'", order_by=["attributes.start_time ASC"])
+        runs = client.search_runs(
+            [exp.experiment_id],
+            filter_string=f"tags.`review_slm.asset` = '{asset_name}' and tags.`review_slm.iteration` = '{key}'",
+            order_by=["attributes.start_time ASC"],
+        )
         return list(runs)
 
 

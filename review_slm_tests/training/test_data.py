@@ -3,9 +3,25 @@
 from review_slm.core.diff_hunks import new_file_lines
 from review_slm.training.data import sft_rows, with_line_offset_copies
 
-ROW = {"id": "1", "path": "a.go", "language": "go", "diff_hunk": "@@ -8,2 +8,3 @@\n a\n+b\n c",
-       "review": {"findings": [{"path": "a.go", "line": 10, "severity": "high", "category": "correctness",
-                                "comment": "x", "suggestion": ""}], "summary": "s"}}
+ROW = {
+    "id": "1",
+    "path": "a.go",
+    "language": "go",
+    "diff_hunk": "@@ -8,2 +8,3 @@\n a\n+b\n c",
+    "review": {
+        "findings": [
+            {
+                "path": "a.go",
+                "line": 10,
+                "severity": "high",
+                "category": "correctness",
+                "comment": "x",
+                "suggestion": "",
+            }
+        ],
+        "summary": "s",
+    },
+}
 
 
 def test_line_offset_copies_move_the_hunk_and_its_findings_together():

@@ -6,8 +6,8 @@ import socket
 from safetensors.torch import load_file
 
 from review_slm.resources.launcher import LocalProcessLauncher
-from review_slm_tests.training.conftest import sft_adapter, tiny_recipe
 from review_slm.storage.layout import iteration
+from review_slm_tests.training.conftest import sft_adapter, tiny_recipe
 
 
 def _free_port() -> int:
@@ -22,18 +22,30 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(harness,
     steps = {"sft.max_steps": 2, "sft.save_steps": 1}
     harness.write_upstream("iter-0001")
     harness.write_upstream("iter-0002")
-    single = harness.materialize(sft_adapter, "iter-0001", tiny_recipe(tmp_path, **steps, **{"sft.per_device_batch_size": 4}))
+    single = harness.materialize(
+        sft_adapter, "iter-0001", tiny_recipe(tmp_path, **steps, **{"sft.per_device_batch_size": 4})
+    )
     assert single.success
 
     # What the training operator puts in a PyTorchJob master pod; torchrun reads its topology from PET_*.
     port = str(_free_port())
-    for name, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "WORLD_SIZE": "1", "RANK": "0",
-                        "PET_NNODES": "1", "PET_NPROC_PER_NODE": "2", "PET_NODE_RANK": "0",
-                        "PET_MASTER_ADDR": "127.0.0.1", "PET_MASTER_PORT": port}.items():
+    for name, value in {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": port,
+        "WORLD_SIZE": "1",
+        "RANK": "0",
+        "PET_NNODES": "1",
+        "PET_NPROC_PER_NODE": "2",
+        "PET_NODE_RANK": "0",
+        "PET_MASTER_ADDR": "127.0.0.1",
+        "PET_MASTER_PORT": port,
+    }.items():
         monkeypatch.setenv(name, value)
     launcher = LocalProcessLauncher(torchrun_from_env=True)
     assert launcher.command()[-3:] == ["torch.distributed.run", "-m", "review_slm.training.entrypoint"]
-    ddp = harness.materialize(sft_adapter, "iter-0002", tiny_recipe(tmp_path, **steps, **{"sft.per_device_batch_size": 2}), launcher)
+    ddp = harness.materialize(
+        sft_adapter, "iter-0002", tiny_recipe(tmp_path, **steps, **{"sft.per_device_batch_size": 2}), launcher
+    )
     assert ddp.success
 
     one, two = harness.metadata("sft_adapter", "iter-0001"), harness.metadata("sft_adapter", "iter-0002")
@@ -42,8 +54,15 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(harness,
     assert abs(one["final_loss"] - two["final_loss"]) < 1e-3
     # Rank 0 alone promoted checkpoints and reported: one materialization, one MLflow run.
     assert two["checkpoints_promoted"] == 2 and len(harness.mlflow_runs("sft_adapter", "iter-0002")) == 1
-    weights = {key: load_file(str(harness.artifacts.local_path(iteration(harness.artifacts, key).sft_adapter)
-                                  / "adapter_model.safetensors")) for key in ("iter-0001", "iter-0002")}
+    weights = {
+        key: load_file(
+            str(
+                harness.artifacts.local_path(iteration(harness.artifacts, key).sft_adapter)
+                / "adapter_model.safetensors"
+            )
+        )
+        for key in ("iter-0001", "iter-0002")
+    }
     for name, tensor in weights["iter-0001"].items():
         assert (weights["iter-0002"][name] - tensor).abs().max().item() < 1e-4, name
     assert any(t.abs().sum() > 0 for n, t in weights["iter-0002"].items() if "lora_B" in n)  # it did train

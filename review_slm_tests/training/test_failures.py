@@ -3,8 +3,8 @@
 import dagster as dg
 from safetensors.torch import load_file
 
-from review_slm_tests.training.conftest import sft_adapter, tiny_recipe
 from review_slm.storage.layout import iteration
+from review_slm_tests.training.conftest import sft_adapter, tiny_recipe
 
 
 def _adapter_weights(harness, key):
@@ -56,19 +56,26 @@ def test_out_of_memory_halves_the_micro_batch_and_keeps_the_effective_batch(harn
     assert run.data.tags["review_slm.micro_batch_attempts"] == "4x1 -> 2x2 -> 1x4"
     # Reproducibility lock and the loss plot, on the same MLflow run.
     assert run.data.tags["stack.torch"].startswith("2.") and run.data.tags["mlflow.source.git.commit"] != "unknown"
-    artifacts = {a.path for d in ("repro", "plots") for a in harness.tracking.client().list_artifacts(run.info.run_id, d)}
+    artifacts = {
+        a.path for d in ("repro", "plots") for a in harness.tracking.client().list_artifacts(run.info.run_id, d)
+    }
     assert {"repro/sft_lock.json", "repro/sft_recipe.resolved.yaml", "plots/sft_loss.png"} <= artifacts
     assert run.data.metrics["sft/tokens_per_s"] > 0 and run.data.metrics["sft/peak_memory_mb"] > 0
 
 
 def test_out_of_memory_at_the_floor_fails_saying_what_was_tried(harness, tmp_path, monkeypatch):
-    recipe = tiny_recipe(tmp_path, **{"sft.max_steps": 2, "sft.per_device_batch_size": 4, "resilience.min_micro_batch": 2})
+    recipe = tiny_recipe(
+        tmp_path, **{"sft.max_steps": 2, "sft.per_device_batch_size": 4, "resilience.min_micro_batch": 2}
+    )
     harness.write_upstream("iter-0001")
     monkeypatch.setenv("REVIEW_SLM_FAULT", "sft:oom>1")
     result = harness.materialize(sft_adapter, "iter-0001", recipe)
     assert not result.success
     failure = _step_failure(result).step_failure_data
-    assert "4x1, 2x2" in failure.user_failure_data.description and "min_micro_batch=2" in failure.user_failure_data.description
+    assert (
+        "4x1, 2x2" in failure.user_failure_data.description
+        and "min_micro_batch=2" in failure.user_failure_data.description
+    )
     assert failure.user_failure_data.metadata["failure"].value == "oom"
     assert not harness.metadata("sft_adapter", "iter-0001")
     (run,) = harness.mlflow_runs("sft_adapter", "iter-0001")  # not retried by the asset's retry policy

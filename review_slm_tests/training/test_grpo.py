@@ -7,8 +7,16 @@ import dagster as dg
 from review_slm.training.methods import TASKS
 from review_slm_tests.training.conftest import dpo_model, sft_adapter, tiny_recipe
 
-GRPO = {"sft.max_steps": 2, "grpo.max_steps": 4, "grpo.per_device_batch_size": 4, "grpo.num_generations": 2,
-        "grpo.max_completion_length": 12, "grpo.max_prompts": 8, "grpo.save_steps": 2, "grpo.logging_steps": 1}
+GRPO = {
+    "sft.max_steps": 2,
+    "grpo.max_steps": 4,
+    "grpo.per_device_batch_size": 4,
+    "grpo.num_generations": 2,
+    "grpo.max_completion_length": 12,
+    "grpo.max_prompts": 8,
+    "grpo.save_steps": 2,
+    "grpo.logging_steps": 1,
+}
 
 
 def test_grpo_takes_dpo_models_place_logs_each_reward_and_resumes_after_a_kill(harness, tmp_path, monkeypatch):

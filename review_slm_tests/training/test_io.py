@@ -15,13 +15,23 @@ from review_slm.training.tiny_model import ensure_tiny_model
 def _spec(bucket: str, cache_dir: Path) -> JobSpec:
     root = f"s3://{bucket}/review-slm/iterations/iter-0001"
     return JobSpec(
-        task="dpo", recipe=load_recipe("tiny"), cache_dir=str(cache_dir), parent_model="builtin:tiny-qwen2",
+        task="dpo",
+        recipe=load_recipe("tiny"),
+        cache_dir=str(cache_dir),
+        parent_model="builtin:tiny-qwen2",
         checkpoint_uri=f"{root}/dpo_model/checkpoints",
         pairs_file=f"{root}/preference_pairs/pairs.jsonl",
         adapter_dir=f"{root}/sft_adapter/adapter",
         output_dir=f"s3://{bucket}/review-slm/.scratch/iter-0001/dpo_model",
-        generate=[GenerateRequest(name="sft", model="builtin:tiny-qwen2", adapter=f"{root}/sft_adapter/adapter",
-                                  prompts_file=f"{root}/prompts.jsonl", output_file=f"{root}/answers.jsonl")],
+        generate=[
+            GenerateRequest(
+                name="sft",
+                model="builtin:tiny-qwen2",
+                adapter=f"{root}/sft_adapter/adapter",
+                prompts_file=f"{root}/prompts.jsonl",
+                output_file=f"{root}/answers.jsonl",
+            )
+        ],
     )
 
 
@@ -65,8 +75,12 @@ def test_s3_inputs_are_staged_and_outputs_published_only_by_rank_0_after_success
         _writes_outputs(local)
         raise RuntimeError("diverged")
 
-    spec2 = spec.model_copy(update={"output_dir": f"{scratch}-2",
-                                    "generate": [spec.generate[0].model_copy(update={"output_file": f"{scratch}-2.jsonl"})]})
+    spec2 = spec.model_copy(
+        update={
+            "output_dir": f"{scratch}-2",
+            "generate": [spec.generate[0].model_copy(update={"output_file": f"{scratch}-2.jsonl"})],
+        }
+    )
     with pytest.raises(RuntimeError, match="diverged"):
         run_by_uri(spec2, fails, is_main_process=True, objects=lambda: objects)
     assert run_by_uri(spec2, _writes_outputs, is_main_process=False, objects=lambda: objects) == ({"pairs": 1}, [])
@@ -74,8 +88,14 @@ def test_s3_inputs_are_staged_and_outputs_published_only_by_rank_0_after_success
 
 
 def test_local_paths_pass_through_without_an_s3_client(tmp_path):
-    spec = JobSpec(task="sft", recipe=load_recipe("tiny"), cache_dir=str(tmp_path), parent_model="builtin:tiny-qwen2",
-                   train_file=str(tmp_path / "train.parquet"), output_dir=str(tmp_path / "out"))
+    spec = JobSpec(
+        task="sft",
+        recipe=load_recipe("tiny"),
+        cache_dir=str(tmp_path),
+        parent_model="builtin:tiny-qwen2",
+        train_file=str(tmp_path / "train.parquet"),
+        output_dir=str(tmp_path / "out"),
+    )
 
     def no_client():
         raise AssertionError("a local spec must not need S3")
@@ -90,7 +110,11 @@ def test_an_s3_model_ref_resolves_to_a_cached_download(s3_bucket, model_cache, t
     uri = f"s3://{s3_bucket}/review-slm/iterations/iter-0001/dpo_model/model"
     objects.put_dir(ensure_tiny_model(recipe.tiny_model, model_cache), uri)
     path, revision = resolve_model_ref(uri, recipe, tmp_path / "cache")
-    assert revision is None and Path(path) == tmp_path / "cache" / "s3" / s3_bucket / "review-slm" / "iterations" / "iter-0001" / "dpo_model" / "model"
+    assert (
+        revision is None
+        and Path(path)
+        == tmp_path / "cache" / "s3" / s3_bucket / "review-slm" / "iterations" / "iter-0001" / "dpo_model" / "model"
+    )
     assert (Path(path) / "config.json").is_file() and not (Path(path) / MANIFEST).exists()
     with pytest.raises(FileNotFoundError, match=f"s3://{s3_bucket}/missing: no such directory"):
         resolve_model_ref(f"s3://{s3_bucket}/missing", recipe, tmp_path / "cache")
@@ -103,7 +127,15 @@ def test_the_spec_names_the_fields_a_task_needs_and_refuses_unknown_ones():
     with pytest.raises(ValueError, match="a `dpo` job needs output_dir, adapter_dir, pairs_file"):
         JobSpec(task="dpo", recipe=recipe, cache_dir="/c", parent_model="builtin:tiny-qwen2")
     with pytest.raises(ValueError, match="train_fle"):
-        JobSpec.model_validate({"task": "sft", "recipe": recipe.model_dump(mode="json"), "cache_dir": "/c", "parent_model": "m",
-                                "output_dir": "/o", "train_fle": "/t"})
+        JobSpec.model_validate(
+            {
+                "task": "sft",
+                "recipe": recipe.model_dump(mode="json"),
+                "cache_dir": "/c",
+                "parent_model": "m",
+                "output_dir": "/o",
+                "train_fle": "/t",
+            }
+        )
     spec = JobSpec(task="sft", recipe=recipe, cache_dir="/c", parent_model="m", output_dir="/o", train_file="/t")
     assert JobSpec.model_validate(spec.extras()) == spec  # what travels as Pipes extras round-trips

@@ -3,8 +3,8 @@
 A label mask that hides every token, a chat template that drops the answer, a collator that scrambles
 packed rows: each leaves SFT "succeeding" with a student that cannot answer. Here the tiny student is
 trained for real on the bundled supplement's comments (structured as the pipeline does with no
-teacher) and must answer the unseen bug suite with valid reviews; then a collapsed student (trained on a copy poisoned with "No issues found.") must be refused
-by the promotion gate against the healthy one, on real metrics.
+teacher) and must answer the unseen bug suite with valid reviews; then a collapsed student (trained on
+a copy poisoned with "No issues found.") must be refused by the promotion gate against the healthy one, on real metrics.
 """
 
 import pytest
@@ -29,9 +29,17 @@ def supplement_gold_rows() -> list[dict]:
     """Gold rows as the pipeline makes them with the teacher off: the bundled supplement read by its
     own adapter, each comment structured by rules (compact answers), without running the data assets."""
     source = HFSupplementSource(dataset=BUNDLED_SUPPLEMENT)
-    return [{"id": r.source_id, "path": r.path, "language": r.language, "diff_hunk": r.diff_hunk,
-             "review": structure_human_comment(r).model_dump(mode="json")}
-            for r, _ in source.iter_rows(source.info()) if r is not None]
+    return [
+        {
+            "id": r.source_id,
+            "path": r.path,
+            "language": r.language,
+            "diff_hunk": r.diff_hunk,
+            "review": structure_human_comment(r).model_dump(mode="json"),
+        }
+        for r, _ in source.iter_rows(source.info())
+        if r is not None
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +65,13 @@ def test_sft_teaches_the_tiny_student_the_review_format(healthy, model_cache):
 
 def test_the_gate_refuses_a_collapsed_student_against_a_healthy_champion(healthy, model_cache):
     rec, model, _, work = healthy
-    collapsed, _ = experiment.sft(rec, rec.base_model, experiment.poisoned_copy(supplement_gold_rows(), lazy_share=0.9),
-                                  work / "collapsed", model_cache)
+    collapsed, _ = experiment.sft(
+        rec,
+        rec.base_model,
+        experiment.poisoned_copy(supplement_gold_rows(), lazy_share=0.9),
+        work / "collapsed",
+        model_cache,
+    )
     items = eval_items([])
     champion = experiment.evaluate(rec, model, items, work / "eval-champion", model_cache)["all"].as_dict()
     candidate = experiment.evaluate(rec, collapsed, items, work / "eval-collapsed", model_cache)["all"].as_dict()

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from review_slm.core.recipe import load_recipe
-from review_slm.training.data import curriculum_order
 from review_slm.storage.layout import iteration
+from review_slm.training.data import curriculum_order
 from review_slm.training.job_spec import JobSpec
 from review_slm.training.methods import TASKS
 from review_slm.training.methods.sft import build_trainer
@@ -16,8 +16,14 @@ def _trainer(harness, tmp_path, **overrides):
     harness.write_upstream("iter-0001")
     art = harness.artifacts
     recipe = load_recipe(str(tiny_recipe(tmp_path, **overrides)))
-    spec = JobSpec(task="sft", recipe=recipe, parent_model="builtin:tiny-qwen2", cache_dir=str(harness.model_cache),
-                   output_dir=str(tmp_path / "out"), train_file=str(art.local_path(iteration(art, "iter-0001").gold_split("train"))))
+    spec = JobSpec(
+        task="sft",
+        recipe=recipe,
+        parent_model="builtin:tiny-qwen2",
+        cache_dir=str(harness.model_cache),
+        output_dir=str(tmp_path / "out"),
+        train_file=str(art.local_path(iteration(art, "iter-0001").gold_split("train"))),
+    )
     return build_trainer(spec, recipe, callbacks=[])
 
 
@@ -52,7 +58,9 @@ def test_curriculum_trains_easy_to_hard_in_order(harness, tmp_path, monkeypatch,
     trainer = _trainer(harness, tmp_path, curriculum=True, **{"sft.packing": packing})
     assert isinstance(trainer._get_train_sampler(), torch.utils.data.SequentialSampler)
     ordered = curriculum_order(bug_suite_rows()[:20])
-    batches = [trainer.processing_class.decode(ids) for batch in trainer.get_train_dataloader() for ids in batch["input_ids"]]
+    batches = [
+        trainer.processing_class.decode(ids) for batch in trainer.get_train_dataloader() for ids in batch["input_ids"]
+    ]
     first, last = batches[0], batches[-1]
     assert any(ex["diff_hunk"].splitlines()[1] in first for ex in ordered[:4])  # the easiest window comes first
     assert any(ex["diff_hunk"].splitlines()[1] in last for ex in ordered[-4:])  # the hardest window comes last

@@ -25,8 +25,11 @@ def test_clients_address_a_minio_endpoint_path_style(monkeypatch):
         url = client.generate_presigned_url("get_object", Params={"Bucket": "models", "Key": "a/b.json"})
         assert url.startswith("http://minio.storage:9000/models/a/b.json?")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio.env:9000")
-    assert s3_client(region_name="us-east-1").generate_presigned_url(
-        "get_object", Params={"Bucket": "models", "Key": "k"}).startswith("http://minio.env:9000/models/k?")
+    assert (
+        s3_client(region_name="us-east-1")
+        .generate_presigned_url("get_object", Params={"Bucket": "models", "Key": "k"})
+        .startswith("http://minio.env:9000/models/k?")
+    )
     with pytest.raises(ValueError, match="gs://models/x: not an s3:// URI"):
         split_uri("gs://models/x")
 
@@ -98,8 +101,9 @@ def test_overwrite_drops_stale_files_and_a_download_fetches_only_what_changed(s3
     monkeypatch.setattr(store, "download_file", counted)
     store.download_dir(uri, local)
     assert sorted(fetched) == ["a.bin", "new.bin"]  # same.bin unchanged: not downloaded again
-    assert sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file() and not p.name.startswith(".")) == \
-        ["a.bin", "new.bin", "same.bin"]  # sub/old.bin is gone locally too
+    assert sorted(
+        p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file() and not p.name.startswith(".")
+    ) == ["a.bin", "new.bin", "same.bin"]  # sub/old.bin is gone locally too
     fetched.clear()
     store.download_dir(uri, local)
     assert fetched == []

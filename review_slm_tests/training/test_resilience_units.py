@@ -16,7 +16,11 @@ def test_divergence_guard_flags_nan_and_spikes_with_step_and_values():
         guard.check(step, loss, 1.0)
     with pytest.raises(TrainingFailure) as spike:
         guard.check(5, 30.0, 1.0)
-    assert spike.value.kind == "divergence" and spike.value.details["reason"] == "spike" and spike.value.details["step"] == 5
+    assert (
+        spike.value.kind == "divergence"
+        and spike.value.details["reason"] == "spike"
+        and spike.value.details["step"] == 5
+    )
     with pytest.raises(TrainingFailure, match="diverged at step 6"):
         guard.check(6, 2.0, math.inf)  # an infinite gradient norm is divergence even with a sane loss
     early = DivergenceGuard(ResilienceSpec(spike_factor=2.0, spike_min_history=3), "dpo")
@@ -60,7 +64,9 @@ def test_s3_checkpoint_store_commits_by_manifest_prunes_and_resumes_only_the_sam
     assert (latest.step, latest.uri) == (6, f"{uri}/step-00000006") and store.latest("run-b") is None
     fetched = store.fetch(latest, tmp_path / "out" / "resume")
     assert (fetched / "trainer_state.json").read_text() == '{"global_step": 6}'
-    assert (fetched / "nested" / "rng_state.pth").read_bytes() == b"rng" and (fetched / FINGERPRINT_FILE).read_text() == "run-a"
+    assert (fetched / "nested" / "rng_state.pth").read_bytes() == b"rng" and (
+        fetched / FINGERPRINT_FILE
+    ).read_text() == "run-a"
     store.clear()
     assert store.latest("run-a") is None and list(store.objects.list(f"{uri}/")) == []
 
@@ -72,7 +78,9 @@ def test_fingerprint_ignores_the_micro_batch_split_but_not_the_data(tmp_path):
     halved = stage.halved_micro_batch()
     assert (halved.per_device_batch_size, halved.gradient_accumulation_steps) == (4, 4)
     assert run_fingerprint("sft", stage, [str(data)], "m") == run_fingerprint("sft", halved, [str(data)], "m")
-    assert run_fingerprint("sft", stage, [str(data)], "m") != run_fingerprint("sft", StageSpec(per_device_batch_size=8), [str(data)], "m")
+    assert run_fingerprint("sft", stage, [str(data)], "m") != run_fingerprint(
+        "sft", StageSpec(per_device_batch_size=8), [str(data)], "m"
+    )
     before = run_fingerprint("sft", stage, [str(data)], "m")
     data.write_text('{"id": 2}\n')
     assert run_fingerprint("sft", stage, [str(data)], "m") != before

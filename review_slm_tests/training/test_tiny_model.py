@@ -16,7 +16,11 @@ def test_tiny_model_is_built_once_and_tokenizer_survives_reload(model_cache):
     assert tok.decode(ids) == text
     assert len(ids) < len(text.encode()) / 2  # the BPE learned real merges from the corpus
     assert tok.eos_token == EOS_TOKEN and tok.pad_token == PAD_TOKEN and tok.pad_token_id != tok.eos_token_id
-    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": '{"findings": []}'}]
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": '{"findings": []}'},
+    ]
     out = tok.apply_chat_template(messages, return_assistant_tokens_mask=True, return_dict=True)
     masked = [i for i, m in zip(out["input_ids"], out["assistant_masks"]) if m]
     assert tok.decode(masked) == '{"findings": []}<|im_end|>'

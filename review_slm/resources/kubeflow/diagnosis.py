@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from review_slm.clients.kube import conditions
 
 # Waiting reasons that do not fix themselves: the image or the pod's configuration is wrong.
-STUCK_WAITING = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
+STUCK_WAITING = (
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+)
 RUNNING_PHASES = ("Running", "Succeeded", "Failed")
 
 
@@ -60,7 +66,11 @@ def failure(pod: dict) -> PodProblem | None:
             term = state.get("terminated") or {}
             if term and term.get("exitCode", 0) != 0:
                 detail = f"container {cs.get('name')} exit code {term.get('exitCode')}"
-                return PodProblem(_name(pod), term.get("reason") or "Error", f"{detail}: {term['message']}" if term.get("message") else detail)
+                return PodProblem(
+                    _name(pod),
+                    term.get("reason") or "Error",
+                    f"{detail}: {term['message']}" if term.get("message") else detail,
+                )
         waiting = (cs.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in ("CrashLoopBackOff", *STUCK_WAITING):
             return PodProblem(_name(pod), waiting["reason"], waiting.get("message") or f"container {cs.get('name')}")

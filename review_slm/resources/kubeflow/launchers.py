@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 import dagster as dg
 from kubernetes import client
 
-from review_slm.training.job_spec import JobSpec
 from review_slm.clients.kube import api_client, conditions
 from review_slm.resources.kubeflow import diagnosis, pytorchjob, trainjob
 from review_slm.resources.kubeflow.manifests import JobKind, TrainerPod, dns_label, job_labels
@@ -33,6 +32,7 @@ from review_slm.resources.launcher import (
     reported_metadata,
     torchrun_command,
 )
+from review_slm.training.job_spec import JobSpec
 
 
 class KubeflowLauncher(TrainingLauncher):
@@ -59,7 +59,9 @@ class KubeflowLauncher(TrainingLauncher):
     # -- the lifecycle
     pending_timeout_s: float = 900.0  # no pod running after this long: nothing schedules, fail
     image_pull_grace_s: float = 120.0  # a pod stuck on its image (or a missing secret) this long: fail
-    watch_timeout_s: int = 30  # server-side watch timeout: how often pods and deadlines are checked when nothing happens
+    watch_timeout_s: int = (
+        30  # server-side watch timeout: how often pods and deadlines are checked when nothing happens
+    )
     log_drain_timeout_s: float = 30.0  # after the job ends, how long the rest of the master's log may take
     delete_propagation: str = "Foreground"
     # -- Pipes messages: the master pod's log, or S3 when a bucket is set (the trainer then writes there)
@@ -74,7 +76,7 @@ class KubeflowLauncher(TrainingLauncher):
         """The job manifest for `pod` (pure)."""
 
     def outcome(self, job: dict) -> str | None:
-        """"succeeded", "failed" or None (still going) from the job's conditions."""
+        """ "succeeded", "failed" or None (still going) from the job's conditions."""
         true = {c.get("type") for c in conditions(job) if c.get("status") == "True"}
         if self.job_kind.succeeded_condition in true:
             return "succeeded"
@@ -87,12 +89,19 @@ class KubeflowLauncher(TrainingLauncher):
     def trainer_pod(self, spec: JobSpec, env: dict[str, str], iteration: str | None, run_id: str) -> TrainerPod:
         """The pods' inputs: this configuration, the recipe's hardware spec, and `env` (values, never secrets)."""
         return TrainerPod(
-            image=self.image, command=torchrun_command(self.python, from_env=True),
+            image=self.image,
+            command=torchrun_command(self.python, from_env=True),
             hardware=spec.recipe.hardware,
-            env=env, secret_env=dict(self.secret_env), env_from_secrets=list(self.env_from_secrets),
-            node_selector=dict(self.node_selector), tolerations=[dict(t) for t in self.tolerations],
-            shm_size=self.shm_size, cpu_request=self.cpu_request, image_pull_policy=self.image_pull_policy,
-            service_account_name=self.service_account_name, labels=job_labels(spec.task, iteration, run_id),
+            env=env,
+            secret_env=dict(self.secret_env),
+            env_from_secrets=list(self.env_from_secrets),
+            node_selector=dict(self.node_selector),
+            tolerations=[dict(t) for t in self.tolerations],
+            shm_size=self.shm_size,
+            cpu_request=self.cpu_request,
+            image_pull_policy=self.image_pull_policy,
+            service_account_name=self.service_account_name,
+            labels=job_labels(spec.task, iteration, run_id),
         )
 
     def job_name(self, task: str, iteration: str | None, run_id: str) -> str:
@@ -104,8 +113,11 @@ class KubeflowLauncher(TrainingLauncher):
             import boto3
             from dagster_aws.pipes import PipesS3MessageReader
 
-            return PipesS3MessageReader(bucket=self.message_bucket, client=boto3.client("s3", endpoint_url=self.s3_endpoint_url),
-                                        interval=self.message_poll_s)
+            return PipesS3MessageReader(
+                bucket=self.message_bucket,
+                client=boto3.client("s3", endpoint_url=self.s3_endpoint_url),
+                interval=self.message_poll_s,
+            )
         return PodLogMessageReader()
 
     # -- the lifecycle ---------------------------------------------------------------------
@@ -116,17 +128,24 @@ class KubeflowLauncher(TrainingLauncher):
         reader = self.message_reader()
         iteration, run_id = (context.partition_key if context.has_partition_key else None), context.run.run_id
         name = self.job_name(spec.task, iteration, run_id)
-        with dg.open_pipes_session(context=context, extras=spec.extras(), context_injector=dg.PipesEnvContextInjector(),
-                                   message_reader=reader) as session:
-            manifest = self.render(name, self.trainer_pod(spec, {**self.env, **env, **session.get_bootstrap_env_vars()}, iteration, run_id))
+        with dg.open_pipes_session(
+            context=context, extras=spec.extras(), context_injector=dg.PipesEnvContextInjector(), message_reader=reader
+        ) as session:
+            manifest = self.render(
+                name, self.trainer_pod(spec, {**self.env, **env, **session.get_bootstrap_env_vars()}, iteration, run_id)
+            )
 
             def on_line(pod: str, line: str) -> None:
                 if not (isinstance(reader, PodLogMessageReader) and reader.is_message(line)):
                     context.log.info(f"[{pod}] {line}")
 
-            follower = MasterLogFollower(core, self.namespace, job.master_selector(name), job.container, on_line, context.log)
+            follower = MasterLogFollower(
+                core, self.namespace, job.master_selector(name), job.container, on_line, context.log
+            )
             custom.create_namespaced_custom_object(job.group, job.version, self.namespace, job.plural, manifest)
-            context.log.info(f"created {job.kind} {self.namespace}/{name} ({manifest['metadata']['labels']}) for `{spec.task}`")
+            context.log.info(
+                f"created {job.kind} {self.namespace}/{name} ({manifest['metadata']['labels']}) for `{spec.task}`"
+            )
             try:
                 follower.start()
                 outcome, pods = self._supervise(context, custom, core, name)
@@ -142,29 +161,46 @@ class KubeflowLauncher(TrainingLauncher):
                 raise
         return reported_metadata(session)
 
-    def _supervise(self, context: dg.AssetExecutionContext, custom: client.CustomObjectsApi, core: client.CoreV1Api,
-                   name: str) -> tuple[str, list[dict]]:
-        """Watch the job until it ends; meanwhile fail fast on pods that cannot run. Returns (outcome, last pods seen)."""
+    def _supervise(
+        self, context: dg.AssetExecutionContext, custom: client.CustomObjectsApi, core: client.CoreV1Api, name: str
+    ) -> tuple[str, list[dict]]:
+        """Watch the job until it ends; meanwhile fail fast on pods that cannot run.
+        Returns (outcome, last pods seen)."""
         job = self.job_kind
         started, outcome, ran = time.monotonic(), None, False
         conditions: dict[str, str] = {}
         phases: dict[str, str] = {}
         stuck_since: dict[str, float] = {}
         pods: list[dict] = []
-        job_watch = ObjectWatch(custom.list_namespaced_custom_object, job.group, job.version, self.namespace, job.plural,
-                                name=name, timeout_s=self.watch_timeout_s, log=context.log)
+        job_watch = ObjectWatch(
+            custom.list_namespaced_custom_object,
+            job.group,
+            job.version,
+            self.namespace,
+            job.plural,
+            name=name,
+            timeout_s=self.watch_timeout_s,
+            log=context.log,
+        )
         for event in job_watch.events():
             if event is not None:
                 kind, obj = event
                 if kind == "DELETED":
-                    raise TrainerCrashed(f"{job.kind} {name} was deleted before it finished (by someone else or its TTL)")
+                    raise TrainerCrashed(
+                        f"{job.kind} {name} was deleted before it finished (by someone else or its TTL)"
+                    )
                 self._log_conditions(context, name, obj, conditions)
                 outcome = self.outcome(obj)
             try:
-                current = json.loads(core.list_namespaced_pod(self.namespace, label_selector=job.pods_selector(name),
-                                                              _preload_content=False).data)["items"]
+                current = json.loads(
+                    core.list_namespaced_pod(
+                        self.namespace, label_selector=job.pods_selector(name), _preload_content=False
+                    ).data
+                )["items"]
             except BROKEN_STREAM as err:  # the API server blinked: judge the pods at the next tick
-                context.log.info(f"listing the pods of {name} failed ({type(err).__name__}); trying again at the next tick")
+                context.log.info(
+                    f"listing the pods of {name} failed ({type(err).__name__}); trying again at the next tick"
+                )
                 continue
             ran = ran or any(diagnosis.phase(p) in diagnosis.RUNNING_PHASES for p in current)
             pods = current or pods  # a clean-up after the end removes pods: keep what they said last
@@ -181,11 +217,15 @@ class KubeflowLauncher(TrainingLauncher):
                 if problem is None:
                     stuck_since.pop(pod["metadata"]["name"], None)
                 elif now - stuck_since.setdefault(problem.pod, now) >= self.image_pull_grace_s:
-                    raise TrainerNeverStarted(f"{job.kind} {name} cannot start: {problem}. Check the image "
-                                              f"({self.image}), its pull secret, and the secrets the pod references.",
-                                              {"job": name, "reason": problem.reason})
+                    raise TrainerNeverStarted(
+                        f"{job.kind} {name} cannot start: {problem}. Check the image "
+                        f"({self.image}), its pull secret, and the secrets the pod references.",
+                        {"job": name, "reason": problem.reason},
+                    )
             if not ran and now - started >= self.pending_timeout_s:
-                raise TrainerNeverStarted(self._unschedulable(core, name, current), {"job": name, "reason": "Unschedulable"})
+                raise TrainerNeverStarted(
+                    self._unschedulable(core, name, current), {"job": name, "reason": "Unschedulable"}
+                )
         raise AssertionError("unreachable: a watch yields until its caller stops")
 
     def _log_conditions(self, context: dg.AssetExecutionContext, name: str, job: dict, seen: dict[str, str]) -> None:
@@ -194,42 +234,71 @@ class KubeflowLauncher(TrainingLauncher):
             if seen.get(cond["type"]) != key:
                 seen[cond["type"]] = key
                 if cond.get("status") == "True":
-                    context.log.info(f"{self.job_kind.kind} {name}: {cond['type']} ({cond.get('reason', '')}: {cond.get('message', '')})")
+                    context.log.info(
+                        f"{self.job_kind.kind} {name}: {cond['type']} ({cond.get('reason', '')}: "
+                        f"{cond.get('message', '')})"
+                    )
 
     def _unschedulable(self, core: client.CoreV1Api, name: str, pods: list[dict]) -> str:
         """The scheduler's own words: the pod's PodScheduled condition, else its FailedScheduling events."""
         verdicts = [str(p) for p in map(diagnosis.unschedulable, pods) if p]
         for pod in pods if not verdicts else []:
-            events = core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={pod['metadata']['name']}").items
-            verdicts += [f"pod {pod['metadata']['name']}: {e.reason} ({e.message})" for e in events if e.type == "Warning"]
-        said = "; ".join(verdicts) or (f"{len(pods)} pod(s) pending without a scheduler message" if pods else "no pod was created")
-        return (f"{self.job_kind.kind} {name}: nothing schedules after {self.pending_timeout_s:.0f}s: {said}; "
-                f"check GPU quota / Volcano queue / node selectors {self.node_selector} and tolerations")
+            events = core.list_namespaced_event(
+                self.namespace, field_selector=f"involvedObject.name={pod['metadata']['name']}"
+            ).items
+            verdicts += [
+                f"pod {pod['metadata']['name']}: {e.reason} ({e.message})" for e in events if e.type == "Warning"
+            ]
+        said = "; ".join(verdicts) or (
+            f"{len(pods)} pod(s) pending without a scheduler message" if pods else "no pod was created"
+        )
+        return (
+            f"{self.job_kind.kind} {name}: nothing schedules after {self.pending_timeout_s:.0f}s: {said}; "
+            f"check GPU quota / Volcano queue / node selectors {self.node_selector} and tolerations"
+        )
 
     def _failed(self, name: str, pods: list[dict]) -> Exception:
         problem = diagnosis.first_failure(pods)
         if problem is not None and problem.reason == "OOMKilled":  # the kernel's OOM: same remedy as CUDA's
-            return TrainerFailed("oom", {"failure": "oom", "message": f"{self.job_kind.kind} {name}: {problem} (out of host memory)",
-                                         "pod": problem.pod, "source": "kernel"})
-        return TrainerCrashed(f"{self.job_kind.kind} {name} failed: {problem or 'no pod said why (see the job conditions above)'}")
+            return TrainerFailed(
+                "oom",
+                {
+                    "failure": "oom",
+                    "message": f"{self.job_kind.kind} {name}: {problem} (out of host memory)",
+                    "pod": problem.pod,
+                    "source": "kernel",
+                },
+            )
+        return TrainerCrashed(
+            f"{self.job_kind.kind} {name} failed: {problem or 'no pod said why (see the job conditions above)'}"
+        )
 
     def _drain(self, context: dg.AssetExecutionContext, follower: MasterLogFollower) -> None:
         follower.join(self.log_drain_timeout_s)
         if follower.is_alive():
-            context.log.warning(f"the master pod's log did not end within {self.log_drain_timeout_s}s of the job; stopped reading it")
+            context.log.warning(
+                f"the master pod's log did not end within {self.log_drain_timeout_s}s of the job; stopped reading it"
+            )
             follower.stop()
         if follower.error is not None:
             context.log.warning(f"reading the master pod's log failed: {follower.error!r}")
 
-    def _delete(self, context: dg.AssetExecutionContext, custom: client.CustomObjectsApi, name: str, cause: BaseException) -> None:
+    def _delete(
+        self, context: dg.AssetExecutionContext, custom: client.CustomObjectsApi, name: str, cause: BaseException
+    ) -> None:
         job = self.job_kind
         try:
-            custom.delete_namespaced_custom_object(job.group, job.version, self.namespace, job.plural, name,
-                                                   propagation_policy=self.delete_propagation)
-            context.log.warning(f"deleted {job.kind} {self.namespace}/{name} and its pods ({type(cause).__name__}: {cause})")
+            custom.delete_namespaced_custom_object(
+                job.group, job.version, self.namespace, job.plural, name, propagation_policy=self.delete_propagation
+            )
+            context.log.warning(
+                f"deleted {job.kind} {self.namespace}/{name} and its pods ({type(cause).__name__}: {cause})"
+            )
         except client.ApiException as err:
             if err.status != 404:
-                context.log.error(f"could not delete {job.kind} {self.namespace}/{name}: {err.status} {err.reason}; delete it by hand")
+                context.log.error(
+                    f"could not delete {job.kind} {self.namespace}/{name}: {err.status} {err.reason}; delete it by hand"
+                )
         except Exception as err:  # the original error matters more; say what to clean up
             context.log.error(f"could not delete {job.kind} {self.namespace}/{name} ({err!r}); delete it by hand")
 
@@ -251,9 +320,13 @@ class PyTorchJobLauncher(KubeflowLauncher):
 
     def run_policy(self) -> pytorchjob.RunPolicy:
         return pytorchjob.RunPolicy(
-            clean_pod_policy=self.clean_pod_policy, backoff_limit=self.backoff_limit,
-            active_deadline_seconds=self.active_deadline_seconds, ttl_seconds_after_finished=self.ttl_seconds_after_finished,
-            queue=self.queue, priority_class=self.priority_class, min_available=self.min_available,
+            clean_pod_policy=self.clean_pod_policy,
+            backoff_limit=self.backoff_limit,
+            active_deadline_seconds=self.active_deadline_seconds,
+            ttl_seconds_after_finished=self.ttl_seconds_after_finished,
+            queue=self.queue,
+            priority_class=self.priority_class,
+            min_available=self.min_available,
             schedule_timeout_seconds=self.schedule_timeout_seconds,
         )
 
@@ -270,4 +343,6 @@ class TrainJobLauncher(KubeflowLauncher):
     active_deadline_seconds: int | None = None
 
     def render(self, name: str, pod: TrainerPod) -> dict:
-        return trainjob.render_trainjob(name, self.namespace, pod, self.runtime, self.queue, self.active_deadline_seconds)
+        return trainjob.render_trainjob(
+            name, self.namespace, pod, self.runtime, self.queue, self.active_deadline_seconds
+        )

@@ -94,8 +94,10 @@ class TrainerPod:
     def __post_init__(self) -> None:
         inlined = sorted(k for k in self.env if _SECRET_NAME.search(k))
         if inlined:
-            raise ValueError(f"{', '.join(inlined)} would be inlined into the job manifest: pass secrets by reference "
-                             "(secret_env: VAR -> secret/key, or env_from_secrets)")
+            raise ValueError(
+                f"{', '.join(inlined)} would be inlined into the job manifest: pass secrets by reference "
+                "(secret_env: VAR -> secret/key, or env_from_secrets)"
+            )
         for var, ref in self.secret_env.items():
             if ref.count("/") != 1 or not all(ref.split("/")):
                 raise ValueError(f"secret_env[{var}] = {ref!r}: expected 'secret-name/key'")
@@ -118,15 +120,18 @@ class TrainerPod:
 
     def env_list(self) -> list[dict]:
         plain = [{"name": k, "value": v} for k, v in sorted(self.env.items())]
-        refs = [{"name": var, "valueFrom": {"secretKeyRef": {"name": ref.split("/")[0], "key": ref.split("/")[1]}}}
-                for var, ref in sorted(self.secret_env.items())]
+        refs = [
+            {"name": var, "valueFrom": {"secretKeyRef": {"name": ref.split("/")[0], "key": ref.split("/")[1]}}}
+            for var, ref in sorted(self.secret_env.items())
+        ]
         return plain + refs
 
     def env_from(self) -> list[dict]:
         return [{"secretRef": {"name": name}} for name in self.env_from_secrets]
 
     def shm_volume(self) -> list[dict]:
-        """NCCL and DataLoader workers share memory through /dev/shm; the container runtime's 64 MiB default is too small."""
+        """NCCL and DataLoader workers share memory through /dev/shm; the container runtime's 64 MiB default
+        is too small."""
         if not self.shm_size:
             return []
         return [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": self.shm_size}}]
@@ -149,7 +154,9 @@ class TrainerPod:
             container["volumeMounts"] = self.shm_mount()
         return container
 
-    def pod_spec(self, container_name: str, scheduler_name: str | None = None, priority_class: str | None = None) -> dict:
+    def pod_spec(
+        self, container_name: str, scheduler_name: str | None = None, priority_class: str | None = None
+    ) -> dict:
         spec: dict = {"containers": [self.container(container_name)]}
         if self.shm_size:
             spec["volumes"] = self.shm_volume()

@@ -66,8 +66,16 @@ def _lines(response) -> Iterator[str]:
 class MasterLogFollower(threading.Thread):
     """A thread that streams the log of the pod matching `selector` to `on_line` until the pod terminates."""
 
-    def __init__(self, core: client.CoreV1Api, namespace: str, selector: str, container: str,
-                 on_line: Callable[[str, str], None], log: logging.Logger, poll_s: float = 1.0):
+    def __init__(
+        self,
+        core: client.CoreV1Api,
+        namespace: str,
+        selector: str,
+        container: str,
+        on_line: Callable[[str, str], None],
+        log: logging.Logger,
+        poll_s: float = 1.0,
+    ):
         super().__init__(daemon=True, name=f"log-follower[{selector}]")
         self.core, self.namespace, self.selector, self.container = core, namespace, selector, container
         self.on_line, self.log, self.poll_s = on_line, log, poll_s
@@ -87,7 +95,9 @@ class MasterLogFollower(threading.Thread):
             response.close()
 
     def _master(self) -> dict | None:
-        pods = json.loads(self.core.list_namespaced_pod(self.namespace, label_selector=self.selector, _preload_content=False).data)["items"]
+        pods = json.loads(
+            self.core.list_namespaced_pod(self.namespace, label_selector=self.selector, _preload_content=False).data
+        )["items"]
         return pods[0] if pods else None
 
     def _is_new(self, stamp: str, line: str) -> bool:
@@ -98,8 +108,9 @@ class MasterLogFollower(threading.Thread):
         return True
 
     def _follow(self, pod: str) -> None:
-        self._response = self.core.read_namespaced_pod_log(pod, self.namespace, container=self.container, follow=True,
-                                                           timestamps=True, _preload_content=False)
+        self._response = self.core.read_namespaced_pod_log(
+            pod, self.namespace, container=self.container, follow=True, timestamps=True, _preload_content=False
+        )
         try:
             for raw in _lines(self._response):
                 stamp, _, line = raw.partition(" ")

@@ -54,8 +54,10 @@ class RunPolicy:
 def render_pytorchjob(name: str, namespace: str, pod: TrainerPod, run_policy: RunPolicy) -> dict:
     """Master (rank 0, the only one speaking Pipes) + `nodes - 1` Workers, `gpus_per_node` processes each."""
     nodes = pod.hardware.nodes
-    template = {"metadata": {"labels": dict(pod.labels)},
-                "spec": pod.pod_spec(CONTAINER, run_policy.scheduler_name, run_policy.priority_class)}
+    template = {
+        "metadata": {"labels": dict(pod.labels)},
+        "spec": pod.pod_spec(CONTAINER, run_policy.scheduler_name, run_policy.priority_class),
+    }
     replica = {"replicas": 1, "restartPolicy": "Never", "template": template}
     replicas = {"Master": replica}
     if nodes > 1:
@@ -64,7 +66,11 @@ def render_pytorchjob(name: str, namespace: str, pod: TrainerPod, run_policy: Ru
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,
         "metadata": {"name": name, "namespace": namespace, "labels": dict(pod.labels)},
-        "spec": {"nprocPerNode": str(pod.procs_per_node), "pytorchReplicaSpecs": replicas, "runPolicy": run_policy.render(nodes)},
+        "spec": {
+            "nprocPerNode": str(pod.procs_per_node),
+            "pytorchReplicaSpecs": replicas,
+            "runPolicy": run_policy.render(nodes),
+        },
     }
 
 

@@ -28,16 +28,24 @@ def _pod_patch(pod: TrainerPod) -> dict:
     return {"metadata": {"labels": dict(pod.labels)}, "spec": spec}
 
 
-def render_trainjob(name: str, namespace: str, pod: TrainerPod, runtime: str = RUNTIME, queue: str | None = None,
-                    active_deadline_seconds: int | None = None) -> dict:
+def render_trainjob(
+    name: str,
+    namespace: str,
+    pod: TrainerPod,
+    runtime: str = RUNTIME,
+    queue: str | None = None,
+    active_deadline_seconds: int | None = None,
+) -> dict:
     """`trainer` carries image, command, topology, resources and env (values and secret refs); the patch the rest.
 
     The schema has no `envFrom` for the trainer container, so whole-secret env is refused: name each
     variable in `secret_env`. A `queue` is Kueue's (`kueue.x-k8s.io/queue-name`), the way Trainer v2 queues jobs.
     """
     if pod.env_from_secrets:
-        raise ValueError(f"a TrainJob cannot take whole secrets as env (envFrom {pod.env_from_secrets}): "
-                         "list the variables in secret_env (VAR -> secret/key) instead")
+        raise ValueError(
+            f"a TrainJob cannot take whole secrets as env (envFrom {pod.env_from_secrets}): "
+            "list the variables in secret_env (VAR -> secret/key) instead"
+        )
     labels = {**pod.labels, **({KUEUE_QUEUE_LABEL: queue} if queue else {})}
     trainer = {
         "image": pod.image,
@@ -50,13 +58,21 @@ def render_trainjob(name: str, namespace: str, pod: TrainerPod, runtime: str = R
     spec: dict = {
         "runtimeRef": {"name": runtime, "apiGroup": GROUP, "kind": "ClusterTrainingRuntime"},
         "trainer": trainer,
-        "runtimePatches": [{
-            "manager": PATCH_MANAGER,
-            "trainingRuntimeSpec": {"template": {
-                "metadata": {"labels": dict(pod.labels)},
-                "spec": {"replicatedJobs": [{"name": REPLICATED_JOB, "template": {"spec": {"template": _pod_patch(pod)}}}]},
-            }},
-        }],
+        "runtimePatches": [
+            {
+                "manager": PATCH_MANAGER,
+                "trainingRuntimeSpec": {
+                    "template": {
+                        "metadata": {"labels": dict(pod.labels)},
+                        "spec": {
+                            "replicatedJobs": [
+                                {"name": REPLICATED_JOB, "template": {"spec": {"template": _pod_patch(pod)}}}
+                            ]
+                        },
+                    }
+                },
+            }
+        ],
     }
     if active_deadline_seconds is not None:
         spec["activeDeadlineSeconds"] = active_deadline_seconds

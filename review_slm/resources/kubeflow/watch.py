@@ -29,8 +29,17 @@ class ObjectWatch:
     None every `timeout_s` without one, so a caller can look at other things (pods, deadlines) between events.
     """
 
-    def __init__(self, list_call: Callable, *args, name: str, timeout_s: int, log: logging.Logger | None = None,
-                 max_reconnects: int = 10, backoff_s: float = 0.5, **kwargs):
+    def __init__(
+        self,
+        list_call: Callable,
+        *args,
+        name: str,
+        timeout_s: int,
+        log: logging.Logger | None = None,
+        max_reconnects: int = 10,
+        backoff_s: float = 0.5,
+        **kwargs,
+    ):
         self.list_call, self.args, self.kwargs = list_call, args, {**kwargs, "field_selector": f"metadata.name={name}"}
         self.name, self.timeout_s, self.log = name, timeout_s, log or logging.getLogger(__name__)
         self.max_reconnects, self.backoff_s = max_reconnects, backoff_s
@@ -53,8 +62,13 @@ class ObjectWatch:
                 if self.resource_version is None:
                     yield from self._list()
                 self._stream = watch.Watch()
-                for event in self._stream.stream(self.list_call, *self.args, resource_version=self.resource_version,
-                                                 timeout_seconds=self.timeout_s, **self.kwargs):
+                for event in self._stream.stream(
+                    self.list_call,
+                    *self.args,
+                    resource_version=self.resource_version,
+                    timeout_seconds=self.timeout_s,
+                    **self.kwargs,
+                ):
                     failures = 0
                     obj = event["raw_object"]
                     self.resource_version = obj["metadata"]["resourceVersion"]
@@ -64,15 +78,22 @@ class ObjectWatch:
             except client.ApiException as err:
                 if err.status != 410:
                     raise
-                self.log.info(f"watch on {self.name}: resourceVersion {self.resource_version} expired (410), listing again")
+                self.log.info(
+                    f"watch on {self.name}: resourceVersion {self.resource_version} expired (410), listing again"
+                )
                 self.resource_version = None
                 self.reconnects += 1
             except BROKEN_STREAM as err:
                 failures += 1
                 self.reconnects += 1
                 if failures > self.max_reconnects:
-                    raise WatchGaveUp(f"watch on {self.name} broke {failures} times in a row; last error: {err}") from err
-                self.log.info(f"watch on {self.name} dropped ({type(err).__name__}); resuming from resourceVersion {self.resource_version}")
+                    raise WatchGaveUp(
+                        f"watch on {self.name} broke {failures} times in a row; last error: {err}"
+                    ) from err
+                self.log.info(
+                    f"watch on {self.name} dropped ({type(err).__name__}); resuming from resourceVersion "
+                    f"{self.resource_version}"
+                )
                 time.sleep(min(self.backoff_s * 2 ** (failures - 1), 10))
             finally:
                 self._stream = None

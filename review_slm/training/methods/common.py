@@ -8,12 +8,12 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from review_slm.training.job_spec import JobSpec
 from review_slm.core.recipe import Recipe, StageSpec
 from review_slm.training import distributed
 from review_slm.training.checkpoints import open_checkpoint_store, run_fingerprint
 from review_slm.training.faults import fault_callbacks
 from review_slm.training.guards import DivergenceGuard, TrainingFailure, is_out_of_memory, out_of_memory_failure
+from review_slm.training.job_spec import JobSpec
 from review_slm.training.models import device
 from review_slm.training.repro import record_lock, reproducibility_lock
 from review_slm.training.telemetry import PipesMlflowCallback, run_summary
@@ -118,15 +118,29 @@ class TrainingRun:
     `TrainingFailure` the orchestrator can retry with a smaller micro-batch.
     """
 
-    def __init__(self, task: str, spec: JobSpec, recipe: Recipe, stage: StageSpec, pipes, mlflow_client, run_id: str | None,
-                 data_files: list[str]):
+    def __init__(
+        self,
+        task: str,
+        spec: JobSpec,
+        recipe: Recipe,
+        stage: StageSpec,
+        pipes,
+        mlflow_client,
+        run_id: str | None,
+        data_files: list[str],
+    ):
         self.task, self.spec, self.recipe, self.stage = task, spec, recipe, stage
         self.pipes, self.client, self.run_id = pipes, mlflow_client, run_id
         self.started = time.monotonic()
         self.telemetry = PipesMlflowCallback(pipes, task, mlflow_client, run_id)
         self.store = open_checkpoint_store(spec.checkpoint_uri) if spec.checkpoint_uri else None
-        self.fingerprint = run_fingerprint(task, stage, data_files, (spec.parent_model or ""),
-                                           {"world_size": distributed.world_size(), "adapter": (spec.adapter_dir or "")})
+        self.fingerprint = run_fingerprint(
+            task,
+            stage,
+            data_files,
+            (spec.parent_model or ""),
+            {"world_size": distributed.world_size(), "adapter": (spec.adapter_dir or "")},
+        )
         self.resume = self.store.latest(self.fingerprint) if self.store else None
         self.promoter = CheckpointPromoter(self.store, self.fingerprint, pipes) if self.store else None
         self.lock = reproducibility_lock(recipe, task)
@@ -138,21 +152,24 @@ class TrainingRun:
         # GRPO's policy-gradient loss sits near zero and changes sign, so a ratio to its running mean says
         # nothing: only non-finite values are divergence there.
         guard = DivergenceGuard(self.recipe.resilience, self.task, judge_spikes=self.task != "grpo")
-        return [guard, self.telemetry, *extra,
-                *fault_callbacks(self.task, resumed=self.resume is not None)]
+        return [guard, self.telemetry, *extra, *fault_callbacks(self.task, resumed=self.resume is not None)]
 
     def train(self, trainer):
         resume_dir = None
         if self.resume is not None:
             resume_dir = str(self.store.fetch(self.resume, Path(self.spec.output_dir) / "resume"))
-            self.pipes.log.info(f"{self.task}: resuming from the checkpoint at step {self.resume.step} ({self.resume.uri})")
+            self.pipes.log.info(
+                f"{self.task}: resuming from the checkpoint at step {self.resume.step} ({self.resume.uri})"
+            )
         try:
             return trainer.train(resume_from_checkpoint=resume_dir)
         except TrainingFailure:
             raise
         except Exception as err:
             if is_out_of_memory(err):
-                raise out_of_memory_failure(err, self.stage.per_device_batch_size, self.stage.gradient_accumulation_steps, self.task) from err
+                raise out_of_memory_failure(
+                    err, self.stage.per_device_batch_size, self.stage.gradient_accumulation_steps, self.task
+                ) from err
             raise
 
     def finish(self, trainer) -> dict:
@@ -164,8 +181,16 @@ class TrainingRun:
         total = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         tokens = trainer.state.num_input_tokens_seen or self.telemetry.tokens_seen
-        summary = run_summary(self.recipe, self.telemetry.history, tokens, time.monotonic() - self.started,
-                              distributed.world_size(), device() == "cuda", trainable, total)
+        summary = run_summary(
+            self.recipe,
+            self.telemetry.history,
+            tokens,
+            time.monotonic() - self.started,
+            distributed.world_size(),
+            device() == "cuda",
+            trainable,
+            total,
+        )
         return {
             **summary,
             "resumed_from_step": self.resume.step if self.resume else None,

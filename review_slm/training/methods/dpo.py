@@ -6,7 +6,6 @@ away from the rejected answers."""
 from __future__ import annotations
 
 from review_slm.training.job_spec import JobSpec
-
 from review_slm.training.methods.preference import run_preference
 
 
@@ -14,9 +13,13 @@ def make_trainer(model, args_kwargs: dict, dataset, tokenizer, callbacks: list, 
     from trl import DPOConfig, DPOTrainer
 
     # RPO: TRL 1.x combines the DPO (sigmoid) loss with an NLL ("sft") term on the chosen answers by weight.
-    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, recipe.dpo.rpo_alpha]} if recipe.dpo.rpo_alpha else {}
+    losses = (
+        {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, recipe.dpo.rpo_alpha]} if recipe.dpo.rpo_alpha else {}
+    )
     args = DPOConfig(**args_kwargs, beta=recipe.dpo.beta, **losses)
-    return DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
+    return DPOTrainer(
+        model=model, ref_model=None, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks
+    )
 
 
 def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from review_slm.core.tables import ANSWERS, write_parquet
-from review_slm.training.job_spec import GenerateRequest, JobSpec
 from review_slm.core.recipe import Recipe
+from review_slm.core.tables import ANSWERS, write_parquet
 from review_slm.training.data import read_rows
+from review_slm.training.job_spec import GenerateRequest, JobSpec
 from review_slm.training.models import device, load_model, load_policy, load_tokenizer, resolve_model_ref
 
 
@@ -25,7 +25,9 @@ def _load(entry: GenerateRequest, recipe: Recipe, cache_dir: Path):
     return model, tokenizer
 
 
-def generate_answers(model, tokenizer, prompts: list[dict], max_new_tokens: int, batch_size: int, on_batch=None) -> list[dict]:
+def generate_answers(
+    model, tokenizer, prompts: list[dict], max_new_tokens: int, batch_size: int, on_batch=None
+) -> list[dict]:
     import torch
 
     eos = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
@@ -34,11 +36,17 @@ def generate_answers(model, tokenizer, prompts: list[dict], max_new_tokens: int,
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]["messages"][-1]["content"]))
     for start in range(0, len(order), batch_size):
         batch = [prompts[i] for i in order[start : start + batch_size]]
-        texts = [tokenizer.apply_chat_template(p["messages"], tokenize=False, add_generation_prompt=True) for p in batch]
+        texts = [
+            tokenizer.apply_chat_template(p["messages"], tokenize=False, add_generation_prompt=True) for p in batch
+        ]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         with torch.inference_mode():
             generated = model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=tokenizer.pad_token_id,
             )
         new_tokens = generated[:, enc["input_ids"].shape[1] :]
         for prompt, ids in zip(batch, new_tokens):
@@ -58,7 +66,11 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
         model, tokenizer = _load(entry, recipe, cache_dir)
         pipes.log.info(f"generating {len(prompts)} reviews with {entry.name} ({entry.model}) on {device()}")
         answers = generate_answers(
-            model, tokenizer, prompts, recipe.generation.max_new_tokens, recipe.generation.batch_size,
+            model,
+            tokenizer,
+            prompts,
+            recipe.generation.max_new_tokens,
+            recipe.generation.batch_size,
             on_batch=lambda done, total, name=entry.name: pipes.log.info(f"{name}: {done}/{total} prompts"),
         )
         Path(entry.output_file).parent.mkdir(parents=True, exist_ok=True)

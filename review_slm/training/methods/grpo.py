@@ -26,8 +26,14 @@ from review_slm.training.models import device, load_policy, load_tokenizer, reso
 
 def grpo_rows(gold_rows: list[dict]) -> list[dict]:
     """Conversational prompts plus the columns the reward functions read (TRL passes extra columns through)."""
-    return [{"prompt": student_messages(r["path"], r["language"], r["diff_hunk"]),
-             "gold": json.dumps(r["review"], ensure_ascii=False), "path": r["path"]} for r in gold_rows]
+    return [
+        {
+            "prompt": student_messages(r["path"], r["language"], r["diff_hunk"]),
+            "gold": json.dumps(r["review"], ensure_ascii=False),
+            "path": r["path"],
+        }
+        for r in gold_rows
+    ]
 
 
 def vllm_enabled(stage: GrpoSpec) -> bool:
@@ -45,8 +51,15 @@ def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float]):
     kwargs = trainer_kwargs(stage, output_dir)
     kwargs.pop("max_length")  # GRPO bounds the completion (max_completion_length), not the whole sequence
     use_vllm = vllm_enabled(stage)
-    vllm = {"use_vllm": True, "vllm_mode": stage.vllm_mode,
-            "vllm_gpu_memory_utilization": stage.vllm_gpu_memory_utilization} if use_vllm else {}
+    vllm = (
+        {
+            "use_vllm": True,
+            "vllm_mode": stage.vllm_mode,
+            "vllm_gpu_memory_utilization": stage.vllm_gpu_memory_utilization,
+        }
+        if use_vllm
+        else {}
+    )
     return GRPOConfig(
         **kwargs,
         num_generations=stage.num_generations,
@@ -76,25 +89,40 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     out_dir = Path(spec.output_dir)
     rows = read_rows(spec.train_file)[: stage.max_prompts]
     funcs, weights = reward_funcs(stage.reward_weights)
-    pipes.log.info(f"GRPO on {len(rows)} prompts from the SFT policy, {stage.num_generations} answers each, rewards "
-                   + ", ".join(f"{f.__name__}x{w:g}" for f, w in zip(funcs, weights, strict=True)))
+    pipes.log.info(
+        f"GRPO on {len(rows)} prompts from the SFT policy, {stage.num_generations} answers each, rewards "
+        + ", ".join(f"{f.__name__}x{w:g}" for f, w in zip(funcs, weights, strict=True))
+    )
     set_seed(stage.seed)
     session = TrainingRun("grpo", spec, recipe, stage, pipes, mlflow_client, run_id, [spec.train_file])
     model = load_policy(model_path, revision, Path(spec.adapter_dir), recipe.quantization, trainable=True)
     args = grpo_config(stage, out_dir / "checkpoints", weights)
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_list(grpo_rows(rows)),
-                          processing_class=tokenizer, callbacks=session.callbacks())
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=Dataset.from_list(grpo_rows(rows)),
+        processing_class=tokenizer,
+        callbacks=session.callbacks(),
+    )
     if stage.use_vllm and not args.use_vllm:
-        pipes.log.warning(f"grpo.use_vllm is set but vLLM cannot run here (device {device()}, or vllm not installed): "
-                          "generating with model.generate")
+        pipes.log.warning(
+            f"grpo.use_vllm is set but vLLM cannot run here (device {device()}, or vllm not installed): "
+            "generating with model.generate"
+        )
     session.train(trainer)
     policy_dir = out_dir / TrainerOutputs.policy("grpo")
     trainer.save_model(str(policy_dir))
     summary = session.finish(trainer)
     rewards = [h["reward"] for h in summary["loss_history"] if "reward" in h]
-    result = {"method": "grpo", "prompts": len(rows), "generation": "vllm" if args.use_vllm else "generate", **summary,
-              "first_reward": round(rewards[0], 4) if rewards else None,
-              "final_reward": round(rewards[-1], 4) if rewards else None}
+    result = {
+        "method": "grpo",
+        "prompts": len(rows),
+        "generation": "vllm" if args.use_vllm else "generate",
+        **summary,
+        "first_reward": round(rewards[0], 4) if rewards else None,
+        "final_reward": round(rewards[-1], 4) if rewards else None,
+    }
     if distributed.is_main_process():
         merge_policy(model_path, revision, policy_dir, out_dir / TrainerOutputs.MERGED_MODEL, tokenizer)
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)

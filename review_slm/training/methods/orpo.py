@@ -4,7 +4,6 @@ the chosen answer plus `beta` x the log odds ratio of chosen over rejected. Need
 from __future__ import annotations
 
 from review_slm.training.job_spec import JobSpec
-
 from review_slm.training.methods.preference import run_preference
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.data import dpo_rows, read_rows
+from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.methods.common import TrainingRun, trainer_kwargs
 from review_slm.training.models import is_adapter_dir, load_model, load_policy, load_tokenizer, resolve_model_ref
 
@@ -48,7 +48,9 @@ def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str |
         session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec.pairs_file])
         model = load_policy(model_path, revision, policy_dir, recipe.quantization, trainable=True)
         kwargs = trainer_kwargs(recipe.dpo, out_dir / "checkpoints")
-        trainer = make_trainer(model, kwargs, Dataset.from_list(dpo_rows(pairs)), tokenizer, session.callbacks(), recipe)
+        trainer = make_trainer(
+            model, kwargs, Dataset.from_list(dpo_rows(pairs)), tokenizer, session.callbacks(), recipe
+        )
         session.train(trainer)
         policy_dir = out_dir / TrainerOutputs.policy(task)
         trainer.save_model(str(policy_dir))
@@ -56,7 +58,9 @@ def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str |
         accuracies = [h["rewards_accuracies"] for h in summary["loss_history"] if "rewards_accuracies" in h]
         result.update(summary, final_reward_accuracy=round(accuracies[-1], 4) if accuracies else None)
     else:
-        pipes.log.warning("no preference pairs: the SFT model matched gold everywhere; merging the SFT policy unchanged")
+        pipes.log.warning(
+            "no preference pairs: the SFT model matched gold everywhere; merging the SFT policy unchanged"
+        )
     if distributed.is_main_process():
         merge_policy(model_path, revision, policy_dir, out_dir / TrainerOutputs.MERGED_MODEL, tokenizer)
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.core.recipe import Recipe
 from review_slm.training import distributed
 from review_slm.training.data import curriculum_order, read_rows, sft_rows, with_line_offset_copies
+from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.methods.common import TrainingRun, describe_adapter_mode, lora_config, trainer_kwargs
 from review_slm.training.models import attention_implementation, load_model, load_tokenizer, resolve_model_ref
 from review_slm.training.packing import RowPackedCollator
-
 
 CURRICULUM_PACK_WINDOW = 64
 
@@ -29,11 +28,14 @@ CURRICULUM_PACK_WINDOW = 64
 def _encode(example: dict, tokenizer) -> dict:
     """One conversation as TRL's SFT preparation tokenizes it with `assistant_only_loss`: label -100 off
     the assistant turns (the chat template's `{% generation %}` tags)."""
-    encoded = tokenizer.apply_chat_template(example["messages"], tokenize=True, return_dict=True,
-                                            return_assistant_tokens_mask=True)
+    encoded = tokenizer.apply_chat_template(
+        example["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     ids, mask = list(encoded["input_ids"]), encoded["assistant_masks"]
     if 1 not in mask:
-        raise RuntimeError("a training example has no assistant tokens: the chat template lost its {% generation %} tags")
+        raise RuntimeError(
+            "a training example has no assistant tokens: the chat template lost its {% generation %} tags"
+        )
     return {"input_ids": ids, "labels": [t if m else -100 for t, m in zip(ids, mask, strict=True)]}
 
 
@@ -97,7 +99,9 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
         args=args,
         data_collator=collator(tokenizer, stage.packing),
         train_dataset=prepare_dataset(sft_rows(gold), tokenizer, stage.max_length, stage.packing, window),
-        eval_dataset=prepare_dataset(val_rows, tokenizer, stage.max_length, stage.packing, window) if val_rows else None,
+        eval_dataset=prepare_dataset(val_rows, tokenizer, stage.max_length, stage.packing, window)
+        if val_rows
+        else None,
         processing_class=tokenizer,
         peft_config=lora_config(recipe),
         callbacks=callbacks,
@@ -109,9 +113,11 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
 def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     recipe = spec.recipe
     mode = describe_adapter_mode(recipe)
-    pipes.log.info(f"SFT of {spec.parent_model} with {mode}, recipe {recipe.label}, packing={recipe.sft.packing}, "
-                   f"curriculum={recipe.curriculum}, micro-batch {recipe.sft.per_device_batch_size} x accumulation "
-                   f"{recipe.sft.gradient_accumulation_steps} x {distributed.world_size()} process(es)")
+    pipes.log.info(
+        f"SFT of {spec.parent_model} with {mode}, recipe {recipe.label}, packing={recipe.sft.packing}, "
+        f"curriculum={recipe.curriculum}, micro-batch {recipe.sft.per_device_batch_size} x accumulation "
+        f"{recipe.sft.gradient_accumulation_steps} x {distributed.world_size()} process(es)"
+    )
     files = [spec.train_file] + ([spec.val_file] if spec.val_file else [])
     session = TrainingRun("sft", spec, recipe, recipe.sft, pipes, mlflow_client, run_id, files)
     trainer = build_trainer(spec, recipe, session.callbacks())

@@ -24,7 +24,9 @@ def extract(crd_dir: Path) -> dict[str, dict]:
         spec = crd["spec"]
         for version in spec["versions"]:
             if version.get("served"):
-                out[f"{spec['group']}_{version['name']}_{spec['names']['kind']}.json"] = version["schema"]["openAPIV3Schema"]
+                out[f"{spec['group']}_{version['name']}_{spec['names']['kind']}.json"] = version["schema"][
+                    "openAPIV3Schema"
+                ]
     return out
 
 
