@@ -4,13 +4,13 @@ stand-in, through real PyGithub) reach the gold set when REVIEW_SLM_LANGUAGES na
 
 import dagster as dg
 import pytest
-from review_slm.resources.recipes import TrainingRecipe
 
 from review_slm import definitions
 from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.review_source import GitHubReviewSource
 from review_slm.resources.teacher import HumanCommentTeacher
+from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import iteration
 from review_slm_tests.resources.github_standin import GitHubState, comment, make_handler, multi_language_comments
 from review_slm_tests.servers import serve
