@@ -314,6 +314,14 @@ def preference_pairs(
 ) -> dg.MaterializeResult:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
+    if rec.preference_method == "grpo":
+        # GRPO samples and scores its own answers (dpo_model reads the gold split): generating the SFT
+        # model's answers here would cost a trainer run for pairs nobody reads. Recorded, not hidden.
+        uri = artifacts.write_table(layout.pairs, [], tables.PAIRS)
+        context.log.info(f"no preference pairs built: {rec.method} learns from its own samples, not from pairs")
+        return dg.MaterializeResult(
+            metadata={"prompts": 0, "pairs": 0, "skipped": f"{rec.method}: GRPO needs no pairs", "uri": uri}
+        )
     train = sorted(artifacts.read_table(layout.gold_split("train")), key=lambda r: r["id"])[
         : rec.generation.max_prompts
     ]

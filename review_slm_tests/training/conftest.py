@@ -17,6 +17,7 @@ from review_slm.assets.training import dpo_model, sft_adapter
 from review_slm.core import tables
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.feedback_source import FileFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_config import TrainingRecipe
@@ -89,6 +90,7 @@ class Harness:
             "launcher": launcher or LocalProcessLauncher(),
             "artifacts": self.artifacts,
             "recipe": TrainingRecipe(name=str(recipe_path), cache_dir=str(self.model_cache)),
+            "feedback": FileFeedbackSource(),  # no feedback export: no feedback pairs
         }
         return dg.materialize(
             [asset], partition_key=key, instance=self.instance, resources=resources, raise_on_error=False

@@ -4,6 +4,8 @@ killed run resumes from its last checkpoint."""
 
 import dagster as dg
 
+from review_slm.assets.training import preference_pairs
+from review_slm.resources.launcher import LocalProcessLauncher
 from review_slm.training.methods import TASKS
 from review_slm_tests.training.conftest import dpo_model, sft_adapter, tiny_recipe
 
@@ -24,6 +26,15 @@ def test_grpo_takes_dpo_models_place_logs_each_reward_and_resumes_after_a_kill(h
     recipe = tiny_recipe(tmp_path, method="sft+grpo", **GRPO)
     harness.write_upstream("iter-0001")  # gold train split + parent; GRPO needs no preference pairs
     assert harness.materialize(sft_adapter, "iter-0001", recipe).success
+
+    class NoTrainer(LocalProcessLauncher):
+        def launch(self, context, spec, env):
+            raise AssertionError(f"preference_pairs launched `{spec.task}` for an sft+grpo recipe")
+
+    # GRPO needs no pairs: preference_pairs records that it built none, without a generation run.
+    assert harness.materialize(preference_pairs, "iter-0001", recipe, launcher=NoTrainer()).success
+    pairs = harness.metadata("preference_pairs", "iter-0001")
+    assert pairs["pairs"] == 0 and pairs["skipped"].startswith("sft+grpo")
 
     monkeypatch.setenv("REVIEW_SLM_FAULT", "grpo:kill@3")  # SIGKILL after step 3: the checkpoint of step 2 exists
     result = harness.materialize(dpo_model, "iter-0001", recipe)
