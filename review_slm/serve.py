@@ -25,29 +25,10 @@ from review_slm import settings
 
 
 def server_command(kind: str, model_dir: Path, host: str, port: int, bin_dir: Path) -> list[str]:
+    where = [str(model_dir), "--host", host, "--port", str(port)]
     if kind == "vllm":
-        return [
-            str(bin_dir / "vllm"),
-            "serve",
-            str(model_dir),
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--served-model-name",
-            "review-slm",
-        ]
-    return [
-        str(bin_dir / "transformers"),
-        "serve",
-        str(model_dir),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--device",
-        "auto",
-    ]
+        return [str(bin_dir / "vllm"), "serve", *where, "--served-model-name", "review-slm"]
+    return [str(bin_dir / "transformers"), "serve", *where, "--device", "auto"]
 
 
 def pick_server(requested: str) -> str:

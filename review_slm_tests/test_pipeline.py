@@ -14,31 +14,27 @@ from review_slm.resources.teacher import HumanCommentTeacher
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import iteration
 
-ASSET_KEYS = [
-    "mined_reviews",
-    "hf_supplement",
-    "gold_set",
-    "gold_set_quarantine",
-    "parent_model",
-    "sft_adapter",
-    "preference_pairs",
-    "dpo_model",
-    "eval_report",
-    "deployed_endpoint",
-]
+ASSET_KEYS = [a.key.to_user_string() for a in definitions.ASSETS]  # the set test_definitions pins
 
 
 READS: list[tuple[str, str]] = []  # (the asset running, the URI it read)
+
+
+def running_asset() -> str | None:
+    """The asset whose step is running in this process; None in an asset check or outside a run."""
+    try:
+        return dg.AssetExecutionContext.get().asset_key.to_user_string()
+    except Exception:
+        return None
 
 
 class RecordingArtifactStore(LocalArtifactStore):
     """The local store, noting which asset reads which artifact: the lineage the graph must declare."""
 
     def local_path(self, uri: str) -> Path:
-        try:
-            READS.append((dg.AssetExecutionContext.get().asset_key.to_user_string(), uri))
-        except Exception:  # an asset check, or outside a run: not an asset's read
-            pass
+        asset = running_asset()
+        if asset is not None:
+            READS.append((asset, uri))
         return super().local_path(uri)
 
     def read_text(self, uri: str) -> str:

@@ -20,6 +20,14 @@ if not transformers_serve.is_serve_available():
     pytest.skip("transformers serve needs the `serve` extra (pip install -e '.[serve]')", allow_module_level=True)
 
 
+def answers(url: str) -> bool:
+    """The server is up: it answers its model list (a refused connection means not yet)."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,11 +48,8 @@ def test_review_through_make_serve(tmp_path, home, model_cache, capsys):
         deadline = time.time() + 180
         while True:
             assert server.poll() is None, log.read_text()[-2000:]
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+            if answers(f"{url}/v1/models"):
+                break
             assert time.time() < deadline, log.read_text()[-2000:]
             time.sleep(1)
         diff = tmp_path / "change.diff"

@@ -2,7 +2,7 @@
 
 `in_cluster` uses the pod's service account (the Dagster run worker in the k8s profile); otherwise
 the kubeconfig (KUBECONFIG or ~/.kube/config, optionally a named context). `api_url` talks to a plain
-HTTP endpoint with no credentials: a `kubectl proxy`, or a local stand-in of the API server in tests.
+HTTP endpoint with no credentials: a `kubectl proxy`, or a local API server in tests.
 """
 
 from __future__ import annotations

@@ -302,7 +302,7 @@ class MlflowTracking(dg.ConfigurableResource):
                 pip_requirements=requirements,
             )
             # Inside the block too: a database registry looks the `models:/<id>` source up through the
-            # process-wide tracking URI, not this client's (a TODO in MLflow's SqlAlchemyStore).
+            # process-wide tracking URI, not this client's (MLflow's SqlAlchemyStore resolves it that way).
             mv = client.create_model_version(
                 self.registered_model_name,
                 source=info.model_uri,

@@ -51,16 +51,8 @@ def prefer(
     recipe: Recipe, parent: str, policy_dir: str, pairs: list[dict], out_dir: Path, cache_dir: Path
 ) -> tuple[str, dict]:
     """The recipe's preference method (DPO or ORPO) on the SFT policy; returns (merged model folder, summary)."""
-    spec = JobSpec(
-        task=recipe.preference_method,
-        recipe=recipe,
-        cache_dir=str(cache_dir),
-        parent_model=parent,
-        output_dir=str(out_dir),
-        adapter_dir=policy_dir,
-        pairs_file=write_rows(out_dir / "pairs.parquet", pairs, tables.PAIRS),
-    )
-    return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
+    pairs_file = write_rows(out_dir / "pairs.parquet", pairs, tables.PAIRS)
+    return _after_sft(recipe.preference_method, recipe, parent, policy_dir, out_dir, cache_dir, pairs_file=pairs_file)
 
 
 def grpo(
@@ -68,14 +60,22 @@ def grpo(
 ) -> tuple[str, dict]:
     """GRPO (the recipe's `grpo` section) on the SFT policy with gold rows as prompts; returns (merged model folder,
     summary)."""
+    train_file = write_rows(out_dir / "train.parquet", rows, tables.GOLD)
+    return _after_sft("grpo", recipe, parent, policy_dir, out_dir, cache_dir, train_file=train_file)
+
+
+def _after_sft(
+    task: str, recipe: Recipe, parent: str, policy_dir: str, out_dir: Path, cache_dir: Path, **data: str
+) -> tuple[str, dict]:
+    """A stage on the SFT policy (DPO, ORPO, GRPO) with its data file; returns (merged model folder, summary)."""
     spec = JobSpec(
-        task="grpo",
+        task=task,
         recipe=recipe,
         cache_dir=str(cache_dir),
         parent_model=parent,
         output_dir=str(out_dir),
         adapter_dir=policy_dir,
-        train_file=write_rows(out_dir / "train.parquet", rows, tables.GOLD),
+        **data,
     )
     return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
 
