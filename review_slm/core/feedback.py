@@ -18,6 +18,7 @@ binary hunk, wrong language, mostly-redacted hunks, duplicates, token budget.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from review_slm.core.schema import Finding, Review, ReviewRecord
 from review_slm.core.scrub import scrub_record
 from review_slm.core.secrets import redact
 from review_slm.core.structuring import structure_human_comment
+
+log = logging.getLogger(__name__)
 
 FEEDBACK_KINDS = ("accepted", "corrected", "dismissed")
 _ACK = re.compile(
@@ -71,6 +74,29 @@ class FeedbackItem:
         return f"{self.thumbs_up}/{self.thumbs_down}/{len(self.replies)}/{int(self.resolved)}/{int(self.line_changed)}"
 
 
+def _malformed(raw: dict, reactions) -> str | None:
+    """Why a comment of ours cannot be read as feedback (the field and what is wrong), or None."""
+    if not isinstance(raw.get("id"), int) or isinstance(raw.get("id"), bool):
+        return f"field 'id' must be an integer, got {raw.get('id')!r}"
+    if not isinstance(raw.get("path"), str) or not raw["path"]:
+        return "field 'path' is missing or not text"
+    if not isinstance(raw.get("line") or raw.get("original_line"), int):
+        return "field 'line' must be an integer"
+    if not isinstance(raw.get("diff_hunk", ""), str):
+        return "field 'diff_hunk' is not text"
+    if not isinstance(reactions, dict) or not all(
+        isinstance(reactions.get(k, 0), int) and not isinstance(reactions.get(k, 0), bool) for k in ("+1", "-1")
+    ):
+        return "field 'reactions' must count +1 / -1 as integers"
+    return None
+
+
+def _reply_order(raw: dict) -> tuple[str, int]:
+    """Replies in the order they were written; an id that is not a number (hostile input) sorts first."""
+    comment_id = raw.get("id")
+    return str(raw.get("created_at") or ""), comment_id if isinstance(comment_id, int) else -1
+
+
 def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: set[int]) -> list[FeedbackItem]:
     """The reviewer's root comments in `raws` (GitHub review-comment JSON) with their reactions, human
     replies and resolution. Replies by any bot (the reviewer included) are not feedback."""
@@ -83,7 +109,12 @@ def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: 
         if finding is None or not line:
             continue  # not a finding of ours
         reactions = raw.get("reactions") or {}
-        match = _PR_NUMBER.search(raw.get("pull_request_url", ""))
+        match = _PR_NUMBER.search(str(raw.get("pull_request_url") or ""))
+        problem = _malformed(raw, reactions)
+        if problem:
+            # One hostile comment never takes down the iteration: named (id, field, why) and left out.
+            log.warning(f"{repo}: feedback comment {raw.get('id')!r} left out: {problem}")
+            continue
         items[raw["id"]] = FeedbackItem(
             repo=repo,
             comment_id=raw["id"],
@@ -97,7 +128,7 @@ def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: 
             thumbs_down=int(reactions.get("-1", 0)),
             resolved=raw["id"] in resolved_ids,
         )
-    for raw in sorted(raws, key=lambda r: (r.get("created_at") or "", r.get("id", 0))):
+    for raw in sorted(raws, key=_reply_order):
         root = items.get(raw.get("in_reply_to_id"))
         if root is not None and not is_bot(raw.get("user")) and (raw.get("user") or {}).get("login") != bot_login:
             root.replies.append(((raw.get("user") or {}).get("login", ""), raw.get("body", "")))

@@ -50,7 +50,14 @@ class FileFeedbackSource(FeedbackSource):
     def items(self, repo: str) -> list[FeedbackItem]:
         if not self.path:
             return []
-        data = json.loads(Path(self.path).read_text(encoding="utf-8")).get(repo, {})
+        try:
+            export = json.loads(Path(self.path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            # The whole export is unreadable: a configuration error, said with the file, not a silent "no feedback".
+            raise ValueError(f"feedback export {self.path} (REVIEW_SLM_FEEDBACK_FILE) cannot be read: {err}") from err
+        if not isinstance(export, dict):
+            raise ValueError(f"feedback export {self.path}: expected an object keyed by repository")
+        data = export.get(repo, {})
         return collect_feedback(data.get("comments", []), repo, self.bot_login, set(data.get("resolved", [])))
 
 

@@ -125,6 +125,32 @@ def test_resolution_acknowledgement_and_rebuttal():
     assert items[4].line == 2 and items[4].line_changed
 
 
+def test_a_hostile_comment_is_named_and_left_out_without_taking_the_rest_down(caplog):
+    body = (
+        "**high** · concurrency: leak\n\n"
+        '<!-- review-slm-finding {"line": 2, "severity": "high", "category": "concurrency", "comment": "leak"} -->'
+    )
+    base = {"user": {"login": "bot"}, "path": "a.go", "diff_hunk": "@@ -1 +1,2 @@\n a\n+b", "line": 2, "body": body}
+    raws = [
+        {**base, "id": 1},
+        {**base, "id": "2"},  # an id that is not a number
+        {**base, "id": 3, "path": None},
+        {**base, "id": 4, "line": "two"},
+        {**base, "id": 5, "reactions": {"+1": "many"}},
+    ]
+    with caplog.at_level("WARNING", logger="review_slm.core.feedback"):
+        items = collect_feedback(raws, "o/r", "bot", resolved_ids=set())
+    assert [i.comment_id for i in items] == [1]
+    warned = caplog.text
+    for fragment in (
+        "'2' left out: field 'id'",
+        "3 left out: field 'path'",
+        "4 left out: field 'line'",
+        "5 left out: field 'reactions'",
+    ):
+        assert fragment in warned, fragment
+
+
 def test_new_feedback_starts_an_iteration_once(reacted, tmp_path, monkeypatch):
     state, url, by_line = reacted
     monkeypatch.setenv("REVIEW_SLM_MIN_NEW_COMMENTS", "3")
@@ -143,3 +169,15 @@ def test_new_feedback_starts_an_iteration_once(reacted, tmp_path, monkeypatch):
         assert isinstance(first, dg.SensorResult) and first.run_requests[0].tags["review_slm/new_feedback"] == "3"
         again = new_reviews_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
         assert isinstance(again, dg.SkipReason) and "0 feedback" in again.skip_message
+
+
+def test_an_unreadable_feedback_export_is_an_error_naming_the_file(tmp_path):
+    from review_slm.resources.feedback_source import FileFeedbackSource
+
+    broken = tmp_path / "feedback.json"
+    broken.write_text('{"o/r": {"comments": [')
+    with pytest.raises(ValueError, match=f"feedback export {broken} .* cannot be read"):
+        FileFeedbackSource(repos=["o/r"], path=str(broken)).items("o/r")
+    broken.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected an object keyed by repository"):
+        FileFeedbackSource(repos=["o/r"], path=str(broken)).items("o/r")
