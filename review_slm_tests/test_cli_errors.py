@@ -57,7 +57,9 @@ def test_long_hunks_are_reviewed_in_windows_and_long_inputs_report_progress(tmp_
     assert result["hunks_reviewed"] == 21 and result["not_reviewed"] == [] and "truncated_hunks" not in result
     assert "pkg/f0.go: a long hunk is reviewed in 7 windows" in err
     assert "reviewing hunks 1-16 of 21" in err and "reviewing hunks 17-21 of 21" in err
-    prompts = [m[1]["content"] for m in (r["body"]["messages"] for r in state.requests) if "pkg/f1.go" in m[1]["content"]]
+    prompts = [
+        m[1]["content"] for m in (r["body"]["messages"] for r in state.requests) if "pkg/f1.go" in m[1]["content"]
+    ]
     # Every line reaches the model once, numbered with its own new-file line (x{i} is line i + 2).
     shown = sorted((int(n), int(i)) for p in prompts for n, i in re.findall(r"^\s*(\d+) \+\tx(\d+) :=", p, re.M))
     assert shown == [(i + 2, i) for i in range(300)]
