@@ -188,6 +188,29 @@ def test_a_422_on_one_comment_moves_it_into_the_body(github):
     assert not [r for r in state.pulls["acme/x#7"].reviews if r["state"] == "PENDING"]  # probes cleaned up
 
 
+def test_a_finding_outside_its_hunk_is_in_outside_diff_not_in_findings(github):
+    _state, url = github
+    result = review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions())
+    assert ("cmd/new.py", 400) not in [(f["path"], f["line"]) for f in result["findings"]]
+    [outside] = result["outside_diff"]
+    assert (outside["path"], outside["line"]) == ("cmd/new.py", 400) and "lines 1-4" in outside["reason"]
+
+
+def test_max_hunks_reviews_the_first_hunks_and_leaves_the_rest_for_the_next_run(github):
+    state, url = github
+    first = review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions(post=True, max_hunks=2))
+    assert first["hunks_reviewed"] == 2 and first["not_reviewed"] == [
+        {"path": "cmd/new.py", "lines": "1-4", "reason": "over --max-hunks=2"}
+    ]
+    [review] = state.live_reviews("acme/x#7")
+    assert "`cmd/new.py` lines 1-4 not reviewed: over --max-hunks=2" in review["body"]
+    # The hunk left out is not marked as covered: the next head reviews it (and only it).
+    state.pulls["acme/x#7"] = PullState("h2", pull_files(), state.pulls["acme/x#7"].reviews)
+    model = LineModel()
+    second = review_pull_request(client(url), "acme/x", 7, model, PrOptions(post=True))
+    assert model.prompts == 1 and second["hunks_unchanged"] == 2 and second["not_reviewed"] == []
+
+
 def test_min_severity_drops_lower_findings(github):
     _state, url = github
     result = review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions(min_severity="high"))

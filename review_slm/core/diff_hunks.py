@@ -189,7 +189,10 @@ def parse_diff(text: str) -> ParsedDiff:
         # StringIO splits at "\n" only (see the module's docstring); "\r\n" stays on the line and is removed below.
         patch = PatchSet(io.StringIO(text))
     except UnidiffParseError as err:
-        raise DiffError(f"not a valid unified diff: {err}") from None
+        raise DiffError(
+            f"not a valid unified diff: {err} (a hunk's lines must add up to the counts in its @@ header, as "
+            "`git diff` writes them; was the diff edited by hand?)"
+        ) from None
     parsed = ParsedDiff()
     for patched in patch:
         path = _file_path(patched)
