@@ -22,6 +22,7 @@ from pathlib import Path
 from review_slm import settings
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+NAMED_ON_STDERR = 20  # unreviewed hunks named on stderr; the review lists every one
 
 
 def _instance():
@@ -86,9 +87,10 @@ def review_parsed(
     from review_slm.core.hunk_review import review_result, review_units
 
     plan = reviewable_units(parsed, max_hunk_lines, tokens)
-    for unit in plan.hunks:
-        if progress and unit.window.startswith("1/"):
-            progress(f"{unit.path}: a long hunk is reviewed in {unit.window.split('/')[1]} windows")
+    windowed = [f"{u.path} ({u.window.split('/')[1]})" for u in plan.hunks if u.window.startswith("1/")]
+    if progress and windowed:
+        more = f" and {len(windowed) - 5} more" if len(windowed) > 5 else ""
+        progress(f"{len(windowed)} long hunk(s) reviewed in windows: {', '.join(windowed[:5])}{more}")
     placed, not_reviewed, reviewed = review_units(plan.hunks, answer, min_severity, max_hunks, progress, batch)
     return review_result(placed, reviewed, plan.skipped, not_reviewed)
 
@@ -196,6 +198,11 @@ class LocalModel:
         return TokenBudget(line_costs, budget_for)
 
 
+def local_answerer(model_dir: Path, max_new_tokens: int | None = None) -> LocalModel:
+    """A model folder as an answerer (the name bench/review_latency.py imports)."""
+    return LocalModel(model_dir, max_new_tokens)
+
+
 def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | None = None):
     from review_slm.clients.openai_endpoint import chat_answers, served_models
     from review_slm.core.recipe import load_recipe
@@ -257,8 +264,9 @@ def _review_pr(args: argparse.Namespace, pr: tuple[str, int, str], answerer, tok
 
 
 def _check_input(args: argparse.Namespace):
-    """Everything about the command line, the input and the model that can be wrong, checked before the model stack
-    (torch, transformers) is imported: (the PR or the parsed diff, the model folder or None for an endpoint)."""
+    """Everything about the command line, the model and the input that can be wrong, checked in that order before
+    the model stack (torch, transformers) is imported: (the PR or the parsed diff, the model folder or None for an
+    endpoint)."""
     from review_slm.review_input import NO_MODEL, InputError, parse_input, read_diff
 
     if bool(args.diff) == bool(args.pr):
@@ -268,17 +276,18 @@ def _check_input(args: argparse.Namespace):
     for name in ("max_hunks", "max_hunk_lines", "max_bytes", "max_files"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.pr:
-        source = _check_pr(args)
-    else:
-        source = parse_input(read_diff(args.diff, args.max_bytes), "standard input" if args.diff == "-" else args.diff)
-        reviewable_units(source, args.max_hunk_lines)  # no reviewable hunk: said now, not after loading a model
+    pr = _check_pr(args) if args.pr else None
     model_dir = None if args.endpoint else model_folder(args)
     if not args.endpoint and model_dir is None:
         where = args.model or settings.home() / "serving" / "champion"
         raise InputError(
             NO_MODEL, f"no model at {where}: run an iteration first (`make run`), pass --model, or --endpoint URL"
         )
+    if pr:
+        return pr, model_dir
+    # The input last: a large diff takes a moment to parse (7 MB: about 2 s), every other check is instant.
+    source = parse_input(read_diff(args.diff, args.max_bytes), "standard input" if args.diff == "-" else args.diff)
+    reviewable_units(source, args.max_hunk_lines)  # no reviewable hunk: said now, not after loading a model
     return source, model_dir
 
 
@@ -294,7 +303,9 @@ def _verdict(review: dict, args: argparse.Namespace, progress) -> int:
             progress(f"{len(severe)} finding(s) at or above --fail-on {args.fail_on}: {where}")
             return FINDINGS_AT_FAIL_ON
     incomplete = review["invalid_answers"] + review["not_reviewed"]
-    for unit in incomplete:
+    if len(incomplete) > NAMED_ON_STDERR:
+        progress(f"{len(incomplete) - NAMED_ON_STDERR} more hunk(s) not reviewed than named below: see the review")
+    for unit in incomplete[:NAMED_ON_STDERR]:
         why = unit.get("reason") or f"the answer was not a valid review: {unit['error']}"
         window = f" (window {unit['window']})" if unit.get("window") else ""
         progress(f"not reviewed: {unit['path']} lines {unit['lines']}{window}: {why}")

@@ -38,7 +38,7 @@ def review_pull_request(
     plan = plan_hunks(snap.files, options.max_hunk_lines, options.tokens)
     for skipped in plan.skipped:
         progress(f"{skipped['path']}: skipped ({skipped['reason']})")
-    if not plan.hunks:
+    if not plan.hunks and not plan.unreadable:
         raise InputError(
             NO_HUNKS,
             f"{repo}#{number}: no hunk to review "
@@ -51,6 +51,7 @@ def review_pull_request(
     placed, not_reviewed, reviewed = review_units(
         decision.to_review, answer, options.min_severity, options.max_hunks, progress
     )
+    not_reviewed = plan.unreadable + not_reviewed
     notes = [f"`{s['path']}` not reviewed: {s['reason']}" for s in plan.skipped]
     notes += [f"`{n['path']}` lines {n['lines']} not reviewed: {n['reason']}" for n in not_reviewed]
     if unchanged:

@@ -55,7 +55,7 @@ def test_long_hunks_are_reviewed_in_windows_and_long_inputs_report_progress(tmp_
     result = json.loads(out)
     # 301 lines in windows of at most 50: 7 windows per hunk, nothing cut.
     assert result["hunks_reviewed"] == 21 and result["not_reviewed"] == [] and "truncated_hunks" not in result
-    assert "pkg/f0.go: a long hunk is reviewed in 7 windows" in err
+    assert "3 long hunk(s) reviewed in windows: pkg/f0.go (7), pkg/f1.go (7), pkg/f2.go (7)" in err
     assert "reviewing hunks 1-16 of 21" in err and "reviewing hunks 17-21 of 21" in err
     prompts = [
         m[1]["content"] for m in (r["body"]["messages"] for r in state.requests) if "pkg/f1.go" in m[1]["content"]

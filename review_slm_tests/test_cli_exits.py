@@ -39,13 +39,14 @@ def test_the_readme_and_help_show_the_same_exit_codes(capsys):
     assert table_rows((ROOT / "README.md").read_text()) == help_rows
 
 
+ENDPOINT = ["--endpoint", "http://127.0.0.1:9"]  # never contacted: the input is wrong first
 FAST_ERRORS = [
     # (argv after `review`, environment, input file content or None, exit code, message)
-    (["{file}"], {}, "", 6, "no unified-diff hunk"),
-    (["{file}"], {}, "Dear reviewer,\nplease look at this.\n", 6, "no unified-diff hunk"),
-    (["{file}"], {}, "--- a/x.py\n+++ b/x.py\n@@ -1,3 +1,3 @@\n a\n-b\n+c\n", 10, "Hunk is shorter than expected"),
-    (["{file}"], {}, "--- a/x.md\n+++ b/x.md\n@@ -1 +1 @@\n-a\n+b\n", 6, "x.md (not Go, Python"),
-    (["{missing}"], {}, None, 4, "no such file"),
+    (["{file}", *ENDPOINT], {}, "", 6, "no unified-diff hunk"),
+    (["{file}", *ENDPOINT], {}, "Dear reviewer,\nplease look at this.\n", 6, "no unified-diff hunk"),
+    (["{file}", *ENDPOINT], {}, "--- a/x.py\n+++ b/x.py\n@@ -1,3 +1,3 @@\n a\n-b\n+c\n", 10, "shorter than expected"),
+    (["{file}", *ENDPOINT], {}, "--- a/x.md\n+++ b/x.md\n@@ -1 +1 @@\n-a\n+b\n", 6, "x.md (not Go, Python"),
+    (["{missing}", *ENDPOINT], {}, None, 4, "no such file"),
     ([], {}, None, 2, "pass a diff file"),
     (["{file}", "--post"], {}, DIFF, 2, "--post needs --pr"),
     (["--pr", "acme-x-7"], {"GITHUB_TOKEN": "t"}, None, 2, "is not OWNER/REPO#NUMBER"),

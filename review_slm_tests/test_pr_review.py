@@ -271,3 +271,26 @@ def test_cli_says_what_is_wrong_with_a_huge_pull_request(github, monkeypatch, ca
     with vllm_standin() as (endpoint, _vllm):
         assert cli.main(["review", "--pr", "acme/x#7", "--max-files", "2", "--endpoint", endpoint]) == 7
     assert "more than --max-files=2" in capsys.readouterr().err
+
+
+def test_a_reviewable_file_whose_diff_cannot_be_read_makes_the_review_incomplete():
+    from review_slm.core.pr_review import PrFile, plan_hunks
+
+    plan = plan_hunks(
+        [
+            PrFile("pkg/huge.go", "modified", None, changes=90_000),  # GitHub shows no patch for a huge diff
+            PrFile("pkg/broken.py", "modified", "@@ -1,3 +1,3 @@\n x\n-y\n+z\n"),  # one line short of its header
+            PrFile("docs/huge.md", "modified", None, changes=90_000),  # not reviewed anyway
+            PrFile("cmd/moved.py", "renamed", "", previous_path="cmd/old.py"),
+        ],
+        200,
+    )
+    assert plan.hunks == []
+    assert [(u["path"], u["reason"][:33]) for u in plan.unreadable] == [
+        ("pkg/huge.go", "diff too large for GitHub to show"),
+        ("pkg/broken.py", "not a valid unified diff: Hunk is"),
+    ]
+    assert plan.skipped == [
+        {"path": "docs/huge.md", "reason": "diff too large for GitHub to show"},
+        {"path": "cmd/moved.py", "reason": "renamed, content unchanged"},
+    ]

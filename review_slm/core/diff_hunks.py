@@ -82,14 +82,6 @@ def shift_hunk(hunk: str, offset: int) -> str:
     return "\n".join(HUNK_HEADER.sub(move, raw, count=1) for raw in hunk_lines(hunk))
 
 
-def truncate_hunk(text: str, max_lines: int) -> tuple[str, int]:
-    """A hunk cut to its header and first `max_lines` lines, and how many lines were cut."""
-    lines = text.split("\n")
-    if len(lines) <= max_lines + 1:
-        return text, 0
-    return "\n".join(lines[: max_lines + 1]), len(lines) - max_lines - 1
-
-
 def last_new_line(hunk: str) -> int | None:
     lines = new_file_lines(hunk)
     return lines[-1][0] if lines else None

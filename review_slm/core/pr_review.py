@@ -77,7 +77,9 @@ class PrHunk:
 @dataclass
 class HunkPlan:
     hunks: list[PrHunk] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}
+    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}: nothing to review there, by design
+    # {"path", "lines", "reason"}: a file in a reviewed language whose diff could not be read (an incomplete review)
+    unreadable: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -135,18 +137,27 @@ def plan_hunks(files: list[PrFile], max_hunk_lines: int, tokens: TokenBudget | N
         if f.status == "removed":
             plan.skipped.append({"path": f.path, "reason": "deleted"})
             continue
-        if f.patch is None:
-            # GitHub omits `patch` for binary files (no line changes) and for diffs too large to show.
-            reason = "binary file" if f.changes == 0 else "diff too large for GitHub to show"
-            plan.skipped.append({"path": f.path, "reason": reason})
+        if f.patch is None and f.changes == 0:
+            plan.skipped.append({"path": f.path, "reason": "binary file"})  # GitHub omits `patch` for binary files
             continue
-        if "\x00" in f.patch:
+        if f.patch is not None and "\x00" in f.patch:
             plan.skipped.append({"path": f.path, "reason": "binary file"})
             continue
         try:
-            hunks += parse_patch(f.path, f.patch)
+            if f.patch is None:  # ... and for diffs too large to show
+                raise DiffError("diff too large for GitHub to show")
+            file_hunks = parse_patch(f.path, f.patch)
         except DiffError as err:
-            plan.skipped.append({"path": f.path, "reason": str(err)})
+            left_out = {"path": f.path, "reason": str(err)}
+            if detect_language(f.path, "") is None:
+                plan.skipped.append(left_out)
+            else:
+                plan.unreadable.append({"path": f.path, "lines": "all", "reason": str(err)})
+            continue
+        if not file_hunks:
+            reason = "renamed, content unchanged" if f.status == "renamed" else "no content change"
+            plan.skipped.append({"path": f.path, "reason": reason})
+        hunks += file_hunks
     return plan_units(hunks, max_hunk_lines, tokens, plan)
 
 
