@@ -19,8 +19,9 @@ HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
 def hunk_lines(hunk: str) -> list[str]:
-    """The raw lines of a hunk (header included), split at "\n" only; one trailing newline ends the last line."""
-    return hunk.removesuffix("\n").split("\n")
+    """The raw lines of a hunk (header included), split at "\n" only, a CRLF line end read as one line end (as
+    `splitlines` did, so mined CRLF hunks keep their prompts); one trailing newline ends the last line."""
+    return [line.removesuffix("\r") for line in hunk.removesuffix("\n").split("\n")] if hunk else []
 
 
 def new_file_lines(hunk: str) -> list[tuple[int, str]]:

@@ -22,7 +22,7 @@ import pytest
 from unidiff import PatchSet
 
 from review_slm import cli
-from review_slm.core.diff_hunks import new_file_lines, parse_diff, unquote_git_path
+from review_slm.core.diff_hunks import hunk_windows, new_file_lines, parse_diff, unquote_git_path
 from review_slm.pr_command import PrOptions, review_pull_request
 from review_slm.resources.github_pulls import GitHubPullRequests
 from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
@@ -156,3 +156,24 @@ def test_every_new_side_line_reaches_the_model_once_with_pr(diff, tmp_path):
         review = review_pull_request(client, "acme/x", 1, model, PrOptions(max_hunk_lines=3))
     assert review["not_reviewed"] == [] and review["invalid_answers"] == []
     assert model.lines() == expected_for_review(diff, tmp_path)
+
+
+def test_a_form_feed_or_line_separator_inside_a_line_does_not_shift_line_numbers():
+    hunk = "@@ -1,2 +1,3 @@\n a\r\n+b\x0c = 1\u2028 # c\r\n c"
+    assert new_file_lines(hunk) == [(1, "a"), (2, "b\x0c = 1\u2028 # c"), (3, "c")]
+
+
+def test_windows_are_valid_hunks_and_keep_the_no_newline_marker_with_its_line():
+    marker = "\\ No newline at end of file"
+    hunk = f"@@ -1,2 +1,2 @@ func f() {{\n a\n-b\n{marker}\n+c\n{marker}"
+    assert hunk_windows(hunk, 2) == [
+        f"@@ -1,2 +1,1 @@ func f() {{\n a\n-b\n{marker}",
+        f"@@ -2,0 +2,1 @@ func f() {{\n+c\n{marker}",
+    ]
+    assert hunk_windows(hunk, 10) == [hunk]
+
+
+def test_windows_fit_a_token_budget_and_a_line_over_it_is_a_window_of_its_own():
+    hunk = "@@ -1,1 +1,4 @@\n a\n+bb\n+" + "x" * 50 + "\n+c"
+    windows = hunk_windows(hunk, 100, lambda lines: [len(line) for line in lines], 6)
+    assert [new_file_lines(w) for w in windows] == [[(1, "a"), (2, "bb")], [(3, "x" * 50)], [(4, "c")]]
