@@ -34,8 +34,8 @@ EXIT_CODES: dict[int, str] = {
     GITHUB_FAILED: "GitHub refused or failed (403, 422, rate limit, not found); nothing was posted",
     NO_MODEL: "no model to review with (no champion, --model is not a model folder, no --endpoint)",
     MALFORMED_DIFF: "the input is not a valid unified diff (a hunk shorter or longer than its @@ header says)",
-    INCOMPLETE: "incomplete review: an answer was not a valid review, or hunks over --max-hunks were not reviewed "
-    "(the review is printed and names them; --allow-incomplete exits 0 instead)",
+    INCOMPLETE: "incomplete review: an answer was not a valid review, hunks over --max-hunks, or (--pr) a file whose "
+    "diff GitHub does not show (the review is printed and names them; --allow-incomplete exits 0 instead)",
     FINDINGS_AT_FAIL_ON: "a finding at or above --fail-on (reported at a line or in outside_diff); checked before 11",
 }
 
