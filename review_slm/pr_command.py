@@ -58,8 +58,8 @@ def review_pull_request(
         notes.append(
             f"{unchanged} hunk(s) unchanged since an earlier review of this pull request were not reviewed again"
         )
-    # A hunk left unreviewed is not covered: the next run reviews it.
-    uncovered = {h.key for h in decision.to_review[options.max_hunks :]}
+    # A hunk left unreviewed (over --max-hunks, or its answer was no review) is not covered: the next run reviews it.
+    uncovered = {h.key for h in decision.to_review[options.max_hunks :]} | placed.unanswered_keys
     covered = [k for k in decision.covered_keys if k not in uncovered]
     planned = plan_review(placed, snap.head_sha, covered, notes)
     result = {

@@ -294,3 +294,21 @@ def test_a_reviewable_file_whose_diff_cannot_be_read_makes_the_review_incomplete
         {"path": "docs/huge.md", "reason": "diff too large for GitHub to show"},
         {"path": "cmd/moved.py", "reason": "renamed, content unchanged"},
     ]
+
+
+def test_a_hunk_whose_answer_was_no_review_is_reviewed_again_on_the_next_head(github):
+    state, url = github
+
+    def prose_for_new_py(prompts: list[dict]) -> list[dict]:
+        answers = LineModel()(prompts)
+        for prompt, answer in zip(prompts, answers):
+            if "cmd/new.py" in prompt["messages"][1]["content"]:
+                answer["answer"] = "Looks fine to me."
+        return answers
+
+    first = review_pull_request(client(url), "acme/x", 7, prose_for_new_py, PrOptions(post=True))
+    assert [(i["path"], i["lines"]) for i in first["invalid_answers"]] == [("cmd/new.py", "1-4")]
+    state.pulls["acme/x#7"] = PullState("h2", pull_files(), state.pulls["acme/x#7"].reviews)
+    model = LineModel()
+    second = review_pull_request(client(url), "acme/x", 7, model, PrOptions(post=True))
+    assert model.prompts == 1 and second["invalid_answers"] == [] and second["hunks_unchanged"] == 2

@@ -231,6 +231,7 @@ class Placement:
     outside_diff: list[dict] = field(default_factory=list)  # at any other line: reported without a position
     invalid: list[dict] = field(default_factory=list)  # units whose answer was not a review: {path, lines, error...}
     summaries: list[str] = field(default_factory=list)
+    unanswered_keys: set[str] = field(default_factory=set)  # keys of the units in `invalid`: not covered by a review
 
     @property
     def summary(self) -> str:
@@ -248,6 +249,7 @@ def place_findings(reviewed: list[tuple[PrHunk, Review | None, str, str]], min_s
     for hunk, review, error, raw in reviewed:
         if review is None:
             placed.invalid.append({**hunk.describe(), "error": error, "answer": raw[:200]})
+            placed.unanswered_keys.add(hunk.key)
             continue
         if review.summary and review.findings:
             placed.summaries.append(review.summary)
