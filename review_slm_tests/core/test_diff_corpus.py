@@ -9,7 +9,8 @@ Corpus (review_slm_tests/data/diffs/): `git_tricky.diff` is real `git diff -M` o
 octal-quoted non-ASCII path, a backslash-quoted path, SQL `--` lines, `++` lines, CRLF lines, no newline at end of
 file, a form feed and U+2028 inside lines, a rename with changes, a pure rename, a mode change, a binary file, deleted
 and new files, `@@ -0,0 +1 @@`); the others are hand-written: quoted paths in `---`/`+++` headers, headers without
-counts, `diff -u` timestamps, a diff with CRLF on every line, SQL inside Go.
+counts, `diff -u` timestamps, a diff with CRLF on every line, SQL inside Go; `git_format_patch.diff` is the same change
+as `git format-patch` writes it (mail headers, diffstat, signature).
 """
 
 from __future__ import annotations
