@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from review_slm.core.hunk_review import Answerer, answer_hunks
-from review_slm.core.pr_review import decide, plan_hunks, plan_review
+from review_slm.core.hunk_review import Answerer, review_result, review_units
+from review_slm.core.pr_review import TokenBudget, decide, plan_hunks, plan_review
 from review_slm.resources.github_pulls import GitHubPullRequests
-from review_slm.review_input import NO_HUNKS, TOO_LARGE, InputError
+from review_slm.review_input import NO_HUNKS, InputError
 
 
 @dataclass
@@ -22,6 +22,7 @@ class PrOptions:
     max_hunk_lines: int = 200
     max_files: int = 300
     max_hunks: int = 400
+    tokens: TokenBudget | None = None  # the model's token budget per prompt, when it can be counted
 
 
 def review_pull_request(
@@ -34,56 +35,39 @@ def review_pull_request(
 ) -> dict:
     """The review as `review-slm review` prints it, plus `pull_request` and, with `post`, `posted`."""
     snap = client.snapshot(repo, number, options.max_files)
-    plan = plan_hunks(snap.files, options.max_hunk_lines)
+    plan = plan_hunks(snap.files, options.max_hunk_lines, options.tokens)
     for skipped in plan.skipped:
         progress(f"{skipped['path']}: skipped ({skipped['reason']})")
-    if not plan.hunks:
+    if not plan.hunks and not plan.unreadable:
         raise InputError(
             NO_HUNKS,
-            f"{repo}#{number}: no Go, Python or Kubernetes YAML hunk to review "
+            f"{repo}#{number}: no hunk to review "
             f"({len(plan.skipped)} file(s) skipped: {', '.join(s['path'] for s in plan.skipped) or 'none'})",
         )
     decision = decide(plan.hunks, snap.prior, snap.head_sha)
-    if len(decision.to_review) > options.max_hunks:
-        raise InputError(
-            TOO_LARGE,
-            f"{repo}#{number}: {len(decision.to_review)} hunks to review, more than --max-hunks="
-            f"{options.max_hunks}; nothing was reviewed or posted",
-        )
     unchanged = len(plan.hunks) - len(decision.to_review)
     if unchanged:
         progress(f"{unchanged} hunk(s) unchanged since an earlier review: not reviewed again")
-    answers = answer_hunks(decision.to_review, answer, progress) if decision.to_review else []
-    reviewed = [(hunk, *answered) for hunk, answered in zip(decision.to_review, answers)]  # (hunk, review, error, raw)
+    placed, not_reviewed, reviewed = review_units(
+        decision.to_review, answer, options.min_severity, options.max_hunks, progress
+    )
+    not_reviewed = plan.unreadable + not_reviewed
     notes = [f"`{s['path']}` not reviewed: {s['reason']}" for s in plan.skipped]
-    notes += [
-        f"`{h.path}`: a hunk was cut to its first {options.max_hunk_lines} lines"
-        for h in decision.to_review
-        if h.truncated_lines
-    ]
+    notes += [f"`{n['path']}` lines {n['lines']} not reviewed: {n['reason']}" for n in not_reviewed]
     if unchanged:
         notes.append(
             f"{unchanged} hunk(s) unchanged since an earlier review of this pull request were not reviewed again"
         )
-    planned = plan_review(
-        [(h, review, error) for h, review, error, _raw in reviewed],
-        options.min_severity,
-        snap.head_sha,
-        decision.covered_keys,
-        notes,
-    )
+    # A hunk left unreviewed (over --max-hunks, or its answer was no review) is not covered: the next run reviews it.
+    uncovered = {h.key for h in decision.to_review[options.max_hunks :]} | placed.unanswered_keys
+    covered = [k for k in decision.covered_keys if k not in uncovered]
+    planned = plan_review(placed, snap.head_sha, covered, notes)
     result = {
         "pull_request": f"{repo}#{number}",
         "head_sha": snap.head_sha,
-        "findings": planned.findings,
+        **review_result(placed, reviewed, plan.skipped, not_reviewed),
         "summary": planned.body.rsplit("\n\n", 1)[0],
-        "hunks_reviewed": len(decision.to_review),
         "hunks_unchanged": unchanged,
-        "files_skipped": plan.skipped,
-        "outside_diff": len(planned.outside_diff),
-        "invalid_answers": [
-            {"path": h.path, "error": e, "answer": raw[:200]} for h, r, e, raw in reviewed if r is None
-        ],
         "fingerprint": planned.fingerprint,
     }
     if not options.post:

@@ -1,26 +1,49 @@
-"""What `review-slm review` accepts as input, and the errors (with their exit codes) for what it does not.
-
-| exit | meaning                                                                   |
-|------|---------------------------------------------------------------------------|
-| 0    | reviewed                                                                  |
-| 2    | no model to review with (no champion, no --model / --endpoint)            |
-| 3    | the endpoint did not answer                                               |
-| 4    | the input is missing or unreadable (no such file, a folder, permissions)   |
-| 5    | the input is binary or not UTF-8 text                                      |
-| 6    | the input has no reviewable hunk (not a unified diff, or only other languages) |
-| 7    | the input is larger than --max-bytes (a pull request: --max-files / --max-hunks) |
-| 8    | GitHub refused or failed (403, 422, rate limit, not found); nothing was posted |
-"""
+"""What `review-slm review` accepts as input, and its exit codes: one code per outcome, the table below is the
+one `--help` prints and the README copies (a test keeps them equal)."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from review_slm.core.diff_hunks import truncate_hunk as truncate  # noqa: F401  (the CLI's name for it)
+(
+    REVIEWED,
+    INTERNAL_ERROR,
+    USAGE,
+    ENDPOINT_FAILED,
+    UNREADABLE,
+    BINARY,
+    NO_HUNKS,
+    TOO_LARGE,
+    GITHUB_FAILED,
+    NO_MODEL,
+    MALFORMED_DIFF,
+    INCOMPLETE,
+    FINDINGS_AT_FAIL_ON,
+) = range(13)
 
-NO_MODEL, ENDPOINT_FAILED, UNREADABLE, BINARY, NO_HUNKS, TOO_LARGE, GITHUB_FAILED = 2, 3, 4, 5, 6, 7, 8
+EXIT_CODES: dict[int, str] = {
+    REVIEWED: "reviewed: every hunk answered, no finding at or above --fail-on",
+    INTERNAL_ERROR: "an unexpected error (a bug: the traceback is printed)",
+    USAGE: "usage error: bad or conflicting options, a malformed --pr, --pr without GITHUB_TOKEN",
+    ENDPOINT_FAILED: "the endpoint did not answer",
+    UNREADABLE: "the input is missing or unreadable (no such file, a folder, permissions)",
+    BINARY: "the input is binary or not UTF-8 text",
+    NO_HUNKS: "nothing to review: no unified diff, or only files that are not reviewed (language, binary, deleted)",
+    TOO_LARGE: "the input is larger than --max-bytes (a pull request: more files than --max-files)",
+    GITHUB_FAILED: "GitHub refused or failed (403, 422, rate limit, not found); nothing was posted",
+    NO_MODEL: "no model to review with (no champion, --model is not a model folder, no --endpoint)",
+    MALFORMED_DIFF: "the input is not a valid unified diff (a hunk shorter or longer than its @@ header says)",
+    INCOMPLETE: "incomplete review: an answer was not a valid review, hunks over --max-hunks, or (--pr) a file whose "
+    "diff GitHub does not show (the review is printed and names them; --allow-incomplete exits 0 instead)",
+    FINDINGS_AT_FAIL_ON: "a finding at or above --fail-on (reported at a line or in outside_diff); checked before 11",
+}
+
+
+def exit_code_table() -> str:
+    """The exit codes as a Markdown table (for `--help` and the README)."""
+    rows = [f"| {code:<4} | {meaning} |" for code, meaning in EXIT_CODES.items()]
+    return "\n".join(["| exit | meaning |", "|------|---------|", *rows])
 
 
 class InputError(Exception):
@@ -58,9 +81,16 @@ def read_diff(source: str, max_bytes: int) -> str:
         ) from None
 
 
-@dataclass
-class Hunk:
-    path: str
-    language: str
-    text: str
-    truncated_lines: int = 0
+def parse_input(text: str, name: str = "the input"):
+    """The diff's files and hunks (`core.diff_hunks.ParsedDiff`), or an InputError: not a diff, or a broken one."""
+    from review_slm.core.diff_hunks import DiffError, parse_diff
+
+    try:
+        parsed = parse_diff(text.removeprefix("\ufeff"))  # a byte-order mark some Windows editors write
+    except DiffError as err:
+        raise InputError(MALFORMED_DIFF, f"{name}: {err}") from None
+    if not parsed.hunks and not parsed.skipped:
+        raise InputError(
+            NO_HUNKS, f"{name}: no unified-diff hunk (@@ ... @@): pass the output of `git diff` or a .patch file"
+        )
+    return parsed

@@ -7,7 +7,7 @@ from review_slm.training.tiny_model import ensure_tiny_model
 DIFF = """diff --git a/pkg/pool.go b/pkg/pool.go
 --- a/pkg/pool.go
 +++ b/pkg/pool.go
-@@ -40,2 +40,4 @@ func (p *Pool) Start() {
+@@ -40,1 +40,3 @@ func (p *Pool) Start() {
  	for i := 0; i < p.size; i++ {
 +		go func() { resp, _ := http.Get(u); p.m[i] = resp.StatusCode }()
 +	}
@@ -32,18 +32,24 @@ def test_review_prints_a_json_review(tmp_path, home, model_cache, capsys):
     model_dir = ensure_tiny_model(load_recipe("tiny").tiny_model, model_cache)
     diff = tmp_path / "change.diff"
     diff.write_text(DIFF)
-    assert cli.main(["review", str(diff), "--model", str(model_dir), "--max-new-tokens", "8"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["hunks_reviewed"] == 1 and out["files_skipped"] == ["README.md"]
-    assert isinstance(out["findings"], list) and "summary" in out
-    # The random tiny model cannot write JSON in 8 tokens: the answer is reported with the reason.
+    # The random tiny model cannot write JSON in 8 tokens: the review is incomplete (exit 11), and says where.
+    assert cli.main(["review", str(diff), "--model", str(model_dir), "--max-new-tokens", "8"]) == 11
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["hunks_reviewed"] == 1
+    assert out["files_skipped"] == [{"path": "README.md", "reason": "not Go, Python or Kubernetes YAML"}]
+    assert out["findings"] == [] and "summary" in out
     assert out["invalid_answers"][0]["path"] == "pkg/pool.go" and out["invalid_answers"][0]["error"]
+    assert out["invalid_answers"][0]["lines"] == "40-42"
+    assert "not reviewed: pkg/pool.go lines 40-42: the answer was not a valid review" in captured.err
+    # The model stack's noise stays off stderr without --verbose.
+    assert "kernels" not in captured.err and "Loading weights" not in captured.err
 
 
 def test_review_without_a_champion_says_what_to_do(tmp_path, home, capsys):
     diff = tmp_path / "c.diff"
     diff.write_text(DIFF)
-    assert cli.main(["review", str(diff)]) == 2
+    assert cli.main(["review", str(diff)]) == 9
     assert "run an iteration first" in capsys.readouterr().err
 
 

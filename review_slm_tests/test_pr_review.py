@@ -188,6 +188,29 @@ def test_a_422_on_one_comment_moves_it_into_the_body(github):
     assert not [r for r in state.pulls["acme/x#7"].reviews if r["state"] == "PENDING"]  # probes cleaned up
 
 
+def test_a_finding_outside_its_hunk_is_in_outside_diff_not_in_findings(github):
+    _state, url = github
+    result = review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions())
+    assert ("cmd/new.py", 400) not in [(f["path"], f["line"]) for f in result["findings"]]
+    [outside] = result["outside_diff"]
+    assert (outside["path"], outside["line"]) == ("cmd/new.py", 400) and "lines 1-4" in outside["reason"]
+
+
+def test_max_hunks_reviews_the_first_hunks_and_leaves_the_rest_for_the_next_run(github):
+    state, url = github
+    first = review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions(post=True, max_hunks=2))
+    assert first["hunks_reviewed"] == 2 and first["not_reviewed"] == [
+        {"path": "cmd/new.py", "lines": "1-4", "reason": "over --max-hunks=2"}
+    ]
+    [review] = state.live_reviews("acme/x#7")
+    assert "`cmd/new.py` lines 1-4 not reviewed: over --max-hunks=2" in review["body"]
+    # The hunk left out is not marked as covered: the next head reviews it (and only it).
+    state.pulls["acme/x#7"] = PullState("h2", pull_files(), state.pulls["acme/x#7"].reviews)
+    model = LineModel()
+    second = review_pull_request(client(url), "acme/x", 7, model, PrOptions(post=True))
+    assert model.prompts == 1 and second["hunks_unchanged"] == 2 and second["not_reviewed"] == []
+
+
 def test_min_severity_drops_lower_findings(github):
     _state, url = github
     result = review_pull_request(client(url), "acme/x", 7, LineModel(), PrOptions(min_severity="high"))
@@ -248,3 +271,44 @@ def test_cli_says_what_is_wrong_with_a_huge_pull_request(github, monkeypatch, ca
     with vllm_standin() as (endpoint, _vllm):
         assert cli.main(["review", "--pr", "acme/x#7", "--max-files", "2", "--endpoint", endpoint]) == 7
     assert "more than --max-files=2" in capsys.readouterr().err
+
+
+def test_a_reviewable_file_whose_diff_cannot_be_read_makes_the_review_incomplete():
+    from review_slm.core.pr_review import PrFile, plan_hunks
+
+    plan = plan_hunks(
+        [
+            PrFile("pkg/huge.go", "modified", None, changes=90_000),  # GitHub shows no patch for a huge diff
+            PrFile("pkg/broken.py", "modified", "@@ -1,3 +1,3 @@\n x\n-y\n+z\n"),  # one line short of its header
+            PrFile("docs/huge.md", "modified", None, changes=90_000),  # not reviewed anyway
+            PrFile("cmd/moved.py", "renamed", "", previous_path="cmd/old.py"),
+        ],
+        200,
+    )
+    assert plan.hunks == []
+    assert [(u["path"], u["reason"][:33]) for u in plan.unreadable] == [
+        ("pkg/huge.go", "diff too large for GitHub to show"),
+        ("pkg/broken.py", "not a valid unified diff: Hunk is"),
+    ]
+    assert plan.skipped == [
+        {"path": "docs/huge.md", "reason": "diff too large for GitHub to show"},
+        {"path": "cmd/moved.py", "reason": "renamed, content unchanged"},
+    ]
+
+
+def test_a_hunk_whose_answer_was_no_review_is_reviewed_again_on_the_next_head(github):
+    state, url = github
+
+    def prose_for_new_py(prompts: list[dict]) -> list[dict]:
+        answers = LineModel()(prompts)
+        for prompt, answer in zip(prompts, answers):
+            if "cmd/new.py" in prompt["messages"][1]["content"]:
+                answer["answer"] = "Looks fine to me."
+        return answers
+
+    first = review_pull_request(client(url), "acme/x", 7, prose_for_new_py, PrOptions(post=True))
+    assert [(i["path"], i["lines"]) for i in first["invalid_answers"]] == [("cmd/new.py", "1-4")]
+    state.pulls["acme/x#7"] = PullState("h2", pull_files(), state.pulls["acme/x#7"].reviews)
+    model = LineModel()
+    second = review_pull_request(client(url), "acme/x", 7, model, PrOptions(post=True))
+    assert model.prompts == 1 and second["invalid_answers"] == [] and second["hunks_unchanged"] == 2

@@ -32,3 +32,35 @@ def answer_hunks(
         review, error = parse_review(raw, hunk_path=h.path)
         out.append((review, error, raw))
     return out
+
+
+def review_units(
+    units: Sequence,
+    answer: Answerer,
+    min_severity: str,
+    max_hunks: int,
+    progress: Callable[[str], None] | None = None,
+    batch: int = 16,
+):
+    """The first `max_hunks` units reviewed and their findings placed (`core.pr_review.place_findings`, the same in
+    file mode and `--pr`), and the units over the limit, each with the reason it was not reviewed."""
+    from review_slm.core.pr_review import place_findings
+
+    to_review, over = list(units[:max_hunks]), units[max_hunks:]
+    not_reviewed = [{**u.describe(), "reason": f"over --max-hunks={max_hunks}"} for u in over]
+    answers = answer_hunks(to_review, answer, progress, batch) if to_review else []
+    placed = place_findings([(u, *a) for u, a in zip(to_review, answers)], min_severity)
+    return placed, not_reviewed, len(to_review)
+
+
+def review_result(placed, reviewed: int, skipped: list[dict], not_reviewed: list[dict]) -> dict:
+    """The review as `review-slm review` prints it (both modes): `findings` are at lines of the change only."""
+    return {
+        "findings": placed.findings,
+        "outside_diff": placed.outside_diff,
+        "summary": placed.summary,
+        "hunks_reviewed": reviewed,
+        "invalid_answers": placed.invalid,
+        "not_reviewed": not_reviewed,
+        "files_skipped": skipped,
+    }

@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from review_slm.core.diff_hunks import HUNK_HEADER, enumerate_new_lines, truncate_hunk
-from review_slm.core.languages import detect_language
+from review_slm.core.diff_hunks import (
+    HUNK_HEADER,
+    DiffError,
+    DiffHunk,
+    enumerate_new_lines,
+    hunk_lines,
+    hunk_windows,
+    parse_patch,
+)
+from review_slm.core.languages import describe_languages, detect_language
 from review_slm.core.schema import Review, Severity, content_hash
+from review_slm.settings import languages
 
 SEVERITY_ORDER = [s.value for s in Severity]  # critical first
 MARKER_PREFIX = "<!-- review-slm "
@@ -41,33 +51,54 @@ class PrFile:
 
 @dataclass(frozen=True)
 class PrHunk:
+    """What the model reviews in one prompt: a hunk, or one window of a long hunk (same rules in file mode and
+    `--pr`)."""
+
     path: str
     language: str
     text: str
     key: str
-    right_lines: frozenset[int]  # new-file lines GitHub accepts an inline comment on
-    truncated_lines: int = 0
+    right_lines: frozenset[int]  # new-file lines the model was shown: the only lines a finding may be reported at
+    window: str = ""  # "2/3" for the second of three windows of a long hunk
+
+    @property
+    def lines(self) -> str:
+        """The new-file lines the unit covers, `40-53` (or the old side's position for a pure deletion)."""
+        if self.right_lines:
+            return f"{min(self.right_lines)}-{max(self.right_lines)}"
+        header = HUNK_HEADER.match(self.text)
+        return f"deleted lines at old line {header.group(1)}" if header else "?"
+
+    def describe(self) -> dict:
+        where = {"path": self.path, "lines": self.lines}
+        return {**where, "window": self.window} if self.window else where
 
 
 @dataclass
 class HunkPlan:
     hunks: list[PrHunk] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}
+    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}: nothing to review there, by design
+    # {"path", "lines", "reason"}: a file in a reviewed language whose diff could not be read (an incomplete review)
+    unreadable: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class TokenBudget:
+    """How a model counts a prompt: `line_costs(raw lines)` in its tokens, and `budget_for(path, language)` the
+    tokens left for a hunk's lines in a prompt about that file (its context less the answer's room and the rest of
+    the prompt). None of it where only lines can be counted (an endpoint)."""
+
+    line_costs: Callable[[list[str]], list[int]]
+    budget_for: Callable[[str, str], int]
 
 
 def split_patch(patch: str) -> list[str]:
     """The hunks of one file's patch (GitHub's `patch` field starts at the first `@@`)."""
-    hunks: list[list[str]] = []
-    for line in patch.split("\n"):
-        if HUNK_HEADER.match(line):
-            hunks.append([line])
-        elif hunks:
-            hunks[-1].append(line)
-    return ["\n".join(h).rstrip("\n") for h in hunks]
+    return [h.text for h in parse_patch("file", patch)]
 
 
 def hunk_key(path: str, hunk: str) -> str:
-    body = [line for line in hunk.split("\n") if not HUNK_HEADER.match(line)]
+    body = [line for line in hunk_lines(hunk) if not HUNK_HEADER.match(line)]
     return content_hash("pr-hunk", path, *body)[:16]
 
 
@@ -75,30 +106,59 @@ def right_side_lines(hunk: str) -> frozenset[int]:
     return frozenset(number for _, number in enumerate_new_lines(hunk))
 
 
-def plan_hunks(files: list[PrFile], max_hunk_lines: int) -> HunkPlan:
+def plan_units(
+    hunks: list[DiffHunk], max_hunk_lines: int, tokens: TokenBudget | None = None, plan: HunkPlan | None = None
+) -> HunkPlan:
+    """Every hunk in a reviewed language as review units, a long one as windows that fit `max_hunk_lines` and the
+    model's token budget (so no line is cut); files in other languages are listed as skipped."""
+    plan = plan or HunkPlan()
+    by_path: dict[str, list[DiffHunk]] = {}
+    for hunk in hunks:
+        by_path.setdefault(hunk.path, []).append(hunk)
+    for path, file_hunks in by_path.items():
+        language = detect_language(path, "\n".join(h.text for h in file_hunks))
+        if language is None:
+            plan.skipped.append({"path": path, "reason": f"not {describe_languages(languages())}"})
+            continue
+        budget = tokens.budget_for(path, language) if tokens else None
+        for hunk in file_hunks:
+            windows = hunk_windows(hunk.text, max_hunk_lines, tokens.line_costs if tokens else None, budget)
+            for i, text in enumerate(windows, 1):
+                part = f"{i}/{len(windows)}" if len(windows) > 1 else ""
+                plan.hunks.append(PrHunk(path, language, text, hunk_key(path, text), right_side_lines(text), part))
+    return plan
+
+
+def plan_hunks(files: list[PrFile], max_hunk_lines: int, tokens: TokenBudget | None = None) -> HunkPlan:
     """Every reviewable hunk of the pull request, and every file left out with the reason."""
     plan = HunkPlan()
+    hunks: list[DiffHunk] = []
     for f in files:
         if f.status == "removed":
             plan.skipped.append({"path": f.path, "reason": "deleted"})
             continue
-        if f.patch is None:
-            # GitHub omits `patch` for binary files (no line changes) and for diffs too large to show.
-            reason = "binary file" if f.changes == 0 else "diff too large for GitHub to show"
-            plan.skipped.append({"path": f.path, "reason": reason})
+        if f.patch is None and f.changes == 0:
+            plan.skipped.append({"path": f.path, "reason": "binary file"})  # GitHub omits `patch` for binary files
             continue
-        if "\x00" in f.patch:
+        if f.patch is not None and "\x00" in f.patch:
             plan.skipped.append({"path": f.path, "reason": "binary file"})
             continue
-        language = detect_language(f.path, f.patch)
-        if language is None:
-            plan.skipped.append({"path": f.path, "reason": "not Go, Python or Kubernetes YAML"})
+        try:
+            if f.patch is None:  # ... and for diffs too large to show
+                raise DiffError("diff too large for GitHub to show")
+            file_hunks = parse_patch(f.path, f.patch)
+        except DiffError as err:
+            left_out = {"path": f.path, "reason": str(err)}
+            if detect_language(f.path, "") is None:
+                plan.skipped.append(left_out)
+            else:
+                plan.unreadable.append({"path": f.path, "lines": "all", "reason": str(err)})
             continue
-        for hunk in split_patch(f.patch):
-            text, cut = truncate_hunk(hunk, max_hunk_lines)
-            # Comments may go on every line of the full hunk, even the part the model did not read.
-            plan.hunks.append(PrHunk(f.path, language, text, hunk_key(f.path, hunk), right_side_lines(hunk), cut))
-    return plan
+        if not file_hunks:
+            reason = "renamed, content unchanged" if f.status == "renamed" else "no content change"
+            plan.skipped.append({"path": f.path, "reason": reason})
+        hunks += file_hunks
+    return plan_units(hunks, max_hunk_lines, tokens, plan)
 
 
 def at_least(severity: str, minimum: str) -> bool:
@@ -164,10 +224,54 @@ def comment_body(finding: dict) -> str:
 
 
 @dataclass
+class Placement:
+    """Where each finding of a review goes, the same in file mode and `--pr`."""
+
+    findings: list[dict] = field(default_factory=list)  # at a line the model was shown: reported at that line
+    outside_diff: list[dict] = field(default_factory=list)  # at any other line: reported without a position
+    invalid: list[dict] = field(default_factory=list)  # units whose answer was not a review: {path, lines, error...}
+    summaries: list[str] = field(default_factory=list)
+    unanswered_keys: set[str] = field(default_factory=set)  # keys of the units in `invalid`: not covered by a review
+
+    @property
+    def summary(self) -> str:
+        if self.summaries:
+            return " ".join(dict.fromkeys(self.summaries))
+        return "No issues found." if not (self.outside_diff or self.invalid) else ""
+
+
+def place_findings(reviewed: list[tuple[PrHunk, Review | None, str, str]], min_severity: str) -> Placement:
+    """Each finding at or above `min_severity` placed: at its line (with `end_line`, the last line of a multi-line
+    code suggestion) when that line is a new-side line of the unit the model was shown, else in `outside_diff` with
+    the reason, never at a line the change did not touch. `reviewed` holds (unit, review or None, why not, raw
+    answer) per unit."""
+    placed = Placement()
+    for hunk, review, error, raw in reviewed:
+        if review is None:
+            placed.invalid.append({**hunk.describe(), "error": error, "answer": raw[:200]})
+            placed.unanswered_keys.add(hunk.key)
+            continue
+        if review.summary and review.findings:
+            placed.summaries.append(review.summary)
+        for f in review.findings:
+            finding = f.model_dump(mode="json")
+            if not at_least(finding["severity"], min_severity):
+                continue
+            span = inline_range(finding, hunk)
+            if span is None:
+                finding["reason"] = f"line {finding['line']} is not a new-side line of the hunk (lines {hunk.lines})"
+                placed.outside_diff.append(finding)
+            else:
+                finding["end_line"] = span[1]
+                placed.findings.append(finding)
+    return placed
+
+
+@dataclass
 class PlannedReview:
     body: str
     comments: list[dict]  # PyGithub `create_review(comments=...)` items
-    findings: list[dict]  # every finding kept after --min-severity, with `end_line` and `inline`
+    findings: list[dict]  # every finding at a line of the diff kept after --min-severity, with `end_line`
     outside_diff: list[dict]
     fingerprint: str
 
@@ -190,47 +294,32 @@ def parse_marker(body: str | None) -> dict | None:
     return data if isinstance(data, dict) and "head" in data else None
 
 
-def plan_review(
-    reviewed: list[tuple[PrHunk, Review | None, str]],
-    min_severity: str,
-    head_sha: str,
-    covered_keys: list[str],
-    notes: list[str],
-) -> PlannedReview:
+def inline_comment(finding: dict) -> dict:
+    comment = {"path": finding["path"], "line": finding["end_line"], "side": "RIGHT", "body": comment_body(finding)}
+    if finding["end_line"] != finding["line"]:
+        comment.update(start_line=finding["line"], start_side="RIGHT")
+    return comment
+
+
+def plan_review(placed: Placement, head_sha: str, covered_keys: list[str], notes: list[str]) -> PlannedReview:
     """One review: inline comments where the line is in the diff, the rest (and notes) in the body.
 
-    `reviewed` holds each hunk with the model's review (or None and why not); `covered_keys` are
-    the keys of every hunk this review answers for (the ones reviewed now and the ones unchanged
+    `covered_keys` are the keys of every hunk this review answers for (the ones reviewed now and the ones unchanged
     since an earlier review), written into the marker.
     """
-    comments, findings, outside = [], [], []
-    summaries, invalid = [], []
-    for hunk, review, error in reviewed:
-        if review is None:
-            invalid.append(f"`{hunk.path}`: the model's answer was not a valid review ({error})")
-            continue
-        if review.summary and review.findings:
-            summaries.append(review.summary)
-        for f in review.findings:
-            finding = f.model_dump(mode="json")
-            if not at_least(finding["severity"], min_severity):
-                continue
-            span = inline_range(finding, hunk)
-            finding["inline"] = span is not None
-            if span is None:
-                outside.append(finding)
-            else:
-                finding["end_line"] = span[1]
-                comment = {"path": hunk.path, "line": span[1], "side": "RIGHT", "body": comment_body(finding)}
-                if span[0] != span[1]:
-                    comment.update(start_line=span[0], start_side="RIGHT")
-                comments.append(comment)
-            findings.append(finding)
-    comments.sort(key=lambda c: (c["path"], c["line"]))
-    body = review_body(summaries, outside, invalid, notes, len(comments))
+    comments = sorted((inline_comment(f) for f in placed.findings), key=lambda c: (c["path"], c["line"]))
+    invalid = [
+        f"`{i['path']}` lines {i['lines']}: the model's answer was not a valid review ({i['error']})"
+        for i in placed.invalid
+    ]
+    body = review_body(placed.summaries, placed.outside_diff, invalid, notes, len(comments))
     fingerprint = content_hash(body, json.dumps(comments, sort_keys=True))[:16]
     return PlannedReview(
-        f"{body}\n\n{render_marker(head_sha, covered_keys, fingerprint)}", comments, findings, outside, fingerprint
+        f"{body}\n\n{render_marker(head_sha, covered_keys, fingerprint)}",
+        comments,
+        placed.findings,
+        placed.outside_diff,
+        fingerprint,
     )
 
 

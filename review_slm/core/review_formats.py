@@ -43,13 +43,20 @@ def to_markdown(review: dict) -> str:
                     f["suggestion"].rstrip("\n"),
                     "```",
                 ]
-    extra = [("Files skipped", review.get("files_skipped")), ("Invalid answers", review.get("invalid_answers"))]
-    for title, items in extra:
-        if items:
-            lines += [
-                "",
-                f"**{title}:** " + ", ".join(i if isinstance(i, str) else f"`{i.get('path')}`" for i in items),
-            ]
+    outside = review.get("outside_diff") or []
+    if outside:
+        lines += ["", "**Findings at lines outside the hunk they were found in** (no line position is claimed):"]
+        lines += [
+            f"- `{f['path']}` ({f['severity']}, {f['category']}): {f['comment']} ({f['reason']})" for f in outside
+        ]
+    incomplete = [(i, i["error"]) for i in review.get("invalid_answers") or []]
+    incomplete += [(n, n["reason"]) for n in review.get("not_reviewed") or []]
+    if incomplete:
+        lines += ["", "**Not reviewed:**"]
+        lines += [f"- `{unit['path']}` lines {unit['lines']}: {why}" for unit, why in incomplete]
+    skipped = review.get("files_skipped") or []
+    if skipped:
+        lines += ["", "**Files skipped:** " + ", ".join(f"`{s['path']}` ({s['reason']})" for s in skipped)]
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +109,8 @@ def to_sarif(review: dict, version: str = "0.1.0") -> dict:
             {
                 "tool": {"driver": {"name": TOOL_NAME, "version": version, "informationUri": TOOL_URI, "rules": rules}},
                 "results": results,
-                "properties": {"summary": review.get("summary", "")},
+                # Findings the model put on lines it was not shown have no trustworthy location: not results.
+                "properties": {"summary": review.get("summary", ""), "outside_diff": review.get("outside_diff", [])},
             }
         ],
     }

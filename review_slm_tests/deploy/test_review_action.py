@@ -75,9 +75,9 @@ def test_action_script_posts_one_review_and_reruns_idempotently(tmp_path):
         assert first.returncode == 0, first.stderr
         again, out2 = run_action(tmp_path, github, endpoint, REVIEW_SLM_FAIL_ON="high")
         skipped, out3 = run_action(tmp_path, github, endpoint, event_name="push")
-    # The stand-in endpoint gives every hunk the same answer: line 44 is inline only in the hunk that has it; `info`
-    # is below `low`.
-    assert out1["action"] == "created" and out1["review-id"] and out1["findings"] == "3"
+    # The stand-in endpoint gives every hunk the same answer: line 44 is a finding only in the hunk that has it (in
+    # the two others it is outside the hunk: `outside_diff`, not counted); `info` is below `low`.
+    assert out1["action"] == "created" and out1["review-id"] and out1["findings"] == "1"
     assert len(state.live_reviews("acme/x#7")) == 1 and [c["line"] for c in state.review_comments("acme/x#7")] == [44]
     assert (
         "| `pkg/pool.go` | 44 | high | resource-leak | channel closed twice |" in (tmp_path / "summary.md").read_text()
