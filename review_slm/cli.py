@@ -104,16 +104,21 @@ def local_answerer(model_dir: Path, max_new_tokens: int | None = None):
     return answer
 
 
-def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | None = None):
-    from review_slm.clients.openai_endpoint import chat_answers, served_models
+def endpoint_answerer(
+    base_url: str, model: str | None, max_new_tokens: int | None = None, timeout: float | None = None
+):
+    """`timeout`: seconds the whole review may take, from now (every request, retry and wait of every batch)."""
+    from review_slm.clients.openai_endpoint import Deadline, chat_answers, served_models
     from review_slm.core.recipe import load_recipe
+
+    deadline = Deadline(timeout)
 
     def answer(prompts: list[dict]) -> list[dict]:
         # vLLM lists the served model first, then loaded adapters; `make serve` (transformers) lists none: no name is
         # sent.
-        name = model or next(iter(served_models(base_url)), None)
+        name = model or next(iter(served_models(base_url, deadline=deadline)), None)
         tokens = max_new_tokens or load_recipe(settings.recipe_name()).generation.max_new_tokens
-        return chat_answers(base_url, name, prompts, tokens)
+        return chat_answers(base_url, name, prompts, tokens, deadline=deadline)
 
     return answer
 
@@ -121,7 +126,7 @@ def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | No
 def _answerer(args: argparse.Namespace):
     """The model to review with: the endpoint, or a local folder (None when there is none)."""
     if args.endpoint:
-        return endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens)
+        return endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens, args.timeout)
     model_dir = Path(args.model) if args.model else settings.home() / "serving" / "champion"
     if not (model_dir / "config.json").exists():
         print(
@@ -246,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         "(default: $REVIEW_SLM_ENDPOINT); OPENAI_API_KEY is sent as a bearer token if set",
     )
     rv.add_argument("--served-model", help="model name at the endpoint (default: the first of GET /v1/models)")
+    rv.add_argument(
+        "--timeout",
+        type=float,
+        default=os.environ.get("REVIEW_SLM_TIMEOUT") or "900",  # a string default goes through `type` too
+        help="with --endpoint: seconds the whole review may take, retries of 429/5xx answers included (exit 3 "
+        "when they run out; default $REVIEW_SLM_TIMEOUT, else 900)",
+    )
     rv.add_argument("--max-new-tokens", type=int, default=None)
     rv.add_argument("--max-bytes", type=int, default=2_000_000, help="refuse a larger input (exit 7; default 2 MB)")
     rv.add_argument(
