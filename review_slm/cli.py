@@ -28,7 +28,24 @@ def _instance():
     return DagsterInstance.get()
 
 
+def missing_extra(extra: str, *modules: str) -> str | None:
+    """What to install when one of `modules` is absent (the light install has no model or platform stack)."""
+    import importlib.util
+
+    def absent(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is None
+        except ModuleNotFoundError:
+            return True
+
+    missing = [m for m in modules if absent(m)]
+    return f"{', '.join(missing)} not installed: pip install 'review-slm[{extra}]'" if missing else None
+
+
 def cmd_iteration(args: argparse.Namespace) -> int:
+    if problem := missing_extra("platform", "dagster"):
+        print(f"review-slm iteration needs the platform ({problem}; `make run` installs it)", file=sys.stderr)
+        return 1
     from review_slm.assets.partitions import iteration_partitions
     from review_slm.core.iterations import next_iteration_key
 
@@ -133,6 +150,9 @@ def _answerer(args: argparse.Namespace):
             f"no model at {model_dir}: run an iteration first (`make run`), pass --model, or --endpoint URL",
             file=sys.stderr,
         )
+        return None
+    if problem := missing_extra("model", "torch", "transformers"):
+        print(f"in-process review needs the model stack ({problem}), or review with --endpoint URL", file=sys.stderr)
         return None
     return local_answerer(model_dir, args.max_new_tokens)
 
