@@ -56,6 +56,9 @@ def test_action_uses_node24_majors_and_installs_the_light_reviewer_for_an_endpoi
         name, major = re.fullmatch(r"([\w-]+/[\w-]+)@v(\d+)", uses).groups()
         assert int(major) >= NODE24_MAJORS[name], uses
     assert steps[0]["id"] == "inputs" and "check_inputs.sh" in steps[0]["run"]  # before setup-python and installs
+    for workflow in (ROOT / "deploy" / "github-actions").glob("*.yml"):  # the example workflows too
+        for uses in re.findall(r"uses: (actions/[\w-]+)@v(\d+)", workflow.read_text()):
+            assert int(uses[1]) >= NODE24_MAJORS[uses[0]], (workflow.name, uses)
     light = next(s for s in steps if s.get("if") == "steps.inputs.outputs.install == 'reviewer'")
     assert light["run"].strip() == 'python -m pip install --quiet "${{ github.action_path }}"'  # no extra, no torch
     cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
