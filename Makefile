@@ -6,26 +6,49 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export REVIEW_SLM_HOME ?= $(CURDIR)/.review_slm
 
-.PHONY: run test lint install install-dev install-serve serve dev mlflow-ui bench bench-gpu clean
+.PHONY: run test lint install install-dev install-serve reviewer serve dev mlflow-ui bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# CPU torch first, from the local wheel, so no multi-GB CUDA build is pulled in by the project's deps.
+# torch first, so the project's `torch>=2.4` is already met and pip resolves no other build: the CUDA
+# build (the default index) where nvidia-smi sees a GPU, else the CPU build from PyTorch's CPU wheel
+# index. Where that index cannot be reached, pip gives up on it at once (one try, 10 s timeout) and
+# torch comes from the default index instead (a CUDA build on Linux: it still runs on the CPU).
+TORCH_VERSION := 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+define install_torch
+	if nvidia-smi -L >/dev/null 2>&1; then $(1) install --quiet torch==$(TORCH_VERSION); \
+	elif ! $(1) install --quiet --index-url $(TORCH_CPU_INDEX) --timeout 10 --retries 0 torch==$(TORCH_VERSION); then \
+	  echo "PyTorch's CPU index cannot be reached: installing torch from the default index"; \
+	  $(1) install --quiet torch==$(TORCH_VERSION); fi
+endef
+
+# The platform: the reviewer plus the `platform` extra (Dagster, training, MLflow; pyproject.toml).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
+	$(call install_torch,$(BIN)/pip)
+	$(BIN)/pip install --quiet -e '.[platform]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[platform,dev]'
 	touch $@
 
 $(VENV)/.installed-serve: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[serve]'
+	$(BIN)/pip install --quiet -e '.[platform,serve]'
 	touch $@
 
+# The reviewer alone (`review-slm review ... --endpoint URL`, `--pr ... --post`): what a CI runner calling a
+# served champion installs. No torch, transformers, trl, peft, dagster or mlflow (test_light_install.py).
+REVIEWER_VENV := .venv-reviewer
+$(REVIEWER_VENV)/.installed: pyproject.toml $(shell find review_slm -name "*.py" -o -name "*.yaml" -o -name "*.json*")
+	rm -rf $(REVIEWER_VENV)
+	$(PYTHON) -m venv $(REVIEWER_VENV)
+	$(REVIEWER_VENV)/bin/pip install --quiet .
+	touch $@
+
+reviewer: $(REVIEWER_VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 install-serve: $(VENV)/.installed-serve
@@ -43,7 +66,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install-dev
+test: install-dev reviewer
 	$(BIN)/python -m pytest -q
 
 # The champion over the OpenAI-compatible API (transformers serve; vLLM when installed with a CUDA GPU):

@@ -31,7 +31,24 @@ def _instance():
     return DagsterInstance.get()
 
 
+def missing_extra(extra: str, *modules: str) -> str | None:
+    """What to install when one of `modules` is absent (the light install has no model or platform stack)."""
+    import importlib.util
+
+    def absent(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is None
+        except ModuleNotFoundError:
+            return True
+
+    missing = [m for m in modules if absent(m)]
+    return f"{', '.join(missing)} not installed: pip install 'review-slm[{extra}]'" if missing else None
+
+
 def cmd_iteration(args: argparse.Namespace) -> int:
+    if problem := missing_extra("platform", "dagster"):
+        print(f"review-slm iteration needs the platform ({problem}; `make run` installs it)", file=sys.stderr)
+        return 1
     from review_slm.assets.partitions import iteration_partitions
     from review_slm.core.iterations import next_iteration_key
 
@@ -203,16 +220,21 @@ def local_answerer(model_dir: Path, max_new_tokens: int | None = None) -> LocalM
     return LocalModel(model_dir, max_new_tokens)
 
 
-def endpoint_answerer(base_url: str, model: str | None, max_new_tokens: int | None = None):
-    from review_slm.clients.openai_endpoint import chat_answers, served_models
+def endpoint_answerer(
+    base_url: str, model: str | None, max_new_tokens: int | None = None, timeout: float | None = None
+):
+    """`timeout`: seconds the whole review may take, from now (every request, retry and wait of every batch)."""
+    from review_slm.clients.openai_endpoint import Deadline, chat_answers, served_models
     from review_slm.core.recipe import load_recipe
+
+    deadline = Deadline(timeout)
 
     def answer(prompts: list[dict]) -> list[dict]:
         # vLLM lists the served model first, then loaded adapters; `make serve` (transformers) lists none: no name is
         # sent.
-        name = model or next(iter(served_models(base_url)), None)
+        name = model or next(iter(served_models(base_url, deadline=deadline)), None)
         tokens = max_new_tokens or load_recipe(settings.recipe_name()).generation.max_new_tokens
-        return chat_answers(base_url, name, prompts, tokens)
+        return chat_answers(base_url, name, prompts, tokens, deadline=deadline)
 
     return answer
 
@@ -283,6 +305,10 @@ def _check_input(args: argparse.Namespace):
         raise InputError(
             NO_MODEL, f"no model at {where}: run an iteration first (`make run`), pass --model, or --endpoint URL"
         )
+    if model_dir is not None and (problem := missing_extra("model", "torch", "transformers")):
+        raise InputError(
+            NO_MODEL, f"in-process review needs the model stack ({problem}), or review with --endpoint URL"
+        )
     if pr:
         return pr, model_dir
     # The input last: a large diff takes a moment to parse (7 MB: about 2 s), every other check is instant.
@@ -336,7 +362,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     from review_slm.review_input import ENDPOINT_FAILED, GITHUB_FAILED, TOO_LARGE
 
     if args.endpoint:
-        answerer, tokens = endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens), None
+        answerer = endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens, args.timeout)
+        tokens = None
     else:
         answerer = LocalModel(model_dir, args.max_new_tokens, args.verbose)
         tokens = answerer.token_budget()
@@ -435,6 +462,13 @@ def main(argv: list[str] | None = None) -> int:
         "(default: $REVIEW_SLM_ENDPOINT); OPENAI_API_KEY is sent as a bearer token if set",
     )
     rv.add_argument("--served-model", help="model name at the endpoint (default: the first of GET /v1/models)")
+    rv.add_argument(
+        "--timeout",
+        type=float,
+        default=os.environ.get("REVIEW_SLM_TIMEOUT") or "900",  # a string default goes through `type` too
+        help="with --endpoint: seconds the whole review may take, retries of 429/5xx answers included (exit 3 "
+        "when they run out; default $REVIEW_SLM_TIMEOUT, else 900)",
+    )
     rv.add_argument("--max-new-tokens", type=int, default=None)
     rv.add_argument("--max-bytes", type=int, default=2_000_000, help="refuse a larger input (exit 7; default 2 MB)")
     rv.add_argument(

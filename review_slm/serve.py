@@ -31,6 +31,22 @@ def server_command(kind: str, model_dir: Path, host: str, port: int, bin_dir: Pa
     return [str(bin_dir / "transformers"), "serve", *where, "--device", "auto"]
 
 
+def cpu_thread_env(env: dict[str, str]) -> dict[str, str]:
+    """OMP_NUM_THREADS from the recipe's `hardware.cpu_threads` (1 for `tiny`), unless it is already set.
+
+    Measured with bench/review_latency.py (2 shared cores, load ~3.6, tiny model, 64 tokens a hunk): with
+    torch's default of one thread per core, 13-31 ms per generated token (~0.9-2.0 s a hunk); with one
+    thread, 0.9-2.2 ms (~0.06-0.14 s). The tiny model's ops are too small to split, and two threads on
+    busy cores wait for each other at every op: the "0.08 or 1.0 s per hunk" flip between server starts.
+    """
+    from review_slm.core.recipe import load_recipe
+
+    threads = load_recipe(settings.recipe_name()).hardware.cpu_threads
+    if threads is None or "OMP_NUM_THREADS" in env:
+        return {}
+    return {"OMP_NUM_THREADS": str(threads)}
+
+
 def pick_server(requested: str) -> str:
     if requested != "auto":
         return requested
@@ -70,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         cache.mkdir(parents=True, exist_ok=True)
         env["HF_HUB_CACHE"] = str(cache)
         env.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: nothing to download
+        env.update(cpu_thread_env(env))
     command = server_command(kind, model_dir, args.host, args.port, bin_dir)
     print(
         f"serving {model_dir} with {kind} at http://{args.host}:{args.port} (OpenAI-compatible: /v1/chat/completions)",

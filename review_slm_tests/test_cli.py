@@ -75,6 +75,6 @@ def test_review_endpoint_errors_are_reported(tmp_path, capsys):
 
     diff = tmp_path / "change.diff"
     diff.write_text(DIFF)
-    with vllm_standin(VllmState(status=503)) as (url, _):
+    with vllm_standin(VllmState(status=503, retry_after="0")) as (url, _):
         assert cli.main(["review", str(diff), "--endpoint", url, "--served-model", "review-slm"]) == 3
     assert "HTTP 503" in capsys.readouterr().err

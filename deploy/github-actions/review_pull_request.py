@@ -2,10 +2,11 @@
 
 Reads what the runner provides (`GITHUB_EVENT_NAME`, `GITHUB_EVENT_PATH`, `GITHUB_REPOSITORY`,
 `GITHUB_TOKEN`, `GITHUB_API_URL`) and runs `review-slm review --pr OWNER/REPO#N --post` with the
-model the action was given (`REVIEW_SLM_ENDPOINT`, or `REVIEW_SLM_MODEL`, a model folder). The
-review also goes to the job summary (`GITHUB_STEP_SUMMARY`) and its numbers to the step outputs
-(`GITHUB_OUTPUT`: review-id, findings, action). Exit code: the CLI's; 1 when `REVIEW_SLM_FAIL_ON`
-is set and a finding is at least that severe.
+model the action was given (`REVIEW_SLM_ENDPOINT`, or `REVIEW_SLM_MODEL`, a model folder) and
+`--fail-on REVIEW_SLM_FAIL_ON`. Whenever the review ran, it also goes to the job summary
+(`GITHUB_STEP_SUMMARY`) and its numbers to the step outputs (`GITHUB_OUTPUT`: review-id, findings,
+action), even when the CLI's exit code then fails the step (a finding at --fail-on, an incomplete
+review). Exit code: the CLI's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import sys
 
 from review_slm import cli
-from review_slm.core.pr_review import at_least
 from review_slm.core.review_formats import to_markdown
 
 PR_EVENTS = ("pull_request", "pull_request_target")
@@ -38,8 +38,12 @@ def build_args(env: dict[str, str], event: dict) -> list[str] | str:
         "--format",
         "json",
         "--min-severity",
-        env.get("REVIEW_SLM_MIN_SEVERITY") or "info",
+        (env.get("REVIEW_SLM_MIN_SEVERITY") or "info").lower(),
     ]
+    if env.get("REVIEW_SLM_FAIL_ON"):
+        args += ["--fail-on", env["REVIEW_SLM_FAIL_ON"].lower()]
+    if env.get("REVIEW_SLM_TIMEOUT"):
+        args += ["--timeout", env["REVIEW_SLM_TIMEOUT"]]
     if env.get("REVIEW_SLM_ENDPOINT"):
         args += ["--endpoint", env["REVIEW_SLM_ENDPOINT"]]
     elif env.get("REVIEW_SLM_MODEL"):
@@ -66,9 +70,10 @@ def main(env: dict[str, str] | None = None) -> int:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = cli.main(args)
-    if code != 0:
-        return code
-    review = json.loads(out.getvalue())
+    try:
+        review = json.loads(out.getvalue())
+    except json.JSONDecodeError:
+        return code  # the review did not run; the CLI said why on stderr
     posted = review.get("posted", {})
     _append(env.get("GITHUB_STEP_SUMMARY"), to_markdown(review))
     _append(
@@ -80,11 +85,7 @@ def main(env: dict[str, str] | None = None) -> int:
         f"review-slm: {review['pull_request']}: {len(review['findings'])} finding(s); review {posted.get('action')}"
         f"{' ' + str(posted['review_id']) if posted.get('review_id') else ''}"
     )
-    fail_on = env.get("REVIEW_SLM_FAIL_ON")
-    if fail_on and any(at_least(f["severity"], fail_on) for f in review["findings"]):
-        print(f"review-slm: findings at or above {fail_on}: failing the check", file=sys.stderr)
-        return 1
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" --index-url "https://do
 
 WORKDIR /src
 # The training stack (transformers, trl, peft, bitsandbytes, datasets, mlflow, dagster-pipes, ...)
-# pinned by pyproject.toml, in its own layer: a code change does not reinstall it.
+# pinned by pyproject.toml (the reviewer's dependencies + the `platform` extra), in its own layer: a
+# code change does not reinstall it.
 COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['platform']))" > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt
 COPY review_slm ./review_slm
 RUN pip install --no-cache-dir --no-deps . && rm -rf /src

@@ -28,7 +28,7 @@ SMOKE_HUNK = (
 def smoke_review(base_url: str, max_tokens: int = 256, timeout: float = 120.0) -> dict:
     """`{"smoke_review": "...", "served_model": ...}`: one review of a known hunk through the endpoint."""
     try:
-        models = served_models(base_url, timeout=5.0)
+        models = served_models(base_url, timeout=5.0, retries=0)
     except EndpointError as err:
         return {"smoke_review": f"not running ({err}); start it with `make serve`"}
     reloaded = "unknown"

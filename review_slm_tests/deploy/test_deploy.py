@@ -297,7 +297,7 @@ def test_helm_env_points_at_the_services_of_the_kustomization():
 
 
 def _torch_pin() -> str:
-    return re.search(r"pip install --quiet torch==([\d.]+)", (ROOT / "Makefile").read_text()).group(1)
+    return re.search(r"^TORCH_VERSION := ([\d.]+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
 
 
 @pytest.mark.parametrize("name", ["trainer.Dockerfile", "code-location.Dockerfile"])

@@ -8,6 +8,7 @@ adapter becomes a served model id; loading the same name twice is a 400.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +39,10 @@ class VllmState:
     answer: str = DEFAULT_ANSWER
     adapters: dict[str, str] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
-    status: int = 200
+    status: int = 200  # every POST answers this status (not 200: an error body)
+    failures: list[int] = field(default_factory=list)  # statuses the next POSTs answer, one each, before `status`
+    retry_after: str | None = None  # the Retry-After header of an error answer
+    delay: float = 0.0  # seconds each POST waits before it answers (a hung server: longer than the client waits)
 
 
 @contextmanager
@@ -52,6 +56,8 @@ def vllm_standin(state: VllmState | None = None) -> Iterator[tuple[str, VllmStat
         def _reply(self, status: int, body: dict | str) -> None:
             data = (body if isinstance(body, str) else json.dumps(body)).encode()
             self.send_response(status)
+            if status >= 400 and state.retry_after is not None:
+                self.send_header("Retry-After", state.retry_after)
             self.send_header("Content-Type", "application/json" if not isinstance(body, str) else "text/plain")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -67,9 +73,13 @@ def vllm_standin(state: VllmState | None = None) -> Iterator[tuple[str, VllmStat
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             self.path = self.path.removeprefix("/openai")
-            state.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-            if state.status != 200:
-                return self._reply(state.status, {"error": "unavailable"})
+            state.requests.append(
+                {"path": self.path, "body": body, "auth": self.headers.get("Authorization"), "at": time.monotonic()}
+            )
+            time.sleep(state.delay)
+            status = state.failures.pop(0) if state.failures else state.status
+            if status != 200:
+                return self._reply(status, {"error": "unavailable"})
             if self.path == "/v1/chat/completions":
                 if body.get("model") not in (state.base_model, *state.adapters):
                     return self._reply(404, {"error": f"The model `{body.get('model')}` does not exist."})
