@@ -89,7 +89,19 @@ def last_new_line(hunk: str) -> int | None:
 
 
 def changed_line_count(hunk: str) -> int:
-    return sum(1 for raw in hunk_lines(hunk) if raw[:1] in "+-" and not raw.startswith(("+++", "---")))
+    """Added and removed lines after the first `@@` header: inside a hunk, `+++ x` / `--- x` are content (an added
+    `++ x`, a removed SQL comment `-- x`), only lines before any header are file headers. A text with no header at
+    all (a supplement's bare patch) counts its +/- lines, file-header-like ones aside."""
+    lines = hunk_lines(hunk)
+    if not any(HUNK_HEADER.match(raw) for raw in lines):
+        return sum(1 for raw in lines if raw[:1] in "+-" and not raw.startswith(("+++ ", "--- ")))
+    in_hunk, count = False, 0
+    for raw in lines:
+        if HUNK_HEADER.match(raw):
+            in_hunk = True
+        elif in_hunk and raw[:1] in "+-":
+            count += 1
+    return count
 
 
 def is_binary_or_empty(hunk: str) -> bool:

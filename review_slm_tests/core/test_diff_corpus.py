@@ -178,3 +178,12 @@ def test_windows_fit_a_token_budget_and_a_line_over_it_is_a_window_of_its_own():
     hunk = "@@ -1,1 +1,4 @@\n a\n+bb\n+" + "x" * 50 + "\n+c"
     windows = hunk_windows(hunk, 100, lambda lines: [len(line) for line in lines], 6)
     assert [new_file_lines(w) for w in windows] == [[(1, "a"), (2, "bb")], [(3, "x" * 50)], [(4, "c")]]
+
+
+def test_changed_lines_inside_a_hunk_count_even_when_they_look_like_file_headers():
+    from review_slm.core.diff_hunks import changed_line_count
+
+    hunk = "@@ -1,2 +1,2 @@\n--- old SQL comment\n+++ new counter\n context\n"
+    assert changed_line_count(hunk) == 2
+    assert changed_line_count("--- a/x.sql\n+++ b/x.sql\n" + hunk) == 2  # real file headers are not changes
+    assert changed_line_count("-old\n+new\n") == 2  # a bare patch without a header still counts
