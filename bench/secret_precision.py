@@ -73,6 +73,8 @@ class Tally:
     email_only: int = 0
     flagged: list[tuple[Hunk, list[str]]] = field(default_factory=list)
     email_flags_only: int = 0
+    redact_s: float = 0.0
+    check_s: float = 0.0
 
 
 def _key(text: str, seed: int) -> str:
@@ -162,15 +164,19 @@ def _only_email(kinds: list[str]) -> bool:
 def measure(hunks: list[Hunk]) -> Tally:
     tally = Tally(hunks=len(hunks))
     for hunk in hunks:
+        started = time.perf_counter()
         text, kinds = redact(hunk.text, hunk.path)
         path, path_kinds = redact(hunk.path)
+        tally.redact_s += time.perf_counter() - started
         kinds = sorted(set(kinds + path_kinds))
         if text != hunk.text or path != hunk.path:
             if _only_email(kinds):
                 tally.email_only += 1
             else:
                 tally.redacted.append((hunk, kinds, text))
+        started = time.perf_counter()
         leaks = sorted(set(find_leaks(hunk.text) + find_leaks(hunk.path)))
+        tally.check_s += time.perf_counter() - started
         if leaks:
             if _only_email(leaks):
                 tally.email_flags_only += 1
@@ -247,7 +253,11 @@ def _show(hunk: Hunk, note: str, text: str | None = None) -> None:
 
 def report(name: str, tally: Tally, examples: int) -> None:
     share = 100 * len(tally.redacted) / tally.hunks if tally.hunks else 0.0
-    print(f"{name}: {tally.hunks} hunks")
+    per_hunk = 1000 / max(tally.hunks, 1)
+    print(
+        f"{name}: {tally.hunks} hunks; redact {tally.redact_s * per_hunk:.2f} ms/hunk, "
+        f"check {tally.check_s * per_hunk:.2f} ms/hunk (hunk and path, one core)"
+    )
     print(
         f"  redact: {len(tally.redacted)} redacted ({share:.2f}%), {tally.email_only} more with only e-mail addresses"
     )
@@ -266,7 +276,7 @@ def report(name: str, tally: Tally, examples: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hunks", type=int, default=5000, help="clean hunks (test code: a quarter as many more)")
+    parser.add_argument("--hunks", type=int, default=10000, help="clean hunks (test code: a quarter as many more)")
     parser.add_argument("--lines", type=int, default=20, help="lines per hunk")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--examples", type=int, default=3, help="redacted hunks shown per category")

@@ -10,7 +10,9 @@ per-rule allowlists (regexes and stopwords; path allowlists are skipped because 
 untrusted input).
 
 gitleaks has no rule for e-mail addresses, credentials in URLs or short passwords by assignment, so
-three patterns of this module's own cover them; they share no code with secrets.py.
+three patterns of this module's own cover them; they share no code with secrets.py. Their values, and those of
+gitleaks' rules scoped to one file type (which run on every text here), pass gitleaks' own allowlist of generic
+values: a word (`password`, `changeme`, `tiger`) is a name or a placeholder, not a credential.
 """
 
 from __future__ import annotations
@@ -37,10 +39,17 @@ _OWN = {
     # "use secret k8Zq2LmN9vXw": a credential in prose (letters and digits, like the primary's rule asks).
     # A hyphenated compound (`--page-token <cursor>`) names something else.
     "prose-secret": (
-        r"(?i)(?:^|[^\w-]|[^\w]-)(?:secret|password|token|key)\s+(?:is\s+|was\s+)?[\"'`]?([A-Za-z0-9_+/-]{8,})"
+        r"(?i)(?:^|[^\w-]|[^\w]-)(?:secret|password|token|key)[ \t]+(?:is[ \t]+|was[ \t]+)?[\"'`]?([A-Za-z0-9_+/-]{8,})"
     ),
 }
 _NEEDS_DIGIT = {"password-assignment", "prose-secret"}
+# gitleaks' generic rule skips JavaScript import lines; a Python import (`from transformers import AutoTokenizer,
+# Dots1ForCausalLM` reads as `token..., <value>`) names modules and classes just the same.
+_IMPORT_LINE = re.compile(r"^[+ -]?\s*(?:>>>\s*)?(?:from\s+[\w.]+\s+)?import\s")
+# gitleaks' private-key rule takes any 64 characters between header and footer, so the markers a PEM parser
+# compares with (`("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----")`) read as a key: a key has
+# base64 right after its header (or the armor headers of an encrypted or PGP key).
+_KEY_AFTER_HEADER = re.compile(r"""-----(?:\s|\\n|[+"'`,])*(?:[A-Za-z0-9+/=]{16,}|Proc-Type:|Version:|Comment:)""")
 _ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")  # `password = self.password2` copies an attribute
 _OWN_ENTROPY = {"prose-secret": 3.0}
 # gitleaks' rules end a token at a quote, a space, `;` or the line's end. In a path, a repository URL or a sentence a
@@ -164,6 +173,10 @@ def _rule_finds(rule: _Rule, global_allow: _Allowlist, text: str) -> bool:
         if rule.id in _NEEDS_DIGIT and not (_DIGIT.search(secret) and _LETTER.search(secret)):
             continue
         if rule.id == "password-assignment" and _ATTRIBUTE.fullmatch(secret):
+            continue
+        if rule.id == "private-key" and not _KEY_AFTER_HEADER.match(secret, secret.find("-----", 5)):
+            continue
+        if rule.id == "generic-api-key" and _IMPORT_LINE.match(_line_of(text, *m.span())):
             continue
         if rule.generic and _allowed(_generic_values(), secret.strip("\"'`"), m.group(0), ""):
             continue

@@ -11,6 +11,11 @@ patterns of gitleaks' rules where gitleaks has one (Hugging Face, Google API key
 fine-grained tokens), plus what no maintained rule set covers: e-mail addresses (PII), bearer
 headers, a secret named in prose ("with secret k8Zq2LmN9vXw") and a whole PEM block (detect-secrets
 flags only its header line). The blocking check re-scans with another detector (secret_rules.py).
+
+A secret is a value, not a name: what follows `password`, `secret`, `api_key`... in code is mostly an identifier,
+a call, an annotation or a placeholder, so a keyword's value (and a URL's userinfo, a secret's default) counts only
+when it looks like a credential (secret_values.py). Hex-entropy strings (SHAs, hashes) and IPv4 addresses (not
+credentials; indistinguishable from dotted versions) are not reported; README, *Secrets*, says why.
 """
 
 from __future__ import annotations
@@ -225,14 +230,14 @@ def _regex_hits(text: str, plugin) -> list[Hit]:
     hits = []
     for regex in plugin.denylist:
         for m in regex.finditer(text):
-            # A capture group long enough to be the secret itself (AWS secret key after its name); a short one
-            # (GitHub's 'ghp' prefix group) is not, then the whole match is.
             if _AWS_EXAMPLE.search(m.group(0)) or (
                 plugin.secret_type in _VALUE_JUDGED and not is_credential(m.group(m.lastindex or 0), quoted=True)
             ):
                 continue
             if plugin.secret_type == "Private Key" and not _KEY_BODY.match(text, m.end()):
                 continue  # a PEM header named in code (`startswith("-----BEGIN RSA PRIVATE KEY")`) holds no key
+            # A capture group long enough to be the secret itself (AWS secret key after its name); a short one
+            # (GitHub's 'ghp' prefix group) is not, then the whole match is.
             groups = [i for i in range(1, (m.lastindex or 0) + 1) if m.group(i) and len(m.group(i)) >= 8]
             start, end = m.span(groups[-1]) if groups else m.span()
             hits.append(Hit(_kind(plugin), *_grow(text, start, end)))

@@ -105,6 +105,9 @@ NOT_SECRETS = {
         '    >>> tokenizer = AutoTokenizer.from_pretrained("rednote-hilab/dots1.llm1.inst")',
         '            password = enforce_bytes(proxy_auth[1], name="proxy_auth")',
         "        password = self.password2",
+        '_PKCS1_MARKER = ("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----")',
+        "    >>> from transformers import AutoTokenizer, Dots1ForCausalLM",
+        '    arn = f"arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
     ],
     "cmd/server/main.go": [
         '\tpassword := os.Getenv("DB_PASSWORD")',
