@@ -50,7 +50,10 @@ _IMPORT_LINE = re.compile(r"^[+ -]?\s*(?:>>>\s*)?(?:from\s+[\w.]+\s+)?import\s")
 # compares with (`("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----")`) read as a key: a key has
 # base64 right after its header (or the armor headers of an encrypted or PGP key).
 _KEY_AFTER_HEADER = re.compile(r"""-----(?:\s|\\n|[+"'`,])*(?:[A-Za-z0-9+/=]{16,}|Proc-Type:|Version:|Comment:)""")
-_ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")  # `password = self.password2` copies an attribute
+# `password = self.password2;`, `password = password_v2`, `password = DB_PASSWORD_2`: code copying a name.
+_CODE_NAME = re.compile(
+    r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[a-z]+\d*(?:_[a-z]\w*)+|[A-Z]+\d*(?:_[A-Z]\w*)+|(?i:\w*passw(?:or)?d\w*))[;,]?"
+)
 _OWN_ENTROPY = {"prose-secret": 3.0}
 # gitleaks' rules end a token at a quote, a space, `;` or the line's end. In a path, a repository URL or a sentence a
 # token also ends at `/ ? # & ,` or a full stop: each text is read a second time with those as line breaks (not at a
@@ -172,7 +175,7 @@ def _rule_finds(rule: _Rule, global_allow: _Allowlist, text: str) -> bool:
             continue
         if rule.id in _NEEDS_DIGIT and not (_DIGIT.search(secret) and _LETTER.search(secret)):
             continue
-        if rule.id == "password-assignment" and _ATTRIBUTE.fullmatch(secret):
+        if rule.id == "password-assignment" and _CODE_NAME.fullmatch(secret):
             continue
         if rule.id == "private-key" and not _KEY_AFTER_HEADER.match(secret, secret.find("-----", 5)):
             continue

@@ -8,7 +8,8 @@ filters (templates, indirect references, UUIDs, sequences) run first; what they 
 
 - an unquoted value is code (an identifier, an attribute, a call, a constant, a type annotation, a
   `$VAR` or `%(name)s` reference) unless it is a single token of at least 8 characters mixing letters
-  and digits, the shape of a password in an env file or YAML (`DB_PASSWORD=Sup3rS3cr3tValue9`);
+  and digits, the shape of a password in an env file or YAML (`DB_PASSWORD=Sup3rS3cr3tValue9`), and not
+  a snake_case / CONSTANT_CASE name or a name built on a secret's (`password_v2`, `SECRET_KEY_V2`);
 - a value of letters and separators only (`_ . - / : ` and spaces) is a word, a phrase, a path or a
   URL: gitleaks' allowlist for its generic rule (`^[a-zA-Z_.-]+$`), widened to phrases and paths. So
   the placeholders of documentation (`changeme`, `your-token`, `password`, `tiger`) are not secrets,
@@ -27,6 +28,8 @@ _REFERENCE = re.compile(
     r"""(?:\(.*|\[.*|\{.*)?"""  # ... called, indexed or built
 )
 _TEMPLATE = re.compile(r"[$%]\{|\$\(|\{\{|%\(|<[\w -]+>|\$[A-Z_]+")
+_SNAKE_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z][a-z0-9]*)+|[A-Z][A-Z0-9]*(?:_[A-Z][A-Z0-9]*)+")
+_NAMES_A_SECRET = re.compile(r"(?i)passw(?:or)?d|secret|token|api_?key")
 _DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
 _PUNCT_AROUND = "\"'`;,)]}"
 
@@ -42,5 +45,8 @@ def is_credential(value: str, quoted: bool) -> bool:
     if not has_both or len(value) < 8 or any(c.isspace() for c in value):
         return False
     # A lone token like `Sup3rS3cr3tValue9` is an identifier to Python too: only a dotted, called or indexed
-    # name is surely code. Constants and type names hold no digit, so the rule above already left them.
+    # name, a snake_case / CONSTANT_CASE name or one built on a secret's own name (`password_v2`, `SECRET_KEY_V2`,
+    # `secrets2`) is surely code. Constants and type names hold no digit, so the rule above already left them.
+    if _SNAKE_NAME.fullmatch(value) or _NAMES_A_SECRET.search(value):
+        return False
     return not (_REFERENCE.fullmatch(value) and re.search(r"[.(\[{>:]", value))

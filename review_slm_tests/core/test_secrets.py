@@ -105,6 +105,9 @@ NOT_SECRETS = {
         '    >>> tokenizer = AutoTokenizer.from_pretrained("rednote-hilab/dots1.llm1.inst")',
         '            password = enforce_bytes(proxy_auth[1], name="proxy_auth")',
         "        password = self.password2",
+        "        password = password_v2",
+        "        self.secret = SECRET_KEY_V2",
+        "    api_key: API_KEY_2024",
         '_PKCS1_MARKER = ("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----")',
         "    >>> from transformers import AutoTokenizer, Dots1ForCausalLM",
         '    arn = f"arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
@@ -117,6 +120,7 @@ NOT_SECRETS = {
         "\tapiKey, err := loadAPIKey(ctx)",
         '\tif password == "" {',
         "\tsecretKey := []byte(opts.SecretKey)",
+        "\tvar password = form.password1;",
     ],
     "deploy/values.yaml": [
         "password: ${DB_PASSWORD}",
@@ -145,6 +149,7 @@ def test_code_that_names_a_secret_without_holding_one_is_left_byte_identical_by_
         "Do not commit this:   password: hunter2Hunter2x. Rotate it.",
         'cfg.Password = "n7Vq2xLw9Rt4"',
         'db = connect("mysql://root:p4ssw0rd99@db.internal/app")',
+        "password=p4ssw0rd_2024",
     ],
 )
 def test_a_credential_value_beside_a_secret_name_is_still_caught_by_both(text):
