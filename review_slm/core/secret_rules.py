@@ -50,6 +50,13 @@ _IMPORT_LINE = re.compile(r"^[+ -]?\s*(?:>>>\s*)?(?:from\s+[\w.]+\s+)?import\s")
 # compares with (`("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----")`) read as a key: a key has
 # base64 right after its header (or the armor headers of an encrypted or PGP key).
 _KEY_AFTER_HEADER = re.compile(r"""-----(?:\s|\\n|[+"'`,])*(?:[A-Za-z0-9+/=]{16,}|Proc-Type:|Version:|Comment:)""")
+# gitleaks' generic value class takes `.` and `=`: `private_key: x25519.X25519PrivateKey` (a type) and
+# `asset_key, partition_key=expected_partition_key` (keyword arguments) read as values; a dotted name or words
+# joined by `=` or a snake_case name are code.
+_GENERIC_CODE = re.compile(
+    r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z_.-]+(?:=[A-Za-z_.-]+)+"
+    r"|[a-z]+\d*(?:_[a-z]+\d*)+"  # a snake_case name (`"keypoints0": matched_keypoints0`)
+)
 # `password = self.password2;`, `password = password_v2`, `password = DB_PASSWORD_2`: code copying a name.
 _CODE_NAME = re.compile(
     r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[a-z]+\d*(?:_[a-z]\w*)+|[A-Z]+\d*(?:_[A-Z]\w*)+|(?i:\w*passw(?:or)?d\w*))[;,]?"
@@ -179,7 +186,9 @@ def _rule_finds(rule: _Rule, global_allow: _Allowlist, text: str) -> bool:
             continue
         if rule.id == "private-key" and not _KEY_AFTER_HEADER.match(secret, secret.find("-----", 5)):
             continue
-        if rule.id == "generic-api-key" and _IMPORT_LINE.match(_line_of(text, *m.span())):
+        if rule.id == "generic-api-key" and (
+            _GENERIC_CODE.fullmatch(secret) or _IMPORT_LINE.match(_line_of(text, *m.span()))
+        ):
             continue
         if rule.generic and _allowed(_generic_values(), secret.strip("\"'`"), m.group(0), ""):
             continue

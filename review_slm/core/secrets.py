@@ -42,6 +42,8 @@ _OFF = ("HexHighEntropyString", "IPPublicDetector")
 # must look like a credential (`secret_values.is_credential`), the name alone says nothing.
 _VALUE_JUDGED = {"Basic Auth Credentials", "Secret Default"}
 _AWS_EXAMPLE = re.compile(r"EXAMPLE(?:KEY)?$")  # AWS's documented example keys (gitleaks allowlists them too)
+# A token shape filled with one repeated character (`SKxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, fewer than 5 distinct
+# characters in the whole match) is a documentation placeholder, as gitleaks' global allowlist (`^x+$`...) says.
 _MARKER = re.compile(r"<REDACTED(?::[\w-]+)?>")
 _DELIMS = set(" \t\r\n\"'`,;=:@()[]{}<>|\\/")  # a token ends at these: a found value grows to its whole token
 
@@ -230,8 +232,10 @@ def _regex_hits(text: str, plugin) -> list[Hit]:
     hits = []
     for regex in plugin.denylist:
         for m in regex.finditer(text):
-            if _AWS_EXAMPLE.search(m.group(0)) or (
-                plugin.secret_type in _VALUE_JUDGED and not is_credential(m.group(m.lastindex or 0), quoted=True)
+            if (
+                _AWS_EXAMPLE.search(m.group(0))
+                or len(set(m.group(0))) < 5
+                or (plugin.secret_type in _VALUE_JUDGED and not is_credential(m.group(m.lastindex or 0), quoted=True))
             ):
                 continue
             if plugin.secret_type == "Private Key" and not _KEY_BODY.match(text, m.end()):
@@ -313,9 +317,12 @@ def _secret_of(plugin, value: str, line: str) -> str | None:
 
 def _encoded(value: str) -> bool:
     """Whether a high-entropy run can be base64 at all: `=` only as padding (`type=triton_BLOCK-M=128` is config),
-    one alphabet (standard `+/` or URL-safe `-_`, not both: `naver-hyperclovax/HyperCLOVAX-SEED-Think-32B` is a
-    model id), and not a name of words in one case each (`crypto_aead_chacha20poly1305_MESSAGEBYTES_MAX`)."""
+    not in sorted order (an alphabet), one alphabet (standard `+/` or URL-safe `-_`, not both:
+    `naver-hyperclovax/HyperCLOVAX-SEED-Think-32B` is a model id), and not a name of words in one case each
+    (`crypto_aead_chacha20poly1305_MESSAGEBYTES_MAX`)."""
     if "=" in value.rstrip("=") or (set(value) & set("+/") and set(value) & set("-_")):
+        return False
+    if list(value) == sorted(value):  # an alphabet (`123456789ABC...xyz` of base58), never a random string
         return False
     parts = re.split(r"[-_]", value)
     return len(parts) < 2 or not all(_NAME_PART.fullmatch(p) for p in parts)
