@@ -13,17 +13,18 @@ them from live ones must redact them. Files under a test folder (`test`, `tests`
 are sampled as a separate category, reported beside the figure with their kinds and text, never in it.
 
 Planted: every secret of the project's planted-secret corpus (`review_slm_tests/core/secret_corpus.py`,
-read from this checkout) in the four places a row carries text: an added line inside a clean hunk, a
-review comment, the path and the repository.
+read from this checkout, whatever code PYTHONPATH points at) in the places a row carries text: an added line
+inside a clean hunk and a review comment always; the path and the repository when the token's shape alone
+tells it is a secret (`SELF_EVIDENT`), else the repository as a URL's credentials (see `planted`).
 
 Both detectors run on every text: `redact` (`core/secrets.py`, what `scrub_record` at ingest and the gold
 gates apply to every field) and `find_leaks` (`core/secret_rules.py`, the blocking check `gold_no_secrets`).
 A clean hunk counts as redacted when `redact` changed its text or its path; e-mail addresses are personal
 data the policy redacts, so hunks whose only finding is an e-mail are counted on their own line. A planted
-secret counts as caught when no character run of it survives redaction (and, for the check, when the check
+secret counts as caught when no 8-character run of it survives redaction (and, for the check, when the check
 flags the raw text).
 
-    PYTHONPATH=$PWD .venv/bin/python bench/secret_precision.py [--hunks 3000] [--examples 3]
+    PYTHONPATH=$PWD .venv/bin/python bench/secret_precision.py [--hunks 10000] [--seed 0] [--examples 3]
 
 Ends with `precision: N clean hunks, R redacted (P%); recall: C/T planted secrets caught`.
 """
