@@ -11,6 +11,11 @@ patterns of gitleaks' rules where gitleaks has one (Hugging Face, Google API key
 fine-grained tokens), plus what no maintained rule set covers: e-mail addresses (PII), bearer
 headers, a secret named in prose ("with secret k8Zq2LmN9vXw") and a whole PEM block (detect-secrets
 flags only its header line). The blocking check re-scans with another detector (secret_rules.py).
+
+A secret is a value, not a name: what follows `password`, `secret`, `api_key`... in code is mostly an identifier,
+a call, an annotation or a placeholder, so a keyword's value (and a URL's userinfo, a secret's default) counts only
+when it looks like a credential (secret_values.py). Hex-entropy strings (SHAs, hashes) and IPv4 addresses (not
+credentials; indistinguishable from dotted versions) are not reported; README, *Secrets*, says why.
 """
 
 from __future__ import annotations
@@ -23,10 +28,22 @@ from pathlib import PurePosixPath
 
 from detect_secrets.plugins.base import RegexBasedDetector
 
+from review_slm.core.secret_values import is_credential
+
 # detect-secrets' logger factory calls logging.captureWarnings(True) when its modules load, which sends
 # every later warning of the process to a logger that drops it (the tests' warning filters included).
 logging.captureWarnings(False)
 
+# Not secrets in code: a hex string is a commit SHA, a content hash or a migration id (a hex credential is told
+# by its name, which the keyword plugin reads); an IPv4 address is no credential, and the plugin cannot tell
+# one from a dotted version or section number (`3.1.1.6`, RFC 7692 section 7.2.3.1).
+_OFF = ("HexHighEntropyString", "IPPublicDetector")
+# Detectors whose value is whatever follows a name (URL userinfo, a default beside a secret's name): the value
+# must look like a credential (`secret_values.is_credential`), the name alone says nothing.
+_VALUE_JUDGED = {"Basic Auth Credentials", "Secret Default"}
+_AWS_EXAMPLE = re.compile(r"EXAMPLE(?:KEY)?$")  # AWS's documented example keys (gitleaks allowlists them too)
+# A token shape filled with one repeated character (`SKxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, fewer than 5 distinct
+# characters in the whole match) is a documentation placeholder, as gitleaks' global allowlist (`^x+$`...) says.
 _MARKER = re.compile(r"<REDACTED(?::[\w-]+)?>")
 _DELIMS = set(" \t\r\n\"'`,;=:@()[]{}<>|\\/")  # a token ends at these: a found value grows to its whole token
 
@@ -62,12 +79,13 @@ class BearerTokenDetector(RegexBasedDetector):
 
 class ProseSecretDetector(RegexBasedDetector):
     """A credential named in prose: "with secret k8Zq2LmN9vXw", "the token is 9f8e...". The value must
-    mix letters and digits, so "the secret handling" or "token expiry" do not match."""
+    mix letters and digits, so "the secret handling" or "token expiry" do not match. A hyphenated compound names
+    something else (`--page-token "eyJvZmZzZXQiOiA1MH0="` is a pagination cursor), `--token ...` still counts."""
 
     secret_type = "Secret In Prose"
     denylist = [
         re.compile(
-            r"(?i)\b(?:secret|password|passwd|token|api[ _-]?key|credentials?)\s+(?:is\s+|was\s+|of\s+)?"
+            r"(?i)(?<!\w-)\b(?:secret|password|passwd|token|api[ _-]?key|credentials?)\s+(?:is\s+|was\s+|of\s+)?"
             r"[\"'`]?((?=[A-Za-z0-9_\-+/.]*\d)(?=[A-Za-z0-9_\-+/.]*[A-Za-z])[A-Za-z0-9_\-+/.]{8,})"
         )
     ]
@@ -80,7 +98,7 @@ class SecretDefaultDetector(RegexBasedDetector):
     secret_type = "Secret Default"
     denylist = [
         re.compile(
-            r"(?i)[\"'][\w.-]*(?:secret|passw(?:or)?d|token|api_?key)[\w.-]*[\"']\s*,\s*[\"']([^\"'\s$<{%]{6,})[\"']"
+            r"(?i)[\"'][\w.-]*(?:secret|passw(?:or)?d|token|api_?key)[\w.-]*[\"']\s*,\s*[\"']([^\"'\s$<{%]{8,})[\"']"
         )
     ]
 
@@ -92,8 +110,12 @@ class EmailDetector(RegexBasedDetector):
     ]
 
 
+# A key's body follows its header, with only line breaks (real or `\n`), diff markers or quotes between: a run of
+# base64, or the armor headers of an encrypted or PGP key. A header followed by code is a mention, not a key.
+_KEY_BODY = re.compile(r"""(?:\s|\\n|[+"'`,])*(?:[A-Za-z0-9+/=]{16,}|Proc-Type:|Version:|Comment:)""")
 _PEM_BLOCK = re.compile(
-    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)"
+    rf"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----(?={_KEY_BODY.pattern})"
+    r"[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)"
 )
 _EXTRA = (
     HuggingFaceTokenDetector,
@@ -114,7 +136,6 @@ _PRETEST = {
     "IBM COS HMAC Credentials": _CREDENTIAL_WORD,
     "SoftLayer Credentials": _CREDENTIAL_WORD,
     "Artifactory Credentials": re.compile(r"AKC|AP"),
-    "Public IP (ipv4)": re.compile(r"\d\.\d"),
     "Mailchimp Access Key": re.compile(r"-us\d"),
     "Secret In Prose": _CREDENTIAL_WORD,
     "Secret Default": _CREDENTIAL_WORD,
@@ -126,6 +147,9 @@ _CONFIG_LINE = re.compile(
 )  # a bare `KEY=value` / `key: value`, even in prose
 # `secretName: my-tls-secret`: a Kubernetes object name (lowercase words and dashes) is a reference, not a secret.
 _K8S_NAME = re.compile(r"[a-z]+(?:-[a-z]+)+")
+# `'secret_ref': 'V1SecretReference'`: a Kubernetes API type name (V1, V1beta1 + capitalised words) likewise.
+_K8S_TYPE = re.compile(r"V\d+(?:(?:alpha|beta)\d+)?(?:[A-Z][a-z]+){2,}")
+_NAME_PART = re.compile(r"[a-z0-9]*|[A-Z0-9]*|[A-Z][a-z0-9]*")  # one word of a snake_case or CONSTANT_CASE name
 _QUOTE = re.compile(r"[\"'`]")  # the entropy plugins only read quoted strings
 
 
@@ -143,7 +167,9 @@ def _plugins():
     from detect_secrets.settings import get_settings
 
     settings = get_settings()
-    settings.configure_plugins([{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()])
+    settings.configure_plugins(
+        [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()]
+    ).disable_plugins(*_OFF)
     settings.disable_filters(
         "detect_secrets.filters.common.is_invalid_file",
         "detect_secrets.filters.allowlist.is_line_allowlisted",
@@ -206,6 +232,14 @@ def _regex_hits(text: str, plugin) -> list[Hit]:
     hits = []
     for regex in plugin.denylist:
         for m in regex.finditer(text):
+            if (
+                _AWS_EXAMPLE.search(m.group(0))
+                or len(set(m.group(0))) < 5
+                or (plugin.secret_type in _VALUE_JUDGED and not is_credential(m.group(m.lastindex or 0), quoted=True))
+            ):
+                continue
+            if plugin.secret_type == "Private Key" and not _KEY_BODY.match(text, m.end()):
+                continue  # a PEM header named in code (`startswith("-----BEGIN RSA PRIVATE KEY")`) holds no key
             # A capture group long enough to be the secret itself (AWS secret key after its name); a short one
             # (GitHub's 'ghp' prefix group) is not, then the whole match is.
             groups = [i for i in range(1, (m.lastindex or 0) + 1) if m.group(i) and len(m.group(i)) >= 8]
@@ -238,12 +272,18 @@ def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
         line_filtered = None  # detect-secrets' line filters are slow: asked only once a plugin found something
         # The keyword plugin reads `KEY=value` / `key: value` only in config files: a line with a bare
         # assignment (env file, YAML, a snippet quoted in prose) is also read as config.
-        names = list(dict.fromkeys([filename, "config.yaml"])) if _CONFIG_LINE.search(line) else [filename]
+        # Go's `name := value` likewise, whatever the path says.
+        names = [
+            filename,
+            *(["config.yaml"] if _CONFIG_LINE.search(line) else []),
+            *(["main.go"] if ":=" in line else []),
+        ]
+        names = list(dict.fromkeys(names))
         for plugin in wanted:
             for name in names if plugin.secret_type == "Secret Keyword" else names[:1]:
                 for found in plugin.analyze_line(filename=name, line=line, line_number=0):
-                    value = found.secret_value or ""
-                    if len(value) < 4 or _MARKER.fullmatch(value) or _K8S_NAME.fullmatch(value):
+                    value = _secret_of(plugin, found.secret_value or "", line)
+                    if not value or _MARKER.fullmatch(value) or _K8S_NAME.fullmatch(value):
                         continue
                     if line_filtered is None:
                         line_filtered = _is_filtered_out(
@@ -258,6 +298,34 @@ def _line_hits(text: str, filename: str, plugins) -> list[Hit]:
                         hits.append(Hit(_kind(plugin), *_grow(text, start + at, start + at + len(value))))
                         at = line.find(value, at + len(value))
     return hits
+
+
+def _secret_of(plugin, value: str, line: str) -> str | None:
+    """The part of a line-level finding to redact, None when it is no credential. A keyword's value must look like
+    one (a name is not a secret); unquoted, it is its first token (`DB_PASSWORD=Sup3r9xYz. Rotate it.` keeps the
+    prose). An entropy plugin's base64 run has `=` only as padding (`type=triton_BLOCK-M=128_...` is config)."""
+    if plugin.secret_type == "Secret Keyword":
+        at = line.find(value)
+        quoted = at > 0 and line[at - 1] in "\"'`"
+        if not quoted:
+            value = value.split()[0].rstrip(".,;:)]}") if value.split() else ""
+        return value if is_credential(value, quoted) and not _K8S_TYPE.fullmatch(value) else None
+    if plugin.secret_type == "Base64 High Entropy String" and not _encoded(value):
+        return None
+    return value
+
+
+def _encoded(value: str) -> bool:
+    """Whether a high-entropy run can be base64 at all: `=` only as padding (`type=triton_BLOCK-M=128` is config),
+    not in sorted order (an alphabet), one alphabet (standard `+/` or URL-safe `-_`, not both:
+    `naver-hyperclovax/HyperCLOVAX-SEED-Think-32B` is a model id), and not a name of words in one case each
+    (`crypto_aead_chacha20poly1305_MESSAGEBYTES_MAX`)."""
+    if "=" in value.rstrip("=") or (set(value) & set("+/") and set(value) & set("-_")):
+        return False
+    if list(value) == sorted(value):  # an alphabet (`123456789ABC...xyz` of base58), never a random string
+        return False
+    parts = re.split(r"[-_]", value)
+    return len(parts) < 2 or not all(_NAME_PART.fullmatch(p) for p in parts)
 
 
 def scan(text: str, path: str = "") -> list[Hit]:
