@@ -56,6 +56,9 @@ class GateConfig:
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85
+    # Several comments on one hunk become one example with every finding (core/hunk_comments.py); off, each stays
+    # an example of its own (its hunk ends at its line) and the duplicate gates keep them apart by what was said.
+    merge_comments_on_hunk: bool = True
     # A skeleton may recur in answers to this many distinct hunks, or this share of the rows, whichever is larger.
     template_min_hunks: int = 8
     template_max_share: float = 0.02

@@ -32,7 +32,7 @@ def filler(n: int) -> list[dict]:
     return rows
 
 
-def build(tmp_path, raws: list[dict]):
+def build(tmp_path, raws: list[dict], merge: bool = True):
     layout = IterationArtifacts(LocalArtifactStore(root=str(tmp_path)), "iter-0001")
     parsed = parse_threads(raws, "o/r")
     store = layout.store
@@ -44,7 +44,7 @@ def build(tmp_path, raws: list[dict]):
     return build_gold_set(
         layout,
         recipe=recipe,
-        gates=GateConfig(max_example_tokens=recipe.max_example_tokens),
+        gates=GateConfig(max_example_tokens=recipe.max_example_tokens, merge_comments_on_hunk=merge),
         limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=1, min_test_rows=1),
         teacher=HumanCommentTeacher(),
         count_tokens=lambda pairs: [len(p) + len(a) for p, a in pairs],  # bytes: an upper bound of BPE tokens
@@ -72,6 +72,18 @@ def test_three_comments_on_one_hunk_give_one_example_with_three_findings(tmp_pat
     merged = [q for q in build_.outcome.quarantined if q.reason == "merged_into_hunk"]
     assert sorted(q.row_id for q in merged) == ["github:1", "github:2"]
     assert all(example.id in q.detail and q.field == "diff_hunk" for q in merged)
+
+
+def test_unmerged_the_duplicate_gates_keep_the_three_comments_apart_and_still_catch_the_repeat(tmp_path):
+    repeat = comment(9, 13, THREE[2]["body"])
+    build_ = build(tmp_path, [*THREE, repeat, *filler(30)], merge=False)
+    meta = build_.metadata()
+    shared = sorted(
+        (f.line for e in build_.outcome.kept if e.path == "pkg/load.go" for f in e.review.findings),
+    )
+    assert shared == [11, 12, 13] and meta["comments_merged"] == 0 and meta["multi_finding_examples"] == 0
+    assert [q.row_id for q in build_.outcome.quarantined if q.reason == "duplicate"] == ["github:9"]
+    assert meta["rows_in"] == meta["rows_kept"] + meta["rows_quarantined"]
 
 
 def test_without_a_kept_row_the_calls_per_kept_row_are_absent_with_the_reason(tmp_path):
