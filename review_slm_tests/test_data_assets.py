@@ -181,7 +181,9 @@ def test_all_quarantined_gold_set_fails_a_blocking_check_and_freezes_nothing_the
         checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
         assert checks["gold_min_rows"] is False and checks["gold_test_split_frozen"] is False
         assert not (home / "artifacts" / "frozen" / "test_split.jsonl").exists()
-        assert _metadata(result, "gold_set")["test_split"].startswith("test split NOT frozen: 0 test rows")
+        gold = _metadata(result, "gold_set")
+        assert gold["test_split"].startswith("test split NOT frozen: 0 test rows")
+        assert "teacher_calls_per_kept_row" not in gold and gold["teacher_calls_per_kept_row_absent"]
 
         good = tmp_path / "good.jsonl"
         good.write_text("".join(json.dumps(r) + "\n" for r in _good_rows(40)))

@@ -165,6 +165,7 @@ class GoldSetConfig(dg.Config):
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85
+    merge_comments_on_hunk: bool = True  # one example per hunk with every comment's finding (README: gold_set)
     template_min_hunks: int = 8
     template_max_share: float = 0.02
     max_duplicate_share: float = 0.01  # what the blocking check tolerates in the kept rows

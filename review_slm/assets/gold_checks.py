@@ -90,7 +90,8 @@ def gold_lazy_share_under_cap(context: dg.AssetCheckExecutionContext, artifacts:
 
 
 @_check(
-    description="Near-duplicate share of the kept rows (MinHash re-scan at the gates' threshold) is under its limit."
+    description="Near-duplicate share of the kept rows (MinHash re-scan at the gates' threshold: hunk and human "
+    "comment both alike) is under its limit."
 )
 def gold_duplicate_share_under_threshold(
     context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore
@@ -98,7 +99,7 @@ def gold_duplicate_share_under_threshold(
     gates = _gates(artifacts, context.partition_key)
     rows = [r for split_rows in _rows(artifacts, context.partition_key).values() for r in split_rows]
     share = duplicate_share(
-        [r["diff_hunk"] + "\n" + r["human_comment"] for r in rows], gates["near_duplicate_threshold"]
+        [r["diff_hunk"] for r in rows], gates["near_duplicate_threshold"], said=[r["human_comment"] for r in rows]
     )
     return dg.AssetCheckResult(
         passed=share <= gates["max_duplicate_share"],

@@ -1,5 +1,6 @@
 """Training assets: resolve the parent model, SFT, preference pairs from the SFT model, DPO."""
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -338,7 +339,8 @@ def preference_pairs(
     answers = {a["id"]: a["answer"] for a in artifacts.read_table(request.output_file)}
     outcome = build_preference_pairs(train, answers, config.min_quality_gap, config.reject_lazy)
     # Feedback on the reviewer's own comments: the same gates as mined reviews (secrets, budget, duplicates).
-    items = [item for repo in feedback.repos for item in feedback.items(repo)]
+    malformed: Counter[str] = Counter()
+    items = [item for repo in feedback.repos for item in feedback.items(repo, malformed)]
     fed = feedback_pairs(
         items,
         GateConfig(max_example_tokens=rec.max_example_tokens),
@@ -360,6 +362,8 @@ def preference_pairs(
             "feedback_no_signal": fed.kinds.get("no_signal", 0),
             **{f"feedback_quarantined_{reason}": n for reason, n in sorted(fed.quarantined.items())},
             "feedback_secrets_redacted": fed.secrets_redacted,
+            "feedback_malformed": sum(malformed.values()),
+            **{f"feedback_malformed_{name}": n for name, n in sorted(malformed.items())},
             "uri": uri,
         }
     )

@@ -4,10 +4,13 @@ an edit, or a duplicate, and how far back the next fetch must reach so nothing i
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Literal
 
+from review_slm.core.schema import content_hash
 from review_slm.core.scrub import redact_comment
+from review_slm.core.secrets import redact
 
 # What the parser reads; the rest of GitHub's payload (reactions, _links, node ids...) is not kept.
 KEPT_FIELDS = (
@@ -35,11 +38,35 @@ def trim_comment(raw: dict) -> dict:
     return redact_comment(kept)
 
 
+def corpus_key(comment) -> int | str:
+    """The comment's id; for an id GitHub never sends (missing, a list, text, a bool) or an entry that is not an
+    object, a key from its content, so it is stored and then rejected with its reason by the parser instead of
+    crashing the miner."""
+    cid = comment.get("id") if isinstance(comment, dict) else None
+    if isinstance(cid, int) and not isinstance(cid, bool):
+        return cid
+    return "unkeyed-" + content_hash(json.dumps(comment, sort_keys=True, default=repr))[:16]
+
+
+def trim_any(raw):
+    """`trim_comment` for whatever a page holds: an entry that is not an object is kept as it is, for the parser
+    to reject (`malformed_comment`); it is redacted like any text."""
+    if isinstance(raw, dict):
+        return trim_comment(raw)
+    return redact(raw)[0] if isinstance(raw, str) else raw
+
+
+def updated_at(comment) -> str:
+    """When GitHub says the comment last changed; "" when it does not say it as text (hostile input)."""
+    value = comment.get("updated_at") if isinstance(comment, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def classify_change(existing: dict | None, incoming: dict) -> Change:
     """A comment seen before is an edit only if GitHub says it changed since; otherwise the overlap re-delivered it."""
     if existing is None:
         return "new"
-    if (incoming.get("updated_at") or "") > (existing.get("updated_at") or ""):
+    if updated_at(incoming) > (existing.get("updated_at") or ""):
         return "updated"
     return "duplicate"
 

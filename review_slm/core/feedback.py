@@ -74,20 +74,20 @@ class FeedbackItem:
         return f"{self.thumbs_up}/{self.thumbs_down}/{len(self.replies)}/{int(self.resolved)}/{int(self.line_changed)}"
 
 
-def _malformed(raw: dict, reactions) -> str | None:
-    """Why a comment of ours cannot be read as feedback (the field and what is wrong), or None."""
+def _malformed(raw: dict, reactions) -> tuple[str, str] | None:
+    """(field, what is wrong) when a comment of ours cannot be read as feedback, or None."""
     if not isinstance(raw.get("id"), int) or isinstance(raw.get("id"), bool):
-        return f"field 'id' must be an integer, got {raw.get('id')!r}"
+        return "id", f"field 'id' must be an integer, got a {type(raw.get('id')).__name__}"
     if not isinstance(raw.get("path"), str) or not raw["path"]:
-        return "field 'path' is missing or not text"
+        return "path", "field 'path' is missing or not text"
     if not isinstance(raw.get("line") or raw.get("original_line"), int):
-        return "field 'line' must be an integer"
+        return "line", "field 'line' must be an integer"
     if not isinstance(raw.get("diff_hunk", ""), str):
-        return "field 'diff_hunk' is not text"
+        return "diff_hunk", "field 'diff_hunk' is not text"
     if not isinstance(reactions, dict) or not all(
         isinstance(reactions.get(k, 0), int) and not isinstance(reactions.get(k, 0), bool) for k in ("+1", "-1")
     ):
-        return "field 'reactions' must count +1 / -1 as integers"
+        return "reactions", "field 'reactions' must count +1 / -1 as integers"
     return None
 
 
@@ -97,9 +97,12 @@ def _reply_order(raw: dict) -> tuple[str, int]:
     return str(raw.get("created_at") or ""), comment_id if isinstance(comment_id, int) else -1
 
 
-def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: set[int]) -> list[FeedbackItem]:
+def collect_feedback(
+    raws: list[dict], repo: str, bot_login: str, resolved_ids: set[int], malformed: Counter[str] | None = None
+) -> list[FeedbackItem]:
     """The reviewer's root comments in `raws` (GitHub review-comment JSON) with their reactions, human
-    replies and resolution. Replies by any bot (the reviewer included) are not feedback."""
+    replies and resolution. Replies by any bot (the reviewer included) are not feedback. A comment of ours
+    that cannot be read is left out and counted in `malformed` by the field at fault."""
     items: dict[int, FeedbackItem] = {}
     for raw in raws:
         if (raw.get("user") or {}).get("login") != bot_login or raw.get("in_reply_to_id"):
@@ -112,8 +115,10 @@ def collect_feedback(raws: list[dict], repo: str, bot_login: str, resolved_ids: 
         match = _PR_NUMBER.search(str(raw.get("pull_request_url") or ""))
         problem = _malformed(raw, reactions)
         if problem:
-            # One hostile comment never takes down the iteration: named (id, field, why) and left out.
-            log.warning(f"{repo}: feedback comment {raw.get('id')!r} left out: {problem}")
+            # One hostile comment never takes down the iteration: named (id, field, why), counted, left out.
+            log.warning(f"{repo}: feedback comment {repr(raw.get('id'))[:40]} left out: {problem[1]}")
+            if malformed is not None:
+                malformed[problem[0]] += 1
             continue
         items[raw["id"]] = FeedbackItem(
             repo=repo,

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.languages import detect_language
 from review_slm.core.schema import RejectedRow, ReviewRecord, rejection_from_validation_error
+from review_slm.core.secrets import redact
 
 _SUGGESTION = re.compile(r"```suggestion[^\n]*\n(.*?)```", re.DOTALL)
 _PR_NUMBER = re.compile(r"/pulls?/(\d+)")
@@ -40,26 +41,51 @@ def is_bot(user: dict | None, extra_bots: frozenset[str] = frozenset()) -> bool:
     return user.get("type") == "Bot" or login.endswith("[bot]") or login.lower() in extra_bots
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def shown_id(raw) -> str:
+    """The comment's id as a rejected row names it: a hostile one (a list, a token-like string) shortened and
+    redacted, since rejected rows reach tables, logs and metadata."""
+    value = raw.get("id", "?") if isinstance(raw, dict) else "?"
+    return str(value) if _is_number(value) else redact(str(value)[:100])[0]
+
+
+def field_problem(raw) -> tuple[str, str | None, str] | None:
+    """(reason, field, detail) when a comment's ids or fields have a type GitHub never sends, else None. A snapshot
+    or a proxy can hand us anything: a wrong type is a rejected row, not a crash."""
+    if not isinstance(raw, dict):
+        return "malformed_comment", None, f"a {type(raw).__name__}, not an object"
+    if "id" not in raw:
+        return "malformed_id", "id", "comment has no id"
+    for name in ("id", "in_reply_to_id"):
+        value = raw.get(name)
+        if (name == "id" or value is not None) and not _is_number(value):
+            return f"malformed_{name}", name, f"'{name}' is a {type(value).__name__}, not a number"
+    for name in ("path", "diff_hunk", "body", "html_url", "pull_request_url", "created_at", "updated_at"):
+        if raw.get(name) is not None and not isinstance(raw[name], str):
+            return f"malformed_{name}", name, f"'{name}' is a {type(raw[name]).__name__}, not text"
+    if raw.get("line") is not None and not _is_number(raw["line"]):
+        return "malformed_line", "line", f"'line' is a {type(raw['line']).__name__}, not a number"
+    if raw.get("user") is not None and not isinstance(raw["user"], dict):
+        return "malformed_user", "user", f"'user' is a {type(raw['user']).__name__}, not an object"
+    return None
+
+
 def parse_review_comment(
     raw: dict, repo: str, extra_bots: frozenset[str] = frozenset(), thread: tuple[str, ...] = ()
 ) -> ParsedComment:
-    source_id = str(raw.get("id", "?"))
+    source_id = shown_id(raw)
 
     def reject(reason: str, field: str | None = None, detail: str = "") -> ParsedComment:
         return ParsedComment(
             None, RejectedRow(source="github", source_id=source_id, reason=reason, field=field, detail=detail)
         )
 
-    if "id" not in raw:
-        return reject("malformed_id", "id", "comment has no id")
-    # A snapshot or a proxy can hand us anything: a wrong type is a rejected row, not a crash.
-    for name in ("path", "diff_hunk", "body", "html_url", "pull_request_url", "created_at", "updated_at"):
-        if raw.get(name) is not None and not isinstance(raw[name], str):
-            return reject(f"malformed_{name}", name, f"'{name}' is a {type(raw[name]).__name__}, not text")
-    if raw.get("line") is not None and (not isinstance(raw["line"], int) or isinstance(raw["line"], bool)):
-        return reject("malformed_line", "line", f"'line' is a {type(raw['line']).__name__}, not a number")
-    if raw.get("user") is not None and not isinstance(raw["user"], dict):
-        return reject("malformed_user", "user", f"'user' is a {type(raw['user']).__name__}, not an object")
+    problem = field_problem(raw)
+    if problem:
+        return reject(*problem)
     if is_bot(raw.get("user"), extra_bots):
         return reject("bot", "user.login", str((raw.get("user") or {}).get("login")))
     if raw.get("in_reply_to_id"):
@@ -116,15 +142,26 @@ def parse_threads(raws: list[dict], repo: str, extra_bots: frozenset[str] = froz
     """Parse a repository's comments, folding each reply into its thread's first comment.
 
     A reply whose root is not a kept comment (a bot's, an outdated one, or one not mined) is
-    rejected as `orphan_reply`; bot replies are rejected as `bot`. Every input comment ends up
-    a record, an attached reply, or a rejected row.
+    rejected as `orphan_reply`; bot replies are rejected as `bot`; a comment whose ids or fields have
+    the wrong type (`field_problem`) as `malformed_<field>`. Every input comment ends up a record, an
+    attached reply, or a rejected row.
     """
-    parent_of = {c["id"]: c["in_reply_to_id"] for c in raws if "id" in c and c.get("in_reply_to_id")}
-    replies: dict[int, list[dict]] = {}
     rejected: list[RejectedRow] = []
     roots: list[dict] = []
+    sound: list[dict] = []
     for raw in raws:
-        if "id" in raw and raw.get("in_reply_to_id"):
+        problem = field_problem(raw)
+        if problem:
+            reason, name, detail = problem
+            rejected.append(
+                RejectedRow(source="github", source_id=shown_id(raw), reason=reason, field=name, detail=detail)
+            )
+        else:
+            sound.append(raw)
+    parent_of = {c["id"]: c["in_reply_to_id"] for c in sound if c.get("in_reply_to_id")}
+    replies: dict[int, list[dict]] = {}
+    for raw in sound:
+        if raw.get("in_reply_to_id"):
             if is_bot(raw.get("user"), extra_bots):
                 login = (raw.get("user") or {}).get("login")
                 rejected.append(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from review_slm.core.hunk_comments import HunkFamilies
 from review_slm.core.schema import Review, ReviewRecord, content_hash
 
 
@@ -54,6 +55,11 @@ class Candidate:
 SEVERITY_WEIGHT = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0.5}
 
 
+def example_id(record_id: str) -> str:
+    """A gold example's id: from the record that carries it (the one with the longest hunk when comments merged)."""
+    return content_hash(record_id)[:16]
+
+
 def difficulty(diff_hunk: str, review: Review) -> float:
     """Curriculum order: a longer hunk and more, and more severe, findings make a harder example."""
     hunk_lines = diff_hunk.count("\n") + 1
@@ -70,12 +76,15 @@ def split_of(hunk_key: str, val_share: float = 0.1, test_share: float = 0.1) -> 
     return "train"
 
 
-def assign_splits(examples: list[GoldExample], frozen_test_keys: set[str] | None) -> None:
-    """Without a frozen test split, hash decides. With one, its hunks stay test and new rows never join it."""
+def assign_splits(examples: list[GoldExample], frozen_test: set[str] | HunkFamilies | None) -> None:
+    """Without a frozen test split, hash decides. With one (its hunk keys, or its hunks), its hunks stay test, and so
+    does a hunk of the same change that one of them extends or that extends one; new rows never join it."""
+    if isinstance(frozen_test, set):
+        frozen_test = HunkFamilies.of_keys(frozen_test)
     for ex in examples:
         split = split_of(ex.hunk_key)
-        if frozen_test_keys is not None:
-            if ex.hunk_key in frozen_test_keys:
+        if frozen_test is not None:
+            if frozen_test.holds(ex.path, ex.diff_hunk, ex.hunk_key):
                 split = "test"
             elif split == "test":
                 split = "val"

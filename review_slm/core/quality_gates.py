@@ -14,8 +14,10 @@ Each gate is a named rule and its name is the quarantine reason, so
 | `teacher_failed`           | the teacher timed out or errored after its retries                          |
 | `secret_unredactable`      | redacting secrets / PII would leave too little of the hunk or of a finding   |
 | `over_token_budget`        | prompt + review is longer than the recipe allows, in student tokens          |
+| `merged_into_hunk`         | its comment joined the example of another comment on the same hunk           |
 | `duplicate`                | the same hunk and comment (whitespace-insensitive) came earlier             |
-| `near_duplicate`           | MinHash Jaccard with an earlier row is at least the threshold               |
+| `near_duplicate`           | MinHash Jaccard of the hunk and of the comment(s) with an earlier row both  |
+|                            | reach the threshold (another comment on the same code is another example)   |
 | `template_poisoning`       | its answer repeats a sentence skeleton seen across too many unrelated hunks |
 | `lazy_negative_over_cap`   | a lazy "no issues" example beyond the configured share                      |
 """
@@ -28,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from review_slm.core.diff_hunks import is_binary_or_empty
-from review_slm.core.gold import Candidate, GoldExample, QuarantinedRow, difficulty
+from review_slm.core.gold import Candidate, GoldExample, QuarantinedRow, difficulty, example_id
+from review_slm.core.hunk_comments import HunkMerge, human_comments_text
 from review_slm.core.languages import contradicting_language
 from review_slm.core.lazy import is_lazy_comment, is_lazy_review
 from review_slm.core.near_duplicates import find_near_duplicates
@@ -53,6 +56,9 @@ class GateConfig:
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85
+    # Several comments on one hunk become one example with every finding (core/hunk_comments.py); off, each stays
+    # an example of its own (its hunk ends at its line) and the duplicate gates keep them apart by what was said.
+    merge_comments_on_hunk: bool = True
     # A skeleton may recur in answers to this many distinct hunks, or this share of the rows, whichever is larger.
     template_min_hunks: int = 8
     template_max_share: float = 0.02
@@ -97,8 +103,8 @@ def _content_problem(rec: ReviewRecord) -> tuple[str, str, str] | None:
 
 def _duplicates(pairs: list[tuple[str, str]], ids: list[str], threshold: float) -> dict[int, tuple[str, str]]:
     """index -> (reason, detail) for exact (whitespace-insensitive) and MinHash near duplicates of an earlier
-    (hunk, comment) pair; the first one wins."""
-    near = find_near_duplicates([hunk + "\n" + comment for hunk, comment in pairs], threshold)
+    (hunk, comment) pair, the hunk and what was said compared apart; the first one wins."""
+    near = find_near_duplicates([hunk for hunk, _ in pairs], threshold, said=[comment for _, comment in pairs])
     seen: dict[str, str] = {}
     found: dict[int, tuple[str, str]] = {}
     for i, (hunk, comment) in enumerate(pairs):
@@ -111,6 +117,18 @@ def _duplicates(pairs: list[tuple[str, str]], ids: list[str], threshold: float) 
             j, similarity = near[i]
             found[i] = ("near_duplicate", f"Jaccard ≈{similarity:.2f} with {ids[j]}")
     return found
+
+
+def folded_rows(merge: HunkMerge) -> list[QuarantinedRow]:
+    """The comments that joined another's example on their hunk (`merged_into_hunk`, naming the example), and
+    those that repeated another there word for word on the same line (`duplicate`): every row still accounted for."""
+    out = GateOutcome()
+    for rec, into in merge.merged:
+        joined = f"one of {len(into.comments)} comments on the hunk of example {example_id(into.record_id)}"
+        _quarantine(out, rec, "merged_into_hunk", "diff_hunk", f"{joined} (record {into.record_id})")
+    for rec, first in merge.duplicates:
+        _quarantine(out, rec, "duplicate", "body", f"same line and comment as {first.record_id} on the same hunk")
+    return out.quarantined
 
 
 def gate_before_teacher(
@@ -132,9 +150,8 @@ def gate_before_teacher(
             )
         else:
             rows.append(rec)
-    dups = _duplicates(
-        [(r.diff_hunk, r.body) for r in rows], [r.record_id for r in rows], config.near_duplicate_threshold
-    )
+    said = [(r.diff_hunk, human_comments_text(r)) for r in rows]
+    dups = _duplicates(said, [r.record_id for r in rows], config.near_duplicate_threshold)
     for i in sorted(dups):
         _quarantine(out, rows[i], dups[i][0], "diff_hunk", dups[i][1])
     rows = [r for i, r in enumerate(rows) if i not in dups]
@@ -165,10 +182,11 @@ def _scrub(
     nothing in a text it cleared, so it is not run there."""
     rec, review = cand.record, cand.review
     answer = render_review(review)
+    said = human_comments_text(rec)
     if not config.redact_secrets:
-        return _Row(cand, rec.diff_hunk, rec.body, review, answer), "", "", False
+        return _Row(cand, rec.diff_hunk, said, review, answer), "", "", False
     hunk, kinds_hunk = redact(rec.diff_hunk, rec.path) if screened[0] else (rec.diff_hunk, [])
-    comment, kinds_body = redact(rec.body) if screened[1] else (rec.body, [])
+    comment, kinds_body = redact(said) if screened[1] else (said, [])
     # The full review (paths included) is redacted: the rendered student answer has no paths.
     review_json = review_json or review.model_dump_json()
     redacted_review, kinds_review = redact(review_json) if screened[2] else (review_json, [])
@@ -176,7 +194,7 @@ def _scrub(
         kinds = ", ".join(kinds_hunk) or "secrets redacted at ingest"
         return None, "diff_hunk", f"{kinds} would replace most of the changed lines", True
     if not (kinds_hunk or kinds_body or kinds_review):
-        return _Row(cand, hunk, comment, review, answer), "", "", "<REDACTED" in rec.diff_hunk + rec.body
+        return _Row(cand, hunk, comment, review, answer), "", "", "<REDACTED" in rec.diff_hunk + said
     try:
         review = Review.model_validate_json(redacted_review)
     except ValueError as err:  # a marker can only replace a token, but an answer is untrusted: never crash on one
@@ -268,7 +286,9 @@ def apply_quality_gates(
     if config.redact_secrets and answered:
         n = len(answered)
         maybe = might_have_secrets(
-            [c.record.diff_hunk for c in answered] + [c.record.body for c in answered] + list(review_json.values())
+            [c.record.diff_hunk for c in answered]
+            + [human_comments_text(c.record) for c in answered]
+            + list(review_json.values())
         )
         screened = {id(c): (maybe[i], maybe[n + i], maybe[2 * n + i]) for i, c in enumerate(answered)}
     rows: list[_Row] = []
@@ -353,7 +373,7 @@ def apply_quality_gates(
                 continue
         examples.append(
             GoldExample(
-                id=content_hash(rec.record_id)[:16],
+                id=example_id(rec.record_id),
                 record_id=rec.record_id,
                 source=rec.source,
                 repo=scrub(rec.repo),
@@ -363,7 +383,7 @@ def apply_quality_gates(
                 human_comment=row.comment,
                 review=row.review,
                 teacher=row.candidate.teacher,
-                lazy=is_lazy_review(row.review) and is_lazy_comment(rec.body),
+                lazy=is_lazy_review(row.review) and all(is_lazy_comment(c.body) for c in rec.comments),
                 difficulty=difficulty(row.hunk, row.review),
             )
         )

@@ -79,10 +79,18 @@ class ReviewRecord(BaseModel):
     created_at: str = ""
     updated_at: str = ""
     thread: list[str] = Field(default_factory=list, description="later replies in the thread, as 'login: body'")
+    # The gold stage folds the other comments on this hunk into one record (core/hunk_comments.py), so the teacher
+    # sees them together and the example carries every finding. Never stored: the records table has one comment a row.
+    also_on_hunk: list[ReviewRecord] = Field(default_factory=list, exclude=True)
 
     @property
     def record_id(self) -> str:
         return f"{self.source}:{self.source_id}"
+
+    @property
+    def comments(self) -> list[ReviewRecord]:
+        """Every human comment on this hunk (this one and those folded in), by line, then as mined."""
+        return sorted([self, *self.also_on_hunk], key=lambda r: r.line or 0)
 
 
 class RejectedRow(BaseModel):

@@ -12,8 +12,9 @@ import re
 
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.lazy import NO_ISSUES, is_lazy_comment
-from review_slm.core.schema import Finding, Review, ReviewRecord
+from review_slm.core.schema import Finding, Review, ReviewRecord, Severity
 
+SEVERITY_ORDER = Severity.__members__  # critical first
 MAX_COMMENT_CHARS = 80
 MAX_SUGGESTION_CHARS = 160  # a one- or two-line fix; a longer one is left to the human's thread
 NO_COMMENT = "Apply the suggested change."
@@ -63,20 +64,29 @@ def compact_comment(body: str) -> str:
     return first or NO_COMMENT
 
 
-def structure_human_comment(record: ReviewRecord) -> Review:
-    if is_lazy_comment(record.body) and not record.suggestion:
-        return NO_ISSUES.model_copy(deep=True)
-    severity = _first_rule(_SEVERITY_RULES, record.body, "medium")
-    category = _first_rule(_CATEGORY_RULES, record.body, "correctness")
+def _finding(record: ReviewRecord) -> Finding:
     suggestion = record.suggestion if len(record.suggestion) <= MAX_SUGGESTION_CHARS else ""
-    finding = Finding(
+    return Finding(
         path=record.path,
         line=record.line or last_new_line(record.diff_hunk) or 0,
-        severity=severity,
-        category=category,
+        severity=_first_rule(_SEVERITY_RULES, record.body, "medium"),
+        category=_first_rule(_CATEGORY_RULES, record.body, "correctness"),
         comment=compact_comment(record.body),
         suggestion=suggestion,
     )
+
+
+def structure_human_comment(record: ReviewRecord) -> Review:
+    """One finding per human comment on the hunk (`record.comments`), each at its own line; an approval
+    without a suggestion is no finding."""
+    findings = [_finding(c) for c in record.comments if not (is_lazy_comment(c.body) and not c.suggestion)]
+    if not findings:
+        return NO_ISSUES.model_copy(deep=True)
     # One line that says what kind of problem this is; the comment already says what it is. No final
     # period: `."}` would then end both the comment and the whole answer, and a small model mixes them up.
-    return Review(findings=[finding], summary=f"{severity.capitalize()} {category} issue")
+    # Several findings: their number and the most severe kind, under the template gate's five words (a longer
+    # fixed sentence would recur across hunks and be quarantined as a template).
+    worst = min(findings, key=lambda f: list(SEVERITY_ORDER).index(f.severity))
+    if len(findings) == 1:
+        return Review(findings=findings, summary=f"{worst.severity.capitalize()} {worst.category} issue")
+    return Review(findings=findings, summary=f"{len(findings)} issues: {worst.severity} {worst.category}")

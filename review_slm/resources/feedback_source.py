@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,14 +41,15 @@ class FeedbackSource(dg.ConfigurableResource, ABC):
     bot_login: str = Field("review-slm[bot]", description="the login the reviewer posts as (REVIEW_SLM_BOT_LOGIN)")
 
     @abstractmethod
-    def items(self, repo: str) -> list[FeedbackItem]:
-        """The reviewer's comments on `repo` with the reactions, replies and resolution they got."""
+    def items(self, repo: str, malformed: Counter[str] | None = None) -> list[FeedbackItem]:
+        """The reviewer's comments on `repo` with the reactions, replies and resolution they got; the comments of
+        ours that cannot be read are left out and counted in `malformed` by field."""
 
 
 class FileFeedbackSource(FeedbackSource):
     path: str | None = None
 
-    def items(self, repo: str) -> list[FeedbackItem]:
+    def items(self, repo: str, malformed: Counter[str] | None = None) -> list[FeedbackItem]:
         if not self.path:
             return []
         try:
@@ -58,7 +60,9 @@ class FileFeedbackSource(FeedbackSource):
         if not isinstance(export, dict):
             raise ValueError(f"feedback export {self.path}: expected an object keyed by repository")
         data = export.get(repo, {})
-        return collect_feedback(data.get("comments", []), repo, self.bot_login, set(data.get("resolved", [])))
+        return collect_feedback(
+            data.get("comments", []), repo, self.bot_login, set(data.get("resolved", [])), malformed
+        )
 
 
 class GitHubFeedbackSource(FeedbackSource):
@@ -83,7 +87,7 @@ class GitHubFeedbackSource(FeedbackSource):
             seconds_between_writes=None,
         )  # GraphQL queries are POSTs but read nothing into GitHub
 
-    def items(self, repo: str) -> list[FeedbackItem]:
+    def items(self, repo: str, malformed: Counter[str] | None = None) -> list[FeedbackItem]:
         gh = self._client()
         since = datetime.now(UTC) - timedelta(days=self.lookback_days)
         raws = [
@@ -94,7 +98,7 @@ class GitHubFeedbackSource(FeedbackSource):
         resolved: set[int] = set()
         for number in sorted({i.pr_number for i in ours if i.pr_number is not None}):
             resolved |= self._resolved_threads(gh, repo, number)
-        return collect_feedback(raws, repo, self.bot_login, resolved)
+        return collect_feedback(raws, repo, self.bot_login, resolved, malformed)  # counted once, here
 
     def _resolved_threads(self, gh, repo: str, number: int) -> set[int]:
         owner, name = repo.split("/", 1)

@@ -15,6 +15,7 @@ from importlib import resources
 import dagster as dg
 from pydantic import Field
 
+from review_slm.core.corpus import updated_at
 from review_slm.resources.github_rate_limits import ApiUsage, CountingGithubRetry, wait_for_primary_limit
 
 SNAPSHOT_PACKAGE = "review_slm.data.github_snapshot"
@@ -68,6 +69,14 @@ def _chunks(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
+def _snapshot_order(c) -> tuple:
+    """As GitHub lists them (by update, then id); a hostile id or entry sorts after the numbers instead of failing
+    the comparison, so it reaches the parser, which rejects it with its reason."""
+    cid = c.get("id", 0) if isinstance(c, dict) else None
+    number = isinstance(cid, int) and not isinstance(cid, bool)
+    return (updated_at(c), 0, cid, "") if number else (updated_at(c), 1, 0, repr(cid))
+
+
 class SnapshotReviewSource(ReviewSource):
     """The bundled snapshot (`review_slm/data/github_snapshot/<owner>__<repo>.json`), in the API's JSON shape."""
 
@@ -88,8 +97,8 @@ class SnapshotReviewSource(ReviewSource):
             if not ref.is_file():
                 raise FileNotFoundError(f"no bundled snapshot for {repo} ({name}); set GITHUB_TOKEN to mine it live")
             text = ref.read_text(encoding="utf-8")
-        ordered = sorted(json.loads(text), key=lambda c: (c.get("updated_at") or "", c.get("id", 0)))
-        yield from _chunks((c for c in ordered if since is None or (c.get("updated_at") or "") >= since), self.per_page)
+        ordered = sorted(json.loads(text), key=_snapshot_order)
+        yield from _chunks((c for c in ordered if since is None or updated_at(c) >= since), self.per_page)
 
 
 class GitHubReviewSource(ReviewSource):

@@ -14,8 +14,15 @@ from dataclasses import asdict, dataclass
 from review_slm.core import tables
 from review_slm.core.cost import CostEstimate, estimate_training_cost
 from review_slm.core.gold import GoldExample
+from review_slm.core.hunk_comments import HunkMerge, merge_comments_on_hunks
 from review_slm.core.prompts import render_review, student_user_prompt
-from review_slm.core.quality_gates import GateConfig, GateOutcome, apply_quality_gates, gate_before_teacher
+from review_slm.core.quality_gates import (
+    GateConfig,
+    GateOutcome,
+    apply_quality_gates,
+    folded_rows,
+    gate_before_teacher,
+)
 from review_slm.core.recipe import Recipe
 from review_slm.core.schema import RejectedRow, ReviewRecord, content_hash
 from review_slm.resources.teacher import EnrichmentReport, Teacher
@@ -42,20 +49,33 @@ class GoldBuild:
     splits: dict[str, list[dict]]
     train_tokens: int
     estimate: CostEstimate
+    comments_on_hunk: dict[str, int]  # record id of an example built from several comments -> how many
 
     def metadata(self) -> dict:
-        """Plain values (numbers and strings) for the asset's metadata; the same keys every iteration."""
+        """Plain values (numbers and strings) for the asset's metadata; the same keys every iteration, except
+        `teacher_calls_per_kept_row`: absent when no row was kept (`teacher_calls_per_kept_row_absent` says why)."""
         kept = self.outcome.kept
         difficulties = [e.difficulty for e in kept if e.split == "train"]
         lazy_share = sum(e.lazy for e in kept) / len(kept) if kept else 0.0
+        per_kept_row = (
+            {"teacher_calls_per_kept_row": round(self.enrichment.teacher_calls / len(kept), 3)}
+            if kept
+            else {"teacher_calls_per_kept_row_absent": "no row was kept: there is nothing to divide by"}
+        )
+        multi = [e for e in kept if e.record_id in self.comments_on_hunk]
         return {
             **asdict(self.enrichment),
             "teacher": self.enrichment.teacher_model,
-            "teacher_calls_per_kept_row": round(self.enrichment.teacher_calls / len(kept), 3) if kept else 0.0,
+            **per_kept_row,
             "rows_in": self.rows_in,
             "rows_kept": len(kept),
             "rows_quarantined": len(self.outcome.quarantined),
             **{f"quarantined_{reason}": n for reason, n in sorted(self.outcome.reason_counts().items())},
+            "comments_merged": self.outcome.reason_counts()["merged_into_hunk"],
+            "multi_comment_examples": len(multi),
+            "comments_in_multi_comment_examples": sum(self.comments_on_hunk[e.record_id] for e in multi),
+            "multi_finding_examples": sum(len(e.review.findings) > 1 for e in kept),
+            "findings_kept": sum(len(e.review.findings) for e in kept),
             "secrets_redacted": self.outcome.secrets_redacted,
             "rows_token_counted": self.outcome.tokens_counted,
             "lazy_share": round(lazy_share, 4),
@@ -114,8 +134,12 @@ def build_gold_set(
     supp, supp_rejected = read_records(layout, "hf_supplement")
     records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
     rows_in = len(records) + len(upstream_rejected)
+    # Several comments on one hunk: one record, so one prompt and one example with every finding.
+    merge = merge_comments_on_hunks(records) if gates.merge_comments_on_hunk else HunkMerge(records)
+    records, folded = merge.records, folded_rows(merge)
     # The cheap gates first: the teacher is only paid for rows that can still be kept.
     worth_asking, before_teacher = gate_before_teacher(records, gates, count_tokens)
+    before_teacher = folded + before_teacher
     info(
         f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
         f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})"
@@ -158,7 +182,8 @@ def build_gold_set(
         f"training {recipe.label} on {train_tokens} tokens: {estimate.gpu_hours} GPU-hours, ${estimate.cost_usd} "
         f"({estimate.assumptions})"
     )
-    return GoldBuild(rows_in, outcome, enrichment, frozen, splits, train_tokens, estimate)
+    comments_on_hunk = {r.record_id: len(r.comments) for r in records if r.also_on_hunk}
+    return GoldBuild(rows_in, outcome, enrichment, frozen, splits, train_tokens, estimate, comments_on_hunk)
 
 
 def write_gold_set(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from review_slm.core import tables
 from review_slm.core.gold import GoldExample, assign_splits
+from review_slm.core.hunk_comments import HunkFamilies
 from review_slm.storage.layout import SharedArtifacts
 
 
@@ -38,7 +39,7 @@ def freeze_test_split(
     store, uri = shared.store, shared.frozen_test_split
     previous = store.read_table(uri) if store.exists(uri) else None
     if previous is not None and not refreeze_reason:
-        assign_splits(kept, {GoldExample.model_validate(r).hunk_key for r in previous})
+        assign_splits(kept, HunkFamilies((r["path"], r["diff_hunk"]) for r in previous))
         return Frozen(previous, f"frozen earlier ({len(previous)} rows)")
     assign_splits(kept, None)
     candidates = [e.model_dump(mode="json") for e in kept if e.split == "test"]

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from review_slm.core.corpus import classify_change, overlap_since, trim_comment
+from review_slm.core.corpus import classify_change, corpus_key, overlap_since, trim_any, updated_at
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.github_rate_limits import ApiUsage
 from review_slm.resources.review_source import ReviewSource
@@ -45,13 +45,13 @@ class ReviewCorpus:
     def cursor(self, repo: str) -> str:
         return self.state(repo)["cursor"]
 
-    def comments(self, repo: str) -> dict[int, dict]:
+    def comments(self, repo: str) -> dict[int | str, dict]:
         """Every comment not deleted, latest version, by id."""
         active: dict[int, dict] = {}
         for name in self.state(repo)["segments"]:
             for op in self.artifacts.read_jsonl(self._segment_uri(repo, name)):
                 if op["op"] == "upsert":
-                    active[op["comment"]["id"]] = op["comment"]
+                    active[corpus_key(op["comment"])] = op["comment"]
                 else:
                     active.pop(op["id"], None)
         return active
@@ -121,24 +121,25 @@ def mine_into_corpus(
     report = MiningReport()
     for repo in source.repos:
         stats = report.repos[repo] = RepoMining(cursor=corpus.cursor(repo))
-        known = {cid: {"updated_at": c.get("updated_at")} for cid, c in corpus.comments(repo).items()}
-        seen: set[int] = set()
+        known = {cid: {"updated_at": updated_at(c)} for cid, c in corpus.comments(repo).items()}
+        seen: set[int | str] = set()
         since = None if full_resync else overlap_since(stats.cursor)
         try:
             for page in source.raw_pages(repo, since, report.usage):
                 upserts = []
                 for raw in page:
-                    comment = trim_comment(raw)
-                    seen.add(comment["id"])
-                    change = classify_change(known.get(comment["id"]), comment)
+                    comment = trim_any(raw)
+                    key = corpus_key(comment)
+                    seen.add(key)
+                    change = classify_change(known.get(key), comment)
                     if change == "duplicate":
                         stats.duplicates += 1
                         continue
                     setattr(stats, change, getattr(stats, change) + 1)
-                    known[comment["id"]] = {"updated_at": comment.get("updated_at")}
+                    known[key] = {"updated_at": updated_at(comment)}
                     upserts.append(comment)
                 stats.fetched += len(page)
-                page_cursor = max([stats.cursor, *(c.get("updated_at") or "" for c in page)])
+                page_cursor = max([stats.cursor, *(updated_at(c) for c in page)])
                 corpus.commit(repo, upserts, [], page_cursor)
                 stats.cursor = page_cursor
                 progress(
@@ -149,7 +150,7 @@ def mine_into_corpus(
             progress(f"{repo}: failed after {stats.fetched} comments: {stats.error}")
             continue
         if full_resync:
-            gone = sorted(set(known) - seen)
+            gone = sorted(set(known) - seen, key=lambda k: (isinstance(k, str), str(k)))  # ids, then content keys
             stats.deleted = len(gone)
             corpus.commit(repo, [], gone, stats.cursor)
         corpus.compact(repo)

@@ -1,7 +1,10 @@
 import json
 from importlib import resources
 
-from review_slm.core.github_comments import extract_suggestion, parse_review_comment
+from review_slm.core.github_comments import extract_suggestion, parse_review_comment, parse_threads
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.review_source import SnapshotReviewSource
+from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
 
 BASE = {
     "id": 1,
@@ -65,3 +68,46 @@ def test_wrong_types_from_a_hostile_snapshot_are_rejected_not_raised():
             f"malformed_{field}",
             field,
         )
+
+
+HOSTILE = {
+    "list id": {"id": [1, 2]},
+    "dict id": {"id": {"n": 1}},
+    "text id": {"id": "ghp_" + "a" * 36},
+    "bool id": {"id": True},
+    "null id": {"id": None},
+    "list reply-to": {"id": 20, "in_reply_to_id": [1]},
+    "dict reply-to": {"id": 21, "in_reply_to_id": {"id": 1}},
+    "text reply-to": {"id": 22, "in_reply_to_id": "1"},
+    "bool reply-to": {"id": 23, "in_reply_to_id": True},
+    "text created_at on a reply": {"id": 24, "in_reply_to_id": 1, "created_at": 5},
+    "text user on a reply": {"id": 25, "in_reply_to_id": 1, "user": "bob"},
+}
+
+
+def test_hostile_ids_and_field_types_are_quarantined_with_their_reason_never_raised(tmp_path):
+    raws = [dict(BASE), *({**BASE, **patch} for patch in HOSTILE.values()), "not a comment", 7]
+    raws.append({**BASE, "id": 26, "in_reply_to_id": 1, "body": "Good catch."})  # a sound reply: still attached
+    parsed = parse_threads(raws, "o/r")
+    assert [r.source_id for r in parsed.records] == ["1"] and parsed.records[0].thread == ["alice: Good catch."]
+    reasons = sorted((r.reason, r.field) for r in parsed.rejected)
+    assert reasons == sorted(
+        [("malformed_id", "id")] * 5
+        + [("malformed_in_reply_to_id", "in_reply_to_id")] * 4
+        + [("malformed_created_at", "created_at"), ("malformed_user", "user")]
+        + [("malformed_comment", None)] * 2
+    )
+    assert len(parsed.records) + parsed.replies_attached + len(parsed.rejected) == len(raws)
+    assert not any("ghp_" in r.source_id for r in parsed.rejected)  # a token-like id is redacted in the row
+
+    # Mining stores them (keyed by content when the id is unusable) instead of crashing; parsing then rejects them.
+    folder = tmp_path / "snapshot"
+    folder.mkdir()
+    (folder / "o__r.json").write_text(json.dumps(raws))
+    corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path / "store")), "snapshot")
+    report = mine_into_corpus(SnapshotReviewSource(repos=["o/r"], snapshot_dir=str(folder)), corpus)
+    assert report.repos["o/r"].fetched == len(raws)
+    again = parse_threads(list(corpus.comments("o/r").values()), "o/r")
+    # The corpus keeps only the parser's fields and reads `user` as an object: the reply by user "bob" is attached.
+    assert sorted((r.reason, r.field) for r in again.rejected) == [r for r in reasons if r[1] != "user"]
+    assert again.replies_attached == 2 and len(again.records) + 2 + len(again.rejected) == len(raws)

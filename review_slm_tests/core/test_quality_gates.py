@@ -175,3 +175,21 @@ def test_secrets_and_pii_patterns():
     assert (
         "s3cretpw" not in redacted and "joe@corp.io" not in redacted and "abcdefghijklmnopqrstuvwxyz123" not in redacted
     )
+
+
+def test_the_duplicate_gates_compare_what_was_said_not_only_the_code():
+    lines = "".join(f" line_{k} := compute({k})\n" for k in range(30))
+    hunk = "@@ -1,30 +1,31 @@\n" + lines + "+go f()\n"
+
+    def on(repo: str, i: int, body: str) -> ReviewRecord:
+        return record(i, body, hunk).model_copy(update={"repo": repo, "path": "pkg/f.go"})
+
+    said = [
+        on("o/a", 1, "The goroutine started here is never stopped when the request ends."),
+        on("o/b", 2, "compute(29) is evaluated twice; keep the first result instead."),  # same code, another point
+        on("o/c", 3, "The goroutine started here is never stopped when the request ends."),  # the first, repeated
+        on("o/d", 4, "The goroutine started here is never stopped once the request ends!"),  # nearly the first
+    ]
+    out = apply_quality_gates(candidates(said), [], GateConfig(near_duplicate_threshold=0.5))
+    assert [e.record_id for e in out.kept] == ["github:1", "github:2"]
+    assert {q.row_id: q.reason for q in out.quarantined} == {"github:3": "duplicate", "github:4": "near_duplicate"}

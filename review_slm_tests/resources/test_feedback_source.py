@@ -7,6 +7,7 @@ reads them back through real PyGithub (REST listing + GraphQL `reviewThreads`).
 
 import json
 import time
+from collections import Counter
 
 import dagster as dg
 import pytest
@@ -125,7 +126,7 @@ def test_resolution_acknowledgement_and_rebuttal():
     assert items[4].line == 2 and items[4].line_changed
 
 
-def test_a_hostile_comment_is_named_and_left_out_without_taking_the_rest_down(caplog):
+def test_a_hostile_comment_is_named_and_left_out_without_taking_the_rest_down(caplog, tmp_path):
     body = (
         "**high** · concurrency: leak\n\n"
         '<!-- review-slm-finding {"line": 2, "severity": "high", "category": "concurrency", "comment": "leak"} -->'
@@ -138,9 +139,11 @@ def test_a_hostile_comment_is_named_and_left_out_without_taking_the_rest_down(ca
         {**base, "id": 4, "line": "two"},
         {**base, "id": 5, "reactions": {"+1": "many"}},
     ]
+    malformed = Counter()
     with caplog.at_level("WARNING", logger="review_slm.core.feedback"):
-        items = collect_feedback(raws, "o/r", "bot", resolved_ids=set())
+        items = collect_feedback(raws, "o/r", "bot", resolved_ids=set(), malformed=malformed)
     assert [i.comment_id for i in items] == [1]
+    assert malformed == {"id": 1, "path": 1, "line": 1, "reactions": 1}
     warned = caplog.text
     for fragment in (
         "'2' left out: field 'id'",
@@ -149,6 +152,12 @@ def test_a_hostile_comment_is_named_and_left_out_without_taking_the_rest_down(ca
         "5 left out: field 'reactions'",
     ):
         assert fragment in warned, fragment
+    # The export path that `preference_pairs` reads counts them too (its metadata: feedback_malformed_<field>).
+    export = tmp_path / "feedback.json"
+    export.write_text(json.dumps({"o/r": {"comments": raws}}))
+    counted = Counter()
+    kept = FileFeedbackSource(repos=["o/r"], bot_login="bot", path=str(export)).items("o/r", counted)
+    assert [i.comment_id for i in kept] == [1] and counted == malformed
 
 
 def test_new_feedback_starts_an_iteration_once(reacted, tmp_path, monkeypatch):

@@ -1,0 +1,119 @@
+"""Several human comments on one hunk: one record, one prompt, one review with every finding; a repeat is still
+a duplicate; a later, longer hunk of a frozen test change stays on the test side."""
+
+from review_slm.core.github_comments import parse_threads
+from review_slm.core.gold import GoldExample, assign_splits
+from review_slm.core.hunk_comments import HunkFamilies, human_comments_text, merge_comments_on_hunks
+from review_slm.core.prompts import teacher_messages
+from review_slm.core.schema import Review
+from review_slm.core.structuring import structure_human_comment
+from review_slm.core.templates import skeletons
+
+LINES = [
+    "@@ -10,2 +10,6 @@ func load(p string) []byte {",
+    " \tctx := context.Background()",
+    "+\tgo watch(ctx)",
+    "+\tf, _ := os.Open(p)",
+    "+\tdata, _ := io.ReadAll(f)",
+    "+\treturn data",
+]
+
+
+def hunk_to(line: int) -> str:
+    """GitHub's diff_hunk for a comment on new-file `line`: the hunk up to that line."""
+    return "\n".join(LINES[: line - 10 + 2])
+
+
+def comment(cid: int, line: int, body: str, **extra) -> dict:
+    """A review comment in the shape of the bundled snapshot (GitHub's REST payload)."""
+    return {
+        "id": cid,
+        "path": "pkg/load.go",
+        "line": line,
+        "diff_hunk": hunk_to(line),
+        "body": body,
+        "user": {"login": f"reviewer{cid}", "type": "User"},
+        "html_url": f"https://github.com/o/r/pull/7#discussion_r{cid}",
+        "pull_request_url": "https://api.github.com/repos/o/r/pulls/7",
+        "created_at": f"2026-01-0{cid % 9 + 1}T00:00:00Z",
+        "updated_at": f"2026-01-0{cid % 9 + 1}T00:00:00Z",
+        **extra,
+    }
+
+
+THREE = [
+    comment(1, 11, "This goroutine leaks: nothing cancels ctx, so watch never returns."),
+    comment(2, 12, "The file is never closed; defer f.Close() right after the error check."),
+    comment(3, 13, "The error from ReadAll is ignored, so a short read returns partial data."),
+    comment(4, 11, "Fixed, thanks", in_reply_to_id=1),
+]
+
+
+def test_three_comments_on_one_hunk_become_one_record_with_three_findings_at_their_lines():
+    parsed = parse_threads(THREE, "o/r")
+    assert parsed.replies_attached == 1 and not parsed.rejected
+    merge = merge_comments_on_hunks(parsed.records)
+    (rec,) = merge.records
+    assert rec.diff_hunk == hunk_to(13) and rec.record_id == "github:3"  # the longest hunk carries them
+    assert [c.line for c in rec.comments] == [11, 12, 13]
+    assert rec.comments[0].thread == ["reviewer4: Fixed, thanks"]  # the reply stays with its own comment
+    assert sorted(r.record_id for r, into in merge.merged) == ["github:1", "github:2"]
+    assert all(into is rec for _, into in merge.merged) and not merge.duplicates
+
+    review = structure_human_comment(rec)
+    assert [(f.line, f.category) for f in review.findings] == [
+        (11, "concurrency"),
+        (12, "resource-leak"),
+        (13, "error-handling"),
+    ]
+    assert review.summary == "3 issues: high concurrency" and not skeletons(review.summary)  # never a template
+    user = teacher_messages(rec)[1]["content"]
+    assert user.count("<human_comment>") == 3 and "Comment 2 is on line 12." in user and "Fixed, thanks" in user
+    said = human_comments_text(rec)
+    assert said.startswith("line 11: This goroutine") and "line 13: The error" in said
+
+
+def test_two_problems_on_the_same_line_are_two_findings_and_a_repeat_is_a_duplicate():
+    raws = [
+        comment(1, 12, "The file is never closed; defer f.Close()."),
+        comment(2, 12, "The error from os.Open is dropped: a missing file panics later."),
+        comment(3, 12, "  the file is never CLOSED; defer f.Close(). "),  # the first one again
+    ]
+    merge = merge_comments_on_hunks(parse_threads(raws, "o/r").records)
+    (rec,) = merge.records
+    assert [(r.record_id, first.record_id) for r, first in merge.duplicates] == [("github:3", "github:1")]
+    assert len(structure_human_comment(rec).findings) == 2
+
+
+def test_only_the_same_change_merges():
+    other_hunk = comment(5, 12, "Use os.ReadFile.", diff_hunk="@@ -40,2 +40,3 @@\n a\n+b\n c")
+    other_repo = parse_threads([comment(6, 12, "Close it.")], "o/fork").records
+    merge = merge_comments_on_hunks(parse_threads([THREE[0], other_hunk], "o/r").records + other_repo)
+    assert len(merge.records) == 3 and not merge.merged
+    single = merge.records[0]
+    assert teacher_messages(single)[1]["content"].count("<human_comment>") == 1
+    assert human_comments_text(single) == single.body
+
+
+def test_a_longer_hunk_of_a_frozen_test_change_stays_test():
+    def example(line: int) -> GoldExample:
+        return GoldExample(
+            id=str(line),
+            record_id=f"github:{line}",
+            source="github",
+            repo="o/r",
+            path="pkg/load.go",
+            language="go",
+            diff_hunk=hunk_to(line),
+            human_comment="x",
+            review=Review(findings=[], summary="s"),
+            teacher="none",
+            lazy=False,
+        )
+
+    frozen = HunkFamilies([("pkg/load.go", hunk_to(12))])
+    longer, shorter, elsewhere = example(13), example(11), example(12)
+    elsewhere.path = "pkg/other.go"
+    assign_splits([longer, shorter, elsewhere], frozen)
+    assert (longer.split, shorter.split) == ("test", "test")
+    assert elsewhere.split != "test"  # another file: the frozen split keeps out new rows

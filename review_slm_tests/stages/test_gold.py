@@ -1,0 +1,92 @@
+"""The gold stage end to end on records as mining writes them: several comments on one hunk reach the gold set as
+one example with every finding, and every row in is still kept or quarantined with its reason."""
+
+from review_slm.core import tables
+from review_slm.core.github_comments import parse_threads
+from review_slm.core.quality_gates import GateConfig
+from review_slm.core.recipe import load_recipe
+from review_slm.resources.artifacts import LocalArtifactStore
+from review_slm.resources.teacher import HumanCommentTeacher
+from review_slm.stages.gold import GoldLimits, build_gold_set
+from review_slm.storage.layout import IterationArtifacts
+from review_slm_tests.core.test_hunk_comments import THREE, comment
+
+NOUNS = ["cache", "queue", "lock", "client", "reader", "parser", "stream", "buffer", "worker", "timer", "pool", "map"]
+VERBS = ["never released", "read without the lock", "retried forever", "built in the loop", "closed twice"]
+
+
+def filler(n: int) -> list[dict]:
+    """Distinct comments on distinct hunks, so the gates have ordinary rows beside the shared hunk."""
+    rows = []
+    for i in range(n):
+        noun, verb = NOUNS[i % len(NOUNS)], VERBS[i % len(VERBS)]
+        rows.append(
+            comment(
+                100 + i,
+                2,
+                f"The {noun}_{i} is {verb} in handler {i}.",
+                path=f"pkg/h{i}.go",
+                diff_hunk=f"@@ -1,1 +1,2 @@ func h{i}() {{\n x{i} := {noun}{i}()\n+use(x{i}, {i * 7})",
+            )
+        )
+    return rows
+
+
+def build(tmp_path, raws: list[dict], merge: bool = True):
+    layout = IterationArtifacts(LocalArtifactStore(root=str(tmp_path)), "iter-0001")
+    parsed = parse_threads(raws, "o/r")
+    store = layout.store
+    store.write_table(layout.records("mined_reviews"), [r.model_dump() for r in parsed.records], tables.RECORDS)
+    store.write_table(layout.rejected("mined_reviews"), [r.model_dump() for r in parsed.rejected], tables.REJECTED)
+    store.write_table(layout.records("hf_supplement"), [], tables.RECORDS)
+    store.write_table(layout.rejected("hf_supplement"), [], tables.REJECTED)
+    recipe = load_recipe("tiny")
+    return build_gold_set(
+        layout,
+        recipe=recipe,
+        gates=GateConfig(max_example_tokens=recipe.max_example_tokens, merge_comments_on_hunk=merge),
+        limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=1, min_test_rows=1),
+        teacher=HumanCommentTeacher(),
+        count_tokens=lambda pairs: [len(p) + len(a) for p, a in pairs],  # bytes: an upper bound of BPE tokens
+        open_cache=lambda model, digest: None,
+        run_id="test",
+        info=lambda _: None,
+        warn=lambda _: None,
+        error=lambda _: None,
+    )
+
+
+def test_three_comments_on_one_hunk_give_one_example_with_three_findings(tmp_path):
+    repeat = comment(9, 13, THREE[2]["body"])  # the third comment, posted again: a real duplicate
+    raws = [*THREE, repeat, *filler(30)]
+    build_ = build(tmp_path, raws)
+    meta = build_.metadata()
+    assert meta["rows_in"] == len(raws) - 1  # the reply is attached to its thread, not a row of its own
+    assert meta["rows_in"] == meta["rows_kept"] + meta["rows_quarantined"]
+    (example,) = [e for e in build_.outcome.kept if len(e.review.findings) > 1]
+    assert [f.line for f in example.review.findings] == [11, 12, 13]
+    assert example.human_comment.count("line 1") == 3
+    assert (meta["comments_merged"], meta["multi_comment_examples"], meta["multi_finding_examples"]) == (2, 1, 1)
+    assert meta["comments_in_multi_comment_examples"] == 3 and meta["quarantined_duplicate"] == 1
+    assert meta["findings_kept"] == 3 + 30 and meta["teacher_calls_per_kept_row"] == 0.0
+    merged = [q for q in build_.outcome.quarantined if q.reason == "merged_into_hunk"]
+    assert sorted(q.row_id for q in merged) == ["github:1", "github:2"]
+    assert all(example.id in q.detail and q.field == "diff_hunk" for q in merged)
+
+
+def test_unmerged_the_duplicate_gates_keep_the_three_comments_apart_and_still_catch_the_repeat(tmp_path):
+    repeat = comment(9, 13, THREE[2]["body"])
+    build_ = build(tmp_path, [*THREE, repeat, *filler(30)], merge=False)
+    meta = build_.metadata()
+    shared = sorted(
+        (f.line for e in build_.outcome.kept if e.path == "pkg/load.go" for f in e.review.findings),
+    )
+    assert shared == [11, 12, 13] and meta["comments_merged"] == 0 and meta["multi_finding_examples"] == 0
+    assert [q.row_id for q in build_.outcome.quarantined if q.reason == "duplicate"] == ["github:9"]
+    assert meta["rows_in"] == meta["rows_kept"] + meta["rows_quarantined"]
+
+
+def test_without_a_kept_row_the_calls_per_kept_row_are_absent_with_the_reason(tmp_path):
+    meta = build(tmp_path, [comment(1, 11, "LGTM", diff_hunk="   \n")]).metadata()
+    assert meta["rows_kept"] == 0 and "teacher_calls_per_kept_row" not in meta
+    assert meta["teacher_calls_per_kept_row_absent"].startswith("no row was kept")
