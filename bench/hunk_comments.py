@@ -8,11 +8,14 @@ comments are structured by rules) on the bundled snapshot and supplement in a th
 - the gold set's kept rows, the findings they carry, and the rows quarantined as (near) duplicates or merged;
 - the seconds `gold_set` took.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/hunk_comments.py
+    .venv/bin/python bench/hunk_comments.py [--hunk-comments change identical separate]
+
+`--hunk-comments` runs `gold_set` once per mode (`GoldSetConfig.hunk_comments`; default: the recipe's).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import tempfile
@@ -41,11 +44,19 @@ def shared_hunks(raw: list[dict]) -> tuple[int, int, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--hunk-comments", nargs="*", default=[""], choices=["", "change", "identical", "separate"])
+    args = parser.parse_args()
     snapshot = json.loads((resources.files("review_slm.data.github_snapshot") / "kubeflow__trainer.json").read_text())
     roots, same_text, in_family = shared_hunks(snapshot)
     print(f"bundled snapshot: {len(snapshot)} comments, {roots} root comments on a line")
     print(f"  sharing an identical hunk: {same_text}; sharing a hunk or a line prefix of one: {in_family}")
+    for mode in args.hunk_comments:
+        print(f"hunk_comments: {mode or 'the recipe default'}")
+        measure(mode)
 
+
+def measure(mode: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-hunks-") as tmp:
         os.environ["REVIEW_SLM_HOME"] = str(Path(tmp) / "home")
         os.environ.pop("GITHUB_TOKEN", None)
@@ -63,7 +74,13 @@ def main() -> None:
             instance.add_dynamic_partitions("iteration", ["iter-0001"])
             dg.materialize([mined_reviews, hf_supplement], partition_key="iter-0001", instance=instance, resources=res)
             started = time.perf_counter()
-            result = dg.materialize([gold_set], partition_key="iter-0001", instance=instance, resources=res)
+            result = dg.materialize(
+                [gold_set],
+                partition_key="iter-0001",
+                instance=instance,
+                resources=res,
+                run_config={"ops": {"gold_set": {"config": {"hunk_comments": mode}}}},
+            )
             seconds = time.perf_counter() - started
         (event,) = result.get_asset_materialization_events()
         meta = {k: v.value for k, v in event.materialization.metadata.items()}

@@ -1,6 +1,7 @@
 """Data assets: mined GitHub reviews, the Hugging Face supplement, and the gold set."""
 
 from collections import Counter
+from typing import Literal
 
 import dagster as dg
 
@@ -9,6 +10,7 @@ from review_slm.core import tables
 from review_slm.core.github_comments import parse_threads
 from review_slm.core.iterations import validate_iteration_key
 from review_slm.core.quality_gates import GateConfig
+from review_slm.core.recipe import Recipe
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.review_source import ReviewSource
@@ -165,7 +167,9 @@ class GoldSetConfig(dg.Config):
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85
-    merge_comments_on_hunk: bool = True  # one example per hunk with every comment's finding (README: gold_set)
+    # How far comments on one hunk merge into one example (core/hunk_comments.py); empty: the recipe's
+    # `hunk_comments`, which a small student sets lower than a real one (README: gold_set).
+    hunk_comments: Literal["", "change", "identical", "separate"] = ""
     template_min_hunks: int = 8
     template_max_share: float = 0.02
     max_duplicate_share: float = 0.01  # what the blocking check tolerates in the kept rows
@@ -173,9 +177,11 @@ class GoldSetConfig(dg.Config):
     min_test_rows: int = 5  # the test split is never frozen with fewer rows (every later evaluation would score on it)
     refreeze_reason: str = ""  # non-empty: replace the frozen test split (e.g. a secret was found in it); recorded
 
-    def gates(self, max_example_tokens: int) -> GateConfig:
+    def gates(self, recipe: Recipe) -> GateConfig:
         return GateConfig(
-            max_example_tokens=max_example_tokens, **self.model_dump(include=set(GateConfig.__dataclass_fields__))
+            max_example_tokens=recipe.max_example_tokens,
+            hunk_comments=self.hunk_comments or recipe.hunk_comments,
+            **self.model_dump(include=set(GateConfig.__dataclass_fields__) - {"hunk_comments"}),
         )
 
     def limits(self) -> GoldLimits:
@@ -216,7 +222,7 @@ def gold_set(
     build = build_gold_set(
         layout,
         recipe=rec,
-        gates=config.gates(rec.max_example_tokens),
+        gates=config.gates(rec),
         limits=config.limits(),
         teacher=teacher,
         count_tokens=tokenizer.count_examples,

@@ -10,14 +10,22 @@ the longer one's findings, and the two could straddle the train / test split. Th
 longest hunk (it holds every commented line, with the same line numbers); the others become its
 `also_on_hunk`. A comment that repeats another on the same line, word for word, is a duplicate, not a second
 finding. Hand-written: grouping by a key and comparing line lists needs no library.
+
+How far merging goes is the recipe's `hunk_comments` (a student's capacity decides how rich an example it learns
+from): `change` merges as above; `identical` merges only comments whose hunk texts are identical (the comments
+on one line, or GitHub hunks that happen to match) and leaves the prefix-related ones separate examples, which the
+duplicate gates keep apart by what was said; `separate` keeps every comment its own example.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from review_slm.core.schema import ReviewRecord, content_hash
+
+HunkComments = Literal["change", "identical", "separate"]
 
 
 @dataclass
@@ -41,10 +49,13 @@ def _said(rec: ReviewRecord) -> tuple[int, str, str]:
     return rec.line or 0, " ".join(rec.body.split()).lower(), " ".join(rec.suggestion.split())
 
 
-def merge_comments_on_hunks(records: list[ReviewRecord]) -> HunkMerge:
+def merge_comments_on_hunks(records: list[ReviewRecord], mode: HunkComments = "change") -> HunkMerge:
+    if mode == "separate":
+        return HunkMerge(records=list(records))
     families: dict[tuple[str, str, str, str], list[int]] = {}
     for i, rec in enumerate(records):
-        families.setdefault((rec.source, rec.repo, rec.path, _header(rec.diff_hunk)), []).append(i)
+        hunk = _header(rec.diff_hunk) if mode == "change" else rec.diff_hunk  # identical: the whole text is the key
+        families.setdefault((rec.source, rec.repo, rec.path, hunk), []).append(i)
     out = HunkMerge(records=[])
     merged_at: dict[int, ReviewRecord] = {}  # the first input position of a group -> its merged record
     folded: set[int] = set()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from review_slm.core.diff_hunks import is_binary_or_empty
 from review_slm.core.gold import Candidate, GoldExample, QuarantinedRow, difficulty, example_id
-from review_slm.core.hunk_comments import HunkMerge, human_comments_text
+from review_slm.core.hunk_comments import HunkComments, HunkMerge, human_comments_text
 from review_slm.core.languages import contradicting_language
 from review_slm.core.lazy import is_lazy_comment, is_lazy_review
 from review_slm.core.near_duplicates import find_near_duplicates
@@ -58,7 +58,7 @@ class GateConfig:
     near_duplicate_threshold: float = 0.85
     # Several comments on one hunk become one example with every finding (core/hunk_comments.py); off, each stays
     # an example of its own (its hunk ends at its line) and the duplicate gates keep them apart by what was said.
-    merge_comments_on_hunk: bool = True
+    hunk_comments: HunkComments = "change"  # the recipe's: how far comments on one hunk merge (hunk_comments.py)
     # A skeleton may recur in answers to this many distinct hunks, or this share of the rows, whichever is larger.
     template_min_hunks: int = 8
     template_max_share: float = 0.02

@@ -205,6 +205,12 @@ class Recipe(_Strict):
     curriculum: bool = Field(
         False, description="order SFT examples from easy to hard by the gold set's difficulty score"
     )
+    hunk_comments: Literal["change", "identical", "separate"] = Field(
+        "change",
+        description="gold set: comments on one change become one example with every finding (`change`), only "
+        "comments on an identical hunk text do (`identical`: the others stay examples of their own), or none "
+        "(`separate`); a small student learns the format worse from many-finding examples (README: gold_set)",
+    )
     line_offset_copies: int = Field(
         0,
         ge=0,

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from review_slm.core import tables
 from review_slm.core.cost import CostEstimate, estimate_training_cost
 from review_slm.core.gold import GoldExample
-from review_slm.core.hunk_comments import HunkMerge, merge_comments_on_hunks
+from review_slm.core.hunk_comments import merge_comments_on_hunks
 from review_slm.core.prompts import render_review, student_user_prompt
 from review_slm.core.quality_gates import (
     GateConfig,
@@ -135,7 +135,7 @@ def build_gold_set(
     records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
     rows_in = len(records) + len(upstream_rejected)
     # Several comments on one hunk: one record, so one prompt and one example with every finding.
-    merge = merge_comments_on_hunks(records) if gates.merge_comments_on_hunk else HunkMerge(records)
+    merge = merge_comments_on_hunks(records, gates.hunk_comments)
     records, folded = merge.records, folded_rows(merge)
     # The cheap gates first: the teacher is only paid for rows that can still be kept.
     worth_asking, before_teacher = gate_before_teacher(records, gates, count_tokens)

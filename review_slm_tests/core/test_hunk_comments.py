@@ -117,3 +117,13 @@ def test_a_longer_hunk_of_a_frozen_test_change_stays_test():
     assign_splits([longer, shorter, elsewhere], frozen)
     assert (longer.split, shorter.split) == ("test", "test")
     assert elsewhere.split != "test"  # another file: the frozen split keeps out new rows
+
+
+def test_identical_merges_comments_on_one_hunk_text_only_and_separate_merges_none():
+    same_line = [comment(1, 12, "The file is never closed."), comment(2, 12, "The os.Open error is dropped.")]
+    records = parse_threads([*same_line, THREE[2]], "o/r").records
+    identical = merge_comments_on_hunks(records, "identical")
+    assert [len(r.comments) for r in identical.records] == [2, 1]  # line 13's hunk extends line 12's: kept apart
+    assert [r.record_id for r, _ in identical.merged] == ["github:2"]
+    separate = merge_comments_on_hunks(records, "separate")
+    assert separate.records == records and not separate.merged and not separate.duplicates

@@ -1,6 +1,8 @@
 """The gold stage end to end on records as mining writes them: several comments on one hunk reach the gold set as
 one example with every finding, and every row in is still kept or quarantined with its reason."""
 
+import pytest
+
 from review_slm.core import tables
 from review_slm.core.github_comments import parse_threads
 from review_slm.core.quality_gates import GateConfig
@@ -32,7 +34,7 @@ def filler(n: int) -> list[dict]:
     return rows
 
 
-def build(tmp_path, raws: list[dict], merge: bool = True):
+def build(tmp_path, raws: list[dict], mode: str = "change"):
     layout = IterationArtifacts(LocalArtifactStore(root=str(tmp_path)), "iter-0001")
     parsed = parse_threads(raws, "o/r")
     store = layout.store
@@ -44,7 +46,7 @@ def build(tmp_path, raws: list[dict], merge: bool = True):
     return build_gold_set(
         layout,
         recipe=recipe,
-        gates=GateConfig(max_example_tokens=recipe.max_example_tokens, merge_comments_on_hunk=merge),
+        gates=GateConfig(max_example_tokens=recipe.max_example_tokens, hunk_comments=mode),
         limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=1, min_test_rows=1),
         teacher=HumanCommentTeacher(),
         count_tokens=lambda pairs: [len(p) + len(a) for p, a in pairs],  # bytes: an upper bound of BPE tokens
@@ -74,9 +76,11 @@ def test_three_comments_on_one_hunk_give_one_example_with_three_findings(tmp_pat
     assert all(example.id in q.detail and q.field == "diff_hunk" for q in merged)
 
 
-def test_unmerged_the_duplicate_gates_keep_the_three_comments_apart_and_still_catch_the_repeat(tmp_path):
+@pytest.mark.parametrize("mode", ["identical", "separate"])
+def test_unmerged_the_duplicate_gates_keep_the_three_comments_apart_and_still_catch_the_repeat(tmp_path, mode):
+    # Each comment's hunk ends at its own line: `identical` merges none of them, like `separate`.
     repeat = comment(9, 13, THREE[2]["body"])
-    build_ = build(tmp_path, [*THREE, repeat, *filler(30)], merge=False)
+    build_ = build(tmp_path, [*THREE, repeat, *filler(30)], mode=mode)
     meta = build_.metadata()
     shared = sorted(
         (f.line for e in build_.outcome.kept if e.path == "pkg/load.go" for f in e.review.findings),
