@@ -66,6 +66,28 @@ def teacher_required() -> bool:
     return _choice("REVIEW_SLM_TEACHER_REQUIRED", "0", ("0", "1")) == "1"
 
 
+_TEACHER_URL = re.compile(r"^https?://[^/\s,]+(/[^\s,]*)?/v1$")
+
+
+def teacher_urls() -> list[str]:
+    """REVIEW_SLM_TEACHER_URL: the OpenAI-compatible teacher's replicas, comma-separated base URLs ending in `/v1`
+    (vLLM, SGLang, TGI, NIM, KServe, a hosted API). Unset: the Ollama teacher at OLLAMA_HOST."""
+    value = os.environ.get("REVIEW_SLM_TEACHER_URL", "")
+    urls = [u.strip().rstrip("/") for u in value.split(",") if u.strip()]
+    bad = [u for u in urls if not _TEACHER_URL.match(u)]
+    if bad:
+        raise ValueError(f"REVIEW_SLM_TEACHER_URL: {bad} are not base URLs ending in /v1 (e.g. http://vllm:8000/v1)")
+    return urls
+
+
+def teacher_concurrency() -> int:
+    """REVIEW_SLM_TEACHER_CONCURRENCY: requests in flight over the whole OpenAI-compatible fleet (default 64)."""
+    value = os.environ.get("REVIEW_SLM_TEACHER_CONCURRENCY", "64")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"REVIEW_SLM_TEACHER_CONCURRENCY={value!r}: expected a positive integer")
+    return int(value)
+
+
 def mlflow_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
 
