@@ -16,6 +16,7 @@ from review_slm.resources.teacher import Teacher
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import Scratch, iteration
+from review_slm.storage.teacher_cache import TeacherCache
 from review_slm.training.job_spec import GenerateRequest, JobSpec
 
 
@@ -77,14 +78,21 @@ def eval_report(
 
     answers_by_model = {r.name: {a["id"]: a["answer"] for a in artifacts.read_table(r.output_file)} for r in requests}
     # The teacher, when one answers, is one more column: how far the student is from what it distils.
-    teacher_answers, teacher_absent = teacher.answer_prompts(prompts, progress=context.log.info)
-    if teacher_answers is None and teacher_absent != "no teacher model":
-        context.log.warning(f"no teacher column in this evaluation: {teacher_absent}")
+    # Through the teacher cache: evaluating the same partition again asks the teacher nothing.
+    teacher_answers, teacher_absent = teacher.answer_prompts(
+        prompts, progress=context.log.info, cache_factory=_teacher_cache(artifacts, key, context.run.run_id)
+    )
+    teacher_failed_items = len(prompts) - len(teacher_answers) if teacher_answers is not None else 0
+    if teacher_answers is not None and not teacher_answers:
+        teacher_answers, teacher_absent = None, f"every item failed: {teacher_absent}"
+    if teacher_absent and teacher_absent != "no teacher model":
+        context.log.warning(f"teacher column in this evaluation: {teacher_absent}")
     if teacher_answers is not None:
         answers_by_model["teacher"] = {a["id"]: a["answer"] for a in teacher_answers}
         artifacts.write_table(artifacts.join(scratch, Scratch.answers("teacher")), teacher_answers, tables.ANSWERS)
 
-    evaluation = evaluate(items, answers_by_model, config.regression_tolerance)
+    # The teacher is scored on the items it answered; the ones it failed on are counted, not scored as wrong.
+    evaluation = evaluate(items, answers_by_model, config.regression_tolerance, partial=("teacher",))
     tracking.log_metrics(run_id, evaluation.mlflow_metrics())
     decision, table, by_set_table = evaluation.decision, evaluation.table(), evaluation.table_by_set()
     report = evaluation.report(
@@ -108,6 +116,7 @@ def eval_report(
             # Stable numeric keys, the same in every iteration, so the UI's Plots chart them across partitions.
             **evaluation.metric_metadata(),
             "teacher_compared": "yes" if teacher_answers is not None else f"no: {teacher_absent}",
+            "teacher_failed_items": teacher_failed_items,
             "gate_reference": evaluation.reference,
             "gate_passed": decision.passed,
             "gate_reason": decision.reason,
@@ -117,6 +126,13 @@ def eval_report(
             "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
         }
     )
+
+
+def _teacher_cache(artifacts: ArtifactStore, key: str, run_id: str):
+    def open_cache(model: str, digest: str) -> TeacherCache:
+        return TeacherCache(artifacts, model, run_name=f"{key}-eval-{run_id[:8]}", digest=digest)
+
+    return open_cache
 
 
 SAMPLE_COLUMNS = ["item", "diff", "gold", "candidate", "verdict"]
