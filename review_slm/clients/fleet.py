@@ -11,7 +11,9 @@ retry rules and `Retry-After` parsing this reuses), and because the SDK has no n
 Per replica: a `Retry-After` (or a 429) rests it for the time asked; other failures (5xx, refused
 connections, timeouts) rest it for a backoff that doubles with each consecutive failure; after
 `out_after` consecutive failures it is taken out for `probe_after_s`, then sent one request (a probe)
-until it answers again. A failed request goes back to the front of the queue for another replica.
+until it answers again; each failed probe doubles the time out (up to `probe_cap_s`), so a replica
+that restarts in seconds is back in seconds and one that is gone costs a request a minute. A failed
+request goes back to the front of the queue for another replica.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Replica:
     consecutive_failures: int = 0
     resume_at: float = 0.0  # time.monotonic() before which it is sent nothing (backed off or taken out)
     taken_out: int = 0  # how many times it was taken out
+    outages: int = 0  # times taken out since its last answer: each failed probe doubles the time out
 
     @property
     def chat_url(self) -> str:
@@ -60,6 +63,8 @@ class Outcome:
 class FleetStats:
     requests: int = 0
     seconds: float = 0.0
+    answered: int = 0
+    answer_seconds: float = 0.0  # summed over answered requests, queueing in the replica included
     per_replica: dict[str, int] = field(default_factory=dict)  # url -> requests answered
     taken_out: dict[str, int] = field(default_factory=dict)  # url -> times taken out
 
@@ -77,7 +82,8 @@ class Fleet:
         timeout_s: float = 120.0,
         max_attempts: int = 6,
         out_after: int = 3,
-        probe_after_s: float = 10.0,
+        probe_after_s: float = 1.0,
+        probe_cap_s: float = 60.0,
     ):
         if not replicas:
             raise ValueError("a fleet needs at least one replica")
@@ -88,6 +94,7 @@ class Fleet:
         self.max_attempts = max(1, max_attempts)
         self.out_after = max(1, out_after)
         self.probe_after_s = probe_after_s
+        self.probe_cap_s = probe_cap_s
         self.stats = FleetStats()
 
     def post_all(self, bodies: list[dict], progress: Callable[[str], None] | None = None) -> list[Outcome]:
@@ -106,7 +113,16 @@ class Fleet:
         ]
         return min(ready, key=lambda r: (r.outstanding, r.sent)) if ready else None
 
+    def rate(self) -> float:
+        """Requests per second the fleet sustains at `concurrency` in flight (Little's law: in flight / mean
+        latency), from the answers so far; 0 before any. Unlike answers / wall time over a short probe, it
+        does not count the probe's ramp and drain, nor a replica that was down."""
+        if not self.stats.answered:
+            return 0.0
+        return self.concurrency / (self.stats.answer_seconds / self.stats.answered)
+
     async def _post(self, client: httpx.AsyncClient, replica: Replica, index: int, body: dict):
+        sent = time.monotonic()
         try:
             response = await client.post(replica.chat_url, json=body, headers=replica.headers())
         except httpx.HTTPError as err:
@@ -114,7 +130,10 @@ class Fleet:
             return index, replica, None, f"{replica.url}: {type(err).__name__}: {err}", retryable, None
         if response.status_code == 200:
             try:
-                return index, replica, response.json(), "", False, None
+                body = response.json()
+                self.stats.answered += 1
+                self.stats.answer_seconds += time.monotonic() - sent
+                return index, replica, body, "", False, None
             except ValueError:
                 return index, replica, None, f"{replica.url}: HTTP 200 with a body that is not JSON", True, None
         error = f"{replica.url}: HTTP {response.status_code}: {response.text[:200]}"
@@ -125,18 +144,22 @@ class Fleet:
         now = time.monotonic()
         if ok:
             replica.answered += 1
-            replica.consecutive_failures = 0
+            replica.consecutive_failures = replica.outages = 0
             return
         replica.failed += 1
         if asked_wait is not None or status_429:  # pushing back is not failing: rest as asked, stay in
             replica.resume_at = max(replica.resume_at, now + (asked_wait if asked_wait is not None else BACKOFF_BASE))
             return
         replica.consecutive_failures += 1
-        if replica.consecutive_failures >= self.out_after:  # out, and after a failed probe out again
-            replica.taken_out += 1
-            replica.resume_at = now + self.probe_after_s
-        else:
+        if replica.consecutive_failures < self.out_after:
             replica.resume_at = max(replica.resume_at, now + _rest(replica.consecutive_failures))
+            return
+        if replica.outages and replica.resume_at > now:
+            return  # already out: the failures of requests sent before it went out say nothing new
+        # Out, and after each failed probe out again for twice as long.
+        replica.outages += 1
+        replica.taken_out += 1
+        replica.resume_at = now + min(self.probe_cap_s, self.probe_after_s * 2 ** (replica.outages - 1))
 
     async def _post_all(self, bodies: list[dict], progress: Callable[[str], None] | None) -> list[Outcome]:
         outcomes = [Outcome() for _ in bodies]

@@ -58,7 +58,7 @@ class OpenAITeacher(Teacher):
     per_replica_concurrency: int = 32
     max_attempts: int = 6  # per request, over all replicas
     max_tokens: int = 1024
-    probe_after_s: float = 10.0  # a replica taken out is probed again after this long
+    probe_after_s: float = 1.0  # a replica taken out is probed again after this long, doubling while it fails
 
     def fleet(self) -> Fleet:
         return Fleet(
@@ -157,6 +157,7 @@ class OpenAITeacher(Teacher):
             budget,
             lambda todo: self._ask(fleet, todo, progress),
             wave=self.concurrency,
+            rate=fleet.rate,
         )
         report.teacher_requests_per_replica = ", ".join(f"{u}={n}" for u, n in fleet.stats.per_replica.items())
         return candidates, report

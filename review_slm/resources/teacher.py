@@ -94,7 +94,9 @@ class Asked:
     completion_tokens: int = 0
 
 
-CACHE_CHECKPOINT = 2000  # prompts per batch after the probe: the cache is flushed between batches
+# Prompts per batch after the probe: what a crash can lose. Each batch ends by draining the fleet (~one request's
+# latency of partly idle replicas), so batches are large.
+CACHE_CHECKPOINT = 5000
 
 
 def estimated_tokens(messages: list[dict]) -> int:
@@ -182,10 +184,12 @@ class Teacher(dg.ConfigurableResource, ABC):
         budget: TeacherBudget | None,
         ask: Callable[[list[ReviewRecord]], list[Asked]],
         wave: int,
+        rate: Callable[[], float] | None = None,
     ) -> tuple[list[Candidate], EnrichmentReport]:
         """What every model-backed teacher does around its requests: one question per distinct prompt (rows
         with identical messages share its answer), cache hits first, the estimate and the budget before the
-        work, the first `wave` prompts as the probe that measures the rate, then the rest; accounting."""
+        work, the first `wave` prompts as the probe that measures the rate (`rate()` when the client measures it
+        better than answers / seconds), then the rest; accounting."""
         model = self.model  # type: ignore[attr-defined]
         budget = budget or TeacherBudget()
         started = time.monotonic()
@@ -229,7 +233,7 @@ class Teacher(dg.ConfigurableResource, ABC):
         probe = collect(todo[:wave])
         if probe:
             seconds = max(time.monotonic() - probe_started, 1e-6)
-            report.teacher_probe_rate_per_s = round(len(probe) / seconds, 3)
+            report.teacher_probe_rate_per_s = round((rate() if rate else 0) or len(probe) / seconds, 3)
             report.teacher_estimated_seconds = round(len(todo) / report.teacher_probe_rate_per_s, 1)
             per_answer = report.teacher_completion_tokens / len(probe)
             report.teacher_estimated_completion_tokens = round(per_answer * len(todo))

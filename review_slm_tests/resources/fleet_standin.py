@@ -42,6 +42,7 @@ class ReplicaState:
     latency_s: float = 0.0
     fail_first: list[int] = field(default_factory=list)  # statuses of the first POSTs, one each
     retry_after: str | None = None  # sent with every error answer
+    fail_for_s: float = 0.0  # answers 503 and 500 in turn for this long after its first request (still loading)
     answer: str = json.dumps(ANSWER)
     answered: Counter = field(default_factory=Counter)  # first user message (the prompt) -> times answered
     posts: int = 0
@@ -52,6 +53,7 @@ class ReplicaState:
     def __post_init__(self):
         self.slots = threading.Semaphore(self.capacity)
         self.in_flight = 0
+        self.started = 0.0
 
 
 def _prompt(body: dict) -> str:
@@ -82,7 +84,10 @@ def _handler(state: ReplicaState) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             with state.lock:
                 state.posts += 1
+                state.started = state.started or time.monotonic()
                 status = state.fail_first.pop(0) if state.fail_first else 200
+                if time.monotonic() - state.started < state.fail_for_s:
+                    status = (503, 500)[state.posts % 2]
             if status != 200:
                 return self._reply(status, {"error": {"message": "replica unavailable"}})
             if body.get("model") != state.model:
