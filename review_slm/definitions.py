@@ -42,16 +42,23 @@ ASSETS = [
 
 
 def teacher_resource() -> OllamaTeacher | OpenAITeacher:
-    """An OpenAI-compatible fleet when REVIEW_SLM_TEACHER_URL names one, else Ollama (OLLAMA_HOST or the default)."""
+    """An OpenAI-compatible fleet when REVIEW_SLM_TEACHER_URL names one, else Ollama (OLLAMA_HOST or the default).
+    The teacher also judges the evaluation, as REVIEW_SLM_JUDGE_MODEL (at REVIEW_SLM_JUDGE_URL) when set."""
     urls = settings.teacher_urls()
     if urls:
         model = os.environ.get("REVIEW_SLM_TEACHER_MODEL")
         if not model:
             raise ValueError("REVIEW_SLM_TEACHER_URL is set: REVIEW_SLM_TEACHER_MODEL must name the served model")
         return OpenAITeacher(
-            urls=urls, model=model, required=settings.teacher_required(), concurrency=settings.teacher_concurrency()
+            urls=urls,
+            model=model,
+            required=settings.teacher_required(),
+            concurrency=settings.teacher_concurrency(),
+            judge_model=os.environ.get("REVIEW_SLM_JUDGE_MODEL", ""),
+            judge_urls=settings.teacher_urls("REVIEW_SLM_JUDGE_URL"),
         )
     return OllamaTeacher(
+        judge_model=os.environ.get("REVIEW_SLM_JUDGE_MODEL", ""),
         host=os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
         model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
         required=settings.teacher_required(),

@@ -69,14 +69,15 @@ def teacher_required() -> bool:
 _TEACHER_URL = re.compile(r"^https?://[^/\s,]+(/[^\s,]*)?/v1$")
 
 
-def teacher_urls() -> list[str]:
+def teacher_urls(variable: str = "REVIEW_SLM_TEACHER_URL") -> list[str]:
     """REVIEW_SLM_TEACHER_URL: the OpenAI-compatible teacher's replicas, comma-separated base URLs ending in `/v1`
-    (vLLM, SGLang, TGI, NIM, KServe, a hosted API). Unset: the Ollama teacher at OLLAMA_HOST."""
-    value = os.environ.get("REVIEW_SLM_TEACHER_URL", "")
+    (vLLM, SGLang, TGI, NIM, KServe, a hosted API). Unset: the Ollama teacher at OLLAMA_HOST.
+    REVIEW_SLM_JUDGE_URL, the same for the judge (unset: the teacher's replicas)."""
+    value = os.environ.get(variable, "")
     urls = [u.strip().rstrip("/") for u in value.split(",") if u.strip()]
     bad = [u for u in urls if not _TEACHER_URL.match(u)]
     if bad:
-        raise ValueError(f"REVIEW_SLM_TEACHER_URL: {bad} are not base URLs ending in /v1 (e.g. http://vllm:8000/v1)")
+        raise ValueError(f"{variable}: {bad} are not base URLs ending in /v1 (e.g. http://vllm:8000/v1)")
     return urls
 
 

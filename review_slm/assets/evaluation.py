@@ -9,6 +9,8 @@ from review_slm.assets.training import dpo_model
 from review_slm.core import tables
 from review_slm.core.eval_sets import eval_items
 from review_slm.core.evaluation import evaluate, sample_rows
+from review_slm.core.gate import with_judge
+from review_slm.core.judge import judge_requests, judge_scores
 from review_slm.core.prompts import student_messages
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
@@ -93,7 +95,17 @@ def eval_report(
 
     # The teacher is scored on the items it answered; the ones it failed on are counted, not scored as wrong.
     evaluation = evaluate(items, answers_by_model, config.regression_tolerance, partial=("teacher",))
-    tracking.log_metrics(run_id, evaluation.mlflow_metrics())
+    judge_scores, judge_metadata = _judge(context, teacher, items, answers_by_model, artifacts, key)
+    if rec.gate.use_judge:
+        evaluation.decision = with_judge(
+            evaluation.decision,
+            judge_scores.get("candidate"),
+            judge_scores.get(evaluation.reference),
+            config.regression_tolerance,
+        )
+    tracking.log_metrics(
+        run_id, {**evaluation.mlflow_metrics(), **{f"{m}/judge_score": v for m, v in judge_scores.items()}}
+    )
     decision, table, by_set_table = evaluation.decision, evaluation.table(), evaluation.table_by_set()
     report = evaluation.report(
         key, models, config.regression_tolerance, champion.iteration if champion else None, run_id, answers_by_model
@@ -117,6 +129,7 @@ def eval_report(
             **evaluation.metric_metadata(),
             "teacher_compared": "yes" if teacher_answers is not None else f"no: {teacher_absent}",
             "teacher_failed_items": teacher_failed_items,
+            **judge_metadata,
             "gate_reference": evaluation.reference,
             "gate_passed": decision.passed,
             "gate_reason": decision.reason,
@@ -126,6 +139,36 @@ def eval_report(
             "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
         }
     )
+
+
+def _judge(
+    context: dg.AssetExecutionContext,
+    teacher: Teacher,
+    items: list[dict],
+    answers_by_model: dict[str, dict[str, str]],
+    artifacts: ArtifactStore,
+    key: str,
+) -> tuple[dict[str, float], dict]:
+    """Each compared model's judge score (core/judge.py) and the metadata: `<model>_judge_score` (0-1),
+    `judge_failed_items`, and `judge` (the model, or why there is none)."""
+    verdicts, why = teacher.judge(
+        judge_requests(items, answers_by_model),
+        cache_factory=_teacher_cache(artifacts, key, context.run.run_id),
+        progress=context.log.info,
+    )
+    if verdicts is None:
+        if why != "no judge model":
+            context.log.warning(f"no judge scores in this evaluation: {why}")
+        return {}, {"judge": f"no: {why}"}
+    if why:
+        context.log.warning(f"judge: {why}")
+    scores = judge_scores(verdicts)
+    answered = sum(len(a) for a in answers_by_model.values())
+    return scores, {
+        "judge": "yes",
+        "judge_failed_items": answered - sum(len(v) for v in verdicts.values()),
+        **{f"{model}_judge_score": score for model, score in scores.items()},
+    }
 
 
 def _teacher_cache(artifacts: ArtifactStore, key: str, run_id: str):

@@ -60,9 +60,13 @@ class OpenAITeacher(Teacher):
     max_tokens: int = 1024
     probe_after_s: float = 1.0  # a replica taken out is probed again after this long, doubling while it fails
 
-    def fleet(self) -> Fleet:
+    judge_model: str = ""  # REVIEW_SLM_JUDGE_MODEL; "": the teacher model grades the evaluation
+    judge_urls: list[str] = []  # REVIEW_SLM_JUDGE_URL; empty: the teacher's replicas
+
+    def fleet(self, urls: list[str] | None = None) -> Fleet:
+        urls = urls or self.urls
         return Fleet(
-            [Replica(url, key) for url, key in zip(self.urls, api_keys(len(self.urls)))],
+            [Replica(url, key) for url, key in zip(urls, api_keys(len(urls)))],
             concurrency=self.concurrency,
             per_replica=self.per_replica_concurrency,
             timeout_s=self.timeout_s,
@@ -70,25 +74,26 @@ class OpenAITeacher(Teacher):
             probe_after_s=self.probe_after_s,
         )
 
-    def _probe(self) -> tuple[str | None, str]:
+    def _probe(self, model: str = "", urls: list[str] | None = None) -> tuple[str | None, str]:
         """(the cache digest, "") when some replica serves the model, else (None, why)."""
+        model, urls = model or self.model, urls or self.urls
         served, errors = set(), []
-        for url, key in zip(self.urls, api_keys(len(self.urls))):
+        for url, key in zip(urls, api_keys(len(urls))):
             try:
                 response = httpx.get(f"{url.rstrip('/')}/models", headers=Replica(url, key).headers(), timeout=5.0)
                 response.raise_for_status()
                 served.update(m.get("id") for m in response.json().get("data", []))
             except (httpx.HTTPError, ValueError) as err:
                 errors.append(f"{url}: {type(err).__name__}: {str(err)[:120]}")
-        if self.model in served:
+        if model in served:
             return self.model_revision, ""
         if served:
-            return None, f"model {self.model!r} is not served (served: {sorted(served)[:5]})"
+            return None, f"model {model!r} is not served (served: {sorted(served)[:5]})"
         return None, "; ".join(errors) or "no URL"
 
-    def _body(self, messages: list[dict], schema: dict, name: str) -> dict:
+    def _body(self, messages: list[dict], schema: dict, name: str, model: str = "") -> dict:
         return {
-            "model": self.model,
+            "model": model or self.model,
             "messages": messages,
             "temperature": 0,
             "max_tokens": self.max_tokens,
@@ -166,10 +171,22 @@ class OpenAITeacher(Teacher):
         digest, why = self._probe()
         if digest is None:
             return None, f"teacher {self.model} at {self._where()} does not answer ({why})"
-        fleet, schema = self.fleet(), student_answer_schema()
+        schema = student_answer_schema()
 
         def ask(todo: list[dict]) -> list[tuple[str | None, str]]:
-            outcomes = fleet.post_all([self._body(p["messages"], schema, "review") for p in todo], progress)
-            return [(_content(o) if o.body is not None else None, o.error) for o in outcomes]
+            return self._complete([p["messages"] for p in todo], schema, self.model, progress)
 
         return self._answer_through_cache(prompts, digest, cache_factory, progress, ask)
+
+    def _complete(self, messages, schema, model, progress, judging=False):
+        urls = (self.judge_urls or self.urls) if judging else self.urls
+        name = "verdict" if judging else "answer"
+        outcomes = self.fleet(urls).post_all([self._body(m, schema, name, model) for m in messages], progress)
+        return [(_content(o), "") if o.body is not None else (None, o.error) for o in outcomes]
+
+    def _judge_target(self):
+        model, urls = self.judge_model or self.model, self.judge_urls or self.urls
+        digest, why = self._probe(model, urls)
+        if digest is None:
+            return None, f"judge {model} at {', '.join(urls)} does not answer ({why})"
+        return model, ""

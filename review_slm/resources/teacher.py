@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from review_slm.core.gold import Candidate
+from review_slm.core.judge import RUBRIC_VERSION, JudgeVerdict, judge_key, judge_messages, parse_verdict
 from review_slm.core.prompts import parse_review, teacher_messages
 from review_slm.core.schema import Review, ReviewRecord, content_hash
 from review_slm.core.structuring import structure_human_comment
@@ -137,6 +138,68 @@ class Teacher(dg.ConfigurableResource, ABC):
         (`[{"id", "messages"}]` -> `[{"id", "answer"}]`), or (None, why) when there is no teacher model.
         Items it failed on are left out (the list is shorter, `why` says how many and the first error)."""
         return None, "no teacher model"
+
+    def _complete(
+        self, messages: list[list[dict]], schema: dict, model: str, progress: Progress, judging: bool = False
+    ) -> list[tuple[str | None, str]]:
+        """One structured completion per conversation, in order: (text, "") or (None, the error). `judging`: the
+        judge's requests (which may go to other replicas)."""
+        raise NotImplementedError
+
+    def _judge_target(self) -> tuple[str | None, str]:
+        """(the judge model, "") when one answers, else (None, why)."""
+        return None, "no judge model"
+
+    def judge(
+        self,
+        requests: list[tuple[str, dict, str]],
+        cache_factory: Callable[[str, str], TeacherCache] | None = None,
+        progress: Progress = log.info,
+    ) -> tuple[dict[str, dict[str, JudgeVerdict]] | None, str]:
+        """Grade each (compared model, evaluation item, its answer) against the item's gold review (core/judge.py):
+        model -> item id -> verdict, and why some or all are missing (failed or invalid judgements are counted in
+        it, never scored). Verdicts are cached by judge model + rubric version + item + answer."""
+        judge_model, why = self._judge_target()
+        if judge_model is None:
+            return None, why
+        # Its own cache folder, so opening it never prunes the teacher's answers of the same model.
+        cache = cache_factory(f"judge-{judge_model}", f"rubric-{RUBRIC_VERSION}") if cache_factory else None
+        keys = [judge_key(judge_model, item, answer) for _, item, answer in requests]
+        found: dict[str, JudgeVerdict] = {}
+        for key in keys:
+            hit = cache.get(key) if cache is not None else None
+            if hit is not None and "verdict" in hit:
+                found[key] = JudgeVerdict.model_validate(hit["verdict"])
+        todo = {key: (item, answer) for key, (_, item, answer) in zip(keys, requests) if key not in found}
+        progress(f"judge {judge_model}: {len(requests)} answers to grade, {len(requests) - len(todo)} cached")
+        texts = (
+            self._complete(
+                [judge_messages(item, answer) for item, answer in todo.values()],
+                JudgeVerdict.model_json_schema(),
+                judge_model,
+                progress,
+                judging=True,
+            )
+            if todo
+            else []
+        )
+        errors = []
+        for key, (text, error) in zip(todo, texts, strict=True):
+            verdict = parse_verdict(text) if text is not None else None
+            if verdict is None:
+                errors.append(error or f"invalid verdict: {(text or '')[:100]!r}")
+                continue
+            found[key] = verdict
+            if cache is not None:
+                cache.put(key, {"verdict": verdict.model_dump(mode="json")})
+        if cache is not None:
+            cache.flush()
+        verdicts: dict[str, dict[str, JudgeVerdict]] = {}
+        for key, (model, item, _) in zip(keys, requests):
+            if key in found:
+                verdicts.setdefault(model, {})[item["id"]] = found[key]
+        failed = sum(key not in found for key in keys)
+        return verdicts, (f"{failed} of {len(requests)} judgements failed (first: {errors[0][:200]})" if failed else "")
 
     def _answer_through_cache(
         self,
@@ -328,14 +391,18 @@ class OllamaTeacher(Teacher):
         except Exception as err:  # connection refused, timeout, model not pulled: all mean "no teacher"
             return None, f"{type(err).__name__}: {str(err)[:200]}"
 
-    def _chat(self, client, messages: list[dict], calls: list[int], schema: dict = _REVIEW_SCHEMA) -> str:
+    def _chat(
+        self, client, messages: list[dict], calls: list[int], schema: dict = _REVIEW_SCHEMA, model: str = ""
+    ) -> str:
         import httpx
         import ollama
 
         for attempt in range(self.max_retries + 1):
             calls[0] += 1
             try:
-                response = client.chat(model=self.model, messages=messages, format=schema, options={"temperature": 0})
+                response = client.chat(
+                    model=model or self.model, messages=messages, format=schema, options={"temperature": 0}
+                )
                 return response.message.content or ""
             except (httpx.TransportError, ollama.ResponseError) as err:
                 retriable = (
@@ -378,6 +445,24 @@ class OllamaTeacher(Teacher):
     def _where(self) -> str:
         return self.host
 
+    judge_model: str = ""  # REVIEW_SLM_JUDGE_MODEL: another pulled model grades the evaluation; "": the teacher
+
+    def _complete(self, messages, schema, model, progress, judging=False):
+        def one(conversation: list[dict]) -> tuple[str | None, str]:
+            try:
+                return self._chat(self._thread_client(), conversation, [0], schema, model), ""
+            except Exception as err:  # one item failing must not lose the others' answers
+                return None, f"{type(err).__name__}: {str(err)[:200]}"
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(one, messages))
+
+    def _judge_target(self):
+        digest, why = self._probe()
+        if digest is None:
+            return None, f"judge {self.judge_model or self.model} at {self.host} does not answer ({why})"
+        return self.judge_model or self.model, ""
+
     def answer_prompts(self, prompts, progress=log.info, cache_factory=None):
         """The student's prompts, answered in the student's format (same JSON schema, temperature 0)."""
         from review_slm.core.prompts import student_answer_schema
@@ -387,15 +472,8 @@ class OllamaTeacher(Teacher):
             return None, f"teacher {self.model} at {self.host} does not answer ({why})"
         schema = student_answer_schema()
 
-        def one(prompt: dict) -> tuple[str | None, str]:
-            try:
-                return self._chat(self._thread_client(), prompt["messages"], [0], schema), ""
-            except Exception as err:  # one item failing must not lose the others' answers
-                return None, f"{type(err).__name__}: {str(err)[:200]}"
-
         def ask(todo: list[dict]) -> list[tuple[str | None, str]]:
-            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                return list(pool.map(one, todo))
+            return self._complete([p["messages"] for p in todo], schema, self.model, progress)
 
         return self._answer_through_cache(prompts, digest, cache_factory, progress, ask)
 

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -44,6 +44,8 @@ class ReplicaState:
     retry_after: str | None = None  # sent with every error answer
     fail_for_s: float = 0.0  # answers 503 and 500 in turn for this long after its first request (still loading)
     answer: str = json.dumps(ANSWER)
+    # What a judge request (response_format named "verdict") is answered: a verdict per answer, by a rule of thumb.
+    verdict: Callable[[str], dict] = field(default_factory=lambda: _verdict)
     answered: Counter = field(default_factory=Counter)  # first user message (the prompt) -> times answered
     posts: int = 0
     peak: int = 0
@@ -54,6 +56,13 @@ class ReplicaState:
         self.slots = threading.Semaphore(self.capacity)
         self.in_flight = 0
         self.started = 0.0
+
+
+def _verdict(user: str) -> dict:
+    """A stand-in judge: an answer naming the gold problem's words is right; prose is wrong on every count."""
+    answer = user.split("<answer>", 1)[1]
+    right = "findings" in answer and "never closed" in answer
+    return {c: right for c in ("correct_problem", "right_line", "actionable", "right_severity")} | {"rationale": "-"}
 
 
 def _prompt(body: dict) -> str:
@@ -102,9 +111,10 @@ def _handler(state: ReplicaState) -> type[BaseHTTPRequestHandler]:
                     state.in_flight -= 1
                     state.answered[_prompt(body)] += 1
             user = _prompt(body)
-            content = (
-                "not json" if "always-bad" in user or ("retry-me" in user and len(body["messages"]) == 2) else None
-            )
+            invalid = "always-bad" in user or ("retry-me" in user and len(body["messages"]) == 2)
+            content = "not json" if invalid else None
+            if body.get("response_format", {}).get("json_schema", {}).get("name") == "verdict":
+                content = json.dumps(state.verdict(user))
             self._reply(
                 200,
                 {

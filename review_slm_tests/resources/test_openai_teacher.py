@@ -120,3 +120,50 @@ def test_the_environment_chooses_the_teacher(monkeypatch):
     monkeypatch.setenv("REVIEW_SLM_TEACHER_URL", "http://a:8000")
     with pytest.raises(ValueError, match="ending in /v1"):
         teacher_resource()
+
+
+def test_the_judge_grades_each_models_answers_cached_by_answer(tmp_path):
+    import json
+
+    from review_slm.core.eval_sets import eval_items
+    from review_slm.core.judge import judge_requests, judge_scores
+    from review_slm_tests.resources.fleet_standin import ANSWER
+
+    cache = cache_in(tmp_path)
+    items = [{**i, "review": ANSWER} for i in eval_items([])[:3]]
+    answers = {
+        "candidate": {i["id"]: json.dumps(ANSWER) for i in items},  # names the gold problem
+        "base": {i["id"]: "LGTM, ship it" for i in items},  # prose: wrong on every criterion
+        "teacher": {items[0]["id"]: json.dumps(ANSWER)},  # a partial column: judged on what it answered
+    }
+    requests = judge_requests(items, answers)
+    judge_replica, teacher_replica = ReplicaState(model="judge"), ReplicaState()
+    with fleet_standin([teacher_replica, judge_replica]) as (teacher_url, judge_url):
+        graded = OpenAITeacher(urls=[teacher_url], model="teacher", judge_model="judge", judge_urls=[judge_url])
+        verdicts, why = graded.judge(requests, cache_factory=cache("e1"))
+        assert why == "" and judge_scores(verdicts) == {"candidate": 1.0, "base": 0.0, "teacher": 1.0}
+        # The teacher gave the candidate's answer on item 0: the same item and answer, judged once.
+        assert judge_replica.posts == 3 + 3 and teacher_replica.posts == 0
+        body = judge_replica.bodies[0]
+        assert body["model"] == "judge" and set(body["response_format"]["json_schema"]["schema"]["required"]) >= {
+            "correct_problem",
+            "right_line",
+            "actionable",
+            "right_severity",
+        }
+        _, why = graded.judge(requests, cache_factory=cache("e2"))
+    assert why == "" and judge_replica.posts == 6  # every verdict from the cache: nothing asked again
+    assert "untrusted" in body["messages"][0]["content"] and "<gold_review>" in body["messages"][1]["content"]
+
+
+def test_the_gate_uses_the_judge_only_when_told():
+    from review_slm.core.gate import GateDecision, with_judge
+    from review_slm.core.recipe import load_recipe
+
+    assert load_recipe("tiny").gate.use_judge is False  # the embedded default runs no judge
+    passed = GateDecision(True, "base", 0.0, 0.0, "no regression against base (score delta +0.000)")
+    assert with_judge(passed, 0.80, 0.81, 0.02).passed
+    worse = with_judge(passed, 0.50, 0.81, 0.02)
+    assert not worse.passed and "judge score 0.500 < base 0.810" in worse.reason
+    blind = with_judge(passed, None, 0.81, 0.02)
+    assert not blind.passed and "no judge score" in blind.reason
