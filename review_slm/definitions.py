@@ -54,6 +54,7 @@ def teacher_resource() -> OllamaTeacher | OpenAITeacher:
             model=model,
             required=settings.teacher_required(),
             concurrency=settings.teacher_concurrency(),
+            per_replica_concurrency=settings.teacher_concurrency("REVIEW_SLM_TEACHER_CONCURRENCY_PER_URL", 32),
             judge_model=os.environ.get("REVIEW_SLM_JUDGE_MODEL", ""),
             judge_urls=settings.teacher_urls("REVIEW_SLM_JUDGE_URL"),
         )

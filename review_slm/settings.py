@@ -81,11 +81,13 @@ def teacher_urls(variable: str = "REVIEW_SLM_TEACHER_URL") -> list[str]:
     return urls
 
 
-def teacher_concurrency() -> int:
-    """REVIEW_SLM_TEACHER_CONCURRENCY: requests in flight over the whole OpenAI-compatible fleet (default 64)."""
-    value = os.environ.get("REVIEW_SLM_TEACHER_CONCURRENCY", "64")
+def teacher_concurrency(variable: str = "REVIEW_SLM_TEACHER_CONCURRENCY", default: int = 64) -> int:
+    """REVIEW_SLM_TEACHER_CONCURRENCY: requests in flight over the whole OpenAI-compatible fleet (default 64);
+    REVIEW_SLM_TEACHER_CONCURRENCY_PER_URL: at most this many at one URL (default 32; a KServe Service that
+    balances several replicas behind one URL wants replicas x vLLM's --max-num-seqs)."""
+    value = os.environ.get(variable, str(default))
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"REVIEW_SLM_TEACHER_CONCURRENCY={value!r}: expected a positive integer")
+        raise ValueError(f"{variable}={value!r}: expected a positive integer")
     return int(value)
 
 
