@@ -305,7 +305,12 @@ class Teacher(dg.ConfigurableResource, ABC):
                 f"{len(probe)} -> ~{report.teacher_estimated_seconds:.0f}s, "
                 f"~{report.teacher_estimated_completion_tokens} answer tokens"
             )
-            budget.check_hours(report.teacher_estimated_seconds, len(todo))
+            try:
+                budget.check_hours(report.teacher_estimated_seconds, len(todo))
+            except BudgetExceeded:
+                if cache is not None:
+                    cache.flush()  # the probe's answers were paid for: the next run need not ask them again
+                raise
         rest = todo[wave:]
         for start in range(0, len(rest), CACHE_CHECKPOINT):  # bounded batches: a crash keeps what was paid for
             collect(rest[start : start + CACHE_CHECKPOINT])

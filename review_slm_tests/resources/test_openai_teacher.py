@@ -74,16 +74,19 @@ def test_the_cache_is_endpoint_independent_a_rerun_asks_nothing(tmp_path):
     assert all(c.review is not None for c in cands)
 
 
-def test_the_budget_refuses_before_the_work_naming_the_setting():
+def test_the_budget_refuses_before_the_work_naming_the_setting(tmp_path):
+    cache = cache_in(tmp_path)
     state = ReplicaState(latency_s=0.05)
     records = [rec(i, f"close {i}") for i in range(10)]
     with fleet_standin([state]) as urls:
         with pytest.raises(BudgetExceeded, match="max_teacher_prompts=5"):
-            teacher(urls).enrich(records, budget=TeacherBudget(max_prompts=5))
+            teacher(urls).enrich(records, cache("r1"), budget=TeacherBudget(max_prompts=5))
         assert state.posts == 0
         with pytest.raises(BudgetExceeded, match="max_teacher_hours=1e-06"):
-            teacher(urls, concurrency=2).enrich(records, budget=TeacherBudget(max_hours=1e-6))
+            teacher(urls, concurrency=2).enrich(records, cache("r2"), budget=TeacherBudget(max_hours=1e-6))
         assert state.posts == 2  # the probe (one wave) measured the rate; the rest was never asked
+        _, report = teacher(urls).enrich(records, cache("r3"))
+    assert report.teacher_cache_hits == 2 and state.posts == 2 + 8  # the probe's answers were kept
 
 
 def test_evaluation_answers_partial_failure_keeps_the_column_and_a_rerun_asks_nothing(tmp_path):
