@@ -71,6 +71,8 @@ def _prompt(body: dict) -> str:
 
 def _handler(state: ReplicaState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as vLLM's server: no connection set up per request
+
         def log_message(self, *args):
             pass
 
