@@ -18,6 +18,7 @@ from review_slm.assets.training import dpo_model, parent_model, preference_pairs
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
+from review_slm.resources.openai_teacher import OpenAITeacher
 from review_slm.resources.review_source import GitHubReviewSource, SnapshotReviewSource
 from review_slm.resources.serving import LocalServing
 from review_slm.resources.supplement import BUNDLED_SUPPLEMENT, HFSupplementSource
@@ -38,6 +39,32 @@ ASSETS = [
     eval_report,
     deployed_endpoint,
 ]
+
+
+def teacher_resource() -> OllamaTeacher | OpenAITeacher:
+    """An OpenAI-compatible fleet when REVIEW_SLM_TEACHER_URL names one, else Ollama (OLLAMA_HOST or the default).
+    The teacher also judges the evaluation, as REVIEW_SLM_JUDGE_MODEL (at REVIEW_SLM_JUDGE_URL) when set."""
+    urls = settings.teacher_urls()
+    if urls:
+        model = os.environ.get("REVIEW_SLM_TEACHER_MODEL")
+        if not model:
+            raise ValueError("REVIEW_SLM_TEACHER_URL is set: REVIEW_SLM_TEACHER_MODEL must name the served model")
+        return OpenAITeacher(
+            urls=urls,
+            model=model,
+            required=settings.teacher_required(),
+            concurrency=settings.teacher_concurrency(),
+            per_replica_concurrency=settings.teacher_concurrency("REVIEW_SLM_TEACHER_CONCURRENCY_PER_URL", 32),
+            judge_model=os.environ.get("REVIEW_SLM_JUDGE_MODEL", ""),
+            judge_urls=settings.teacher_urls("REVIEW_SLM_JUDGE_URL"),
+        )
+    return OllamaTeacher(
+        judge_model=os.environ.get("REVIEW_SLM_JUDGE_MODEL", ""),
+        host=os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
+        model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
+        required=settings.teacher_required(),
+        configured=bool(os.environ.get("OLLAMA_HOST")),  # the user asked for this host: not answering is a WARNING
+    )
 
 
 def local_resources() -> dict:
@@ -73,12 +100,7 @@ def local_resources() -> dict:
         "review_source": review_source,
         "feedback": feedback,
         "supplement": HFSupplementSource(dataset=dataset, revision=revision or None, adapter=settings.hf_adapter()),
-        "teacher": OllamaTeacher(
-            host=os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
-            model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
-            required=settings.teacher_required(),
-            configured=bool(os.environ.get("OLLAMA_HOST")),  # the user asked for this host: not answering is a WARNING
-        ),
+        "teacher": teacher_resource(),
         "artifacts": LocalArtifactStore(root=str(home / "artifacts")),
         "tracking": MlflowTracking(
             tracking_uri=settings.mlflow_tracking_uri(),

@@ -66,6 +66,31 @@ def teacher_required() -> bool:
     return _choice("REVIEW_SLM_TEACHER_REQUIRED", "0", ("0", "1")) == "1"
 
 
+_TEACHER_URL = re.compile(r"^https?://[^/\s,]+(/[^\s,]*)?/v1$")
+
+
+def teacher_urls(variable: str = "REVIEW_SLM_TEACHER_URL") -> list[str]:
+    """REVIEW_SLM_TEACHER_URL: the OpenAI-compatible teacher's replicas, comma-separated base URLs ending in `/v1`
+    (vLLM, SGLang, TGI, NIM, KServe, a hosted API). Unset: the Ollama teacher at OLLAMA_HOST.
+    REVIEW_SLM_JUDGE_URL, the same for the judge (unset: the teacher's replicas)."""
+    value = os.environ.get(variable, "")
+    urls = [u.strip().rstrip("/") for u in value.split(",") if u.strip()]
+    bad = [u for u in urls if not _TEACHER_URL.match(u)]
+    if bad:
+        raise ValueError(f"{variable}: {bad} are not base URLs ending in /v1 (e.g. http://vllm:8000/v1)")
+    return urls
+
+
+def teacher_concurrency(variable: str = "REVIEW_SLM_TEACHER_CONCURRENCY", default: int = 64) -> int:
+    """REVIEW_SLM_TEACHER_CONCURRENCY: requests in flight over the whole OpenAI-compatible fleet (default 64);
+    REVIEW_SLM_TEACHER_CONCURRENCY_PER_URL: at most this many at one URL (default 32; a KServe Service that
+    balances several replicas behind one URL wants replicas x vLLM's --max-num-seqs)."""
+    value = os.environ.get(variable, str(default))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{variable}={value!r}: expected a positive integer")
+    return int(value)
+
+
 def mlflow_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
 

@@ -16,7 +16,7 @@ from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.review_source import ReviewSource
 from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.supplement import HFSupplementSource
-from review_slm.resources.teacher import Teacher
+from review_slm.resources.teacher import Teacher, TeacherBudget
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.stages.gold import GoldLimits, build_gold_set
 from review_slm.storage.layout import IterationArtifacts, RecordSource, iteration
@@ -176,6 +176,8 @@ class GoldSetConfig(dg.Config):
     min_kept_rows: int = 20  # the blocking check gold_min_rows: fewer kept rows is a broken input, not a small one
     min_test_rows: int = 5  # the test split is never frozen with fewer rows (every later evaluation would score on it)
     refreeze_reason: str = ""  # non-empty: replace the frozen test split (e.g. a secret was found in it); recorded
+    max_teacher_prompts: int = 0  # the teacher may be asked at most this many prompts (after the cache); 0: no limit
+    max_teacher_hours: float = 0.0  # ... and take at most this long at the rate measured by its probe; 0: no limit
 
     def gates(self, recipe: Recipe) -> GateConfig:
         return GateConfig(
@@ -229,6 +231,7 @@ def gold_set(
         open_cache=open_cache,
         run_id=context.run.run_id,
         refreeze_reason=config.refreeze_reason,
+        budget=TeacherBudget(config.max_teacher_prompts, config.max_teacher_hours),
         info=context.log.info,
         warn=context.log.warning,
         error=context.log.error,

@@ -9,6 +9,8 @@ from review_slm.assets.training import dpo_model
 from review_slm.core import tables
 from review_slm.core.eval_sets import eval_items
 from review_slm.core.evaluation import evaluate, sample_rows
+from review_slm.core.gate import with_judge
+from review_slm.core.judge import judge_requests, judge_scores
 from review_slm.core.prompts import student_messages
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
@@ -16,6 +18,7 @@ from review_slm.resources.teacher import Teacher
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import Scratch, iteration
+from review_slm.storage.teacher_cache import TeacherCache
 from review_slm.training.job_spec import GenerateRequest, JobSpec
 
 
@@ -77,15 +80,32 @@ def eval_report(
 
     answers_by_model = {r.name: {a["id"]: a["answer"] for a in artifacts.read_table(r.output_file)} for r in requests}
     # The teacher, when one answers, is one more column: how far the student is from what it distils.
-    teacher_answers, teacher_absent = teacher.answer_prompts(prompts, progress=context.log.info)
-    if teacher_answers is None and teacher_absent != "no teacher model":
-        context.log.warning(f"no teacher column in this evaluation: {teacher_absent}")
+    # Through the teacher cache: evaluating the same partition again asks the teacher nothing.
+    teacher_answers, teacher_absent = teacher.answer_prompts(
+        prompts, progress=context.log.info, cache_factory=_teacher_cache(artifacts, key, context.run.run_id)
+    )
+    teacher_failed_items = len(prompts) - len(teacher_answers) if teacher_answers is not None else 0
+    if teacher_answers is not None and not teacher_answers:
+        teacher_answers, teacher_absent = None, f"every item failed: {teacher_absent}"
+    if teacher_absent and teacher_absent != "no teacher model":
+        context.log.warning(f"teacher column in this evaluation: {teacher_absent}")
     if teacher_answers is not None:
         answers_by_model["teacher"] = {a["id"]: a["answer"] for a in teacher_answers}
         artifacts.write_table(artifacts.join(scratch, Scratch.answers("teacher")), teacher_answers, tables.ANSWERS)
 
-    evaluation = evaluate(items, answers_by_model, config.regression_tolerance)
-    tracking.log_metrics(run_id, evaluation.mlflow_metrics())
+    # The teacher is scored on the items it answered; the ones it failed on are counted, not scored as wrong.
+    evaluation = evaluate(items, answers_by_model, config.regression_tolerance, partial=("teacher",))
+    judge_scores, judge_metadata = _judge(context, teacher, items, answers_by_model, artifacts, key)
+    if rec.gate.use_judge:
+        evaluation.decision = with_judge(
+            evaluation.decision,
+            judge_scores.get("candidate"),
+            judge_scores.get(evaluation.reference),
+            config.regression_tolerance,
+        )
+    tracking.log_metrics(
+        run_id, {**evaluation.mlflow_metrics(), **{f"{m}/judge_score": v for m, v in judge_scores.items()}}
+    )
     decision, table, by_set_table = evaluation.decision, evaluation.table(), evaluation.table_by_set()
     report = evaluation.report(
         key, models, config.regression_tolerance, champion.iteration if champion else None, run_id, answers_by_model
@@ -108,6 +128,8 @@ def eval_report(
             # Stable numeric keys, the same in every iteration, so the UI's Plots chart them across partitions.
             **evaluation.metric_metadata(),
             "teacher_compared": "yes" if teacher_answers is not None else f"no: {teacher_absent}",
+            "teacher_failed_items": teacher_failed_items,
+            **judge_metadata,
             "gate_reference": evaluation.reference,
             "gate_passed": decision.passed,
             "gate_reason": decision.reason,
@@ -117,6 +139,43 @@ def eval_report(
             "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
         }
     )
+
+
+def _judge(
+    context: dg.AssetExecutionContext,
+    teacher: Teacher,
+    items: list[dict],
+    answers_by_model: dict[str, dict[str, str]],
+    artifacts: ArtifactStore,
+    key: str,
+) -> tuple[dict[str, float], dict]:
+    """Each compared model's judge score (core/judge.py) and the metadata: `<model>_judge_score` (0-1),
+    `judge_failed_items`, and `judge` (the model, or why there is none)."""
+    verdicts, why = teacher.judge(
+        judge_requests(items, answers_by_model),
+        cache_factory=_teacher_cache(artifacts, key, context.run.run_id),
+        progress=context.log.info,
+    )
+    if verdicts is None:
+        if why != "no judge model":
+            context.log.warning(f"no judge scores in this evaluation: {why}")
+        return {}, {"judge": f"no: {why}"}
+    if why:
+        context.log.warning(f"judge: {why}")
+    scores = judge_scores(verdicts)
+    answered = sum(len(a) for a in answers_by_model.values())
+    return scores, {
+        "judge": "yes",
+        "judge_failed_items": answered - sum(len(v) for v in verdicts.values()),
+        **{f"{model}_judge_score": score for model, score in scores.items()},
+    }
+
+
+def _teacher_cache(artifacts: ArtifactStore, key: str, run_id: str):
+    def open_cache(model: str, digest: str) -> TeacherCache:
+        return TeacherCache(artifacts, model, run_name=f"{key}-eval-{run_id[:8]}", digest=digest)
+
+    return open_cache
 
 
 SAMPLE_COLUMNS = ["item", "diff", "gold", "candidate", "verdict"]

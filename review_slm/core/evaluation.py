@@ -123,14 +123,23 @@ class Evaluation:
         }
 
 
-def evaluate(items: list[dict], answers_by_model: dict[str, dict[str, str]], tolerance: float) -> Evaluation:
-    """Score every model's answers per evaluation set; gate the candidate against the champion (or the base)."""
-    by_set = {name: metrics_by_set(items, answers) for name, answers in answers_by_model.items()}
+def evaluate(
+    items: list[dict], answers_by_model: dict[str, dict[str, str]], tolerance: float, partial: tuple[str, ...] = ()
+) -> Evaluation:
+    """Score every model's answers per evaluation set; gate the candidate against the champion (or the base).
+
+    Models in `partial` (the teacher, whose requests can fail) are scored on the items they answered; the
+    others on every item, a missing answer counting as a wrong one."""
+
+    def scored(name: str, answers: dict[str, str]) -> list[dict]:
+        return [i for i in items if i["id"] in answers] if name in partial else items
+
+    by_set = {name: metrics_by_set(scored(name, answers), answers) for name, answers in answers_by_model.items()}
     reference = "champion" if "champion" in by_set else "base"
     decision = promotion_decision(
         by_set["candidate"]["all"].as_dict(), by_set[reference]["all"].as_dict(), reference, tolerance
     )
-    by_group = {name: metrics_by_group(items, answers) for name, answers in answers_by_model.items()}
+    by_group = {name: metrics_by_group(scored(name, answers), answers) for name, answers in answers_by_model.items()}
     return Evaluation(items, by_set, reference, decision, by_group)
 
 

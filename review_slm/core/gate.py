@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -36,3 +36,19 @@ def promotion_decision(
         "; ".join(problems) if problems else f"no regression against {reference_name} (score delta {score_delta:+.3f})"
     )
     return GateDecision(not problems, reference_name, score_delta, lazy_delta, reason)
+
+
+def with_judge(
+    decision: GateDecision, candidate: float | None, reference: float | None, tolerance: float
+) -> GateDecision:
+    """The recipe's `gate.use_judge`: the decision, also refused when the candidate's judge score drops more than
+    `tolerance` below the reference's, or when either score is missing (no judge ran: the gate cannot tell)."""
+    name = decision.reference
+    if candidate is None or reference is None:
+        problem = f"gate.use_judge is set but there is no judge score for the candidate and the {name}"
+    elif candidate < reference - tolerance:
+        problem = f"judge score {candidate:.3f} < {name} {reference:.3f} - {tolerance}"
+    else:
+        return replace(decision, reason=f"{decision.reason}; judge score {candidate:.3f} vs {name} {reference:.3f}")
+    reason = problem if decision.passed else f"{decision.reason}; {problem}"
+    return replace(decision, passed=False, reason=reason)

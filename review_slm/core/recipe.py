@@ -180,6 +180,16 @@ class HardwareSpec(_Strict):
     )
 
 
+class GateSpec(_Strict):
+    """What the promotion gate looks at besides the score and the no-issues rate."""
+
+    use_judge: bool = Field(
+        False,
+        description="also refuse a candidate whose judge score (eval_report's candidate_judge_score) drops below the "
+        "reference's by more than the tolerance; with no judge score the gate refuses (it cannot tell)",
+    )
+
+
 class Recipe(_Strict):
     name: str
     version: int = Field(gt=0)
@@ -200,6 +210,7 @@ class Recipe(_Strict):
     generation: GenerationSpec = GenerationSpec()
     hardware: HardwareSpec = HardwareSpec()
     resilience: ResilienceSpec = ResilienceSpec()
+    gate: GateSpec = GateSpec()
     max_example_tokens: int = Field(2048, gt=0, description="gold-set token budget: prompt + review, in student tokens")
     base_model_params_b: float | None = Field(None, gt=0, description="parameters in billions, for cost estimates")
     curriculum: bool = Field(

@@ -25,7 +25,7 @@ from review_slm.core.quality_gates import (
 )
 from review_slm.core.recipe import Recipe
 from review_slm.core.schema import RejectedRow, ReviewRecord, content_hash
-from review_slm.resources.teacher import EnrichmentReport, Teacher
+from review_slm.resources.teacher import EnrichmentReport, Teacher, TeacherBudget
 from review_slm.storage.frozen_split import Frozen, freeze_test_split
 from review_slm.storage.layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts
 from review_slm.storage.teacher_cache import TeacherCache
@@ -124,6 +124,7 @@ def build_gold_set(
     open_cache: Callable[[str, str], TeacherCache],
     run_id: str,
     refreeze_reason: str = "",
+    budget: TeacherBudget | None = None,
     info: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
     error: Callable[[str], None] = print,
@@ -144,7 +145,7 @@ def build_gold_set(
         f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
         f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})"
     )
-    candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=info)
+    candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=info, budget=budget)
     if enrichment.teacher_warning:
         warn(enrichment.teacher_warning)
     outcome = apply_quality_gates(candidates, upstream_rejected, gates, count_tokens, before_teacher=before_teacher)

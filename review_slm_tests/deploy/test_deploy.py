@@ -128,6 +128,21 @@ def test_example_trainjob_and_inferenceservice():
     assert predictor["model"]["resources"]["limits"]["nvidia.com/gpu"] == 1
 
 
+@needs_kubectl
+def test_the_teacher_fleet_is_vllm_on_kserve_autoscaled_on_its_queue():
+    (teacher,) = by_kind(render("teacher"), "InferenceService").values()
+    predictor = teacher["spec"]["predictor"]
+    assert teacher["metadata"]["name"] == "review-slm-teacher" and teacher["metadata"]["namespace"] == NAMESPACE
+    assert "--backend=vllm" in predictor["model"]["args"] and predictor["model"]["modelFormat"]["name"] == "huggingface"
+    assert 1 <= predictor["minReplicas"] < predictor["maxReplicas"]
+    (metric,) = predictor["autoScaling"]["metrics"]
+    assert "vllm:num_requests_waiting" in metric["external"]["metric"]["query"]
+    served = next(a.split("=", 1)[1] for a in predictor["model"]["args"] if a.startswith("--model_name="))
+    readme = (ROOT / "README.md").read_text()
+    # The README's iteration points at this Service and this model name.
+    assert "http://review-slm-teacher-predictor.review-slm.svc.cluster.local/openai/v1" in readme and served in readme
+
+
 # --- RBAC -------------------------------------------------------------------------------------------
 
 LAUNCHER_RULES = {

@@ -11,22 +11,11 @@ from review_slm.core.schema import ReviewRecord
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.teacher import OllamaTeacher
 from review_slm.storage.teacher_cache import TeacherCache
+from review_slm_tests.resources.fleet_standin import ANSWER
 from review_slm_tests.servers import serve
 
 MODEL = "qwen2.5-coder:7b-instruct"
-VALID = {
-    "findings": [
-        {
-            "path": "a.go",
-            "line": 3,
-            "severity": "high",
-            "category": "resource-leak",
-            "comment": "The response body is never closed.",
-            "suggestion": "defer resp.Body.Close()",
-        }
-    ],
-    "summary": "Leaks the HTTP body.",
-}
+VALID = ANSWER  # the stand-ins answer the same valid review
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -227,8 +216,12 @@ def test_the_teacher_answers_the_students_prompts_for_the_evaluation(host):
     assert request["messages"] == prompts[0]["messages"] and request["options"]["temperature"] == 0
     assert "path" not in request["format"]["$defs"]["Finding"]["required"]  # the student's answer format
     assert HumanCommentTeacher().answer_prompts(prompts) == (None, "no teacher model")
-    StandIn.fail_first = {"a.go"}  # one failed request: no teacher column rather than a partial one
-    failed, why = OllamaTeacher(host=host, model=MODEL, max_retries=0).answer_prompts(prompts)
-    assert failed is None and "failed while answering" in why
+    distinct = [
+        {"id": f"d:{i}", "messages": student_messages(f"{name}.go", "go", "@@ -1,2 +1,3 @@\n a\n+b\n c")}
+        for i, name in enumerate(("a", "flaky", "c"))
+    ]
+    StandIn.fail_first = {"flaky.go"}  # one item fails for good: the others are still the teacher's column
+    partial, why = OllamaTeacher(host=host, model=MODEL, max_retries=0).answer_prompts(distinct)
+    assert [a["id"] for a in partial] == ["d:0", "d:2"] and why.startswith("1 of 3 items failed")
     gone, why = OllamaTeacher(host="http://127.0.0.1:9", model=MODEL).answer_prompts(prompts)
     assert gone is None and "does not answer" in why
