@@ -13,7 +13,7 @@ validation), and the bench prints:
 - requests answered and failed per replica.
 
     .venv/bin/python bench/teacher_throughput.py [--prompts 3000] [--replicas 3] [--capacity 16] [--latency 0.5]
-        [--fail-for 2] [--concurrency 64]
+        [--fail-for 2] [--concurrency 64] [--through-asset]
 
 Targets (issue 20): achieved / ideal >= 0.9, requests per kept row <= 1.05.
 
