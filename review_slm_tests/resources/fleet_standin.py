@@ -10,6 +10,7 @@ so a test can tell that each prompt was answered once, by which replica.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -44,6 +45,8 @@ class ReplicaState:
     retry_after: str | None = None  # sent with every error answer
     fail_for_s: float = 0.0  # answers 503 and 500 in turn for this long after its first request (still loading)
     answer: str = json.dumps(ANSWER)
+    # The review a prompt is answered with, when set (else `answer` for every prompt): see `restating`.
+    answer_for: Callable[[str], str] | None = None
     # What a judge request (response_format named "verdict") is answered: a verdict per answer, by a rule of thumb.
     verdict: Callable[[str], dict] = field(default_factory=lambda: _verdict)
     answered: Counter = field(default_factory=Counter)  # first user message (the prompt) -> times answered
@@ -63,6 +66,15 @@ def _verdict(user: str) -> dict:
     answer = user.split("<answer>", 1)[1]
     right = "findings" in answer and "never closed" in answer
     return {c: right for c in ("correct_problem", "right_line", "actionable", "right_severity")} | {"rationale": "-"}
+
+
+def restating(user: str) -> str:
+    """A review restating the prompt's human comment on its line, as a teacher does: answers differ as the rows do
+    (one answer for every prompt is what the gold set's template-poisoning gate quarantines)."""
+    on_line = re.search(r"is on line (\d+)\.", user)
+    comment = user.split("<human_comment>\n", 1)[-1].split("\n</human_comment>", 1)[0].strip() or "Looks fine."
+    finding = ANSWER["findings"][0] | {"line": int(on_line.group(1)) if on_line else 1, "comment": comment}
+    return json.dumps({"findings": [finding], "summary": comment[:60]})
 
 
 def _prompt(body: dict) -> str:
@@ -114,7 +126,7 @@ def _handler(state: ReplicaState) -> type[BaseHTTPRequestHandler]:
                     state.answered[_prompt(body)] += 1
             user = _prompt(body)
             invalid = "always-bad" in user or ("retry-me" in user and len(body["messages"]) == 2)
-            content = "not json" if invalid else None
+            content = "not json" if invalid else (state.answer_for(user) if state.answer_for else None)
             if body.get("response_format", {}).get("json_schema", {}).get("name") == "verdict":
                 content = json.dumps(state.verdict(user))
             self._reply(
