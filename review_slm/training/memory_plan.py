@@ -17,8 +17,10 @@ arithmetic follows what this project's trainer actually does (`training/models.p
   per layer (the layer input) with full activation checkpointing, plus one layer's full activations
   being recomputed during its backward;
 - logits: transformers' causal-LM loss upcasts the logits to float32 before cross-entropy, which keeps its
-  float32 log-softmax for backward: 2 (bf16 logits) + 4 (fp32 copy) + 4 (log-softmax) bytes per token per
-  vocabulary entry. With a 152K vocabulary this is often the largest activation term;
+  float32 log-softmax for backward. The peak is at the start of backward: the logits (2 bytes bf16, 4 on CPU)
+  + the log-softmax (4) + its gradient (4) + the gradient of the fp32 logits (4) per token per vocabulary
+  entry, while every activation is still held. With a 152K vocabulary this is often the largest term
+  (bench/memory_plan_cpu.py checks it against a measured peak);
 - DPO runs chosen and rejected in one forward (twice the micro-batch); its reference is the adapter
   switched off for LoRA (no memory) and a frozen copy of the weights for full fine-tuning.
 
@@ -330,13 +332,13 @@ def _activation_terms(shape: ModelShape, spec, stage: str, compute_bytes: int, r
     else:
         acts = layers * per_layer
         how = f"{layers} layers x sb(16h + 8i), no recompute (s={s}, b={b}, h={h}, i={i}, a={a})"
-    logits = s * b * shape.vocab_size * (compute_bytes + 4 + 4)
+    logits = s * b * shape.vocab_size * (compute_bytes + 4 + 4 + 4)
     return [
         Term("activations", acts, how),
         Term(
             "logits + loss",
             logits,
-            f"s*b*V x ({compute_bytes} logits + 4 fp32 copy + 4 log-softmax), V={shape.vocab_size}",
+            f"s*b*V x ({compute_bytes} logits + 4 log-softmax + 4 its grad + 4 fp32 logits grad), V={shape.vocab_size}",
         ),
     ]
 

@@ -32,10 +32,11 @@ def test_the_1_5b_qlora_plan_term_by_term():
     assert terms["weights"] == pytest.approx(nf4 / GIB, rel=1e-3)
     lora = 28 * 32 * (2 * (1536 + 1536) + 2 * (1536 + 256) + 2 * (1536 + 8960) + (8960 + 1536))
     assert terms["LoRA weights + grads + AdamW"] == pytest.approx(lora * 16 / GIB)
-    assert terms["logits + loss"] == pytest.approx(4096 * 8 * 151936 * 10 / GIB)
+    assert terms["logits + loss"] == pytest.approx(4096 * 8 * 151936 * 14 / GIB)
     assert 6 < terms["activations"] < 8  # 28 checkpointed inputs (2sbh) + one recomputed layer
-    # With the tolerance of a plan (no GPU measurement exists yet, README): 50-65 GiB, under the A100-80GB.
-    assert 50 < plan.total_bytes / GIB < 65 and plan.fits
+    # No GPU measurement exists yet (README); on CPU the plan came within 6% of measured peaks
+    # (bench/memory_plan_cpu.py). 70-78 GiB: it fits the A100-80GB's 79.3, narrowly.
+    assert 70 < plan.total_bytes / GIB < 78 and plan.fits
 
 
 def test_checkpointing_and_quantisation_lower_the_plan():
