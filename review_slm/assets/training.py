@@ -23,6 +23,7 @@ from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_config import TrainingRecipe
 from review_slm.storage.layout import IterationArtifacts, Scratch, iteration
 from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
+from review_slm.training.memory_plan import MemoryPlan, plan_memory
 
 
 def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
@@ -150,6 +151,7 @@ class Trained:
     result: dict
     scratch: str
     history: list[dict]
+    memory_plan: str
 
 
 def _train(
@@ -180,9 +182,28 @@ def _train(
             **inputs,
         )
 
+    plan = _check_memory_plan(context, recipe.load(), stage_name)
     params = {"recipe": recipe.load().label, "parent_model": parent["model_uri"], **params}
     run_id, result = _run_trainer(context, recipe.load(), stage_name, make_spec, tracking, launcher, params)
-    return Trained(run_id, result, scratch, result.pop("loss_history", []))
+    return Trained(run_id, result, scratch, result.pop("loss_history", []), plan.markdown())
+
+
+def _check_memory_plan(context: dg.AssetExecutionContext, rec: Recipe, stage_name: str) -> MemoryPlan:
+    """Log the per-GPU memory plan; refuse, before any GPU time is spent, a CUDA launch that cannot fit the
+    recipe's GPU (naming the settings to change) and a sharded recipe, whose training is not implemented yet."""
+    plan = plan_memory(rec, stage_name)
+    context.log.info(plan.line())
+    metadata = {"memory_plan": dg.MetadataValue.md(plan.markdown())}
+    if plan.on_cuda and not plan.fits:
+        raise dg.Failure(description=plan.refusal(), metadata=metadata, allow_retries=False)
+    if rec.hardware.sharding == "fsdp":
+        raise dg.Failure(
+            description=f"{rec.label}: hardware.sharding: fsdp is not implemented yet (issue 22, item 1: sharded "
+            "training); the recipe plans and renders its cluster jobs but cannot train. Use sharding: none.",
+            metadata=metadata,
+            allow_retries=False,
+        )
+    return plan
 
 
 def _trained_metadata(trained: Trained, parent: dict, tracking: MlflowTracking, stage: str) -> dict:
@@ -192,6 +213,7 @@ def _trained_metadata(trained: Trained, parent: dict, tracking: MlflowTracking, 
         "parent_iteration": parent["parent_iteration"] or "none (first iteration)",
         "mlflow_run_id": trained.run_id,
         "mlflow_run": dg.MetadataValue.url(tracking.run_url(trained.run_id)),
+        "memory_plan": dg.MetadataValue.md(trained.memory_plan),
         **_loss_metadata(trained.history, stage),
     }
 

@@ -172,6 +172,17 @@ class HardwareSpec(_Strict):
     peak_tflops: float = Field(0.0, ge=0, description="dense bf16 peak of one accelerator, TFLOP/s")
     assumed_mfu: float = Field(0.35, gt=0, le=1, description="model FLOPs utilisation the estimate assumes")
     gpu_hour_usd: float = Field(0.0, ge=0)
+    sharding: Literal["none", "fsdp"] = Field(
+        "none",
+        description="none: every rank holds the whole model (DDP); fsdp: parameters, gradients and optimizer "
+        "states sharded over all ranks (FSDP2; not implemented yet, refused at launch)",
+    )
+    gpu_memory_gib: float | None = Field(
+        None,
+        gt=0,
+        description="memory of one GPU for the pre-launch memory plan; None: looked up from gpu_type "
+        "(review_slm/training/memory_plan.py GPU_MEMORY_GIB)",
+    )
     cpu_threads: int | None = Field(
         None,
         gt=0,

@@ -10,6 +10,12 @@ def test_shipped_recipes_load():
     tiny, real = load_recipe("tiny"), load_recipe("qwen2.5-coder-1.5b-qlora")
     assert tiny.base_model == "builtin:tiny-qwen2" and tiny.tiny_model is not None
     assert real.base_model == "Qwen/Qwen2.5-Coder-1.5B-Instruct" and real.quantization.load_in_4bit
+    qlora_7b, full_7b = load_recipe("qwen2.5-coder-7b-qlora"), load_recipe("qwen2.5-coder-7b-full-fsdp")
+    assert qlora_7b.base_model == full_7b.base_model == "Qwen/Qwen2.5-Coder-7B-Instruct"
+    assert qlora_7b.quantization.load_in_4bit and qlora_7b.hardware.sharding == "none"
+    assert qlora_7b.sft.effective_batch == real.sft.effective_batch == 32  # extends the 1.5B recipe, same batch
+    assert full_7b.finetuning == "full" and not full_7b.quantization.load_in_4bit
+    assert (full_7b.hardware.sharding, full_7b.hardware.nodes, full_7b.hardware.gpus_per_node) == ("fsdp", 2, 8)
 
 
 def test_recipe_typo_names_file_and_key(tmp_path):

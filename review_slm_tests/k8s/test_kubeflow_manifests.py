@@ -37,8 +37,8 @@ CONFIGS = {
 }
 
 
-def _pod(launcher, hardware: HardwareSpec, env: dict | None = None) -> TrainerPod:
-    recipe = load_recipe("tiny")
+def _pod(launcher, hardware: HardwareSpec, env: dict | None = None, recipe_name: str = "tiny") -> TrainerPod:
+    recipe = load_recipe(recipe_name)
     spec = JobSpec(
         task="dpo",
         recipe=recipe.model_copy(update={"hardware": hardware}),
@@ -52,6 +52,28 @@ def _pod(launcher, hardware: HardwareSpec, env: dict | None = None) -> TrainerPo
     return launcher.trainer_pod(
         spec, env or {"DAGSTER_PIPES_CONTEXT": "e30=", "MLFLOW_RUN_ID": "abc"}, "iter-0001", run_id
     )
+
+
+SHIPPED_GPU_RECIPES = ["qwen2.5-coder-1.5b-qlora", "qwen2.5-coder-7b-qlora", "qwen2.5-coder-7b-full-fsdp"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_GPU_RECIPES)
+def test_shipped_gpu_recipes_render_valid_jobs_on_their_own_hardware(name):
+    hardware = load_recipe(name).hardware
+    gpus = hardware.gpus_per_node
+    pytorch = PyTorchJobLauncher(image="trainer:1", api_url="http://unused")
+    job = pytorch.render(dns_label("sft", "iter-0001", "0123abcd"), _pod(pytorch, hardware, recipe_name=name))
+    assert_valid(job)
+    replicas = job["spec"]["pytorchReplicaSpecs"]
+    assert replicas.get("Worker", {}).get("replicas", 0) == hardware.nodes - 1 and job["spec"]["nprocPerNode"] == str(
+        gpus
+    )
+    limits = replicas["Master"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == str(gpus) and limits["memory"] == hardware.memory
+    train = TrainJobLauncher(image="trainer:1", api_url="http://unused")
+    job = train.render("sft-iter-0001-0123abcd", _pod(train, hardware, recipe_name=name))
+    assert_valid(job)
+    assert job["spec"]["trainer"]["numNodes"] == hardware.nodes and job["spec"]["trainer"]["numProcPerNode"] == gpus
 
 
 @pytest.mark.parametrize("case", CONFIGS)

@@ -52,6 +52,8 @@ def test_out_of_memory_halves_the_micro_batch_and_keeps_the_effective_batch(harn
     meta = harness.metadata("sft_adapter", "iter-0001")
     assert meta["oom_retries"] == 2 and meta["micro_batch_attempts"] == "4x1 -> 2x2 -> 1x4"
     assert (meta["micro_batch"], meta["gradient_accumulation"]) == (1, 4) and meta["steps"] == 2
+    # The pre-launch memory plan of the recipe as given (CPU: logged, never refused).
+    assert "| **total** |" in meta["memory_plan"] and "s=1024, b=4" in meta["memory_plan"]
     (run,) = harness.mlflow_runs("sft_adapter", "iter-0001")
     assert run.data.tags["review_slm.micro_batch_attempts"] == "4x1 -> 2x2 -> 1x4"
     # Reproducibility lock and the loss plot, on the same MLflow run.

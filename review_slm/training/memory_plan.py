@@ -1,0 +1,383 @@
+"""The per-GPU memory a recipe's training stage needs, computed before launch (no torch import).
+
+Every term is stated with how it was computed, so a refusal can say which setting to change. The
+arithmetic follows what this project's trainer actually does (`training/models.py`, `methods/`):
+
+- weights: bf16 on CUDA, float32 on CPU; QLoRA stores the decoder's linear layers as NF4 (4 bits) plus
+  their quantisation constants, while embeddings, norms and lm_head stay in bf16 (bitsandbytes via
+  transformers only replaces `nn.Linear` and keeps the output embedding unquantised);
+- trainable parameters: LoRA weights are float32 (PEFT's `autocast_adapter_dtype`), so weight + grad +
+  AdamW m and v = 16 bytes each; full fine-tuning on one GPU keeps bf16 weights, bf16 grads and bf16
+  AdamW states (torch's AdamW allocates states in the parameter's dtype) = 8 bytes; sharded (FSDP)
+  full fine-tuning keeps fp32 master weights with bf16 compute = 16 bytes per parameter, divided by the
+  world size (ZeRO stage 3: Rajbhandari et al. 2020, "ZeRO", section 3: 2+2+12 bytes for mixed-precision
+  Adam, all sharded over N_d ranks);
+- activations: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models",
+  eq. 1: s*b*h*(34 + 5*a*s/h) bytes per layer without recomputation (GPT: 4h MLP, dropout), and 2*s*b*h
+  per layer (the layer input) with full activation checkpointing, plus one layer's full activations
+  being recomputed during its backward;
+- logits: transformers' causal-LM loss upcasts the logits to float32 before cross-entropy, which keeps its
+  float32 log-softmax for backward. The peak is at the start of backward: the logits (2 bytes bf16, 4 on CPU)
+  + the log-softmax (4) + its gradient (4) + the gradient of the fp32 logits (4) per token per vocabulary
+  entry, while every activation is still held. With a 152K vocabulary this is often the largest term
+  (bench/memory_plan_cpu.py checks it against a measured peak);
+- DPO runs chosen and rejected in one forward (twice the micro-batch); its reference is the adapter
+  switched off for LoRA (no memory) and a frozen copy of the weights for full fine-tuning.
+
+Hand-written rather than taken from a library: the estimators on PyPI (accelerate's `estimate-memory`)
+size weights only and need the hub, while this plan must also cover activations, QLoRA and sharding offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from review_slm.core.recipe import Recipe, load_recipe
+
+GIB = 1024**3
+
+# One GPU's memory (GiB as the vendor states it, GB for NVIDIA's 80GB parts: 80 GB = 74.5 GiB usable by torch,
+# so those entries hold what `torch.cuda.get_device_properties().total_memory` reports). Keys are matched
+# case-insensitively against hardware.gpu_type; hardware.gpu_memory_gib overrides.
+GPU_MEMORY_GIB = {
+    "a100-80gb": 79.3,
+    "a100-40gb": 39.4,
+    "h100-80gb": 79.1,
+    "h100": 79.1,
+    "h200": 139.8,
+    "l40s": 44.4,
+    "a10g": 22.1,
+    "l4": 22.0,
+    "t4": 14.6,
+}
+
+# The CUDA context, cuBLAS/cuDNN workspaces and the caching allocator's fragmentation: not counted by
+# `torch.cuda.max_memory_allocated` but by the GPU. 1-2 GiB is typical for one process (PyTorch CUDA
+# semantics notes); 2 GiB keeps the plan on the safe side.
+CUDA_OVERHEAD_BYTES = 2 * GIB
+
+# NF4: 4 bits per weight; one fp32 absmax per 64-weight block; with double quantisation that absmax is
+# itself 8-bit with one fp32 constant per 256 absmax values (Dettmers et al. 2023, "QLoRA", section 3:
+# 32/64 = 0.5 bits -> 8/64 + 32/(64*256) = 0.127 bits per parameter).
+NF4_BYTES = 0.5
+NF4_CONSTANT_BYTES = {True: (8 / 64 + 32 / (64 * 256)) / 8, False: (32 / 64) / 8}
+
+# Public config.json values of base models the shipped recipes name (nothing is downloaded at plan time).
+KNOWN_CONFIGS = {
+    "Qwen/Qwen2.5-Coder-1.5B-Instruct": {
+        "vocab_size": 151936,
+        "hidden_size": 1536,
+        "intermediate_size": 8960,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 12,
+        "num_key_value_heads": 2,
+        "tie_word_embeddings": True,
+    },
+    "Qwen/Qwen2.5-Coder-7B-Instruct": {
+        "vocab_size": 152064,
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "tie_word_embeddings": False,
+    },
+}
+
+Stage = Literal["sft", "dpo", "grpo"]
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What sizes memory in a Qwen2/Llama-style decoder (SwiGLU MLP, GQA attention, q/k/v biases)."""
+
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    tie_word_embeddings: bool
+
+    @classmethod
+    def from_config(cls, config: dict) -> ModelShape:
+        return cls(
+            vocab_size=config["vocab_size"],
+            hidden_size=config["hidden_size"],
+            intermediate_size=config["intermediate_size"],
+            num_hidden_layers=config["num_hidden_layers"],
+            num_attention_heads=config["num_attention_heads"],
+            num_key_value_heads=config.get("num_key_value_heads", config["num_attention_heads"]),
+            tie_word_embeddings=config.get("tie_word_embeddings", False),
+        )
+
+    @property
+    def kv_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads * self.num_key_value_heads
+
+    def projections(self) -> dict[str, tuple[int, int]]:
+        """(in, out) of each linear layer of one decoder layer."""
+        h, kv, i = self.hidden_size, self.kv_dim, self.intermediate_size
+        return {
+            "q_proj": (h, h),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (h, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
+        }
+
+    @property
+    def linear_params(self) -> int:
+        """Weights of the decoder layers' linear projections (what QLoRA quantises)."""
+        return self.num_hidden_layers * sum(a * b for a, b in self.projections().values())
+
+    @property
+    def other_params(self) -> int:
+        """Embeddings, lm_head when untied, q/k/v biases and RMSNorm weights (kept in bf16 under QLoRA)."""
+        h, layers = self.hidden_size, self.num_hidden_layers
+        embeddings = self.vocab_size * h * (1 if self.tie_word_embeddings else 2)
+        return embeddings + layers * (h + 2 * self.kv_dim + 2 * h) + h
+
+    @property
+    def params(self) -> int:
+        return self.linear_params + self.other_params
+
+    def lora_params(self, r: int, targets: list[str]) -> int:
+        return self.num_hidden_layers * sum(
+            r * (a + b) for name, (a, b) in self.projections().items() if name in targets
+        )
+
+
+def model_shape(recipe: Recipe, config: dict | None = None) -> ModelShape | None:
+    """The base model's shape: a given config.json, the tiny model's spec, a local path's config.json,
+    or the public config of a known hub id; None when none is at hand (then base_model_params_b sizes weights)."""
+    if config is not None:
+        return ModelShape.from_config(config)
+    if recipe.base_model.startswith("builtin:") and recipe.tiny_model is not None:
+        return ModelShape.from_config({**recipe.tiny_model.model_dump(), "tie_word_embeddings": True})
+    local = Path(recipe.base_model) / "config.json"
+    if local.is_file():
+        return ModelShape.from_config(json.loads(local.read_text()))
+    known = KNOWN_CONFIGS.get(recipe.base_model)
+    return ModelShape.from_config(known) if known else None
+
+
+@dataclass(frozen=True)
+class Term:
+    name: str
+    bytes: float
+    how: str
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    recipe: str
+    stage: str
+    world_size: int
+    terms: list[Term]
+    capacity_bytes: float | None
+    on_cuda: bool
+    advice: list[str]
+
+    @property
+    def total_bytes(self) -> float:
+        return sum(t.bytes for t in self.terms)
+
+    @property
+    def fits(self) -> bool:
+        return self.capacity_bytes is None or self.total_bytes <= self.capacity_bytes
+
+    def line(self) -> str:
+        capacity = f"{self.capacity_bytes / GIB:.1f} GiB" if self.capacity_bytes else "unknown capacity"
+        verdict = "fits" if self.fits else "DOES NOT FIT"
+        parts = ", ".join(f"{t.name} {t.bytes / GIB:.2f}" for t in self.terms)
+        return (
+            f"memory plan {self.recipe} {self.stage}: {self.total_bytes / GIB:.2f} GiB per rank of "
+            f"{capacity} over {self.world_size} rank(s), {verdict} ({parts} GiB)"
+        )
+
+    def markdown(self) -> str:
+        rows = [f"| {t.name} | {t.bytes / GIB:.2f} | {t.how} |" for t in self.terms]
+        capacity = f"{self.capacity_bytes / GIB:.1f} GiB" if self.capacity_bytes else "unknown"
+        verdict = "fits" if self.fits else "does not fit"
+        return "\n".join(
+            [
+                f"Memory plan, {self.recipe} `{self.stage}`, per rank of {self.world_size}",
+                "",
+                "| term | GiB | how |",
+                "|---|---|---|",
+                *rows,
+                f"| **total** | **{self.total_bytes / GIB:.2f}** | of {capacity}: {verdict} |",
+            ]
+        )
+
+    def refusal(self) -> str:
+        return f"{self.line()}. The launch is refused before any GPU time is spent; change one of: " + "; ".join(
+            self.advice
+        )
+
+
+def _count(n: float) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e8 else f"{n / 1e6:.2f}M"
+
+
+def gpu_capacity_bytes(recipe: Recipe) -> float | None:
+    hw = recipe.hardware
+    if hw.gpu_memory_gib is not None:
+        return hw.gpu_memory_gib * GIB
+    gib = GPU_MEMORY_GIB.get(hw.gpu_type.lower())
+    return gib * GIB if gib is not None else None
+
+
+def plan_memory(recipe: Recipe, stage: Stage, config: dict | None = None) -> MemoryPlan:
+    """Per-rank memory of `stage` ("sft"; "dpo" for DPO/ORPO; "grpo" sized as one batch of its completions at
+    max_length, generation's KV cache not counted) of `recipe` on the hardware it names."""
+    hw = recipe.hardware
+    on_cuda = hw.accelerator == "cuda"
+    world = max(hw.gpus_per_node, 1) * hw.nodes
+    shard = world if hw.sharding == "fsdp" else 1
+    spec = getattr(recipe, stage)
+    shape = model_shape(recipe, config)
+    compute_bytes = 2 if on_cuda else 4
+    qlora = on_cuda and recipe.finetuning == "lora" and recipe.quantization.load_in_4bit
+    params = shape.params if shape else int((recipe.base_model_params_b or 0) * 1e9)
+    sharded = f", / {shard} ranks (FSDP)" if shard > 1 else ""
+    terms: list[Term] = []
+
+    if qlora and shape:
+        nf4 = NF4_BYTES + NF4_CONSTANT_BYTES[recipe.quantization.double_quant]
+        weights = shape.linear_params * nf4 + shape.other_params * 2
+        how = (
+            f"{shape.linear_params / 1e9:.2f}B linear params x {nf4:.3f} B (NF4 + constants) + "
+            f"{shape.other_params / 1e9:.2f}B embeddings/norms x 2 B"
+        )
+    elif qlora:
+        weights = params * (NF4_BYTES + NF4_CONSTANT_BYTES[True])
+        how = f"{_count(params)} params x NF4 (no config: embeddings counted as 4-bit too)"
+    elif recipe.finetuning == "full":
+        weights, how = 0.0, ""  # counted with the grads and optimizer states below
+    else:
+        weights = params * compute_bytes
+        how = f"{_count(params)} params x {compute_bytes} B ({'bf16' if on_cuda else 'fp32'})"
+    if how:
+        terms.append(Term("weights", weights / shard, how + sharded))
+
+    if recipe.finetuning == "lora":
+        lora = shape.lora_params(recipe.lora.r, recipe.lora.target_modules) if shape else 0
+        terms.append(
+            Term(
+                "LoRA weights + grads + AdamW",
+                lora * 16 / shard,
+                f"{lora / 1e6:.1f}M fp32 params x (4 weight + 4 grad + 8 AdamW m,v) B" + sharded,
+            )
+        )
+    else:
+        per_param = 16 if (shard > 1 or not on_cuda) else 8
+        detail = (
+            "2 bf16 weight + 2 grad + 12 fp32 master/m/v (ZeRO, mixed precision)"
+            if shard > 1 and on_cuda
+            else ("4 weight + 4 grad + 8 AdamW m,v (fp32)" if per_param == 16 else "2 weight + 2 grad + 4 AdamW (bf16)")
+        )
+        terms.append(
+            Term("full: weights + grads + AdamW", params * per_param / shard, f"{_count(params)} x {detail}" + sharded)
+        )
+        if shard > 1 and shape:
+            layer = shape.linear_params / shape.num_hidden_layers * compute_bytes
+            terms.append(Term("FSDP gathered layers", 2 * layer, "2 unsharded layers (current + prefetched) in bf16"))
+        if stage == "dpo" or (stage == "grpo" and recipe.grpo.beta > 0):
+            terms.append(
+                Term("DPO reference", params * compute_bytes / shard, "frozen copy of the SFT weights" + sharded)
+            )
+
+    if shape:
+        terms.extend(_activation_terms(shape, spec, stage, compute_bytes, recipe))
+    else:
+        terms.append(Term("activations", 0.0, "unknown: no model config (give config.json to plan them)"))
+    if on_cuda:
+        terms.append(Term("CUDA/framework overhead", CUDA_OVERHEAD_BYTES, "context, workspaces, fragmentation"))
+
+    return MemoryPlan(
+        recipe=recipe.label,
+        stage=stage,
+        world_size=world,
+        terms=terms,
+        capacity_bytes=gpu_capacity_bytes(recipe) if on_cuda else None,
+        on_cuda=on_cuda,
+        advice=_advice(recipe, stage, spec, shard),
+    )
+
+
+def _activation_terms(shape: ModelShape, spec, stage: str, compute_bytes: int, recipe: Recipe) -> list[Term]:
+    # DPO concatenates chosen and rejected: twice the sequences per forward.
+    b = spec.per_device_batch_size * (2 if stage == "dpo" else 1)
+    s, h, i, a = spec.max_length, shape.hidden_size, shape.intermediate_size, shape.num_attention_heads
+    scale = compute_bytes / 2  # Korthikanti's figures are for 16-bit activations
+    # Korthikanti eq. 1 with SDPA/FlashAttention (no s^2 scores kept: the 5as/h term is 0), no dropout masks
+    # and a SwiGLU MLP: attention 10sbh, two norms 4sbh, MLP input 2sbh + gate, up, act, product 4 x 2sbi.
+    per_layer = s * b * (16 * h + 8 * i) * scale
+    if recipe.finetuning == "lora" and recipe.lora.dropout > 0:
+        # PEFT keeps dropout(x) for each adapted projection's lora_A backward.
+        per_layer += s * b * sum(shape.projections()[t][0] for t in recipe.lora.target_modules) * 2 * scale
+    layers = shape.num_hidden_layers
+    if spec.gradient_checkpointing:
+        # Korthikanti section 4: full recomputation keeps the layer input (2sbh), plus one layer recomputed.
+        acts = layers * 2 * s * b * h * scale + per_layer
+        how = f"checkpointed: {layers} layers x 2sbh + 1 recomputed layer (s={s}, b={b}, h={h})"
+    else:
+        acts = layers * per_layer
+        how = f"{layers} layers x sb(16h + 8i), no recompute (s={s}, b={b}, h={h}, i={i}, a={a})"
+    logits = s * b * shape.vocab_size * (compute_bytes + 4 + 4 + 4)
+    return [
+        Term("activations", acts, how),
+        Term(
+            "logits + loss",
+            logits,
+            f"s*b*V x ({compute_bytes} logits + 4 log-softmax + 4 its grad + 4 fp32 logits grad), V={shape.vocab_size}",
+        ),
+    ]
+
+
+def _advice(recipe: Recipe, stage: str, spec, shard: int) -> list[str]:
+    """The settings that lower this plan, the cheapest first."""
+    advice = []
+    if spec.per_device_batch_size > 1:
+        advice.append(
+            f"{stage}.per_device_batch_size {spec.per_device_batch_size} -> {max(spec.per_device_batch_size // 2, 1)} "
+            "(raise gradient_accumulation_steps to keep the effective batch)"
+        )
+    if not spec.gradient_checkpointing:
+        advice.append(f"{stage}.gradient_checkpointing: true")
+    advice.append(f"{stage}.max_length {spec.max_length} -> {spec.max_length // 2} (and max_example_tokens)")
+    if recipe.finetuning == "full":
+        advice.append("finetuning: lora with quantization.load_in_4bit: true (QLoRA)")
+    elif not recipe.quantization.load_in_4bit:
+        advice.append("quantization.load_in_4bit: true (QLoRA)")
+    if shard == 1:
+        advice.append("hardware.sharding: fsdp over more GPUs (hardware.gpus_per_node / nodes)")
+    else:
+        advice.append("more GPUs (hardware.gpus_per_node / nodes): the sharded terms divide by the world size")
+    advice.append("a bigger GPU (hardware.gpu_type / gpu_memory_gib)")
+    return advice
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Per-GPU memory plan of a recipe's training stages")
+    parser.add_argument("--recipe", required=True, help="shipped recipe name or YAML path")
+    parser.add_argument(
+        "--config", help="the base model's config.json (else the recipe's tiny model or a known hub id)"
+    )
+    args = parser.parse_args(argv)
+    recipe = load_recipe(args.recipe)
+    config = json.loads(Path(args.config).read_text()) if args.config else None
+    for stage in ("sft", recipe.preference_stage):
+        print(plan_memory(recipe, stage, config).markdown(), end="\n\n")
+
+
+if __name__ == "__main__":
+    main()
