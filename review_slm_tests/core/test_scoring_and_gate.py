@@ -125,3 +125,27 @@ def test_every_buggy_prompt_also_rejects_the_lazy_answer():
     assert out.kinds == {"lazy_no_issues": 1, "matched_gold": 2, "synthetic_lazy": 1}
     (synthetic,) = [p for p in out.pairs if p["rejected_kind"] == "synthetic_lazy"]
     assert synthetic["id"] == "1" and parse_review(synthetic["rejected"][0]["content"], "a.go")[0] == CLEAN
+
+
+def test_pairs_go_both_ways_on_clean_prompts_the_empty_review_beats_invented_findings():
+    """Clean prompts (hunks reviewers let pass): an answer with findings is rejected against the empty review; one
+    already empty still learns it from an invented finding (synthetic_noise), the mirror of synthetic_lazy. A lazy
+    "LGTM" row that is not clean gets no noise pair."""
+
+    def ex(i: int, review: Review) -> dict:
+        hunk = f"@@ -1,1 +1,3 @@\n a\n+x{i}\n+y{i}"
+        return {"id": str(i), "path": "b.go", "language": "go", "diff_hunk": hunk, "review": review.model_dump()}
+
+    examples = [ex(0, BUG), {**ex(1, CLEAN), "clean": True}, {**ex(2, CLEAN), "clean": True}, ex(3, CLEAN)]
+    lazy = render_review(CLEAN)
+    out = build_preference_pairs(examples, {"0": answer(10), "1": answer(2, path="b.go"), "2": lazy, "3": lazy})
+    assert out.kinds == {"synthetic_lazy": 1, "matched_gold": 3, "clean_false_alarm": 1, "synthetic_noise": 1}
+    assert out.by_prompt == {"buggy": 1, "clean": 2}
+    by_kind = {p["rejected_kind"]: p for p in out.pairs}
+    assert by_kind["clean_false_alarm"]["id"] == "1" and by_kind["synthetic_noise"]["id"] == "2"
+    for pair in (by_kind["clean_false_alarm"], by_kind["synthetic_noise"]):
+        assert parse_review(pair["chosen"][0]["content"], "b.go")[0] == CLEAN
+    invented, _ = parse_review(by_kind["synthetic_noise"]["rejected"][0]["content"], "b.go")
+    assert [(f.path, f.line, f.comment) for f in invented.findings] == [("b.go", 3, "race")]
+    quiet = build_preference_pairs(examples, {"0": answer(10), "2": lazy}, reject_noise=False)
+    assert "synthetic_noise" not in quiet.kinds
