@@ -149,3 +149,25 @@ def test_pairs_go_both_ways_on_clean_prompts_the_empty_review_beats_invented_fin
     assert [(f.path, f.line, f.comment) for f in invented.findings] == [("b.go", 3, "race")]
     quiet = build_preference_pairs(examples, {"0": answer(10), "2": lazy}, reject_noise=False)
     assert "synthetic_noise" not in quiet.kinds
+
+
+def test_gate_refuses_a_candidate_that_trades_collapse_for_noise_or_back():
+    """Curing the collapse by finding something on every clean hunk is refused, and so is the reverse, even when
+    the score says the candidate is better; a move on either within the tolerance passes."""
+    ref = {"score": 0.5, "no_issues_rate_on_buggy": 0.6, "clean_accuracy": 0.8, "false_findings_per_clean": 0.2}
+    noisy = {"score": 0.6, "no_issues_rate_on_buggy": 0.0, "clean_accuracy": 0.0, "false_findings_per_clean": 1.4}
+    refused = promotion_decision(noisy, ref, "champion", 0.05)
+    assert not refused.passed and refused.clean_accuracy_delta == -0.8
+    assert "noise" in refused.reason and "1.40 false findings per clean hunk" in refused.reason
+    assert "no-issues" not in refused.reason
+    quiet = {"score": 0.6, "no_issues_rate_on_buggy": 0.9, "clean_accuracy": 1.0}
+    collapsed = promotion_decision(quiet, ref, "champion", 0.05)
+    assert not collapsed.passed and "no-issues" in collapsed.reason and "noise" not in collapsed.reason
+    within = {"score": 0.5, "no_issues_rate_on_buggy": 0.2, "clean_accuracy": 0.76}
+    assert promotion_decision(within, ref, "champion", 0.05).passed
+
+
+def test_false_findings_per_clean_hunk_counts_the_noise():
+    answers = [answer(1, 2), answer(), answer(10)]
+    m = compute_metrics(answers, [CLEAN, CLEAN, BUG], ["a.go"] * 3)
+    assert (m.clean_accuracy, m.false_findings_per_clean) == (0.5, 1.0)
