@@ -146,17 +146,17 @@ def build_gold_set(
     # The cheap gates first: the teacher is only paid for rows that can still be kept.
     worth_asking, before_teacher = gate_before_teacher(records, gates, count_tokens)
     before_teacher = folded + before_teacher
-    info(
-        f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
-        f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})"
-    )
     # A hunk reviewers let pass needs no teacher: its gold answer is the empty review, whatever a model would add.
-    asked, enrichment = teacher.enrich(
-        [r for r in worth_asking if not r.clean], cache_factory=open_cache, progress=info
+    to_ask = [r for r in worth_asking if not r.clean]
+    info(
+        f"enriching {len(to_ask)} of {len(records)} records with the teacher "
+        f"({len(worth_asking) - len(to_ask)} reviewed-and-passed hunks need none; {len(before_teacher)} quarantined "
+        f"before it: {dict(Counter(q.reason for q in before_teacher))})"
     )
+    asked, enrichment = teacher.enrich(to_ask, cache_factory=open_cache, progress=info)
     answers = iter(asked)
     candidates = [
-        Candidate(r, NO_ISSUES.model_copy(deep=True), "none") if r.clean else next(answers) for r in worth_asking
+        Candidate(r, NO_ISSUES.model_copy(deep=True), CLEAN_TEACHER) if r.clean else next(answers) for r in worth_asking
     ]
     if enrichment.teacher_warning:
         warn(enrichment.teacher_warning)
