@@ -169,7 +169,7 @@ class GoldSetConfig(dg.Config):
     """The gates' knobs (see core/quality_gates.py), settable per run from the launchpad."""
 
     max_lazy_share: float = 0.15
-    clean_share: float = 0.25  # reviewed-and-passed hunks: at most this share of the kept rows (README: gold_set)
+    clean_share: float = 0.1  # reviewed-and-passed hunks: at most this share of the kept rows (README: gold_set)
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85

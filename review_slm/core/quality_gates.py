@@ -57,7 +57,7 @@ TokenCounter = Callable[[list[tuple[str, str]]], list[int]]
 class GateConfig:
     max_lazy_share: float = 0.15
     # Reviewed-and-passed hunks: probably, not surely, clean; too many and the student learns to stay quiet.
-    clean_share: float = 0.25
+    clean_share: float = 0.1
     max_example_tokens: int = 2048
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
