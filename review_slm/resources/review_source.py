@@ -175,6 +175,8 @@ class GitHubReviewSource(ReviewSource):
             usage.api_calls += 1  # the one request that found nothing new
 
     def passed_hunks(self, repo: str, comments: list[dict], usage: ApiUsage) -> PassedHunks:
+        from github import GithubException
+
         gh = self._client(usage)
         out = PassedHunks()
         repository = gh.get_repo(repo)  # lazy: no request
@@ -183,11 +185,20 @@ class GitHubReviewSource(ReviewSource):
             if reviewed is None:
                 out.left_out["no_reviewed_commit"] += 1
                 continue
-            pull = repository.get_pull(number)
-            head = pull.head.sha
-            files = [{"filename": f.filename, "patch": f.patch} for f in pull.get_files()]
-            changed = set() if reviewed == head else {f.filename for f in repository.compare(reviewed, head).files}
-            usage.api_calls += 2 + (reviewed != head)
+            calls = 0
+            try:
+                pull = repository.get_pull(number)
+                head, calls = pull.head.sha, calls + 1  # GET /pulls/{n}
+                files = [{"filename": f.filename, "patch": f.patch} for f in pull.get_files()]
+                calls += 1 + len(files) // self.per_page  # its files, page by page
+                changed = set()
+                if reviewed != head:
+                    changed, calls = {f.filename for f in repository.compare(reviewed, head).files}, calls + 1
+            except GithubException as err:  # a pull request or commit gone since (404), or not readable: no clean hunk
+                out.left_out[f"pull_unreadable_{err.status}"] += 1
+                continue
+            finally:
+                usage.api_calls += calls
             found = passed_hunks(repo, number, head, files, on_pull, changed, pr_url=pull.html_url or "")
             out.records += found.records
             out.left_out.update(found.left_out)

@@ -156,6 +156,10 @@ def test_passed_hunks_keep_uncommented_hunks_and_leave_out_commented_and_later_t
         ],
     )
     state.compares["r1...h2"] = ["pkg/b.go"]
+    # A comment on pull request #8, which is gone (404): no clean hunk from it, and mining goes on.
+    state.comments[3] = comment(
+        3, "2026-01-03T00:00:00Z", pull_request_url="https://api.github.com/repos/o/r/pulls/8", **on
+    )
     with serve(make_handler(state)) as url:
         src = source(url)
         corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path)), "github")
@@ -170,5 +174,6 @@ def test_passed_hunks_keep_uncommented_hunks_and_leave_out_commented_and_later_t
         "comment_not_placed": 1,
         "no_patch": 1,
         "not_reviewed_language": 1,
+        "pull_unreadable_404": 1,
     }
     assert any("/compare/r1...h2" in call for call in state.calls)
