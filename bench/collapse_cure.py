@@ -9,7 +9,11 @@ project's metrics on the frozen test split plus the labelled bug suite.
 The gold set is built by the real data assets on the bundled data (snapshot + supplement, the rule-based
 teacher), in a temporary home. Prints a table, writes a PNG chart, and ends with exactly one line:
 
-    collapse <no-issues rate after b> -> cure <no-issues rate after c>, validity <format validity after c>
+    collapse <no-issues rate after b> -> cure <no-issues rate after c>, validity <format validity after c>, clean
+    accuracy <clean-diff accuracy after c>
+
+(clean accuracy: the share of the clean diffs, those of the frozen test split and of the bug suite, that (c) answers
+with "No issues found."; the gold set holds reviewed-and-passed hunks, capped by `clean_share`.)
 
     .venv/bin/python bench/collapse_cure.py [--recipe tiny] [--lazy-share 0.6] [--chart collapse_cure.png]
 """
@@ -17,6 +21,7 @@ teacher), in a temporary home. Prints a table, writes a PNG chart, and ends with
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -29,8 +34,9 @@ STAGES = {"a": "SFT on clean gold", "b": "SFT on poisoned gold", "c": "(b) + pre
 SHOWN = ("format_validity", "f1", "no_issues_rate_on_buggy", "clean_accuracy", "score")
 
 
-def bundled_gold_splits(home: Path) -> dict[str, list[dict]]:
-    """The gold set of the embedded default, built by the data assets themselves (no teacher)."""
+def bundled_gold_splits(home: Path, gold_config: dict | None = None) -> dict[str, list[dict]]:
+    """The gold set of the embedded default, built by the data assets themselves (no teacher); `gold_config`
+    overrides `gold_set`'s run config (e.g. clean_share)."""
     os.environ["REVIEW_SLM_HOME"] = str(home)
     import dagster as dg
 
@@ -44,6 +50,8 @@ def bundled_gold_splits(home: Path) -> dict[str, list[dict]]:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(iteration_partitions.name, ["iter-0001"])
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if gold_config:
+        quiet["ops"] = {"gold_set": {"config": gold_config}}
     result = dg.materialize(
         [definitions.mined_reviews, definitions.hf_supplement, definitions.gold_set],
         partition_key="iter-0001",
@@ -88,6 +96,13 @@ def main() -> None:
         "--lazy-share", type=float, default=0.6, help='share of the training rows that answer "No issues found." in (b)'
     )
     parser.add_argument("--chart", default="collapse_cure.png", help="where the PNG chart goes")
+    parser.add_argument(
+        "--gold",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a gold_set config value (JSON), e.g. --gold clean_share=0.3 --gold hunk_comments=separate",
+    )
     parser.add_argument("--work-dir", default=None, help="keep the models and answers here (default: a temp folder)")
     args = parser.parse_args()
 
@@ -105,16 +120,18 @@ def main() -> None:
     recipe = load_recipe(args.recipe)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="collapse-cure-"))
     cache = work / "cache"
-    gold = bundled_gold_splits(work / "home")
+    gold_config = {key: json.loads(value) for key, value in (kv.split("=", 1) for kv in args.gold)}
+    gold = bundled_gold_splits(work / "home", gold_config)
     items = eval_items(gold["test"])
     train = sorted(gold["train"], key=lambda r: r["id"])
     poisoned = experiment.poisoned_copy(train, args.lazy_share)
+    clean_rows = sum(bool(r.get("clean")) for r in train)
     print(
         f"recipe {recipe.label} ({recipe.finetuning}, {recipe.preference_method}) on {device()}: {len(train)} train "
         f"rows "
         f"({sum(not r['review']['findings'] for r in poisoned)} of them lazy after poisoning, was "
-        f"{sum(not r['review']['findings'] for r in train)}), "
-        f"{len(items)} evaluation items; work dir {work}",
+        f"{sum(not r['review']['findings'] for r in train)}, {clean_rows} of them reviewed-and-passed hunks), "
+        f"{len(items)} evaluation items; gold_set config {gold_config or 'default'}; work dir {work}",
         flush=True,
     )
 
@@ -162,7 +179,7 @@ def main() -> None:
     b, c = results["b"]["all"], results["c"]["all"]
     print(
         f"collapse {b.no_issues_rate_on_buggy:.2f} -> cure {c.no_issues_rate_on_buggy:.2f}, validity "
-        f"{c.format_validity:.2f}"
+        f"{c.format_validity:.2f}, clean accuracy {c.clean_accuracy:.2f}"
     )
 
 

@@ -1,5 +1,6 @@
 """Wall time of full iterations of the `tiny` recipe on this machine, against the 3-minute budget,
-and what each iteration's candidate learned (format validity, F1, no-issues rate from eval_report).
+and what each iteration's candidate learned (format validity, F1, no-issues rate on buggy diffs, clean-diff
+accuracy and false findings per clean hunk, from eval_report).
 
 Runs exactly what `make run` runs (`review-slm iteration next` + `dagster asset materialize`) twice
 in fresh DAGSTER_HOME / REVIEW_SLM_HOME folders: iteration 1 is cold (builds the tiny model and
@@ -53,6 +54,8 @@ LEARNING = (
     "candidate_test_f1",
     "candidate_f1",
     "candidate_no_issues_rate_on_buggy",
+    "candidate_clean_accuracy",
+    "candidate_false_findings_per_clean",
     "reference_format_validity",
     "reference_f1",
     "gate_passed",

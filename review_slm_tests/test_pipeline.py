@@ -176,11 +176,10 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     pairs = metadata("preference_pairs", "iter-0001")
     kinds = {k: v for k, v in pairs.items() if k.startswith("rejected_")}
     assert pairs["pairs"] == sum(kinds.values()) + pairs["feedback_pairs"] and kinds["rejected_synthetic_lazy"] > 0
-    # Every prompt is matched or rejected once; the synthetic lazy pairs and the feedback pairs come on top.
-    assert (
-        pairs["pairs"] - kinds["rejected_synthetic_lazy"] - pairs["feedback_pairs"] + pairs.get("matched_gold", 0)
-        == pairs["prompts"]
-    )
+    # Every prompt is matched or rejected once; the synthetic lazy and noise pairs and the feedback pairs come on top.
+    synthetic = kinds["rejected_synthetic_lazy"] + kinds.get("rejected_synthetic_noise", 0)
+    assert pairs["pairs"] - synthetic - pairs["feedback_pairs"] + pairs.get("matched_gold", 0) == pairs["prompts"]
+    assert pairs["pairs_on_clean_prompts"] + pairs["pairs_on_buggy_prompts"] <= pairs["pairs"]
     assert (
         pairs["feedback_accepted"],
         pairs["feedback_dismissed"],

@@ -12,6 +12,7 @@ from review_slm.core.iterations import validate_iteration_key
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import Recipe
 from review_slm.core.schema import RejectedRow, ReviewRecord
+from review_slm.core.scrub import scrub_record
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.review_source import ReviewSource
 from review_slm.resources.student_tokenizer import StudentTokenizer
@@ -67,12 +68,16 @@ def mined_reviews(
     corpus = ReviewCorpus(artifacts, review_source.source_name)
     report = mine_into_corpus(review_source, corpus, full_resync=config.full_resync, progress=context.log.info)
     bots = frozenset(b.lower() for b in review_source.extra_bots)
-    records, rejected, attached = [], [], 0
+    records, rejected, attached, clean_left_out = [], [], 0, Counter()
     for repo in review_source.repos:
         parsed = parse_threads(list(corpus.comments(repo).values()), repo, bots)
         records += parsed.records
         rejected += parsed.rejected
         attached += parsed.replies_attached
+        passed = review_source.passed_hunks(repo, list(corpus.comments(repo).values()), report.usage)
+        # Hunks nobody commented on: redacted like any mined text before they are written.
+        records += [scrub_record(r)[0] for r in passed.records]
+        clean_left_out.update(passed.left_out)
     uri = _write_records(iteration(artifacts, context.partition_key), "mined_reviews", records, rejected)
     skipped = Counter(r.reason for r in rejected)
     context.log.info(
@@ -93,6 +98,8 @@ def mined_reviews(
             **{f"skipped_{reason}": n for reason, n in sorted(skipped.items())},
             "replies_attached": attached,
             "records": len(records),
+            "clean_hunks": sum(r.clean for r in records),
+            **{f"clean_left_out_{reason}": n for reason, n in sorted(clean_left_out.items())},
             "api_calls": report.usage.api_calls,
             "api_retries": report.usage.retries,
             "rate_limit_waits": report.usage.rate_limit_waits,
@@ -164,6 +171,7 @@ class GoldSetConfig(dg.Config):
     """The gates' knobs (see core/quality_gates.py), settable per run from the launchpad."""
 
     max_lazy_share: float = 0.15
+    clean_share: float = 0.1  # reviewed-and-passed hunks: at most this share of the kept rows (README: gold_set)
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85

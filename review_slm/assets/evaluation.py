@@ -204,6 +204,7 @@ def no_regression_vs_champion(context: dg.AssetCheckExecutionContext, artifacts:
             "reference": gate["reference"],
             "score_delta": gate["score_delta"],
             "no_issues_delta": gate["no_issues_delta"],
+            "clean_accuracy_delta": gate.get("clean_accuracy_delta", 0.0),
             "reason": gate["reason"],
         },
     )

@@ -313,6 +313,8 @@ class PreferencePairsConfig(dg.Config):
     min_quality_gap: float = 0.25
     reject_lazy: bool = True
     """Also pair every buggy prompt's gold review against "No issues found." (see `build_preference_pairs`)."""
+    reject_noise: bool = True
+    """Also pair every clean prompt's empty review against invented findings (see `build_preference_pairs`)."""
 
 
 @dg.asset(
@@ -359,7 +361,7 @@ def preference_pairs(
     )
     launcher.launch(context, JobSpec(task="generate", recipe=rec, cache_dir=recipe.cache_dir, generate=[request]), {})
     answers = {a["id"]: a["answer"] for a in artifacts.read_table(request.output_file)}
-    outcome = build_preference_pairs(train, answers, config.min_quality_gap, config.reject_lazy)
+    outcome = build_preference_pairs(train, answers, config.min_quality_gap, config.reject_lazy, config.reject_noise)
     # Feedback on the reviewer's own comments: the same gates as mined reviews (secrets, budget, duplicates).
     malformed: Counter[str] = Counter()
     items = [item for repo in feedback.repos for item in feedback.items(repo, malformed)]
@@ -378,6 +380,8 @@ def preference_pairs(
                 f"rejected_{kind}" if kind not in ("matched_gold", "no_answer") else kind: n
                 for kind, n in sorted(outcome.kinds.items())
             },
+            "pairs_on_clean_prompts": outcome.by_prompt["clean"],
+            "pairs_on_buggy_prompts": outcome.by_prompt["buggy"],
             "feedback_comments": len(items),
             "feedback_pairs": len(fed.pairs),
             **{f"feedback_{kind}": fed.kinds.get(kind, 0) for kind in FEEDBACK_KINDS},

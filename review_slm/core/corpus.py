@@ -25,6 +25,10 @@ KEPT_FIELDS = (
     "created_at",
     "updated_at",
     "commit_id",
+    # Where the comment was written: which hunks reviewers commented on, and which commit they last looked at
+    # (core/clean_hunks.py).
+    "original_commit_id",
+    "original_line",
 )
 
 Change = Literal["new", "updated", "duplicate"]

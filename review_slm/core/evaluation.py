@@ -108,6 +108,7 @@ class Evaluation:
                 "tolerance": tolerance,
                 "score_delta": d.score_delta,
                 "no_issues_delta": d.no_issues_delta,
+                "clean_accuracy_delta": d.clean_accuracy_delta,
                 "reason": d.reason,
             },
             "champion_iteration": champion_iteration,

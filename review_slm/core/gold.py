@@ -25,6 +25,7 @@ class GoldExample(BaseModel):
     review: Review
     teacher: str
     lazy: bool
+    clean: bool = False  # a hunk reviewers let pass: its review is empty, and right (see ReviewRecord.clean)
     split: str = ""
     difficulty: float = 0.0
 

@@ -19,6 +19,7 @@ class EvalMetrics:
     no_issues_rate_on_buggy: float
     clean_accuracy: float
     score: float
+    false_findings_per_clean: float = 0.0  # findings invented per clean diff (noise), valid answers only
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -65,6 +66,7 @@ def compute_metrics(answers: list[str], golds: list[Review], paths: list[str] | 
         else 0.0,
         clean_accuracy=round(values["clean_accuracy"], 4),
         score=round(sum(w * values[k] for k, w in SCORE_WEIGHTS.items()), 4),
+        false_findings_per_clean=round(sum(s.predicted_findings for s in clean) / len(clean), 4) if clean else 0.0,
     )
 
 

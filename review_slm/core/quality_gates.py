@@ -20,6 +20,10 @@ Each gate is a named rule and its name is the quarantine reason, so
 |                            | reach the threshold (another comment on the same code is another example)   |
 | `template_poisoning`       | its answer repeats a sentence skeleton seen across too many unrelated hunks |
 | `lazy_negative_over_cap`   | a lazy "no issues" example beyond the configured share                      |
+| `clean_over_cap`           | a reviewed-and-passed hunk (empty review) beyond `clean_share`              |
+
+A clean example (a hunk reviewers let pass, `ReviewRecord.clean`) answers "No issues found." and is not lazy: lazy
+is a no-issues answer to code someone commented on.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ TokenCounter = Callable[[list[tuple[str, str]]], list[int]]
 @dataclass(frozen=True)
 class GateConfig:
     max_lazy_share: float = 0.15
+    # Reviewed-and-passed hunks: probably, not surely, clean; too many and the student learns to stay quiet.
+    clean_share: float = 0.1
     max_example_tokens: int = 2048
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
@@ -383,27 +389,34 @@ def apply_quality_gates(
                 human_comment=row.comment,
                 review=row.review,
                 teacher=row.candidate.teacher,
-                lazy=is_lazy_review(row.review) and all(is_lazy_comment(c.body) for c in rec.comments),
+                lazy=is_lazy_review(row.review)
+                and all(is_lazy_comment(c.body) for c in rec.comments)
+                and not rec.clean,
+                clean=rec.clean,
                 difficulty=difficulty(row.hunk, row.review),
             )
         )
 
-    # Lazy negatives poisoned the seed model: keep at most max_lazy_share of the kept rows,
-    # choosing which ones by hash so the choice is stable across reruns.
-    lazy = sorted((e for e in examples if e.lazy), key=lambda e: e.id)
-    share = config.max_lazy_share
-    allowed = int(share * (len(examples) - len(lazy)) / (1 - share)) if share < 1 else len(lazy)
-    for example in lazy[allowed:]:
-        out.quarantined.append(
-            QuarantinedRow(
-                row_id=example.record_id,
-                source=example.source,
-                reason="lazy_negative_over_cap",
-                field="review",
-                detail=f"lazy share capped at {share:.0%}",
+    # Lazy negatives poisoned the seed model: keep at most max_lazy_share of the kept rows, and clean examples at most
+    # clean_share, choosing which ones by hash so the choice is stable across reruns.
+    dropped: set[int] = set()  # by object, not by `id`: two rows that share a record id must not drop each other
+    for flag, share, reason, what in (
+        ("lazy", config.max_lazy_share, "lazy_negative_over_cap", "lazy share"),
+        ("clean", config.clean_share, "clean_over_cap", "clean (reviewed-and-passed) share"),
+    ):
+        capped = sorted((e for e in examples if getattr(e, flag) and id(e) not in dropped), key=lambda e: e.id)
+        others = len(examples) - len(dropped) - len(capped)
+        allowed = int(share * others / (1 - share)) if share < 1 else len(capped)
+        for example in capped[allowed:]:
+            out.quarantined.append(
+                QuarantinedRow(
+                    row_id=example.record_id,
+                    source=example.source,
+                    reason=reason,
+                    field="review",
+                    detail=f"{what} capped at {share:.0%}",
+                )
             )
-        )
-    # By object, not by `id`: two rows that share a record id must not drop each other (accounting).
-    dropped = {id(e) for e in lazy[allowed:]}
+            dropped.add(id(example))
     out.kept = [e for e in examples if id(e) not in dropped]
     return out

@@ -60,7 +60,8 @@ class Review(BaseModel):
 
 
 class ReviewRecord(BaseModel):
-    """One human review comment on one diff hunk, whatever the source (GitHub, HF dataset)."""
+    """One human review comment on one diff hunk, whatever the source (GitHub, HF dataset), or a hunk that reviewers
+    let pass (`clean`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -79,6 +80,9 @@ class ReviewRecord(BaseModel):
     created_at: str = ""
     updated_at: str = ""
     thread: list[str] = Field(default_factory=list, description="later replies in the thread, as 'login: body'")
+    # Reviewed and passed: a hunk of a reviewed pull request that drew no comment, or a row its dataset labels as
+    # needing none. Its gold answer is the empty review, and `body` says where the label comes from, not a finding.
+    clean: bool = False
     # The gold stage folds the other comments on this hunk into one record (core/hunk_comments.py), so the teacher
     # sees them together and the example carries every finding. Never stored: the records table has one comment a row.
     also_on_hunk: list[ReviewRecord] = Field(default_factory=list, exclude=True)

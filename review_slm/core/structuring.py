@@ -79,6 +79,8 @@ def _finding(record: ReviewRecord) -> Finding:
 def structure_human_comment(record: ReviewRecord) -> Review:
     """One finding per human comment on the hunk (`record.comments`), each at its own line; an approval
     without a suggestion is no finding."""
+    if record.clean:  # reviewed and passed: its body says where the label comes from, it is no finding
+        return NO_ISSUES.model_copy(deep=True)
     findings = [_finding(c) for c in record.comments if not (is_lazy_comment(c.body) and not c.suggestion)]
     if not findings:
         return NO_ISSUES.model_copy(deep=True)

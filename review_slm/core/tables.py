@@ -48,6 +48,7 @@ RECORDS = pa.schema(
         ("created_at", pa.string()),
         ("updated_at", pa.string()),
         ("thread", pa.list_(pa.string())),
+        ("clean", pa.bool_()),
     ]
 )
 # core/schema.py RejectedRow: an input row that could not become a record.
@@ -74,6 +75,7 @@ GOLD = pa.schema(
         ("review", REVIEW),
         ("teacher", pa.string()),
         ("lazy", pa.bool_()),
+        ("clean", pa.bool_()),
         ("split", pa.string()),
         ("difficulty", pa.float64()),
     ]

@@ -15,6 +15,7 @@ from importlib import resources
 import dagster as dg
 from pydantic import Field
 
+from review_slm.core.clean_hunks import PassedHunks, passed_hunks, reviewed_commit
 from review_slm.core.corpus import updated_at
 from review_slm.resources.github_rate_limits import ApiUsage, CountingGithubRetry, wait_for_primary_limit
 
@@ -37,6 +38,11 @@ class ReviewSource(dg.ConfigurableResource, ABC):
         If fetching fails part way, the pages already yielded are safe to keep: the caller commits
         them before the error propagates.
         """
+
+    def passed_hunks(self, repo: str, comments: list[dict], usage: ApiUsage) -> PassedHunks:
+        """The hunks of the mined pull requests that drew no comment (core/clean_hunks.py). Offline sources have
+        no pull-request files: none."""
+        return PassedHunks()
 
     def count_new(self, repo: str, cursor: str, stop_at: int) -> tuple[int, str]:
         """Comments updated strictly after `cursor`, counting no further than `stop_at`: the sensor's cheap check."""
@@ -116,6 +122,9 @@ class GitHubReviewSource(ReviewSource):
     max_rate_limit_wait_s: float = 3600.0
     rate_limit_reserve: int = 1
     seconds_between_requests: float = Field(0.25, ge=0, description="PyGithub's courtesy throttle between requests")
+    max_clean_pulls: int = Field(
+        50, ge=0, description="pull requests (newest comments first) whose uncommented hunks are read as clean examples"
+    )
 
     @property
     def source_name(self) -> str:
@@ -164,6 +173,53 @@ class GitHubReviewSource(ReviewSource):
             url, params = _next_link(headers.get("link")), None  # the next link carries the query
         if not fetched_any:
             usage.api_calls += 1  # the one request that found nothing new
+
+    def passed_hunks(self, repo: str, comments: list[dict], usage: ApiUsage) -> PassedHunks:
+        from github import GithubException
+
+        gh = self._client(usage)
+        out = PassedHunks()
+        repository = gh.get_repo(repo)  # lazy: no request
+        for number, on_pull in _by_pull(comments, self.max_clean_pulls).items():
+            reviewed = reviewed_commit(on_pull)
+            if reviewed is None:
+                out.left_out["no_reviewed_commit"] += 1
+                continue
+            calls = 0
+            try:
+                pull = repository.get_pull(number)
+                head, calls = pull.head.sha, calls + 1  # GET /pulls/{n}
+                files = [{"filename": f.filename, "patch": f.patch} for f in pull.get_files()]
+                calls += 1 + len(files) // self.per_page  # its files, page by page
+                changed = set()
+                if reviewed != head:
+                    changed, calls = {f.filename for f in repository.compare(reviewed, head).files}, calls + 1
+            except GithubException as err:  # a pull request or commit gone since (404), or not readable: no clean hunk
+                out.left_out[f"pull_unreadable_{err.status}"] += 1
+                continue
+            finally:
+                usage.api_calls += calls
+            found = passed_hunks(repo, number, head, files, on_pull, changed, pr_url=pull.html_url or "")
+            out.records += found.records
+            out.left_out.update(found.left_out)
+        return out
+
+
+def _pull_number(comment: dict) -> int | None:
+    url = comment.get("pull_request_url")
+    tail = url.rsplit("/", 1)[-1] if isinstance(url, str) else ""
+    return int(tail) if tail.isdigit() else None
+
+
+def _by_pull(comments: list[dict], limit: int) -> dict[int, list[dict]]:
+    """The comments of each pull request, the `limit` pull requests with the newest comments."""
+    pulls: dict[int, list[dict]] = {}
+    for c in comments:
+        number = _pull_number(c) if isinstance(c, dict) else None
+        if number is not None:
+            pulls.setdefault(number, []).append(c)
+    newest = sorted(pulls, key=lambda n: max(str(c.get("created_at") or "") for c in pulls[n]), reverse=True)
+    return {n: pulls[n] for n in newest[:limit]}
 
 
 def _next_link(link: str | None) -> str | None:

@@ -26,12 +26,13 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, ValidationError
 
+from review_slm.core.clean_hunks import CLEAN_BODY
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.github_comments import extract_suggestion
 from review_slm.core.languages import EXTENSIONS, detect_language, normalize_language
 from review_slm.core.schema import RejectedRow, ReviewRecord, rejection_from_validation_error
 from review_slm.core.scrub import scrub_record, scrub_rejection
-from review_slm.core.supplement_adapters import AdapterSpec, adapter_spec, extract_diff
+from review_slm.core.supplement_adapters import AdapterSpec, adapter_spec, clean_label, extract_diff
 from review_slm.resources.supplement_files import RawRow, read_rows
 
 BUNDLED_SUPPLEMENT = str(resources.files("review_slm.data") / "hf_supplement" / "code_review_supplement.jsonl")
@@ -146,7 +147,13 @@ class HFSupplementSource(dg.ConfigurableResource):
             return reject(
                 f"malformed_{spec.id}", spec.id, f"'{spec.id}' is a {type(raw_id).__name__}, not text or a number"
             )
-        for column in (spec.diff, spec.comment):
+        clean, bad_label = clean_label(row, spec)
+        if bad_label:
+            return reject(f"malformed_{bad_label}", bad_label, f"'{bad_label}' is not a yes-no label")
+        comment = row.get(spec.comment)
+        if clean and isinstance(comment, str) and comment.strip():
+            return reject("clean_label_with_comment", spec.comment, "labelled as needing no comment, yet has one")
+        for column in (spec.diff,) if clean else (spec.diff, spec.comment):
             value = row.get(column)
             if not isinstance(value, str) or not value.strip():
                 what = "missing" if value is None else f"empty or not text ({type(value).__name__})"
@@ -161,7 +168,8 @@ class HFSupplementSource(dg.ConfigurableResource):
                 return reject("nul_byte", column, f"'{column}' contains a NUL character")
             if isinstance(value, str) and _SURROGATE.search(value):
                 return reject("bad_encoding", column, f"'{column}' is not valid UTF-8 (a lone surrogate)")
-        size = len(row[spec.diff].encode("utf-8")) + len(row[spec.comment].encode("utf-8"))
+        comment = CLEAN_BODY if clean else row[spec.comment]
+        size = len(row[spec.diff].encode("utf-8")) + len(comment.encode("utf-8"))
         if size > self.max_row_bytes:
             return reject("row_too_large", spec.diff, f"{size:,} bytes > {self.max_row_bytes:,}")
         diff = extract_diff(row[spec.diff], spec.diff_in_text)
@@ -175,7 +183,7 @@ class HFSupplementSource(dg.ConfigurableResource):
             return reject(
                 "unsupported_language", spec.language or spec.path or spec.diff, f"language {declared!r}, path {path!r}"
             )
-        prose, suggestion = extract_suggestion(row[spec.comment])
+        prose, suggestion = extract_suggestion(comment)
         try:
             record = ReviewRecord(
                 source="hf",
@@ -185,8 +193,9 @@ class HFSupplementSource(dg.ConfigurableResource):
                 line=last_new_line(diff),
                 language=language,
                 diff_hunk=diff,
-                body=prose or row[spec.comment],
+                body=prose or comment,
                 suggestion=suggestion,
+                clean=clean,
             )
         except ValidationError as err:
             rejected = rejection_from_validation_error("hf", source_id, err)

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 
 from review_slm.core import tables
 from review_slm.core.cost import CostEstimate, estimate_training_cost
-from review_slm.core.gold import GoldExample
+from review_slm.core.gold import Candidate, GoldExample
 from review_slm.core.hunk_comments import merge_comments_on_hunks
+from review_slm.core.lazy import NO_ISSUES
 from review_slm.core.prompts import render_review, student_user_prompt
 from review_slm.core.quality_gates import (
     GateConfig,
@@ -29,6 +30,9 @@ from review_slm.resources.teacher import EnrichmentReport, Teacher, TeacherBudge
 from review_slm.storage.frozen_split import Frozen, freeze_test_split
 from review_slm.storage.layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts
 from review_slm.storage.teacher_cache import TeacherCache
+
+CLEAN_TEACHER = "reviewed-and-passed"
+"""The `teacher` of a clean example: its empty review is the reviewers' silence, not a model's answer."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class GoldBuild:
             "secrets_redacted": self.outcome.secrets_redacted,
             "rows_token_counted": self.outcome.tokens_counted,
             "lazy_share": round(lazy_share, 4),
+            "clean_examples": sum(e.clean for e in kept),
+            "clean_share": round(sum(e.clean for e in kept) / len(kept), 4) if kept else 0.0,
             "train_rows": len(self.splits["train"]),
             "val_rows": len(self.splits["val"]),
             "test_rows": len(self.splits["test"]),
@@ -141,11 +147,18 @@ def build_gold_set(
     # The cheap gates first: the teacher is only paid for rows that can still be kept.
     worth_asking, before_teacher = gate_before_teacher(records, gates, count_tokens)
     before_teacher = folded + before_teacher
+    # A hunk reviewers let pass needs no teacher: its gold answer is the empty review, whatever a model would add.
+    to_ask = [r for r in worth_asking if not r.clean]
     info(
-        f"enriching {len(worth_asking)} of {len(records)} records with the teacher "
-        f"({len(before_teacher)} quarantined before it: {dict(Counter(q.reason for q in before_teacher))})"
+        f"enriching {len(to_ask)} of {len(records)} records with the teacher "
+        f"({len(worth_asking) - len(to_ask)} reviewed-and-passed hunks need none; {len(before_teacher)} quarantined "
+        f"before it: {dict(Counter(q.reason for q in before_teacher))})"
     )
-    candidates, enrichment = teacher.enrich(worth_asking, cache_factory=open_cache, progress=info, budget=budget)
+    asked, enrichment = teacher.enrich(to_ask, cache_factory=open_cache, progress=info, budget=budget)
+    answers = iter(asked)
+    candidates = [
+        Candidate(r, NO_ISSUES.model_copy(deep=True), CLEAN_TEACHER) if r.clean else next(answers) for r in worth_asking
+    ]
     if enrichment.teacher_warning:
         warn(enrichment.teacher_warning)
     outcome = apply_quality_gates(candidates, upstream_rejected, gates, count_tokens, before_teacher=before_teacher)

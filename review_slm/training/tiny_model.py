@@ -57,7 +57,10 @@ def corpus_texts() -> Iterator[str]:
             else [json.loads(line) for line in text.splitlines() if line.strip()]
         )
         for row in rows if isinstance(rows, list) else [rows]:
-            yield from _strings(row)
+            # The supplement's reviewed-and-passed rows (real code, no comment) stay out, like the other-language
+            # items above: the embedded model's learning was tuned with the tokenizer built without them.
+            if not (isinstance(row, dict) and row.get("clean") is True):
+                yield from _strings(row)
 
 
 # How many times the answer vocabulary counts against the bundled corpus (~2,000 texts of code and

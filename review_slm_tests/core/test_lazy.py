@@ -91,3 +91,11 @@ def test_the_ascii_fast_path_drops_the_same_characters_as_the_unicode_filter():
     assert (
         "+" in _normalise(every_ascii) and "$" not in _normalise(every_ascii) and "\x00" not in _normalise(every_ascii)
     )
+
+
+def test_a_reviewed_and_passed_record_structures_to_the_empty_review_whatever_its_body():
+    from review_slm.core.clean_hunks import CLEAN_BODY
+
+    base = dict(source="hf", source_id="c", repo="r", path="a.go", language="go", diff_hunk="@@ -1 +1 @@\n+x := 1")
+    assert structure_human_comment(ReviewRecord(**base, body=CLEAN_BODY, clean=True)).findings == []
+    assert len(structure_human_comment(ReviewRecord(**base, body=CLEAN_BODY)).findings) == 1  # not labelled: a comment

@@ -193,3 +193,31 @@ def test_the_duplicate_gates_compare_what_was_said_not_only_the_code():
     out = apply_quality_gates(candidates(said), [], GateConfig(near_duplicate_threshold=0.5))
     assert [e.record_id for e in out.kept] == ["github:1", "github:2"]
     assert {q.row_id: q.reason for q in out.quarantined} == {"github:3": "duplicate", "github:4": "near_duplicate"}
+
+
+def clean_record(i: int) -> ReviewRecord:
+    from review_slm.core.clean_hunks import CLEAN_BODY
+
+    return record(i, CLEAN_BODY, hunk=f"@@ -1 +1,2 @@\n x\n+ok{i} := {i} * {i}\n").model_copy(update={"clean": True})
+
+
+def clean_candidates(records):
+    from review_slm.core.lazy import NO_ISSUES
+
+    return [Candidate(r, NO_ISSUES.model_copy(deep=True), "reviewed-and-passed") for r in records]
+
+
+def test_clean_examples_are_not_lazy_and_are_capped_at_clean_share():
+    """A hunk reviewers let pass answers "No issues found." legitimately: the lazy cap (0 here) keeps it; the clean
+    cap alone limits how many, and the lazy cap still drops an "LGTM" on code that was commented on."""
+    buggy = [record(i) for i in range(12)]
+    lgtm = [record(100, "LGTM", hunk="@@ -1 +1,2 @@\n x\n+lgtm := 1\n")]
+    cands = candidates(buggy + lgtm) + clean_candidates([clean_record(200 + i) for i in range(10)])
+    out = apply_quality_gates(cands, [], GateConfig(max_lazy_share=0.0, clean_share=0.25, **LOOSE))
+    clean_kept = [e for e in out.kept if e.clean]
+    assert len(clean_kept) == 4  # 4 / (12 + 4) <= 0.25 < 5 / 17
+    assert all(not e.lazy and not e.review.findings for e in clean_kept)
+    assert out.reason_counts() == {"clean_over_cap": 6, "lazy_negative_over_cap": 1}
+    assert len(out.kept) + len(out.quarantined) == len(cands)
+    everything = apply_quality_gates(cands, [], GateConfig(max_lazy_share=0.0, clean_share=1.0, **LOOSE))
+    assert sum(e.clean for e in everything.kept) == 10

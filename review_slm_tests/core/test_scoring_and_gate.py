@@ -125,3 +125,49 @@ def test_every_buggy_prompt_also_rejects_the_lazy_answer():
     assert out.kinds == {"lazy_no_issues": 1, "matched_gold": 2, "synthetic_lazy": 1}
     (synthetic,) = [p for p in out.pairs if p["rejected_kind"] == "synthetic_lazy"]
     assert synthetic["id"] == "1" and parse_review(synthetic["rejected"][0]["content"], "a.go")[0] == CLEAN
+
+
+def test_pairs_go_both_ways_on_clean_prompts_the_empty_review_beats_invented_findings():
+    """Clean prompts (hunks reviewers let pass): an answer with findings is rejected against the empty review; one
+    already empty still learns it from an invented finding (synthetic_noise), the mirror of synthetic_lazy. A lazy
+    "LGTM" row that is not clean gets no noise pair."""
+
+    def ex(i: int, review: Review) -> dict:
+        hunk = f"@@ -1,1 +1,3 @@\n a\n+x{i}\n+y{i}"
+        return {"id": str(i), "path": "b.go", "language": "go", "diff_hunk": hunk, "review": review.model_dump()}
+
+    examples = [ex(0, BUG), {**ex(1, CLEAN), "clean": True}, {**ex(2, CLEAN), "clean": True}, ex(3, CLEAN)]
+    lazy = render_review(CLEAN)
+    out = build_preference_pairs(examples, {"0": answer(10), "1": answer(2, path="b.go"), "2": lazy, "3": lazy})
+    assert out.kinds == {"synthetic_lazy": 1, "matched_gold": 3, "clean_false_alarm": 1, "synthetic_noise": 1}
+    assert out.by_prompt == {"buggy": 1, "clean": 2}
+    by_kind = {p["rejected_kind"]: p for p in out.pairs}
+    assert by_kind["clean_false_alarm"]["id"] == "1" and by_kind["synthetic_noise"]["id"] == "2"
+    for pair in (by_kind["clean_false_alarm"], by_kind["synthetic_noise"]):
+        assert parse_review(pair["chosen"][0]["content"], "b.go")[0] == CLEAN
+    invented, _ = parse_review(by_kind["synthetic_noise"]["rejected"][0]["content"], "b.go")
+    assert [(f.path, f.line, f.comment) for f in invented.findings] == [("b.go", 3, "race")]
+    quiet = build_preference_pairs(examples, {"0": answer(10), "2": lazy}, reject_noise=False)
+    assert "synthetic_noise" not in quiet.kinds
+
+
+def test_gate_refuses_a_candidate_that_trades_collapse_for_noise_or_back():
+    """Curing the collapse by finding something on every clean hunk is refused, and so is the reverse, even when
+    the score says the candidate is better; a move on either within the tolerance passes."""
+    ref = {"score": 0.5, "no_issues_rate_on_buggy": 0.6, "clean_accuracy": 0.8, "false_findings_per_clean": 0.2}
+    noisy = {"score": 0.6, "no_issues_rate_on_buggy": 0.0, "clean_accuracy": 0.0, "false_findings_per_clean": 1.4}
+    refused = promotion_decision(noisy, ref, "champion", 0.05)
+    assert not refused.passed and refused.clean_accuracy_delta == -0.8
+    assert "noise" in refused.reason and "1.40 false findings per clean hunk" in refused.reason
+    assert "no-issues" not in refused.reason
+    quiet = {"score": 0.6, "no_issues_rate_on_buggy": 0.9, "clean_accuracy": 1.0}
+    collapsed = promotion_decision(quiet, ref, "champion", 0.05)
+    assert not collapsed.passed and "no-issues" in collapsed.reason and "noise" not in collapsed.reason
+    within = {"score": 0.5, "no_issues_rate_on_buggy": 0.2, "clean_accuracy": 0.76}
+    assert promotion_decision(within, ref, "champion", 0.05).passed
+
+
+def test_false_findings_per_clean_hunk_counts_the_noise():
+    answers = [answer(1, 2), answer(), answer(10)]
+    m = compute_metrics(answers, [CLEAN, CLEAN, BUG], ["a.go"] * 3)
+    assert (m.clean_accuracy, m.false_findings_per_clean) == (0.5, 1.0)

@@ -44,6 +44,7 @@ class GitHubState:
     reject_lines: set[tuple[str, int]] = field(default_factory=set)  # (path, line): 422 even if in the diff
     next_id: int = 1000
     posts: list[dict] = field(default_factory=list)  # bodies of accepted POST /reviews, in order
+    compares: dict[str, list[str]] = field(default_factory=dict)  # "base...head" -> files the commits between change
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -134,6 +135,12 @@ def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             pull = _PULL.match(url.path)
             if pull:
                 return self._pull_get(pull, url, rate)
+            compare = re.fullmatch(r"/repos/([^/]+/[^/]+)/compare/(.+)", url.path)
+            if compare:
+                if compare[2] not in state.compares:
+                    return self._send(404, {"message": "Not Found"})
+                files = [{"filename": f, "status": "modified", "sha": "0" * 40} for f in state.compares[compare[2]]]
+                return self._send(200, {"status": "ahead", "ahead_by": 1, "commits": [], "files": files}, rate)
             listing = re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls/comments", url.path)
             if not listing:
                 return self._send(404, {"message": "Not Found"})

@@ -6,7 +6,7 @@ from review_slm.core.github_comments import parse_threads
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.review_source import GitHubReviewSource
 from review_slm.storage.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
-from review_slm_tests.resources.github_standin import GitHubState, comment, make_handler
+from review_slm_tests.resources.github_standin import GitHubState, PullState, comment, make_handler
 from review_slm_tests.servers import serve
 
 HUGE_HUNK = "@@ -1,1 +1,4001 @@\n" + "".join(f"+line_{i} = {i}\n" for i in range(4000)) + "+go f()"
@@ -124,3 +124,56 @@ def test_sensor_check_is_cheap(github, tmp_path):
     state, url = github
     count, newest = source(url).count_new("o/r", "2026-01-02T00:00:00Z", stop_at=2)
     assert count >= 2 and len(state.calls) == 1 and newest <= "2026-01-05T00:00:00Z"
+
+
+def _patch(*hunks: tuple[int, int]) -> str:
+    """A patch of all-added Go hunks, each (first new line, lines)."""
+    return "\n".join(
+        f"@@ -{start - 1},0 +{start},{n} @@\n" + "\n".join(f"+\tx{start + i} := {i}" for i in range(n))
+        for start, n in hunks
+    )
+
+
+def test_passed_hunks_keep_uncommented_hunks_and_leave_out_commented_and_later_touched_ones(tmp_path):
+    """PR #7, reviewed at commit r1 and pushed to (head h2) after: an uncommented hunk of a commented file and an
+    untouched file are clean; the commented hunk, the file changed after review, the file whose comment cannot be
+    placed, a binary file and a Markdown file are not."""
+    from review_slm.core.clean_hunks import CLEAN_BODY
+
+    state = GitHubState()
+    on = {"original_commit_id": "r1", "commit_id": "h2"}
+    state.comments[1] = comment(1, "2026-01-01T00:00:00Z", path="pkg/a.go", line=3, original_line=3, **on)
+    state.comments[2] = comment(2, "2026-01-02T00:00:00Z", path="pkg/d.go", line=None, original_line=None, **on)
+    state.pulls["o/r#7"] = PullState(
+        head_sha="h2",
+        files=[
+            {"filename": "pkg/a.go", "status": "modified", "patch": _patch((1, 4), (20, 3)), "changes": 7},
+            {"filename": "pkg/b.go", "status": "modified", "patch": _patch((5, 2)), "changes": 2},
+            {"filename": "pkg/c.go", "status": "added", "patch": _patch((1, 2)), "changes": 2},
+            {"filename": "pkg/d.go", "status": "added", "patch": _patch((1, 2)), "changes": 2},
+            {"filename": "logo.png", "status": "added", "changes": 0},
+            {"filename": "README.md", "status": "modified", "patch": "@@ -1,0 +1,1 @@\n+# hi", "changes": 1},
+        ],
+    )
+    state.compares["r1...h2"] = ["pkg/b.go"]
+    # A comment on pull request #8, which is gone (404): no clean hunk from it, and mining goes on.
+    state.comments[3] = comment(
+        3, "2026-01-03T00:00:00Z", pull_request_url="https://api.github.com/repos/o/r/pulls/8", **on
+    )
+    with serve(make_handler(state)) as url:
+        src = source(url)
+        corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path)), "github")
+        report = mine_into_corpus(src, corpus)
+        passed = src.passed_hunks("o/r", list(corpus.comments("o/r").values()), report.usage)
+    clean = sorted((r.path, r.diff_hunk.split(" @@")[0]) for r in passed.records)
+    assert clean == [("pkg/a.go", "@@ -19,0 +20,3"), ("pkg/c.go", "@@ -0,0 +1,2")]
+    assert all(r.clean and r.body == CLEAN_BODY and r.pr_number == 7 and r.language == "go" for r in passed.records)
+    assert passed.left_out == {
+        "commented": 1,
+        "changed_after_review": 1,
+        "comment_not_placed": 1,
+        "no_patch": 1,
+        "not_reviewed_language": 1,
+        "pull_unreadable_404": 1,
+    }
+    assert any("/compare/r1...h2" in call for call in state.calls)

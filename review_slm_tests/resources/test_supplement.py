@@ -90,3 +90,30 @@ def test_bundled_supplement_is_the_default_and_streams():
     assert {r.reason for r in rejected} <= {"malformed_patch", "malformed_msg", "unsupported_language"}
     _, few, _ = load(HFSupplementSource(max_rows=5))
     assert len(few) <= 5
+
+
+def test_rows_labelled_as_needing_no_comment_are_clean_records(tmp_path):
+    """A true `clean` column or CodeReviewer's quality-estimation `y` = 0 makes a clean record (no comment needed);
+    a clean label with a comment, or a label that is not yes/no, is rejected with its column."""
+    from review_slm.core.clean_hunks import CLEAN_BODY
+
+    no_msg = {k: v for k, v in GOOD.items() if k != "msg"}
+    rows = [
+        {**no_msg, "id": "clean-1", "clean": True},
+        {**no_msg, "id": "qe-0", "y": 0},
+        {**GOOD, "id": "qe-1", "y": 1},
+        {**GOOD, "id": "said-anyway", "clean": "true"},
+        {**no_msg, "id": "maybe", "clean": "maybe"},
+        {**no_msg, "id": "qe-1-no-msg", "y": 1},
+    ]
+    info, records, rejected = load(HFSupplementSource(dataset=write(tmp_path, rows)))
+    by_id = {r.source_id: r for r in records}
+    assert sorted(by_id) == ["clean-1", "qe-0", "qe-1"]
+    assert by_id["clean-1"].clean and by_id["qe-0"].clean and not by_id["qe-1"].clean
+    assert by_id["clean-1"].body == CLEAN_BODY and by_id["qe-1"].body == GOOD["msg"]
+    assert {(j.source_id, j.reason, j.field) for j in rejected} == {
+        ("said-anyway", "clean_label_with_comment", "msg"),
+        ("maybe", "malformed_clean", "clean"),
+        ("qe-1-no-msg", "malformed_msg", "msg"),
+    }
+    assert info.rows_read == info.rows_mapped + info.rows_rejected == 6

@@ -34,11 +34,12 @@ def filler(n: int) -> list[dict]:
     return rows
 
 
-def build(tmp_path, raws: list[dict], mode: str = "change"):
+def build(tmp_path, raws: list[dict], mode: str = "change", clean: list | None = None, clean_share: float = 0.25):
     layout = IterationArtifacts(LocalArtifactStore(root=str(tmp_path)), "iter-0001")
     parsed = parse_threads(raws, "o/r")
     store = layout.store
-    store.write_table(layout.records("mined_reviews"), [r.model_dump() for r in parsed.records], tables.RECORDS)
+    records = [r.model_dump() for r in [*parsed.records, *(clean or [])]]
+    store.write_table(layout.records("mined_reviews"), records, tables.RECORDS)
     store.write_table(layout.rejected("mined_reviews"), [r.model_dump() for r in parsed.rejected], tables.REJECTED)
     store.write_table(layout.records("hf_supplement"), [], tables.RECORDS)
     store.write_table(layout.rejected("hf_supplement"), [], tables.REJECTED)
@@ -46,7 +47,7 @@ def build(tmp_path, raws: list[dict], mode: str = "change"):
     return build_gold_set(
         layout,
         recipe=recipe,
-        gates=GateConfig(max_example_tokens=recipe.max_example_tokens, hunk_comments=mode),
+        gates=GateConfig(max_example_tokens=recipe.max_example_tokens, hunk_comments=mode, clean_share=clean_share),
         limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=1, min_test_rows=1),
         teacher=HumanCommentTeacher(),
         count_tokens=lambda pairs: [len(p) + len(a) for p, a in pairs],  # bytes: an upper bound of BPE tokens
@@ -94,3 +95,21 @@ def test_without_a_kept_row_the_calls_per_kept_row_are_absent_with_the_reason(tm
     meta = build(tmp_path, [comment(1, 11, "LGTM", diff_hunk="   \n")]).metadata()
     assert meta["rows_kept"] == 0 and "teacher_calls_per_kept_row" not in meta
     assert meta["teacher_calls_per_kept_row_absent"].startswith("no row was kept")
+
+
+def test_reviewed_and_passed_hunks_skip_the_teacher_and_answer_no_issues(tmp_path):
+    """The rule-based teacher would turn any body into a finding: clean records never reach it, keep the empty
+    review, are not lazy, and the clean cap counts them."""
+    from review_slm.core.clean_hunks import passed_hunks
+
+    files = [
+        {"filename": f"pkg/ok{i}.go", "patch": f"@@ -1,1 +1,3 @@\n x{i}\n+y{i} := sum(x{i}, {i * 3})\n+use(y{i})"}
+        for i in range(12)
+    ]
+    clean = passed_hunks("o/r", 7, "h", files, [], set(), ("go",)).records
+    build_ = build(tmp_path, filler(30), clean=clean)
+    meta = build_.metadata()
+    kept_clean = [e for e in build_.outcome.kept if e.clean]
+    assert len(kept_clean) == meta["clean_examples"] == 10  # 10 / 40 = 0.25: two over the cap
+    assert {(len(e.review.findings), e.lazy, e.teacher) for e in kept_clean} == {(0, False, "reviewed-and-passed")}
+    assert meta["quarantined_clean_over_cap"] == 2 and meta["rows_in"] == meta["rows_kept"] + meta["rows_quarantined"]
