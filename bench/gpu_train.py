@@ -39,18 +39,15 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# Qwen/Qwen2.5-Coder-1.5B-Instruct's config.json, the values that shape compute and memory.
+from review_slm.training.memory_plan import KNOWN_CONFIGS  # noqa: E402  (after the environment default above)
+
+# Qwen/Qwen2.5-Coder-1.5B-Instruct's config.json, the values that shape compute and memory (the shape is the memory
+# plan's, so the bench and the plan measure the same model).
 QWEN25_CODER_1_5B = {
-    "vocab_size": 151936,
-    "hidden_size": 1536,
-    "intermediate_size": 8960,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 12,
-    "num_key_value_heads": 2,
+    **KNOWN_CONFIGS["Qwen/Qwen2.5-Coder-1.5B-Instruct"],
     "max_position_embeddings": 32768,
     "rope_theta": 1000000.0,
     "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": True,
     "hidden_act": "silu",
 }
 TINY = {
