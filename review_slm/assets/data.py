@@ -171,7 +171,8 @@ class GoldSetConfig(dg.Config):
     """The gates' knobs (see core/quality_gates.py), settable per run from the launchpad."""
 
     max_lazy_share: float = 0.15
-    clean_share: float = 0.1  # reviewed-and-passed hunks: at most this share of the kept rows (README: gold_set)
+    # Reviewed-and-passed hunks: at most this share of the kept rows; unset: the recipe's `clean_share` (README).
+    clean_share: float | None = None
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85
@@ -191,7 +192,8 @@ class GoldSetConfig(dg.Config):
         return GateConfig(
             max_example_tokens=recipe.max_example_tokens,
             hunk_comments=self.hunk_comments or recipe.hunk_comments,
-            **self.model_dump(include=set(GateConfig.__dataclass_fields__) - {"hunk_comments"}),
+            clean_share=recipe.clean_share if self.clean_share is None else self.clean_share,
+            **self.model_dump(include=set(GateConfig.__dataclass_fields__) - {"hunk_comments", "clean_share"}),
         )
 
     def limits(self) -> GoldLimits:
