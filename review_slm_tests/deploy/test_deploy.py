@@ -138,8 +138,8 @@ def test_the_teacher_fleet_is_vllm_on_kserve_autoscaled_on_its_queue():
     (metric,) = predictor["autoScaling"]["metrics"]
     assert "vllm:num_requests_waiting" in metric["external"]["metric"]["query"]
     served = next(a.split("=", 1)[1] for a in predictor["model"]["args"] if a.startswith("--model_name="))
-    readme = (ROOT / "README.md").read_text()
-    # The README's iteration points at this Service and this model name.
+    readme = "".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    # The docs' iteration points at this Service and this model name.
     assert "http://review-slm-teacher-predictor.review-slm.svc.cluster.local/openai/v1" in readme and served in readme
 
 
