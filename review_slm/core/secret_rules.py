@@ -12,7 +12,7 @@ untrusted input).
 gitleaks has no rule for e-mail addresses, credentials in URLs or short passwords by assignment, so
 three patterns of this module's own cover them; they share no code with secrets.py. Their values, and those of
 gitleaks' rules scoped to one file type (which run on every text here), pass gitleaks' own allowlist of generic
-values: a word (`password`, `changeme`, `tiger`) is a name or a placeholder, not a credential.
+values: a word (`password`, `changeme`, `tiger`) is a name or a documentation example value, not a credential.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _rules() -> tuple[list[_Rule], _Allowlist]:
 @lru_cache(maxsize=1)
 def _generic_values() -> _Allowlist:
     """gitleaks' allowlist of the values its generic rule does not report (`^[a-zA-Z_.-]+$`: a word such as
-    `password`, `changeme` or `tiger` is a name or a placeholder, not a credential), read from its rule."""
+    `password`, `changeme` or `tiger` is a name or a documentation example, not a credential), read from its rule."""
     rules, _ = _rules()
     generic = next(r for r in rules if r.id == "generic-api-key")
     return next(a for a in generic.allowlists if a.target == "secret" and a.regexes)

@@ -12,7 +12,7 @@ filters (templates, indirect references, UUIDs, sequences) run first; what they 
   a snake_case / CONSTANT_CASE name or a name built on a secret's (`password_v2`, `SECRET_KEY_V2`);
 - a value of letters and separators only (`_ . - / : ` and spaces) is a word, a phrase, a path or a
   URL: gitleaks' allowlist for its generic rule (`^[a-zA-Z_.-]+$`), widened to phrases and paths. So
-  the placeholders of documentation (`changeme`, `your-token`, `password`, `tiger`) are not secrets,
+  the example values of documentation (`changeme`, `your-token`, `password`, `tiger`) are not secrets,
   and neither is a real password made of letters only: the price of not redacting every word that
   follows `password` in prose and code;
 - a value made of one repeated character, or shorter than 6 characters, is not a credential either.

@@ -13,7 +13,7 @@ headers, a secret named in prose ("with secret k8Zq2LmN9vXw") and a whole PEM bl
 flags only its header line). The blocking check re-scans with another detector (secret_rules.py).
 
 A secret is a value, not a name: what follows `password`, `secret`, `api_key`... in code is mostly an identifier,
-a call, an annotation or a placeholder, so a keyword's value (and a URL's userinfo, a secret's default) counts only
+a call, an annotation or a doc example, so a keyword's value (and a URL's userinfo, a secret's default) counts only
 when it looks like a credential (secret_values.py). Hex-entropy strings (SHAs, hashes) and IPv4 addresses (not
 credentials; indistinguishable from dotted versions) are not reported; README, *Secrets*, says why.
 """
@@ -43,7 +43,7 @@ _OFF = ("HexHighEntropyString", "IPPublicDetector")
 _VALUE_JUDGED = {"Basic Auth Credentials", "Secret Default"}
 _AWS_EXAMPLE = re.compile(r"EXAMPLE(?:KEY)?$")  # AWS's documented example keys (gitleaks allowlists them too)
 # A token shape filled with one repeated character (`SKxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, fewer than 5 distinct
-# characters in the whole match) is a documentation placeholder, as gitleaks' global allowlist (`^x+$`...) says.
+# characters in the whole match) is a documentation example value, as gitleaks' global allowlist (`^x+$`...) says.
 _MARKER = re.compile(r"<REDACTED(?::[\w-]+)?>")
 _DELIMS = set(" \t\r\n\"'`,;=:@()[]{}<>|\\/")  # a token ends at these: a found value grows to its whole token
 

@@ -143,8 +143,9 @@ class Teacher(dg.ConfigurableResource, ABC):
         self, messages: list[list[dict]], schema: dict, model: str, progress: Progress, judging: bool = False
     ) -> list[tuple[str | None, str]]:
         """One structured completion per conversation, in order: (text, "") or (None, the error). `judging`: the
-        judge's requests (which may go to other replicas)."""
-        raise NotImplementedError
+        judge's requests (which may go to other replicas). A teacher without a model (the human comments, structured)
+        asks nobody: every conversation fails with that reason; the model-backed teachers override this."""
+        return [(None, f"{type(self).__name__} asks no model") for _ in messages]
 
     def _judge_target(self) -> tuple[str | None, str]:
         """(the judge model, "") when one answers, else (None, why)."""

@@ -225,3 +225,10 @@ def test_the_teacher_answers_the_students_prompts_for_the_evaluation(host):
     assert [a["id"] for a in partial] == ["d:0", "d:2"] and why.startswith("1 of 3 items failed")
     gone, why = OllamaTeacher(host="http://127.0.0.1:9", model=MODEL).answer_prompts(prompts)
     assert gone is None and "does not answer" in why
+
+
+def test_a_teacher_without_a_model_fails_every_conversation_with_its_reason():
+    from review_slm.resources.teacher import HumanCommentTeacher
+
+    out = HumanCommentTeacher()._complete([[{"role": "user", "content": "x"}]] * 2, {}, "none", progress=print)
+    assert out == [(None, "HumanCommentTeacher asks no model")] * 2
