@@ -41,10 +41,10 @@ def bundled_gold_splits(home: Path, gold_config: dict | None = None) -> dict[str
     import dagster as dg
 
     from review_slm import definitions
-    from review_slm.assets.partitions import iteration_partitions
+    from review_slm.partitions import iteration_partitions
+    from review_slm.resources.artifact_layout import iteration
     from review_slm.resources.artifacts import LocalArtifactStore
     from review_slm.resources.teacher import HumanCommentTeacher
-    from review_slm.storage.layout import iteration
 
     resources = {**definitions.local_resources(), "teacher": HumanCommentTeacher()}
     instance = dg.DagsterInstance.ephemeral()
@@ -108,10 +108,10 @@ def main() -> None:
 
     import transformers
 
-    from review_slm.core.eval_sets import eval_items
     from review_slm.core.metrics import markdown_table
     from review_slm.core.pairing import build_preference_pairs
     from review_slm.core.recipe import load_recipe
+    from review_slm.evaluate.eval_sets import eval_items
     from review_slm.training import experiment
     from review_slm.training.models import device
 

@@ -37,11 +37,11 @@ from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
 from review_slm.core.recipe import Recipe, load_recipe
 from review_slm.core.schema import ReviewRecord
+from review_slm.gold.build import GoldLimits, build_gold_set
+from review_slm.resources.artifact_layout import IterationArtifacts
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.teacher import HumanCommentTeacher, OllamaTeacher
-from review_slm.stages.gold import GoldLimits, build_gold_set
-from review_slm.storage.layout import IterationArtifacts
 
 WORDS = (
     "buffer channel context request handler retry timeout cache index worker queue lock config cluster pod "

@@ -49,8 +49,8 @@ def main() -> None:
     import transformers
     import yaml
 
-    from review_slm.core.eval_sets import eval_items
     from review_slm.core.recipe import load_recipe
+    from review_slm.evaluate.eval_sets import eval_items
     from review_slm.training import experiment
     from review_slm.training.models import device
 

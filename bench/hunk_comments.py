@@ -64,9 +64,10 @@ def measure(mode: str) -> None:
         import dagster as dg
 
         from review_slm import definitions
-        from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
+        from review_slm.gold.assets import gold_set
+        from review_slm.ingest.assets import hf_supplement, mined_reviews
+        from review_slm.resources.artifact_layout import SPLITS, iteration
         from review_slm.resources.teacher import HumanCommentTeacher
-        from review_slm.storage.layout import SPLITS, iteration
 
         res = definitions.local_resources()
         res["teacher"] = HumanCommentTeacher()

@@ -45,9 +45,9 @@ import httpx
 
 from review_slm import settings
 from review_slm.cli import endpoint_answerer, local_answerer
-from review_slm.core.eval_sets import bug_suite_rows
-from review_slm.core.hunk_review import answer_hunks
 from review_slm.core.prompts import student_messages
+from review_slm.evaluate.eval_sets import bug_suite_rows
+from review_slm.reviewer.hunk_review import answer_hunks
 
 ROOT = Path(__file__).parents[1]
 

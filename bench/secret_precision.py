@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from review_slm.core.redaction import redact
 from review_slm.core.secret_rules import find_leaks
-from review_slm.core.secrets import redact
 
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "review_slm_tests" / "core" / "secret_corpus.py"
 # Share of the clean hunks per family of files: mostly Python, as in the stdlib and the env, but every

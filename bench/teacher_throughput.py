@@ -118,8 +118,8 @@ def through_asset(args: argparse.Namespace, states: list[ReplicaState]) -> None:
         import dagster as dg
 
         from review_slm import definitions
-        from review_slm.assets.data import gold_set
-        from review_slm.storage.layout import iteration
+        from review_slm.gold.assets import gold_set
+        from review_slm.resources.artifact_layout import iteration
 
         resources = definitions.local_resources()
         if not isinstance(resources["teacher"], OpenAITeacher):

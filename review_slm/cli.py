@@ -7,7 +7,7 @@
     review-slm review --pr OWNER/REPO#N [--post]  review a pull request (GITHUB_TOKEN), optionally post the review
     review-slm review ... --format json|markdown|sarif|rdjson
 
-Exit codes of `review`: `review-slm review --help` (the table in review_slm/review_input.py).
+Exit codes of `review`: `review-slm review --help` (the table in review_slm/reviewer/review_input.py).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def cmd_iteration(args: argparse.Namespace) -> int:
     if problem := missing_extra("platform", "dagster"):
         print(f"review-slm iteration needs the platform ({problem}; `make run` installs it)", file=sys.stderr)
         return 1
-    from review_slm.assets.partitions import iteration_partitions
     from review_slm.core.iterations import next_iteration_key
+    from review_slm.partitions import iteration_partitions
 
     instance = _instance()
     keys = list(instance.get_dynamic_partitions(iteration_partitions.name))
@@ -83,7 +83,7 @@ def review_diff(
     line is read; hunks after the first `max_hunks` are listed in `not_reviewed`. `progress(message)` hears about
     every `batch` hunks.
     """
-    from review_slm.review_input import parse_input
+    from review_slm.reviewer.review_input import parse_input
 
     return review_parsed(
         parse_input(diff_text),
@@ -101,7 +101,7 @@ def review_parsed(
     parsed, answer, max_hunk_lines: int, progress=None, batch: int = 16, *, min_severity: str, max_hunks: int, tokens
 ) -> dict:
     """`review_diff` on a diff already parsed (`review_input.parse_input`)."""
-    from review_slm.core.hunk_review import review_result, review_units
+    from review_slm.reviewer.hunk_review import review_result, review_units
 
     plan = reviewable_units(parsed, max_hunk_lines, tokens)
     windowed = [f"{u.path} ({u.window.split('/')[1]})" for u in plan.hunks if u.window.startswith("1/")]
@@ -114,8 +114,8 @@ def review_parsed(
 
 def reviewable_units(parsed, max_hunk_lines: int, tokens=None):
     """The review units of a parsed diff (`core.pr_review.plan_units`), or an InputError when there is none."""
-    from review_slm.core.pr_review import HunkPlan, plan_units
-    from review_slm.review_input import NO_HUNKS, InputError
+    from review_slm.reviewer.pr_review import HunkPlan, plan_units
+    from review_slm.reviewer.review_input import NO_HUNKS, InputError
 
     plan = plan_units(parsed.hunks, max_hunk_lines, tokens, HunkPlan(skipped=list(parsed.skipped)))
     if not plan.hunks:
@@ -191,9 +191,9 @@ class LocalModel:
         its position embeddings) less the answer's tokens and the rest of the prompt, with a 5% margin."""
         import json
 
-        from review_slm.core.pr_review import TokenBudget
         from review_slm.core.prompts import student_messages
         from review_slm.core.recipe import load_recipe
+        from review_slm.reviewer.pr_review import TokenBudget
 
         tokenizer = self.tokenizer()
         config = json.loads((self.model_dir / "config.json").read_text())
@@ -224,8 +224,8 @@ def endpoint_answerer(
     base_url: str, model: str | None, max_new_tokens: int | None = None, timeout: float | None = None
 ):
     """`timeout`: seconds the whole review may take, from now (every request, retry and wait of every batch)."""
-    from review_slm.clients.openai_endpoint import Deadline, chat_answers, served_models
     from review_slm.core.recipe import load_recipe
+    from review_slm.reviewer.endpoint_client import Deadline, chat_answers, served_models
 
     deadline = Deadline(timeout)
 
@@ -264,8 +264,8 @@ class UsageError(Exception):
 
 
 def _review_pr(args: argparse.Namespace, pr: tuple[str, int, str], answerer, tokens, progress) -> dict:
-    from review_slm.pr_command import PrOptions, review_pull_request
     from review_slm.resources.github_pulls import GitHubPullRequests
+    from review_slm.reviewer.pr_command import PrOptions, review_pull_request
 
     repo, number, token = pr
     client = GitHubPullRequests(
@@ -289,7 +289,7 @@ def _check_input(args: argparse.Namespace):
     """Everything about the command line, the model and the input that can be wrong, checked in that order before
     the model stack (torch, transformers) is imported: (the PR or the parsed diff, the model folder or None for an
     endpoint)."""
-    from review_slm.review_input import NO_MODEL, InputError, parse_input, read_diff
+    from review_slm.reviewer.review_input import NO_MODEL, InputError, parse_input, read_diff
 
     if bool(args.diff) == bool(args.pr):
         raise UsageError("pass a diff file (or -) or --pr OWNER/REPO#N, not both")
@@ -319,8 +319,8 @@ def _check_input(args: argparse.Namespace):
 
 def _verdict(review: dict, args: argparse.Namespace, progress) -> int:
     """The exit code of a review that ran: --fail-on first (a definite answer), then an incomplete review."""
-    from review_slm.core.pr_review import at_least
-    from review_slm.review_input import FINDINGS_AT_FAIL_ON, INCOMPLETE, REVIEWED
+    from review_slm.reviewer.pr_review import at_least
+    from review_slm.reviewer.review_input import FINDINGS_AT_FAIL_ON, INCOMPLETE, REVIEWED
 
     if args.fail_on:
         severe = [f for f in review["findings"] + review["outside_diff"] if at_least(f["severity"], args.fail_on)]
@@ -342,7 +342,7 @@ def _verdict(review: dict, args: argparse.Namespace, progress) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from review_slm.review_input import USAGE, InputError
+    from review_slm.reviewer.review_input import USAGE, InputError
 
     def progress(message: str) -> None:
         print(f"review-slm: {message}", file=sys.stderr, flush=True)
@@ -356,10 +356,10 @@ def cmd_review(args: argparse.Namespace) -> int:
         progress(str(err))
         return err.code
     # Only now the heavy part: the endpoint client or the model stack, GitHub.
-    from review_slm.clients.openai_endpoint import EndpointError
-    from review_slm.core.review_formats import render
     from review_slm.resources.github_pulls import PullRequestError, PullRequestTooLarge
-    from review_slm.review_input import ENDPOINT_FAILED, GITHUB_FAILED, TOO_LARGE
+    from review_slm.reviewer.endpoint_client import EndpointError
+    from review_slm.reviewer.review_formats import render
+    from review_slm.reviewer.review_input import ENDPOINT_FAILED, GITHUB_FAILED, TOO_LARGE
 
     if args.endpoint:
         answerer = endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens, args.timeout)
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     it = sub.add_parser("iteration", help="manage iteration partition keys")
     it.add_argument("action", choices=["next", "list"])
     it.set_defaults(func=cmd_iteration)
-    from review_slm.review_input import exit_code_table
+    from review_slm.reviewer.review_input import exit_code_table
 
     rv = sub.add_parser(
         "review",

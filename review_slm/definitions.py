@@ -10,11 +10,11 @@ import os
 import dagster as dg
 
 from review_slm import settings
-from review_slm.assets.data import gold_set, gold_set_quarantine, hf_supplement, mined_reviews
-from review_slm.assets.deployment import deployed_endpoint
-from review_slm.assets.evaluation import eval_report, no_regression_vs_champion
-from review_slm.assets.gold_checks import GOLD_SET_CHECKS
-from review_slm.assets.training import dpo_model, parent_model, preference_pairs, sft_adapter
+from review_slm.deploy.assets import deployed_endpoint
+from review_slm.evaluate.assets import eval_report, no_regression_vs_champion
+from review_slm.gold.assets import gold_set, gold_set_quarantine
+from review_slm.gold.checks import GOLD_SET_CHECKS
+from review_slm.ingest.assets import hf_supplement, mined_reviews
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
@@ -24,8 +24,9 @@ from review_slm.resources.serving import LocalServing
 from review_slm.resources.supplement import BUNDLED_SUPPLEMENT, HFSupplementSource
 from review_slm.resources.teacher import OllamaTeacher
 from review_slm.resources.tracking import MlflowTracking
-from review_slm.resources.training_config import TrainingRecipe
+from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
+from review_slm.train.assets import dpo_model, parent_model, preference_pairs, sft_adapter
 
 ASSETS = [
     mined_reviews,

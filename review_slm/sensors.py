@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.iterations import next_iteration_key
+from review_slm.ingest.review_corpus import ReviewCorpus
+from review_slm.partitions import iteration_partitions
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.feedback_source import FeedbackSource
 from review_slm.resources.review_source import ReviewSource
-from review_slm.storage.review_corpus import ReviewCorpus
 
 ITERATION_JOB = "iteration_job"
 _IN_FLIGHT = [

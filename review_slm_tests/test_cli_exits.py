@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from review_slm import cli
-from review_slm.core.pr_review import plan_units
-from review_slm.core.review_formats import to_markdown, to_rdjson, to_sarif
-from review_slm.review_input import EXIT_CODES, parse_input
+from review_slm.reviewer.pr_review import plan_units
+from review_slm.reviewer.review_formats import to_markdown, to_rdjson, to_sarif
+from review_slm.reviewer.review_input import EXIT_CODES, parse_input
 from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
 from review_slm_tests.test_cli import DIFF
 

@@ -9,12 +9,13 @@ import dagster as dg
 import pytest
 
 from review_slm import definitions
-from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
-from review_slm.assets.gold_checks import GOLD_SET_CHECKS
+from review_slm.gold.assets import gold_set
+from review_slm.gold.checks import GOLD_SET_CHECKS
+from review_slm.ingest.assets import hf_supplement, mined_reviews
 from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.resources.supplement import HFSupplementSource
 from review_slm.resources.teacher import HumanCommentTeacher
-from review_slm.resources.training_config import TrainingRecipe
+from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm_tests.core.secret_corpus import LINES, PEM, TOKENS
 
 ISSUES = [

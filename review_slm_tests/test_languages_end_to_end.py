@@ -6,12 +6,13 @@ import dagster as dg
 import pytest
 
 from review_slm import definitions
-from review_slm.assets.data import gold_set, hf_supplement, mined_reviews
+from review_slm.gold.assets import gold_set
+from review_slm.ingest.assets import hf_supplement, mined_reviews
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.review_source import GitHubReviewSource
 from review_slm.resources.teacher import HumanCommentTeacher
-from review_slm.resources.training_config import TrainingRecipe
-from review_slm.storage.layout import iteration
+from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm_tests.resources.github_standin import GitHubState, comment, make_handler, multi_language_comments
 from review_slm_tests.servers import serve
 

@@ -7,12 +7,12 @@ import dagster as dg
 import pytest
 
 from review_slm import definitions
-from review_slm.assets.partitions import iteration_partitions
+from review_slm.partitions import iteration_partitions
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource
 from review_slm.resources.teacher import HumanCommentTeacher
-from review_slm.resources.training_config import TrainingRecipe
-from review_slm.storage.layout import iteration
+from review_slm.resources.training_recipe import TrainingRecipe
 
 ASSET_KEYS = [a.key.to_user_string() for a in definitions.ASSETS]  # the set test_definitions pins
 

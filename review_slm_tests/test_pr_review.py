@@ -13,9 +13,9 @@ import time
 import pytest
 
 from review_slm import cli
-from review_slm.core.pr_review import parse_finding_marker, parse_marker
-from review_slm.pr_command import PrOptions, review_pull_request
 from review_slm.resources.github_pulls import GitHubPullRequests, PullRequestError
+from review_slm.reviewer.pr_command import PrOptions, review_pull_request
+from review_slm.reviewer.pr_review import parse_finding_marker, parse_marker
 from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
 from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
 from review_slm_tests.servers import serve
@@ -274,7 +274,7 @@ def test_cli_says_what_is_wrong_with_a_huge_pull_request(github, monkeypatch, ca
 
 
 def test_a_reviewable_file_whose_diff_cannot_be_read_makes_the_review_incomplete():
-    from review_slm.core.pr_review import PrFile, plan_hunks
+    from review_slm.reviewer.pr_review import PrFile, plan_hunks
 
     plan = plan_hunks(
         [

@@ -4,12 +4,12 @@ import uuid
 import dagster as dg
 import pytest
 
-from review_slm.assets.partitions import iteration_partitions
+from review_slm.ingest.review_corpus import ReviewCorpus, mine_into_corpus
+from review_slm.partitions import iteration_partitions
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource
 from review_slm.resources.review_source import SnapshotReviewSource
 from review_slm.sensors import ITERATION_JOB, new_reviews_sensor
-from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
 
 SOURCE = SnapshotReviewSource(repos=["kubeflow/trainer"])
 

@@ -18,7 +18,7 @@ import os
 import sys
 
 from review_slm import cli
-from review_slm.core.review_formats import to_markdown
+from review_slm.reviewer.review_formats import to_markdown
 
 PR_EVENTS = ("pull_request", "pull_request_target")
 

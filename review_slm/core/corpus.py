@@ -8,9 +8,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Literal
 
+from review_slm.core.redaction import redact
 from review_slm.core.schema import content_hash
 from review_slm.core.scrub import redact_comment
-from review_slm.core.secrets import redact
 
 # What the parser reads; the rest of GitHub's payload (reactions, _links, node ids...) is not kept.
 KEPT_FIELDS = (

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from review_slm.core.github_comments import is_bot
 from review_slm.core.languages import detect_language
 from review_slm.core.lazy import NO_ISSUES
-from review_slm.core.pr_review import parse_finding_marker
 from review_slm.core.prompts import render_review, student_messages
 from review_slm.core.quality_gates import GateConfig, TokenCounter, gate_before_teacher
+from review_slm.core.redaction import redact
 from review_slm.core.schema import Finding, Review, ReviewRecord
 from review_slm.core.scrub import scrub_record
-from review_slm.core.secrets import redact
 from review_slm.core.structuring import structure_human_comment
+from review_slm.reviewer.pr_review import parse_finding_marker
 
 log = logging.getLogger(__name__)
 

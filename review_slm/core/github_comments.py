@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.languages import detect_language
+from review_slm.core.redaction import redact
 from review_slm.core.schema import RejectedRow, ReviewRecord, rejection_from_validation_error
-from review_slm.core.secrets import redact
 
 _SUGGESTION = re.compile(r"```suggestion[^\n]*\n(.*?)```", re.DOTALL)
 _PR_NUMBER = re.compile(r"/pulls?/(\d+)")

@@ -40,9 +40,9 @@ from review_slm.core.languages import contradicting_language
 from review_slm.core.lazy import is_lazy_comment, is_lazy_review
 from review_slm.core.near_duplicates import find_near_duplicates
 from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT, render_review, student_user_prompt
+from review_slm.core.redaction import marker_share, redact, redacted_share
 from review_slm.core.schema import RejectedRow, Review, ReviewRecord, content_hash
 from review_slm.core.secret_screen import might_have_secrets
-from review_slm.core.secrets import marker_share, redact, redacted_share
 from review_slm.core.templates import poisoned_skeletons, skeletons
 
 # Chat framing (<|im_start|>role\n ... <|im_end|>\n) costs fewer tokens than this many bytes.

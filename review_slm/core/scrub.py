@@ -8,8 +8,8 @@ and the gold set's gates redact once more (teacher answers included).
 
 from __future__ import annotations
 
+from review_slm.core.redaction import redact
 from review_slm.core.schema import RejectedRow, ReviewRecord
-from review_slm.core.secrets import redact
 
 _COMMENT_FIELDS = ("body", "diff_hunk", "path", "html_url", "pull_request_url")
 _RECORD_FIELDS = ("source_id", "repo", "path", "body", "suggestion", "author", "pr_url")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 
-from review_slm.core.secrets import _PRETEST, _plugins
+from review_slm.core.redaction import _PRETEST, _plugins
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!]")
 _HUGE_REPEAT = re.compile(r"\{(\d+),\d{4,}\}")

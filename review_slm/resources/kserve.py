@@ -28,10 +28,10 @@ import dagster as dg
 import httpx
 from kubernetes import client as k8s
 
-from review_slm.clients.kube import api_client, condition, conditions, is_true
-from review_slm.clients.openai_endpoint import EndpointError, chat_answers
 from review_slm.resources.artifacts import ArtifactStore
+from review_slm.resources.kube import api_client, condition, conditions, is_true
 from review_slm.resources.serving import Release, ServingTarget
+from review_slm.reviewer.endpoint_client import EndpointError, chat_answers
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 

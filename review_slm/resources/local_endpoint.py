@@ -12,8 +12,8 @@ import time
 
 import httpx
 
-from review_slm.clients.openai_endpoint import EndpointError, chat_answers, served_models
 from review_slm.core.prompts import parse_review, student_messages
+from review_slm.reviewer.endpoint_client import EndpointError, chat_answers, served_models
 
 SMOKE_HUNK = (
     "@@ -40,2 +40,5 @@ func (p *Pool) Start() {\n"

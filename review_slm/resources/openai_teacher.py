@@ -19,7 +19,6 @@ import os
 
 import httpx
 
-from review_slm.clients.fleet import Fleet, Outcome, Replica
 from review_slm.core.gold import Candidate
 from review_slm.core.prompts import parse_review, student_answer_schema, teacher_messages
 from review_slm.core.schema import Review, ReviewRecord
@@ -29,6 +28,7 @@ from review_slm.resources.teacher import (
     Teacher,
     correction,
 )
+from review_slm.resources.teacher_fleet import Fleet, Outcome, Replica
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from review_slm.core.judge import RUBRIC_VERSION, JudgeVerdict, judge_key, judge
 from review_slm.core.prompts import parse_review, teacher_messages
 from review_slm.core.schema import Review, ReviewRecord, content_hash
 from review_slm.core.structuring import structure_human_comment
-from review_slm.storage.teacher_cache import TeacherCache, cache_key
+from review_slm.resources.teacher_cache import TeacherCache, cache_key
 
 log = logging.getLogger(__name__)
 _REVIEW_SCHEMA = Review.model_json_schema()

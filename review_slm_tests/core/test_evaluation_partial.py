@@ -2,8 +2,8 @@
 
 import json
 
-from review_slm.core.eval_sets import eval_items
-from review_slm.core.evaluation import evaluate
+from review_slm.evaluate.eval_sets import eval_items
+from review_slm.evaluate.report import evaluate
 
 
 def test_a_partial_teacher_column_is_scored_on_what_it_answered():

@@ -9,9 +9,9 @@ import pytest
 
 from review_slm.core import quality_gates, secret_screen
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
+from review_slm.core.redaction import scan
 from review_slm.core.schema import ReviewRecord
 from review_slm.core.secret_screen import might_have_secrets
-from review_slm.core.secrets import scan
 from review_slm.resources.teacher import HumanCommentTeacher
 from review_slm_tests.core.secret_corpus import LINES, PEM, TOKENS
 
@@ -168,7 +168,7 @@ def test_the_prompt_byte_bound_is_never_below_the_rendered_prompt(bench_rows):
 
 
 def test_the_build_asks_the_token_counter_once_per_distinct_pair():
-    from review_slm.stages.gold import remembering
+    from review_slm.gold.build import remembering
 
     asked = []
     count = remembering(lambda pairs: asked.extend(pairs) or [len(p) + len(a) for p, a in pairs])

@@ -2,9 +2,9 @@ import json
 from importlib import resources
 
 from review_slm.core.github_comments import extract_suggestion, parse_review_comment, parse_threads
+from review_slm.ingest.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.review_source import SnapshotReviewSource
-from review_slm.storage.review_corpus import ReviewCorpus, mine_into_corpus
 
 BASE = {
     "id": 1,

@@ -5,12 +5,12 @@ import pytest
 
 from review_slm import settings
 from review_slm.core.diff_hunks import numbered_hunk
-from review_slm.core.eval_sets import bug_suite_rows, eval_items
 from review_slm.core.languages import contradicting_language, detect_language, normalize_language, parse_languages
 from review_slm.core.metrics import group_metric_metadata, metrics_by_group
 from review_slm.core.prompts import render_review, student_user_prompt
 from review_slm.core.schema import Review
 from review_slm.core.scoring import score_answer
+from review_slm.evaluate.eval_sets import bug_suite_rows, eval_items
 
 MORE = ("go", "python", "yaml", "rust", "java", "typescript", "javascript")
 

@@ -1,8 +1,8 @@
 from review_slm.core.gold import Candidate, assign_splits, split_of
 from review_slm.core.lazy import is_lazy_comment
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates
+from review_slm.core.redaction import find_secrets, redact
 from review_slm.core.schema import Finding, RejectedRow, Review, ReviewRecord
-from review_slm.core.secrets import find_secrets, redact
 from review_slm.core.structuring import structure_human_comment
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import jsonschema
 
-from review_slm.core.review_formats import render, to_markdown, to_rdjson, to_sarif
+from review_slm.reviewer.review_formats import render, to_markdown, to_rdjson, to_sarif
 
 SCHEMAS = Path(__file__).parents[1] / "schemas"
 REVIEW = {

@@ -2,12 +2,12 @@ import json
 
 import pytest
 
-from review_slm.core.gate import promotion_decision
 from review_slm.core.metrics import compute_metrics, markdown_table
 from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import parse_review, render_review
 from review_slm.core.schema import Finding, Review
 from review_slm.core.scoring import score_answer
+from review_slm.evaluate.promotion_gate import promotion_decision
 
 BUG = Review(
     findings=[Finding(path="a.go", line=10, severity="high", category="concurrency", comment="race")], summary="race"

@@ -7,9 +7,9 @@ import pytest
 
 from review_slm.core.gold import Candidate
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates
+from review_slm.core.redaction import find_secrets, redact
 from review_slm.core.schema import Finding, Review, ReviewRecord
 from review_slm.core.secret_rules import find_leaks
-from review_slm.core.secrets import find_secrets, redact
 from review_slm.resources.supplement import HFSupplementSource
 from review_slm_tests.core.secret_corpus import LINES, PEM, TOKENS
 

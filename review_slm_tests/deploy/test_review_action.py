@@ -158,7 +158,7 @@ def test_action_script_posts_one_review_and_reruns_idempotently(tmp_path, mode):
 
 
 def test_fail_on_any_case_fails_the_step_after_the_review_is_posted_without_a_traceback(tmp_path):
-    from review_slm.review_input import FINDINGS_AT_FAIL_ON
+    from review_slm.reviewer.review_input import FINDINGS_AT_FAIL_ON
 
     state = GitHubState()
     state.pulls["acme/x#7"] = PullState(head_sha="h1", files=pull_files())

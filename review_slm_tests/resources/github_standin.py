@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from review_slm.core.pr_review import right_side_lines, split_patch
+from review_slm.reviewer.pr_review import right_side_lines, split_patch
 
 
 @dataclass

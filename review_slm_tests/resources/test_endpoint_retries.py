@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from review_slm import cli
-from review_slm.clients.openai_endpoint import Deadline, EndpointError, chat_answers, retry_after
+from review_slm.reviewer.endpoint_client import Deadline, EndpointError, chat_answers, retry_after
 from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
 
 PROMPT = {"id": "0", "messages": [{"role": "user", "content": "review this"}]}

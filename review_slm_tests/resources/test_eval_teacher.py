@@ -9,13 +9,13 @@ import json
 import dagster as dg
 import pytest
 
-from review_slm.assets.evaluation import eval_report
-from review_slm.assets.partitions import iteration_partitions
 from review_slm.core import tables
+from review_slm.evaluate.assets import eval_report
+from review_slm.partitions import iteration_partitions
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.launcher import LocalProcessLauncher
 from review_slm.resources.openai_teacher import OpenAITeacher
-from review_slm.resources.training_config import TrainingRecipe
-from review_slm.storage.layout import iteration
+from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm_tests.resources.fleet_standin import ANSWER, ReplicaState, fleet_standin
 from review_slm_tests.training.conftest import Harness, bug_suite_rows, tiny_recipe
 

@@ -14,9 +14,9 @@ import pytest
 
 from review_slm.core.feedback import collect_feedback, feedback_pairs, judge
 from review_slm.core.quality_gates import GateConfig
-from review_slm.pr_command import PrOptions, review_pull_request
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.review_source import SnapshotReviewSource
+from review_slm.reviewer.pr_command import PrOptions, review_pull_request
 from review_slm.sensors import new_reviews_sensor
 from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
 from review_slm_tests.servers import serve

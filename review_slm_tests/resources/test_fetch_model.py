@@ -1,11 +1,12 @@
-"""`python -m review_slm.fetch_model` (the Action's `model: models:/...` or `s3://...`): a Hugging Face folder out of
+"""`python -m review_slm.reviewer.fetch_model` (the Action's `model: models:/...` or `s3://...`): a Hugging Face
+folder out of
 the MLflow registry's layout or an S3 prefix, against a SQLite registry and moto's S3."""
 
 import boto3
 import pytest
 from mlflow import MlflowClient
 
-from review_slm.fetch_model import FetchError, fetch
+from review_slm.reviewer.fetch_model import FetchError, fetch
 
 FILES = {"config.json": "{}", "model.safetensors": "weights", "generation_config.json": "{}"}
 TOKENIZER = {"tokenizer.json": "{}", "tokenizer_config.json": "{}"}

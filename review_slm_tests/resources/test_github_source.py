@@ -3,9 +3,9 @@
 import pytest
 
 from review_slm.core.github_comments import parse_threads
+from review_slm.ingest.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.review_source import GitHubReviewSource
-from review_slm.storage.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
 from review_slm_tests.resources.github_standin import GitHubState, PullState, comment, make_handler
 from review_slm_tests.servers import serve
 

@@ -6,7 +6,7 @@ from review_slm.core.prompts import student_messages
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.openai_teacher import OpenAITeacher
 from review_slm.resources.teacher import BudgetExceeded, TeacherBudget
-from review_slm.storage.teacher_cache import TeacherCache
+from review_slm.resources.teacher_cache import TeacherCache
 from review_slm_tests.resources.fleet_standin import ReplicaState, fleet_standin
 from review_slm_tests.resources.test_teacher import rec
 
@@ -128,8 +128,8 @@ def test_the_environment_chooses_the_teacher(monkeypatch):
 def test_the_judge_grades_each_models_answers_cached_by_answer(tmp_path):
     import json
 
-    from review_slm.core.eval_sets import eval_items
     from review_slm.core.judge import judge_requests, judge_scores
+    from review_slm.evaluate.eval_sets import eval_items
     from review_slm_tests.resources.fleet_standin import ANSWER
 
     cache = cache_in(tmp_path)
@@ -160,8 +160,8 @@ def test_the_judge_grades_each_models_answers_cached_by_answer(tmp_path):
 
 
 def test_the_gate_uses_the_judge_only_when_told():
-    from review_slm.core.gate import GateDecision, with_judge
     from review_slm.core.recipe import load_recipe
+    from review_slm.evaluate.promotion_gate import GateDecision, with_judge
 
     assert load_recipe("tiny").gate.use_judge is False  # the embedded default runs no judge
     passed = GateDecision(True, "base", 0.0, 0.0, "no regression against base (score delta +0.000)")

@@ -6,10 +6,10 @@ import pytest
 from dagster_aws.s3 import S3Resource
 
 from review_slm.core.recipe import load_recipe
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import ArtifactStore, LocalArtifactStore
 from review_slm.resources.s3_artifacts import S3ArtifactStore
-from review_slm.storage.layout import iteration
-from review_slm.storage.teacher_cache import TeacherCache
+from review_slm.resources.teacher_cache import TeacherCache
 from review_slm.training.object_store import MANIFEST
 from review_slm.training.tiny_model import ensure_tiny_model
 

@@ -10,7 +10,7 @@ import pytest
 from review_slm.core.schema import ReviewRecord
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.teacher import OllamaTeacher
-from review_slm.storage.teacher_cache import TeacherCache
+from review_slm.resources.teacher_cache import TeacherCache
 from review_slm_tests.resources.fleet_standin import ANSWER
 from review_slm_tests.servers import serve
 

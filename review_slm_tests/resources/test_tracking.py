@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from review_slm.core.recipe import load_recipe
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.tracking import MlflowTracking, TrackingUnreachable
-from review_slm.storage.layout import iteration
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,16 @@ import dagster as dg
 import pytest
 import yaml
 
-from review_slm.assets.partitions import iteration_partitions
-from review_slm.assets.training import dpo_model, sft_adapter
 from review_slm.core import tables
 from review_slm.core.recipe import load_recipe
+from review_slm.partitions import iteration_partitions
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
 from review_slm.resources.tracking import MlflowTracking
-from review_slm.resources.training_config import TrainingRecipe
-from review_slm.storage.layout import iteration
+from review_slm.resources.training_recipe import TrainingRecipe
+from review_slm.train.assets import dpo_model, sft_adapter
 
 
 def bug_suite_rows() -> list[dict]:

@@ -3,7 +3,7 @@
 import dagster as dg
 from safetensors.torch import load_file
 
-from review_slm.storage.layout import iteration
+from review_slm.resources.artifact_layout import iteration
 from review_slm_tests.training.conftest import sft_adapter, tiny_recipe
 
 

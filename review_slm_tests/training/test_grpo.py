@@ -4,8 +4,8 @@ killed run resumes from its last checkpoint."""
 
 import dagster as dg
 
-from review_slm.assets.training import preference_pairs
 from review_slm.resources.launcher import LocalProcessLauncher
+from review_slm.train.assets import preference_pairs
 from review_slm.training.methods import TASKS
 from review_slm_tests.training.conftest import dpo_model, sft_adapter, tiny_recipe
 

@@ -9,10 +9,10 @@ a copy poisoned with "No issues found.") must be refused by the promotion gate a
 
 import pytest
 
-from review_slm.core.eval_sets import eval_items
-from review_slm.core.gate import promotion_decision
 from review_slm.core.recipe import Recipe, load_recipe
 from review_slm.core.structuring import structure_human_comment
+from review_slm.evaluate.eval_sets import eval_items
+from review_slm.evaluate.promotion_gate import promotion_decision
 from review_slm.resources.supplement import BUNDLED_SUPPLEMENT, HFSupplementSource
 from review_slm.training import experiment
 

@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
-from review_slm.assets.training import _check_memory_plan
 from review_slm.core.recipe import load_recipe
+from review_slm.train.assets import _check_memory_plan
 from review_slm.training.memory_plan import GIB, KNOWN_CONFIGS, ModelShape, main, plan_memory
 
 

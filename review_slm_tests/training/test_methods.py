@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from review_slm.core.recipe import load_recipe
-from review_slm.storage.layout import iteration
+from review_slm.resources.artifact_layout import iteration
 from review_slm.training.data import curriculum_order
 from review_slm.training.job_spec import JobSpec
 from review_slm.training.methods import TASKS

@@ -2,8 +2,8 @@
 
 from dagster_aws.s3 import S3Resource
 
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.s3_artifacts import S3ArtifactStore
-from review_slm.storage.layout import iteration
 from review_slm.training.object_store import MANIFEST
 from review_slm_tests.training.conftest import dpo_model, sft_adapter, tiny_recipe
 

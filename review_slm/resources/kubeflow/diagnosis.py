@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from review_slm.clients.kube import conditions
+from review_slm.resources.kube import conditions
 
 # Waiting reasons that do not fix themselves: the image or the pod's configuration is wrong.
 STUCK_WAITING = (

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import dagster as dg
 from kubernetes import client
 
-from review_slm.clients.kube import api_client, conditions
+from review_slm.resources.kube import api_client, conditions
 from review_slm.resources.kubeflow import diagnosis, pytorchjob, trainjob
 from review_slm.resources.kubeflow.manifests import JobKind, TrainerPod, dns_label, job_labels
 from review_slm.resources.kubeflow.pod_logs import MasterLogFollower, PodLogMessageReader

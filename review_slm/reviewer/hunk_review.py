@@ -44,7 +44,7 @@ def review_units(
 ):
     """The first `max_hunks` units reviewed and their findings placed (`core.pr_review.place_findings`, the same in
     file mode and `--pr`), and the units over the limit, each with the reason it was not reviewed."""
-    from review_slm.core.pr_review import place_findings
+    from review_slm.reviewer.pr_review import place_findings
 
     to_review, over = list(units[:max_hunks]), units[max_hunks:]
     not_reviewed = [{**u.describe(), "reason": f"over --max-hunks={max_hunks}"} for u in over]

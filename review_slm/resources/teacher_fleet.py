@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from review_slm.clients.openai_endpoint import BACKOFF_BASE, BACKOFF_CAP, RETRIED_STATUS, retry_after
+from review_slm.reviewer.endpoint_client import BACKOFF_BASE, BACKOFF_CAP, RETRIED_STATUS, retry_after
 
 
 @dataclass

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from review_slm.core.corpus import classify_change, corpus_key, overlap_since, trim_any, updated_at
+from review_slm.resources.artifact_layout import SharedArtifacts, segment_name
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.github_rate_limits import ApiUsage
 from review_slm.resources.review_source import ReviewSource
-from review_slm.storage.layout import SharedArtifacts, segment_name
 
 log = logging.getLogger(__name__)
 

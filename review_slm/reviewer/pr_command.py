@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from review_slm.core.hunk_review import Answerer, review_result, review_units
-from review_slm.core.pr_review import TokenBudget, decide, plan_hunks, plan_review
 from review_slm.resources.github_pulls import GitHubPullRequests
-from review_slm.review_input import NO_HUNKS, InputError
+from review_slm.reviewer.hunk_review import Answerer, review_result, review_units
+from review_slm.reviewer.pr_review import TokenBudget, decide, plan_hunks, plan_review
+from review_slm.reviewer.review_input import NO_HUNKS, InputError
 
 
 @dataclass

@@ -10,13 +10,13 @@ import dagster as dg
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from review_slm.assets.data import gold_set
-from review_slm.assets.partitions import iteration_partitions
 from review_slm.core.gold import GoldExample
 from review_slm.core.near_duplicates import duplicate_share
 from review_slm.core.secret_rules import find_leaks
+from review_slm.gold.assets import gold_set
+from review_slm.partitions import iteration_partitions
+from review_slm.resources.artifact_layout import SPLITS, SharedArtifacts, iteration
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.storage.layout import SPLITS, SharedArtifacts, iteration
 
 
 def _rows(artifacts: ArtifactStore, key: str) -> dict[str, list[dict]]:

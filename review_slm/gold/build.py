@@ -26,10 +26,10 @@ from review_slm.core.quality_gates import (
 )
 from review_slm.core.recipe import Recipe
 from review_slm.core.schema import RejectedRow, ReviewRecord, content_hash
+from review_slm.gold.frozen_split import Frozen, freeze_test_split
+from review_slm.resources.artifact_layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts
 from review_slm.resources.teacher import EnrichmentReport, Teacher, TeacherBudget
-from review_slm.storage.frozen_split import Frozen, freeze_test_split
-from review_slm.storage.layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts
-from review_slm.storage.teacher_cache import TeacherCache
+from review_slm.resources.teacher_cache import TeacherCache
 
 CLEAN_TEACHER = "reviewed-and-passed"
 """The `teacher` of a clean example: its empty review is the reviewers' silence, not a model's answer."""

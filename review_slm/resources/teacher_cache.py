@@ -20,9 +20,9 @@ import threading
 
 from review_slm.core.prompts import PROMPT_VERSION
 from review_slm.core.schema import content_hash
+from review_slm.resources.artifact_layout import SharedArtifacts, is_teacher_cache_shard
+from review_slm.resources.artifact_layout import safe_name as _safe
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.storage.layout import SharedArtifacts, is_teacher_cache_shard
-from review_slm.storage.layout import safe_name as _safe
 
 
 def cache_key(model: str, digest: str, messages: list[dict]) -> str:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from review_slm.core import tables
 from review_slm.core.gold import GoldExample, assign_splits
 from review_slm.core.hunk_comments import HunkFamilies
-from review_slm.storage.layout import SharedArtifacts
+from review_slm.resources.artifact_layout import SharedArtifacts
 
 
 @dataclass

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-from review_slm.core.pr_review import is_code
 from review_slm.core.schema import Category
+from review_slm.reviewer.pr_review import is_code
 
 TOOL_NAME = "review-slm"
 TOOL_URI = "https://github.com/review-slm/review-slm"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from review_slm.core.gate import GateDecision, promotion_decision
 from review_slm.core.metrics import (
     EVAL_SETS,
     EvalMetrics,
@@ -21,6 +20,7 @@ from review_slm.core.metrics import (
 from review_slm.core.prompts import render_review
 from review_slm.core.schema import Review
 from review_slm.core.scoring import score_answer
+from review_slm.evaluate.promotion_gate import GateDecision, promotion_decision
 
 CHARTED_BY_SET = ("f1", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy")
 

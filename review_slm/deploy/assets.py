@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from review_slm.assets.evaluation import eval_report
-from review_slm.assets.partitions import OWNERS, iteration_partitions
-from review_slm.assets.training import dpo_model
+from review_slm.evaluate.assets import eval_report
+from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.serving import Release, ServingTarget
 from review_slm.resources.tracking import MlflowTracking
-from review_slm.storage.layout import iteration
+from review_slm.train.assets import dpo_model
 
 
 @dg.asset(

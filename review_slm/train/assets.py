@@ -7,21 +7,21 @@ from typing import Literal
 
 import dagster as dg
 
-from review_slm.assets.data import gold_set
-from review_slm.assets.partitions import OWNERS, iteration_partitions
 from review_slm.core import tables
 from review_slm.core.feedback import FEEDBACK_KINDS, feedback_pairs
 from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import student_messages
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import Recipe, StageSpec
+from review_slm.gold.assets import gold_set
+from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.resources.artifact_layout import IterationArtifacts, Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.feedback_source import FeedbackSource
 from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
 from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.tracking import MlflowTracking
-from review_slm.resources.training_config import TrainingRecipe
-from review_slm.storage.layout import IterationArtifacts, Scratch, iteration
+from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
 from review_slm.training.memory_plan import MemoryPlan, plan_memory
 

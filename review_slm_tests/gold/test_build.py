@@ -7,10 +7,10 @@ from review_slm.core import tables
 from review_slm.core.github_comments import parse_threads
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import load_recipe
+from review_slm.gold.build import GoldLimits, build_gold_set
+from review_slm.resources.artifact_layout import IterationArtifacts
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.teacher import HumanCommentTeacher
-from review_slm.stages.gold import GoldLimits, build_gold_set
-from review_slm.storage.layout import IterationArtifacts
 from review_slm_tests.core.test_hunk_comments import THREE, comment
 
 NOUNS = ["cache", "queue", "lock", "client", "reader", "parser", "stream", "buffer", "worker", "timer", "pool", "map"]

@@ -3,22 +3,22 @@ and the blocking promotion check."""
 
 import dagster as dg
 
-from review_slm.assets.data import gold_set
-from review_slm.assets.partitions import OWNERS, iteration_partitions
-from review_slm.assets.training import dpo_model
 from review_slm.core import tables
-from review_slm.core.eval_sets import eval_items
-from review_slm.core.evaluation import evaluate, sample_rows
-from review_slm.core.gate import with_judge
 from review_slm.core.judge import judge_requests, judge_scores
 from review_slm.core.prompts import student_messages
+from review_slm.evaluate.eval_sets import eval_items
+from review_slm.evaluate.promotion_gate import with_judge
+from review_slm.evaluate.report import evaluate, sample_rows
+from review_slm.gold.assets import gold_set
+from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.resources.artifact_layout import Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
 from review_slm.resources.teacher import Teacher
+from review_slm.resources.teacher_cache import TeacherCache
 from review_slm.resources.tracking import MlflowTracking
-from review_slm.resources.training_config import TrainingRecipe
-from review_slm.storage.layout import Scratch, iteration
-from review_slm.storage.teacher_cache import TeacherCache
+from review_slm.resources.training_recipe import TrainingRecipe
+from review_slm.train.assets import dpo_model
 from review_slm.training.job_spec import GenerateRequest, JobSpec
 
 

@@ -1,7 +1,7 @@
 """Fetch a model folder for in-process review from the MLflow registry or S3 (the GitHub Action's `model` input).
 
-    python -m review_slm.fetch_model models:/review-slm-reviewer@champion DEST   (with MLFLOW_TRACKING_URI)
-    python -m review_slm.fetch_model s3://bucket/prefix/model DEST                (AWS credentials; for MinIO
+    python -m review_slm.reviewer.fetch_model models:/review-slm-reviewer@champion DEST   (with MLFLOW_TRACKING_URI)
+    python -m review_slm.reviewer.fetch_model s3://bucket/prefix/model DEST                (AWS credentials; for MinIO
                                                                                    MLFLOW_S3_ENDPOINT_URL)
 
 Prints the folder to pass as `review-slm review --model`. Both go through MLflow's artifact client

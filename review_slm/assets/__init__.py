@@ -1,1 +1,0 @@
-"""Dagster wiring only: thin asset functions that call core/ and resources/."""

@@ -1,1 +1,0 @@
-"""Clients of external services shared by several resources and the CLI (Kubernetes, OpenAI-compatible endpoints)."""
