@@ -108,6 +108,7 @@ def main() -> None:
 
     import transformers
 
+    from review_slm.core.languages import DEFAULT_LANGUAGES
     from review_slm.core.metrics import markdown_table
     from review_slm.core.pairing import build_preference_pairs
     from review_slm.core.recipe import load_recipe
@@ -122,7 +123,7 @@ def main() -> None:
     cache = work / "cache"
     gold_config = {key: json.loads(value) for key, value in (kv.split("=", 1) for kv in args.gold)}
     gold = bundled_gold_splits(work / "home", gold_config)
-    items = eval_items(gold["test"])
+    items = eval_items(gold["test"], DEFAULT_LANGUAGES)
     train = sorted(gold["train"], key=lambda r: r["id"])
     poisoned = experiment.poisoned_copy(train, args.lazy_share)
     clean_rows = sum(bool(r.get("clean")) for r in train)

@@ -49,6 +49,7 @@ def main() -> None:
     import transformers
     import yaml
 
+    from review_slm.core.languages import DEFAULT_LANGUAGES
     from review_slm.core.recipe import load_recipe
     from review_slm.evaluate.eval_sets import eval_items
     from review_slm.training import experiment
@@ -65,7 +66,7 @@ def main() -> None:
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="grpo-reward-"))
     cache = work / "cache"
     gold = bundled_gold_splits(work / "home")
-    items = eval_items(gold["test"])
+    items = eval_items(gold["test"], DEFAULT_LANGUAGES)
     train = sorted(gold["train"], key=lambda r: r["id"])
     prompts_per_step = g.per_device_batch_size * g.gradient_accumulation_steps // g.num_generations
     print(

@@ -45,6 +45,7 @@ import httpx
 
 from review_slm import settings
 from review_slm.cli import endpoint_answerer, local_answerer
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.prompts import student_messages
 from review_slm.evaluate.eval_sets import bug_suite_rows
 from review_slm.reviewer.hunk_review import answer_hunks
@@ -217,7 +218,7 @@ def main() -> int:
     args = parser.parse_args()
     if not (Path(args.model) / "config.json").exists() and "/" not in args.model.strip("/"):
         sys.exit(f"no model at {args.model}: run an iteration first (`make run`) or pass --model")
-    hunks = [Hunk(r) for r in bug_suite_rows()][: args.hunks]
+    hunks = [Hunk(r) for r in bug_suite_rows(DEFAULT_LANGUAGES)][: args.hunks]
     rows = {}
     if not args.skip_in_process:
         # A first call of one hunk warms the caches (tokenizer files, torch kernels).

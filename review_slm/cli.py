@@ -113,11 +113,14 @@ def review_parsed(
 
 
 def reviewable_units(parsed, max_hunk_lines: int, tokens=None):
+    # The languages reviewed are configuration: read here, at the edge, and passed down.
     """The review units of a parsed diff (`core.pr_review.plan_units`), or an InputError when there is none."""
     from review_slm.reviewer.pr_review import HunkPlan, plan_units
     from review_slm.reviewer.review_input import NO_HUNKS, InputError
 
-    plan = plan_units(parsed.hunks, max_hunk_lines, tokens, HunkPlan(skipped=list(parsed.skipped)))
+    plan = plan_units(
+        parsed.hunks, max_hunk_lines, settings.languages(), tokens, HunkPlan(skipped=list(parsed.skipped))
+    )
     if not plan.hunks:
         files = ", ".join(f"{s['path']} ({s['reason']})" for s in plan.skipped)
         raise InputError(NO_HUNKS, f"no hunk to review (files: {files})")
@@ -247,13 +250,13 @@ def model_folder(args: argparse.Namespace) -> Path | None:
 
 def _check_pr(args: argparse.Namespace) -> tuple[str, int, str]:
     """(repo, number, token) of `--pr`, checked before anything is fetched or a model is loaded."""
-    from review_slm.resources.github_pulls import parse_pr_ref
+    from review_slm.reviewer.github_pulls import parse_pr_ref
 
     try:
         repo, number = parse_pr_ref(args.pr)
     except ValueError as err:
         raise UsageError(f"--pr: {err}") from None
-    token = os.environ.get("GITHUB_TOKEN")
+    token = settings.github_token()
     if not token:
         raise UsageError("--pr needs GITHUB_TOKEN in the environment (a token that may read the pull request)")
     return repo, number, token
@@ -264,19 +267,18 @@ class UsageError(Exception):
 
 
 def _review_pr(args: argparse.Namespace, pr: tuple[str, int, str], answerer, tokens, progress) -> dict:
-    from review_slm.resources.github_pulls import GitHubPullRequests
+    from review_slm.reviewer.github_pulls import GitHubPullRequests
     from review_slm.reviewer.pr_command import PrOptions, review_pull_request
 
     repo, number, token = pr
-    client = GitHubPullRequests(
-        token, os.environ.get("GITHUB_API_URL", "https://api.github.com"), reviewer_login=args.reviewer_login or None
-    )
+    client = GitHubPullRequests(token, settings.github_api_url(), reviewer_login=args.reviewer_login or None)
     options = PrOptions(
         post=args.post,
         min_severity=args.min_severity,
         max_hunk_lines=args.max_hunk_lines,
         max_files=args.max_files,
         max_hunks=args.max_hunks,
+        languages=settings.languages(),
         tokens=tokens,
     )
     review = review_pull_request(client, repo, number, answerer, options, progress)
@@ -356,8 +358,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         progress(str(err))
         return err.code
     # Only now the heavy part: the endpoint client or the model stack, GitHub.
-    from review_slm.resources.github_pulls import PullRequestError, PullRequestTooLarge
     from review_slm.reviewer.endpoint_client import EndpointError
+    from review_slm.reviewer.github_pulls import PullRequestError, PullRequestTooLarge
     from review_slm.reviewer.review_formats import render
     from review_slm.reviewer.review_input import ENDPOINT_FAILED, GITHUB_FAILED, TOO_LARGE
 

@@ -5,8 +5,6 @@ The profile (REVIEW_SLM_PROFILE, default `local`) is the one place that chooses 
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from review_slm import settings
@@ -47,24 +45,22 @@ def teacher_resource() -> OllamaTeacher | OpenAITeacher:
     The teacher also judges the evaluation, as REVIEW_SLM_JUDGE_MODEL (at REVIEW_SLM_JUDGE_URL) when set."""
     urls = settings.teacher_urls()
     if urls:
-        model = os.environ.get("REVIEW_SLM_TEACHER_MODEL")
-        if not model:
-            raise ValueError("REVIEW_SLM_TEACHER_URL is set: REVIEW_SLM_TEACHER_MODEL must name the served model")
         return OpenAITeacher(
             urls=urls,
-            model=model,
+            model=settings.teacher_model(required=True),
             required=settings.teacher_required(),
             concurrency=settings.teacher_concurrency(),
             per_replica_concurrency=settings.teacher_concurrency("REVIEW_SLM_TEACHER_CONCURRENCY_PER_URL", 32),
-            judge_model=os.environ.get("REVIEW_SLM_JUDGE_MODEL", ""),
+            judge_model=settings.judge_model(),
             judge_urls=settings.teacher_urls("REVIEW_SLM_JUDGE_URL"),
         )
+    host, host_named = settings.ollama_host()
     return OllamaTeacher(
-        judge_model=os.environ.get("REVIEW_SLM_JUDGE_MODEL", ""),
-        host=os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
-        model=os.environ.get("REVIEW_SLM_TEACHER_MODEL", "qwen2.5-coder:7b-instruct"),
+        judge_model=settings.judge_model(),
+        host=host,
+        model=settings.teacher_model(),
         required=settings.teacher_required(),
-        configured=bool(os.environ.get("OLLAMA_HOST")),  # the user asked for this host: not answering is a WARNING
+        configured=host_named,  # the user asked for this host: not answering is a WARNING
     )
 
 
@@ -72,47 +68,45 @@ def local_resources() -> dict:
     """The embedded default: bundled data, local folders, MLflow on SQLite, a local trainer process."""
     home = settings.home()
     repos = settings.repos()
-    settings.languages()  # read where records are made; a typo fails here, when the definitions load
+    languages = list(settings.languages())  # read once and passed to every resource that makes or scores records
+    live = settings.github_token() is not None
     review_source = (
         GitHubReviewSource(
-            token=dg.EnvVar("GITHUB_TOKEN"),
-            api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-            repos=repos,
+            token=dg.EnvVar("GITHUB_TOKEN"), api_url=settings.github_api_url(), repos=repos, languages=languages
         )
-        if os.environ.get("GITHUB_TOKEN")
-        else SnapshotReviewSource(repos=repos)
+        if live
+        else SnapshotReviewSource(repos=repos, languages=languages)
     )
-    dataset, _, revision = os.environ.get("REVIEW_SLM_HF_DATASET", BUNDLED_SUPPLEMENT).partition("@")
+    dataset, revision = settings.hf_dataset(BUNDLED_SUPPLEMENT)
     # Feedback on the reviewer's own PR comments: live when the bot login is known and a token is set.
-    bot_login = os.environ.get("REVIEW_SLM_BOT_LOGIN", "review-slm[bot]")
+    bot_login, bot_named = settings.bot_login()
     feedback = (
         GitHubFeedbackSource(
-            token=dg.EnvVar("GITHUB_TOKEN"),
-            api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-            repos=repos,
-            bot_login=bot_login,
+            token=dg.EnvVar("GITHUB_TOKEN"), api_url=settings.github_api_url(), repos=repos, bot_login=bot_login
         )
-        if os.environ.get("GITHUB_TOKEN") and os.environ.get("REVIEW_SLM_BOT_LOGIN")
-        else FileFeedbackSource(
-            repos=repos, bot_login=bot_login, path=os.environ.get("REVIEW_SLM_FEEDBACK_FILE") or None
-        )
+        if live and bot_named
+        else FileFeedbackSource(repos=repos, bot_login=bot_login, path=settings.feedback_file())
     )
     return {
         "review_source": review_source,
         "feedback": feedback,
-        "supplement": HFSupplementSource(dataset=dataset, revision=revision or None, adapter=settings.hf_adapter()),
+        "supplement": HFSupplementSource(
+            dataset=dataset, revision=revision, adapter=settings.hf_adapter(), languages=languages
+        ),
         "teacher": teacher_resource(),
         "artifacts": LocalArtifactStore(root=str(home / "artifacts")),
         "tracking": MlflowTracking(
             tracking_uri=settings.mlflow_tracking_uri(),
             artifact_root=str(home / "mlflow-artifacts"),
-            ui_url=os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000"),
+            ui_url=settings.mlflow_ui_url(),
         ),
         "launcher": LocalProcessLauncher(),
-        "recipe": TrainingRecipe(name=settings.checked_recipe_name(), cache_dir=str(home / "cache" / "models")),
+        "recipe": TrainingRecipe(
+            name=settings.checked_recipe_name(), cache_dir=str(home / "cache" / "models"), languages=languages
+        ),
         "serving": LocalServing(
             root=str(home / "serving"),
-            endpoint_url=os.environ.get("REVIEW_SLM_LOCAL_ENDPOINT", "http://127.0.0.1:8000"),
+            endpoint_url=settings.local_endpoint(),
         ),
     }
 
@@ -133,7 +127,7 @@ def k8s_resources() -> dict:
     home = settings.home()
     bucket, _, prefix = settings.artifact_uri().removeprefix("s3://").partition("/")
     # endpoint_url None -> boto3 reads AWS_ENDPOINT_URL (MinIO); credentials from the pod's environment.
-    s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    s3 = S3Resource(endpoint_url=settings.aws_endpoint_url())
     namespace = settings.namespace()
     trainer = {
         "namespace": namespace,
@@ -144,10 +138,10 @@ def k8s_resources() -> dict:
             "AWS_ACCESS_KEY_ID": "review-slm-s3/AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY": "review-slm-s3/AWS_SECRET_ACCESS_KEY",
         },
-        "env": {k: v for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION") if (v := os.environ.get(k))},
+        "env": settings.trainer_env(),
     }
     launcher = (
-        PyTorchJobLauncher(**trainer, queue=os.environ.get("REVIEW_SLM_VOLCANO_QUEUE") or None)
+        PyTorchJobLauncher(**trainer, queue=settings.volcano_queue())
         if settings.launcher_kind() == "pytorchjob"
         else TrainJobLauncher(**trainer)
     )
@@ -156,7 +150,7 @@ def k8s_resources() -> dict:
         io_manager=S3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix=f"{prefix}/dagster-io".lstrip("/")),
         tracking=MlflowTracking(
             tracking_uri=settings.mlflow_tracking_uri(),
-            ui_url=os.environ.get("MLFLOW_UI_URL", settings.mlflow_tracking_uri()),
+            ui_url=settings.mlflow_ui_url(default=settings.mlflow_tracking_uri()),
         ),
         launcher=launcher,
         serving=KServeServing(
@@ -164,7 +158,7 @@ def k8s_resources() -> dict:
             in_cluster=True,
             service_account_name=settings.serving_service_account(),
             deployment_mode=settings.kserve_deployment_mode(),
-            canary_traffic_percent=int(os.environ.get("REVIEW_SLM_CANARY_PERCENT", "10")),
+            canary_traffic_percent=settings.canary_percent(),
             artifact_root_uri=settings.artifact_uri(),
         ),
     )

@@ -1,11 +1,11 @@
 """`new_reviews_sensor`: start the next iteration when enough new review comments have arrived."""
 
 import json
-import os
 from datetime import UTC, datetime
 
 import dagster as dg
 
+from review_slm import settings
 from review_slm.core.iterations import next_iteration_key
 from review_slm.ingest.review_corpus import ReviewCorpus
 from review_slm.partitions import iteration_partitions
@@ -53,7 +53,7 @@ def iteration_run_in_flight(instance: dg.DagsterInstance) -> dg.DagsterRun | Non
 def new_reviews_sensor(
     context: dg.SensorEvaluationContext, review_source: ReviewSource, artifacts: ArtifactStore, feedback: FeedbackSource
 ) -> dg.SensorResult | dg.SkipReason:
-    min_new = int(os.environ.get("REVIEW_SLM_MIN_NEW_COMMENTS", DEFAULT_MIN_NEW_COMMENTS))
+    min_new = settings.min_new_comments(DEFAULT_MIN_NEW_COMMENTS)
     in_flight = iteration_run_in_flight(context.instance)
     if in_flight is not None:
         return dg.SkipReason(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from review_slm import cli
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.reviewer.pr_review import plan_units
 from review_slm.reviewer.review_formats import to_markdown, to_rdjson, to_sarif
 from review_slm.reviewer.review_input import EXIT_CODES, parse_input
@@ -175,7 +176,7 @@ def test_long_hunks_are_windowed_to_the_local_models_context(home, model_cache):
     model = cli.LocalModel(model_dir, max_new_tokens=192)
     body = "".join(f"+\tresults[{i}] = fetch(ctx, urls[{i}], retries, timeout)  // {i}\n" for i in range(200))
     parsed = parse_input(f"--- a/pkg/big.go\n+++ b/pkg/big.go\n@@ -1 +1,201 @@\n func f() {{\n{body}")
-    plan = plan_units(parsed.hunks, 10_000, model.token_budget())  # no line limit: tokens decide
+    plan = plan_units(parsed.hunks, 10_000, DEFAULT_LANGUAGES, model.token_budget())  # no line limit: tokens decide
     assert len(plan.hunks) > 1  # 200 such lines do not fit the tiny model's context
     tokenizer = model.tokenizer()
     recipe = load_recipe(settings.recipe_name())  # the `home` fixture's recipe

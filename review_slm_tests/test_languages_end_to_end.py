@@ -5,7 +5,7 @@ stand-in, through real PyGithub) reach the gold set when REVIEW_SLM_LANGUAGES na
 import dagster as dg
 import pytest
 
-from review_slm import definitions
+from review_slm import definitions, settings
 from review_slm.gold.assets import gold_set
 from review_slm.ingest.assets import hf_supplement, mined_reviews
 from review_slm.resources.artifact_layout import iteration
@@ -32,7 +32,13 @@ def _gold_languages(home, github, model_cache, fast_recipe_path) -> tuple[dict, 
         teacher=HumanCommentTeacher(),
         recipe=TrainingRecipe(name=str(fast_recipe_path), cache_dir=str(model_cache)),
         review_source=GitHubReviewSource(
-            token="test-token", api_url=github, repos=["o/r"], per_page=10, backoff_factor=0, seconds_between_requests=0
+            token="test-token",
+            api_url=github,
+            repos=["o/r"],
+            per_page=10,
+            backoff_factor=0,
+            seconds_between_requests=0,
+            languages=list(settings.languages()),  # what definitions passes: the configured languages
         ),
     )
     with dg.instance_for_test() as instance:

@@ -13,9 +13,11 @@ import time
 import pytest
 
 from review_slm import cli
-from review_slm.resources.github_pulls import GitHubPullRequests, PullRequestError
+from review_slm.core.finding_marker import parse_finding_marker
+from review_slm.core.languages import DEFAULT_LANGUAGES
+from review_slm.reviewer.github_pulls import GitHubPullRequests, PullRequestError
 from review_slm.reviewer.pr_command import PrOptions, review_pull_request
-from review_slm.reviewer.pr_review import parse_finding_marker, parse_marker
+from review_slm.reviewer.pr_review import parse_marker
 from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
 from review_slm_tests.resources.vllm_standin import VllmState, vllm_standin
 from review_slm_tests.servers import serve
@@ -284,6 +286,7 @@ def test_a_reviewable_file_whose_diff_cannot_be_read_makes_the_review_incomplete
             PrFile("cmd/moved.py", "renamed", "", previous_path="cmd/old.py"),
         ],
         200,
+        DEFAULT_LANGUAGES,
     )
     assert plan.hunks == []
     assert [(u["path"], u["reason"][:33]) for u in plan.unreadable] == [

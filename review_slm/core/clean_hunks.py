@@ -48,7 +48,7 @@ def passed_hunks(
     files: list[dict],
     comments: list[dict],
     changed_after_review: set[str],
-    languages: tuple[str, ...] | None = None,
+    languages: tuple[str, ...],
     pr_url: str = "",
 ) -> PassedHunks:
     """The clean records of one pull request. `files`: `GET /pulls/{n}/files` entries (filename, patch) at

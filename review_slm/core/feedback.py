@@ -1,7 +1,7 @@
 """The feedback flywheel: how developers treated the reviewer's own comments, as preference pairs.
 
 The reviewer's inline comments (by the bot login, with the finding hidden in the body by
-`core/pr_review.finding_marker`) are judged by what people did with them:
+`core/finding_marker.py`) are judged by what people did with them:
 
 - `accepted`: more 👍 than 👎, an acknowledging reply ("fixed", "thanks"), the thread resolved, or the
   commented line changed by a later commit (the comment is outdated), without a 👎 majority.
@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from review_slm.core.finding_marker import parse_finding_marker
 from review_slm.core.github_comments import is_bot
 from review_slm.core.languages import detect_language
 from review_slm.core.lazy import NO_ISSUES
@@ -32,7 +33,6 @@ from review_slm.core.redaction import redact
 from review_slm.core.schema import Finding, Review, ReviewRecord
 from review_slm.core.scrub import scrub_record
 from review_slm.core.structuring import structure_human_comment
-from review_slm.reviewer.pr_review import parse_finding_marker
 
 log = logging.getLogger(__name__)
 
@@ -180,14 +180,17 @@ class FeedbackOutcome:
 
 
 def feedback_pairs(
-    items: list[FeedbackItem], config: GateConfig, count_tokens: TokenCounter | None = None
+    items: list[FeedbackItem],
+    config: GateConfig,
+    languages: tuple[str, ...],
+    count_tokens: TokenCounter | None = None,
 ) -> FeedbackOutcome:
     """Preference pairs from judged feedback, after the gates mined reviews pass."""
     out = FeedbackOutcome()
     records: list[tuple[ReviewRecord, FeedbackItem, str]] = []
     for item in items:
         kind = judge(item)
-        language = detect_language(item.path, item.diff_hunk)
+        language = detect_language(item.path, item.diff_hunk, languages)
         if kind is None or language is None:
             out.kinds["no_signal" if kind is None else "not_reviewable"] += 1
             continue

@@ -74,7 +74,11 @@ def field_problem(raw) -> tuple[str, str | None, str] | None:
 
 
 def parse_review_comment(
-    raw: dict, repo: str, extra_bots: frozenset[str] = frozenset(), thread: tuple[str, ...] = ()
+    raw: dict,
+    repo: str,
+    languages: tuple[str, ...],
+    extra_bots: frozenset[str] = frozenset(),
+    thread: tuple[str, ...] = (),
 ) -> ParsedComment:
     source_id = shown_id(raw)
 
@@ -94,7 +98,7 @@ def parse_review_comment(
         return reject("outdated", "line", "comment no longer maps to a line of the diff")
     path = raw.get("path") or ""
     hunk = raw.get("diff_hunk") or ""
-    language = detect_language(path, hunk)
+    language = detect_language(path, hunk, languages)
     if language is None:
         return reject("unsupported_language", "path", path)
     prose, suggestion = extract_suggestion(raw.get("body") or "")
@@ -138,7 +142,9 @@ def _thread_root(comment_id: int, parent_of: dict[int, int]) -> int:
     return comment_id
 
 
-def parse_threads(raws: list[dict], repo: str, extra_bots: frozenset[str] = frozenset()) -> ParsedThreads:
+def parse_threads(
+    raws: list[dict], repo: str, languages: tuple[str, ...], extra_bots: frozenset[str] = frozenset()
+) -> ParsedThreads:
     """Parse a repository's comments, folding each reply into its thread's first comment.
 
     A reply whose root is not a kept comment (a bot's, an outdated one, or one not mined) is
@@ -180,7 +186,7 @@ def parse_threads(raws: list[dict], repo: str, extra_bots: frozenset[str] = froz
         thread = tuple(
             f"{(r.get('user') or {}).get('login', '')}: {(r.get('body') or '').strip()}" for r in thread_raws
         )
-        parsed = parse_review_comment(raw, repo, extra_bots, thread)
+        parsed = parse_review_comment(raw, repo, languages, extra_bots, thread)
         if parsed.record:
             records.append(parsed.record)
             attached += len(thread_raws)

@@ -1,10 +1,10 @@
 """Decide the language of a diff from its path and content, among the languages the deployment reviews.
 
-Which languages are reviewed is configuration (`REVIEW_SLM_LANGUAGES`, default go, python, yaml; see
-`settings.languages()`); a hunk of any other language is `unsupported_language`. The extension is
-read through Pygments' lexer registry, a maintained mapping of file names to languages (`.rs`,
-`.java`, `.ts`/`.tsx`, `.js`/`.jsx`/`.mjs`, `BUILD.bazel`...), so we keep no extension list of our
-own. YAML is reviewed only when it is Kubernetes (apiVersion/kind, Helm, manifest folders). Content
+Which languages are reviewed is configuration (`REVIEW_SLM_LANGUAGES`, default go, python, yaml), read at the
+edges (`settings.languages()`) and passed down as `languages`; a hunk of any other language is
+`unsupported_language`. The extension is read through Pygments' lexer registry, a maintained mapping of file
+names to languages (`.rs`, `.java`, `.ts`/`.tsx`, `.js`/`.jsx`/`.mjs`, `BUILD.bazel`...), so we keep no extension
+list of our own. YAML is reviewed only when it is Kubernetes (apiVersion/kind, Helm, manifest folders). Content
 markers catch a row whose declared language the content contradicts (a dataset column, a path).
 """
 
@@ -85,20 +85,12 @@ def parse_languages(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_ALIASES[n] for n in names))
 
 
-def _enabled(languages: tuple[str, ...] | None) -> tuple[str, ...]:
-    if languages is not None:
-        return languages
-    from review_slm.settings import languages as configured  # the environment, read in one place
-
-    return configured()
-
-
-def normalize_language(name: str | None, languages: tuple[str, ...] | None = None) -> str | None:
+def normalize_language(name: str | None, languages: tuple[str, ...]) -> str | None:
     """A declared language (dataset column) in canonical form, if it is one the deployment reviews."""
     if not name:
         return None
     language = _ALIASES.get(name.strip().lower())
-    return language if language in _enabled(languages) else None
+    return language if language in languages else None
 
 
 def language_by_extension(path: str) -> str | None:
@@ -118,16 +110,15 @@ def language_by_extension(path: str) -> str | None:
     return next((_ALIASES[a] for a in lexer.aliases if a in _ALIASES), None)
 
 
-def detect_language(path: str, content: str = "", languages: tuple[str, ...] | None = None) -> str | None:
-    """The language of a hunk by its file name, if the deployment reviews it (`languages`, default: configured).
+def detect_language(path: str, content: str, languages: tuple[str, ...]) -> str | None:
+    """The language of a hunk by its file name, if the deployment reviews it (one of `languages`).
 
     YAML only when it looks like Kubernetes (apiVersion/kind, Helm, manifest dirs); a Helm template
     (`.tpl`) is YAML too, which Pygments files under Smarty.
     """
-    enabled = _enabled(languages)
     lower = path.lower()
     language = "yaml" if lower.endswith(".tpl") else language_by_extension(path)
-    if language is None or language not in enabled:
+    if language is None or language not in languages:
         return None
     if language == "yaml":
         k8s = _K8S_MARKERS.search(content) or _HELM_MARKER.search(content) or any(h in lower for h in _K8S_PATH_HINTS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 
-from review_slm.core.redaction import _PRETEST, _plugins
+from review_slm.core.secret_detectors import PRETEST, plugins
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!]")
 _HUGE_REPEAT = re.compile(r"\{(\d+),\d{4,}\}")
@@ -86,8 +86,8 @@ def _keyword_regexes() -> list[re.Pattern[str]]:
 def _plugin_screen(secret_type: str):
     import re2
 
-    plugin = next(p for p in _plugins()[0] if p.secret_type == secret_type)
-    return re2.compile("|".join(_widened(r, _PRETEST.get(secret_type)) for r in plugin.denylist))
+    plugin = next(p for p in plugins()[0] if p.secret_type == secret_type)
+    return re2.compile("|".join(_widened(r, PRETEST.get(secret_type)) for r in plugin.denylist))
 
 
 def pretest_of(plugin):
@@ -95,7 +95,7 @@ def pretest_of(plugin):
     try:
         return _plugin_screen(plugin.secret_type)
     except ValueError:
-        return _PRETEST.get(plugin.secret_type)
+        return PRETEST.get(plugin.secret_type)
 
 
 @lru_cache(maxsize=1)
@@ -109,9 +109,9 @@ def entropy_screen() -> re.Pattern[str]:
 def candidate_patterns() -> tuple[str, ...]:
     """RE2 patterns one of which every text with a secret matches: every text-level plugin's, the PEM header,
     the entropy plugins' quoted runs, the keyword plugin's, and anything outside printable ASCII."""
-    text_level, _ = _plugins()
+    text_level, _ = plugins()
     parts = [_NOT_PLAIN_ASCII, "-----BEGIN", _ENTROPY_CANDIDATE]
-    parts += [_widened(r, _PRETEST.get(p.secret_type)) for p in text_level for r in p.denylist]
+    parts += [_widened(r, PRETEST.get(p.secret_type)) for p in text_level for r in p.denylist]
     parts += [_widened(r) for r in _keyword_regexes()]
     # In unions of ~20: one union of all ~70 outgrows RE2's DFA memory and runs several times slower.
     return tuple("|".join(parts[i : i + 20]) for i in range(0, len(parts), 20))

@@ -50,7 +50,7 @@ def eval_report(
     key = context.partition_key
     layout = iteration(artifacts, key)
     rec = recipe.load()
-    items = eval_items(artifacts.read_table(layout.gold_split("test")))
+    items = eval_items(artifacts.read_table(layout.gold_split("test")), tuple(recipe.languages))
     scratch = layout.scratch("eval_report")
     prompts = [{"id": i["id"], "messages": student_messages(i["path"], i["language"], i["diff_hunk"])} for i in items]
     prompts_file = artifacts.write_table(artifacts.join(scratch, Scratch.PROMPTS), prompts, tables.PROMPTS)

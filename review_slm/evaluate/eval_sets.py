@@ -15,18 +15,14 @@ from importlib import resources
 BUG_SUITE_DIR = resources.files("review_slm.data") / "bug_suite"
 
 
-def bug_suite_rows(languages: tuple[str, ...] | None = None) -> list[dict]:
-    """The labelled items of the reviewed languages (`languages`, default: configured), file by file in name order."""
-    if languages is None:
-        from review_slm.settings import languages as configured
-
-        languages = configured()
+def bug_suite_rows(languages: tuple[str, ...]) -> list[dict]:
+    """The labelled items of the reviewed `languages`, file by file in name order."""
     files = sorted((f for f in BUG_SUITE_DIR.iterdir() if f.name.endswith(".jsonl")), key=lambda f: f.name)
     rows = [json.loads(line) for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [r for r in rows if r["language"] in languages]
 
 
-def eval_items(test_rows: list[dict]) -> list[dict]:
+def eval_items(test_rows: list[dict], languages: tuple[str, ...]) -> list[dict]:
     """Frozen test split + the labelled bug suite, each item tagged with its `set`."""
 
     def item(row: dict, prefix: str, set_name: str) -> dict:
@@ -39,4 +35,6 @@ def eval_items(test_rows: list[dict]) -> list[dict]:
             "review": row["review"],
         }
 
-    return [item(r, "test", "test") for r in test_rows] + [item(r, "bugs", "bug_suite") for r in bug_suite_rows()]
+    return [item(r, "test", "test") for r in test_rows] + [
+        item(r, "bugs", "bug_suite") for r in bug_suite_rows(languages)
+    ]

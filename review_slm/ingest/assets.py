@@ -59,7 +59,7 @@ def mined_reviews(
     bots = frozenset(b.lower() for b in review_source.extra_bots)
     records, rejected, attached, clean_left_out = [], [], 0, Counter()
     for repo in review_source.repos:
-        parsed = parse_threads(list(corpus.comments(repo).values()), repo, bots)
+        parsed = parse_threads(list(corpus.comments(repo).values()), repo, tuple(review_source.languages), bots)
         records += parsed.records
         rejected += parsed.rejected
         attached += parsed.replies_attached

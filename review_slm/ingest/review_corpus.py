@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from review_slm.core.corpus import classify_change, corpus_key, overlap_since, trim_any, updated_at
 from review_slm.resources.artifact_layout import SharedArtifacts, segment_name
 from review_slm.resources.artifacts import ArtifactStore
-from review_slm.resources.github_rate_limits import ApiUsage
 from review_slm.resources.review_source import ReviewSource
+from review_slm.reviewer.github_rate_limits import ApiUsage
 
 log = logging.getLogger(__name__)
 

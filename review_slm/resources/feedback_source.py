@@ -20,7 +20,7 @@ import dagster as dg
 from pydantic import Field
 
 from review_slm.core.feedback import FeedbackItem, collect_feedback
-from review_slm.resources.github_rate_limits import ApiUsage, CountingGithubRetry
+from review_slm.reviewer.github_rate_limits import ApiUsage, CountingGithubRetry
 
 THREADS_QUERY = """
 query($owner: String!, $name: String!, $number: Int!, $after: String) {

@@ -17,7 +17,8 @@ from pydantic import Field
 
 from review_slm.core.clean_hunks import PassedHunks, passed_hunks, reviewed_commit
 from review_slm.core.corpus import updated_at
-from review_slm.resources.github_rate_limits import ApiUsage, CountingGithubRetry, wait_for_primary_limit
+from review_slm.core.languages import DEFAULT_LANGUAGES
+from review_slm.reviewer.github_rate_limits import ApiUsage, CountingGithubRetry, wait_for_primary_limit
 
 SNAPSHOT_PACKAGE = "review_slm.data.github_snapshot"
 
@@ -26,6 +27,9 @@ class ReviewSource(dg.ConfigurableResource, ABC):
     repos: list[str] = Field(default_factory=lambda: ["kubeflow/trainer"])
     extra_bots: list[str] = Field(default_factory=list, description="logins to treat as bots besides [bot] accounts")
     per_page: int = Field(100, gt=0, le=100)
+    languages: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LANGUAGES), description="the languages reviewed (REVIEW_SLM_LANGUAGES)"
+    )
 
     @property
     @abstractmethod
@@ -199,7 +203,9 @@ class GitHubReviewSource(ReviewSource):
                 continue
             finally:
                 usage.api_calls += calls
-            found = passed_hunks(repo, number, head, files, on_pull, changed, pr_url=pull.html_url or "")
+            found = passed_hunks(
+                repo, number, head, files, on_pull, changed, tuple(self.languages), pr_url=pull.html_url or ""
+            )
             out.records += found.records
             out.left_out.update(found.left_out)
         return out

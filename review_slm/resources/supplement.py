@@ -29,7 +29,7 @@ from pydantic import Field, ValidationError
 from review_slm.core.clean_hunks import CLEAN_BODY
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.github_comments import extract_suggestion
-from review_slm.core.languages import EXTENSIONS, detect_language, normalize_language
+from review_slm.core.languages import DEFAULT_LANGUAGES, EXTENSIONS, detect_language, normalize_language
 from review_slm.core.schema import RejectedRow, ReviewRecord, rejection_from_validation_error
 from review_slm.core.scrub import scrub_record, scrub_rejection
 from review_slm.core.supplement_adapters import AdapterSpec, adapter_spec, clean_label, extract_diff
@@ -63,6 +63,9 @@ class HFSupplementSource(dg.ConfigurableResource):
         default_factory=dict, description="column overrides by role: diff, comment, language, ..."
     )
     max_rows: int | None = None
+    languages: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LANGUAGES), description="the languages reviewed (REVIEW_SLM_LANGUAGES)"
+    )
 
     max_row_bytes: int = Field(default=1_000_000, description="a larger row is rejected unread (row_too_large)")
 
@@ -174,11 +177,11 @@ class HFSupplementSource(dg.ConfigurableResource):
             return reject("row_too_large", spec.diff, f"{size:,} bytes > {self.max_row_bytes:,}")
         diff = extract_diff(row[spec.diff], spec.diff_in_text)
         declared = row.get(spec.language) if spec.language else None
-        language = normalize_language(declared)
+        language = normalize_language(declared, tuple(self.languages))
         path = ((row.get(spec.path) if spec.path else None) or "").strip()
         path = path or (f"unknown.{EXTENSIONS[language]}" if language else "")
         if language is None:
-            language = detect_language(path, diff)
+            language = detect_language(path, diff, tuple(self.languages))
         if language is None:
             return reject(
                 "unsupported_language", spec.language or spec.path or spec.diff, f"language {declared!r}, path {path!r}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from review_slm.resources.github_pulls import GitHubPullRequests
+from review_slm.core.languages import DEFAULT_LANGUAGES
+from review_slm.reviewer.github_pulls import GitHubPullRequests
 from review_slm.reviewer.hunk_review import Answerer, review_result, review_units
 from review_slm.reviewer.pr_review import TokenBudget, decide, plan_hunks, plan_review
 from review_slm.reviewer.review_input import NO_HUNKS, InputError
@@ -22,6 +23,7 @@ class PrOptions:
     max_hunk_lines: int = 200
     max_files: int = 300
     max_hunks: int = 400
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # the CLI passes the configured ones
     tokens: TokenBudget | None = None  # the model's token budget per prompt, when it can be counted
 
 
@@ -35,7 +37,7 @@ def review_pull_request(
 ) -> dict:
     """The review as `review-slm review` prints it, plus `pull_request` and, with `post`, `posted`."""
     snap = client.snapshot(repo, number, options.max_files)
-    plan = plan_hunks(snap.files, options.max_hunk_lines, options.tokens)
+    plan = plan_hunks(snap.files, options.max_hunk_lines, options.languages, options.tokens)
     for skipped in plan.skipped:
         progress(f"{skipped['path']}: skipped ({skipped['reason']})")
     if not plan.hunks and not plan.unreadable:

@@ -1,6 +1,6 @@
 """Planning a pull-request review: which hunks to review, where each finding lands, what is posted.
 
-Pure logic (no network): `resources/github_pulls.py` fetches the pull request and posts the plan.
+Pure logic (no network): `reviewer/github_pulls.py` fetches the pull request and posts the plan.
 
 - A file's `patch` from `GET /pulls/{n}/files` is its hunks without the `---/+++` header; a binary
   file, or one whose diff GitHub will not show, has no patch and is listed as skipped with why.
@@ -27,15 +27,13 @@ from review_slm.core.diff_hunks import (
     hunk_windows,
     parse_patch,
 )
+from review_slm.core.finding_marker import FINDING_MARKER_PREFIX, finding_marker
 from review_slm.core.languages import describe_languages, detect_language
 from review_slm.core.schema import Review, Severity, content_hash
-from review_slm.settings import languages
 
 SEVERITY_ORDER = [s.value for s in Severity]  # critical first
 MARKER_PREFIX = "<!-- review-slm "
 _MARKER = re.compile(r"<!-- review-slm (\{.*?\}) -->", re.DOTALL)
-FINDING_MARKER_PREFIX = "<!-- review-slm-finding "
-_FINDING_MARKER = re.compile(r"<!-- review-slm-finding (\{.*?\}) -->", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,11 @@ def right_side_lines(hunk: str) -> frozenset[int]:
 
 
 def plan_units(
-    hunks: list[DiffHunk], max_hunk_lines: int, tokens: TokenBudget | None = None, plan: HunkPlan | None = None
+    hunks: list[DiffHunk],
+    max_hunk_lines: int,
+    languages: tuple[str, ...],
+    tokens: TokenBudget | None = None,
+    plan: HunkPlan | None = None,
 ) -> HunkPlan:
     """Every hunk in a reviewed language as review units, a long one as windows that fit `max_hunk_lines` and the
     model's token budget (so no line is cut); files in other languages are listed as skipped."""
@@ -116,9 +118,9 @@ def plan_units(
     for hunk in hunks:
         by_path.setdefault(hunk.path, []).append(hunk)
     for path, file_hunks in by_path.items():
-        language = detect_language(path, "\n".join(h.text for h in file_hunks))
+        language = detect_language(path, "\n".join(h.text for h in file_hunks), languages)
         if language is None:
-            plan.skipped.append({"path": path, "reason": f"not {describe_languages(languages())}"})
+            plan.skipped.append({"path": path, "reason": f"not {describe_languages(languages)}"})
             continue
         budget = tokens.budget_for(path, language) if tokens else None
         for hunk in file_hunks:
@@ -129,7 +131,9 @@ def plan_units(
     return plan
 
 
-def plan_hunks(files: list[PrFile], max_hunk_lines: int, tokens: TokenBudget | None = None) -> HunkPlan:
+def plan_hunks(
+    files: list[PrFile], max_hunk_lines: int, languages: tuple[str, ...], tokens: TokenBudget | None = None
+) -> HunkPlan:
     """Every reviewable hunk of the pull request, and every file left out with the reason."""
     plan = HunkPlan()
     hunks: list[DiffHunk] = []
@@ -149,7 +153,7 @@ def plan_hunks(files: list[PrFile], max_hunk_lines: int, tokens: TokenBudget | N
             file_hunks = parse_patch(f.path, f.patch)
         except DiffError as err:
             left_out = {"path": f.path, "reason": str(err)}
-            if detect_language(f.path, "") is None:
+            if detect_language(f.path, "", languages) is None:
                 plan.skipped.append(left_out)
             else:
                 plan.unreadable.append({"path": f.path, "lines": "all", "reason": str(err)})
@@ -158,7 +162,7 @@ def plan_hunks(files: list[PrFile], max_hunk_lines: int, tokens: TokenBudget | N
             reason = "renamed, content unchanged" if f.status == "renamed" else "no content change"
             plan.skipped.append({"path": f.path, "reason": reason})
         hunks += file_hunks
-    return plan_units(hunks, max_hunk_lines, tokens, plan)
+    return plan_units(hunks, max_hunk_lines, languages, tokens, plan)
 
 
 def at_least(severity: str, minimum: str) -> bool:
@@ -195,22 +199,6 @@ def inline_range(finding: dict, hunk: PrHunk) -> tuple[int, int] | None:
     if span > 1 and all(n in hunk.right_lines for n in range(line, end + 1)):
         return line, end
     return line, line
-
-
-def finding_marker(finding: dict) -> str:
-    """What the model said, hidden in the comment, so the feedback source can rebuild the finding exactly."""
-    keep = {k: finding[k] for k in ("line", "severity", "category", "comment", "suggestion") if finding.get(k)}
-    return f"{FINDING_MARKER_PREFIX}{json.dumps(keep, ensure_ascii=False, sort_keys=True).replace('-->', '--&gt;')} -->"
-
-
-def parse_finding_marker(body: str) -> dict | None:
-    match = _FINDING_MARKER.search(body or "")
-    if not match:
-        return None
-    try:
-        return json.loads(match.group(1))
-    except json.JSONDecodeError:
-        return None
 
 
 def comment_body(finding: dict) -> str:

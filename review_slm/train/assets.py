@@ -368,6 +368,7 @@ def preference_pairs(
     fed = feedback_pairs(
         items,
         GateConfig(max_example_tokens=rec.max_example_tokens),
+        tuple(recipe.languages),
         StudentTokenizer(rec, recipe.cache_dir).count_examples,
     )
     uri = artifacts.write_table(layout.pairs, outcome.pairs + fed.pairs, tables.PAIRS)

@@ -24,7 +24,7 @@ from unidiff import PatchSet
 
 from review_slm import cli
 from review_slm.core.diff_hunks import hunk_windows, new_file_lines, parse_diff, unquote_git_path
-from review_slm.resources.github_pulls import GitHubPullRequests
+from review_slm.reviewer.github_pulls import GitHubPullRequests
 from review_slm.reviewer.pr_command import PrOptions, review_pull_request
 from review_slm_tests.resources.github_standin import GitHubState, PullState, make_handler
 from review_slm_tests.servers import serve

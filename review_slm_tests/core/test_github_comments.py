@@ -2,6 +2,7 @@ import json
 from importlib import resources
 
 from review_slm.core.github_comments import extract_suggestion, parse_review_comment, parse_threads
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.ingest.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.review_source import SnapshotReviewSource
@@ -21,7 +22,7 @@ BASE = {
 
 
 def test_parses_record_with_pr_and_language():
-    parsed = parse_review_comment(dict(BASE), "o/r")
+    parsed = parse_review_comment(dict(BASE), "o/r", DEFAULT_LANGUAGES)
     rec = parsed.record
     assert rec.language == "go" and rec.pr_number == 42 and rec.pr_url == "https://github.com/o/r/pull/42"
     assert rec.line == 11 and rec.author == "alice" and rec.record_id == "github:1"
@@ -35,12 +36,12 @@ def test_skips_with_reasons():
         "unsupported_language": {"path": "docs/README.md"},
     }
     for reason, patch in cases.items():
-        parsed = parse_review_comment({**BASE, **patch}, "o/r")
+        parsed = parse_review_comment({**BASE, **patch}, "o/r", DEFAULT_LANGUAGES)
         assert parsed.record is None and parsed.rejected.reason == reason, reason
 
 
 def test_malformed_comment_names_record_and_field():
-    parsed = parse_review_comment({**BASE, "body": ""}, "o/r")
+    parsed = parse_review_comment({**BASE, "body": ""}, "o/r", DEFAULT_LANGUAGES)
     assert parsed.rejected.reason == "malformed_body"
     assert parsed.rejected.field == "body" and "github record 1" in parsed.rejected.describe()
 
@@ -53,7 +54,7 @@ def test_suggestion_block_becomes_the_fix():
 def test_bundled_snapshot_has_the_promised_shape():
     raw = json.loads((resources.files("review_slm.data.github_snapshot") / "kubeflow__trainer.json").read_text())
     assert len(raw) >= 150
-    parsed = [parse_review_comment(c, "kubeflow/trainer") for c in raw]
+    parsed = [parse_review_comment(c, "kubeflow/trainer", DEFAULT_LANGUAGES) for c in raw]
     kept = [p.record for p in parsed if p.record]
     assert {r.language for r in kept} == {"go", "python", "yaml"}
     assert any(p.rejected and p.rejected.reason == "bot" for p in parsed)
@@ -63,7 +64,7 @@ def test_bundled_snapshot_has_the_promised_shape():
 
 def test_wrong_types_from_a_hostile_snapshot_are_rejected_not_raised():
     for field, value in (("path", 7), ("diff_hunk", ["x"]), ("body", {"a": 1}), ("line", "11"), ("user", "alice")):
-        parsed = parse_review_comment({**BASE, field: value}, "o/r")
+        parsed = parse_review_comment({**BASE, field: value}, "o/r", DEFAULT_LANGUAGES)
         assert parsed.record is None and (parsed.rejected.reason, parsed.rejected.field) == (
             f"malformed_{field}",
             field,
@@ -88,7 +89,7 @@ HOSTILE = {
 def test_hostile_ids_and_field_types_are_quarantined_with_their_reason_never_raised(tmp_path):
     raws = [dict(BASE), *({**BASE, **patch} for patch in HOSTILE.values()), "not a comment", 7]
     raws.append({**BASE, "id": 26, "in_reply_to_id": 1, "body": "Good catch."})  # a sound reply: still attached
-    parsed = parse_threads(raws, "o/r")
+    parsed = parse_threads(raws, "o/r", DEFAULT_LANGUAGES)
     assert [r.source_id for r in parsed.records] == ["1"] and parsed.records[0].thread == ["alice: Good catch."]
     reasons = sorted((r.reason, r.field) for r in parsed.rejected)
     assert reasons == sorted(
@@ -107,7 +108,7 @@ def test_hostile_ids_and_field_types_are_quarantined_with_their_reason_never_rai
     corpus = ReviewCorpus(LocalArtifactStore(root=str(tmp_path / "store")), "snapshot")
     report = mine_into_corpus(SnapshotReviewSource(repos=["o/r"], snapshot_dir=str(folder)), corpus)
     assert report.repos["o/r"].fetched == len(raws)
-    again = parse_threads(list(corpus.comments("o/r").values()), "o/r")
+    again = parse_threads(list(corpus.comments("o/r").values()), "o/r", DEFAULT_LANGUAGES)
     # The corpus keeps only the parser's fields and reads `user` as an object: the reply by user "bob" is attached.
     assert sorted((r.reason, r.field) for r in again.rejected) == [r for r in reasons if r[1] != "user"]
     assert again.replies_attached == 2 and len(again.records) + 2 + len(again.rejected) == len(raws)

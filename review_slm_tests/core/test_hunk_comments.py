@@ -4,6 +4,7 @@ a duplicate; a later, longer hunk of a frozen test change stays on the test side
 from review_slm.core.github_comments import parse_threads
 from review_slm.core.gold import GoldExample, assign_splits
 from review_slm.core.hunk_comments import HunkFamilies, human_comments_text, merge_comments_on_hunks
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.prompts import teacher_messages
 from review_slm.core.schema import Review
 from review_slm.core.structuring import structure_human_comment
@@ -50,7 +51,7 @@ THREE = [
 
 
 def test_three_comments_on_one_hunk_become_one_record_with_three_findings_at_their_lines():
-    parsed = parse_threads(THREE, "o/r")
+    parsed = parse_threads(THREE, "o/r", DEFAULT_LANGUAGES)
     assert parsed.replies_attached == 1 and not parsed.rejected
     merge = merge_comments_on_hunks(parsed.records)
     (rec,) = merge.records
@@ -79,7 +80,7 @@ def test_two_problems_on_the_same_line_are_two_findings_and_a_repeat_is_a_duplic
         comment(2, 12, "The error from os.Open is dropped: a missing file panics later."),
         comment(3, 12, "  the file is never CLOSED; defer f.Close(). "),  # the first one again
     ]
-    merge = merge_comments_on_hunks(parse_threads(raws, "o/r").records)
+    merge = merge_comments_on_hunks(parse_threads(raws, "o/r", DEFAULT_LANGUAGES).records)
     (rec,) = merge.records
     assert [(r.record_id, first.record_id) for r, first in merge.duplicates] == [("github:3", "github:1")]
     assert len(structure_human_comment(rec).findings) == 2
@@ -87,8 +88,10 @@ def test_two_problems_on_the_same_line_are_two_findings_and_a_repeat_is_a_duplic
 
 def test_only_the_same_change_merges():
     other_hunk = comment(5, 12, "Use os.ReadFile.", diff_hunk="@@ -40,2 +40,3 @@\n a\n+b\n c")
-    other_repo = parse_threads([comment(6, 12, "Close it.")], "o/fork").records
-    merge = merge_comments_on_hunks(parse_threads([THREE[0], other_hunk], "o/r").records + other_repo)
+    other_repo = parse_threads([comment(6, 12, "Close it.")], "o/fork", DEFAULT_LANGUAGES).records
+    merge = merge_comments_on_hunks(
+        parse_threads([THREE[0], other_hunk], "o/r", DEFAULT_LANGUAGES).records + other_repo
+    )
     assert len(merge.records) == 3 and not merge.merged
     single = merge.records[0]
     assert teacher_messages(single)[1]["content"].count("<human_comment>") == 1
@@ -121,7 +124,7 @@ def test_a_longer_hunk_of_a_frozen_test_change_stays_test():
 
 def test_identical_merges_comments_on_one_hunk_text_only_and_separate_merges_none():
     same_line = [comment(1, 12, "The file is never closed."), comment(2, 12, "The os.Open error is dropped.")]
-    records = parse_threads([*same_line, THREE[2]], "o/r").records
+    records = parse_threads([*same_line, THREE[2]], "o/r", DEFAULT_LANGUAGES).records
     identical = merge_comments_on_hunks(records, "identical")
     assert [len(r.comments) for r in identical.records] == [2, 1]  # line 13's hunk extends line 12's: kept apart
     assert [r.record_id for r, _ in identical.merged] == ["github:2"]

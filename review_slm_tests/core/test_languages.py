@@ -34,26 +34,29 @@ MORE = ("go", "python", "yaml", "rust", "java", "typescript", "javascript")
     ],
 )
 def test_extension_detection_through_the_lexer_registry(path, language):
-    assert detect_language(path, languages=MORE) == language
+    assert detect_language(path, "", MORE) == language
 
 
 def test_languages_not_configured_are_not_detected(monkeypatch):
     monkeypatch.delenv("REVIEW_SLM_LANGUAGES", raising=False)
     assert settings.languages() == ("go", "python", "yaml")
-    assert detect_language("src/lib.rs") is None and normalize_language("rust") is None
+    configured = settings.languages()
+    assert detect_language("src/lib.rs", "", configured) is None and normalize_language("rust", configured) is None
     monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go, Rust ,ts")
-    assert settings.languages() == ("go", "rust", "typescript")
-    assert detect_language("src/lib.rs") == "rust" and normalize_language("tsx") == "typescript"
-    assert detect_language("pkg/x.py") is None  # python is not in the list any more
+    configured = settings.languages()
+    assert configured == ("go", "rust", "typescript")
+    assert detect_language("src/lib.rs", "", configured) == "rust"
+    assert normalize_language("tsx", configured) == "typescript"
+    assert detect_language("pkg/x.py", "", configured) is None  # python is not in the list any more
     monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go,cobol")
     with pytest.raises(ValueError, match="REVIEW_SLM_LANGUAGES.*cobol"):
         settings.languages()
 
 
 def test_yaml_is_reviewed_only_when_it_is_kubernetes():
-    assert detect_language("ci/config.yml", "+apiVersion: apps/v1\n+kind: Deployment", languages=MORE) == "yaml"
-    assert detect_language(".github/workflows/ci.yml", "+on: push", languages=MORE) is None
-    assert detect_language("charts/x/templates/_helpers.tpl", "", languages=MORE) == "yaml"
+    assert detect_language("ci/config.yml", "+apiVersion: apps/v1\n+kind: Deployment", MORE) == "yaml"
+    assert detect_language(".github/workflows/ci.yml", "+on: push", MORE) is None
+    assert detect_language("charts/x/templates/_helpers.tpl", "", MORE) == "yaml"
 
 
 def test_content_markers_catch_a_declared_language_the_content_contradicts():
@@ -81,7 +84,7 @@ def test_new_bug_suite_items_parse_score_and_number_their_lines():
         buggy = sum(1 for r in mine if r["review"]["findings"])
         assert buggy >= 2 and len(mine) - buggy >= 2  # each bug has a clean counterpart
     for row in rows:
-        assert detect_language(row["path"], row["diff_hunk"], languages=MORE) == row["language"]
+        assert detect_language(row["path"], row["diff_hunk"], MORE) == row["language"]
         assert contradicting_language(row["language"], row["diff_hunk"]) is None
         gold = Review.model_validate(row["review"])
         assert score_answer(render_review(gold), gold, hunk_path=row["path"]).quality == 1.0  # gold scores as perfect
@@ -95,14 +98,14 @@ def test_new_bug_suite_items_parse_score_and_number_their_lines():
 
 def test_bug_suite_follows_the_configured_languages(monkeypatch):
     monkeypatch.delenv("REVIEW_SLM_LANGUAGES", raising=False)
-    assert len(bug_suite_rows()) == 24 and {r["language"] for r in bug_suite_rows()} == {"go", "python", "yaml"}
+    rows = bug_suite_rows(settings.languages())
+    assert len(rows) == 24 and {r["language"] for r in rows} == {"go", "python", "yaml"}
     monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go,python,yaml,rust,java,typescript")
-    assert len(bug_suite_rows()) == 36
+    assert len(bug_suite_rows(settings.languages())) == 36
 
 
 def test_metrics_per_language_and_category(monkeypatch):
-    monkeypatch.setenv("REVIEW_SLM_LANGUAGES", "go,python,yaml,rust,java,typescript")
-    items = eval_items([])
+    items = eval_items([], ("go", "python", "yaml", "rust", "java", "typescript"))
     # A model that is perfect on Rust and says nothing anywhere else.
     answers = {
         i["id"]: render_review(Review.model_validate(i["review"])) if i["language"] == "rust" else "" for i in items

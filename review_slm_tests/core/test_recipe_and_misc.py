@@ -2,7 +2,7 @@ import pytest
 
 from review_slm.core.diff_hunks import last_new_line, split_unified_diff
 from review_slm.core.iterations import next_iteration_key
-from review_slm.core.languages import detect_language
+from review_slm.core.languages import DEFAULT_LANGUAGES, detect_language
 from review_slm.core.recipe import RecipeError, load_recipe
 
 
@@ -37,11 +37,14 @@ def test_iteration_keys_sort_numerically():
 
 
 def test_language_detection():
-    assert detect_language("a/b.go") == "go" and detect_language("x.py") == "python"
-    assert detect_language("charts/x/templates/dep.yaml", "") == "yaml"
-    assert detect_language("ci/config.yml", "+apiVersion: apps/v1\n+kind: Deployment") == "yaml"
-    assert detect_language(".github/workflows/ci.yml", "+on: push") is None
-    assert detect_language("main.rs") is None
+    assert (
+        detect_language("a/b.go", "", DEFAULT_LANGUAGES) == "go"
+        and detect_language("x.py", "", DEFAULT_LANGUAGES) == "python"
+    )
+    assert detect_language("charts/x/templates/dep.yaml", "", DEFAULT_LANGUAGES) == "yaml"
+    assert detect_language("ci/config.yml", "+apiVersion: apps/v1\n+kind: Deployment", DEFAULT_LANGUAGES) == "yaml"
+    assert detect_language(".github/workflows/ci.yml", "+on: push", DEFAULT_LANGUAGES) is None
+    assert detect_language("main.rs", "", DEFAULT_LANGUAGES) is None
 
 
 def test_split_unified_diff_and_line_arithmetic():

@@ -5,6 +5,7 @@ import pytest
 
 from review_slm.core import tables
 from review_slm.core.github_comments import parse_threads
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import load_recipe
 from review_slm.gold.build import GoldLimits, build_gold_set
@@ -36,7 +37,7 @@ def filler(n: int) -> list[dict]:
 
 def build(tmp_path, raws: list[dict], mode: str = "change", clean: list | None = None, clean_share: float = 0.25):
     layout = IterationArtifacts(LocalArtifactStore(root=str(tmp_path)), "iter-0001")
-    parsed = parse_threads(raws, "o/r")
+    parsed = parse_threads(raws, "o/r", DEFAULT_LANGUAGES)
     store = layout.store
     records = [r.model_dump() for r in [*parsed.records, *(clean or [])]]
     store.write_table(layout.records("mined_reviews"), records, tables.RECORDS)

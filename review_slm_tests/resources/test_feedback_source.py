@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from review_slm.core.feedback import collect_feedback, feedback_pairs, judge
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.quality_gates import GateConfig
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.review_source import SnapshotReviewSource
@@ -75,7 +76,7 @@ def test_feedback_pairs_from_reactions_and_a_reply(reacted):
     )  # rebuilt from the hidden marker
     assert any("graphql" in call for call in state.calls)
 
-    outcome = feedback_pairs(list(items.values()), GateConfig())
+    outcome = feedback_pairs(list(items.values()), GateConfig(), DEFAULT_LANGUAGES)
     assert dict(outcome.kinds) == {"accepted": 1, "dismissed": 1, "corrected": 1} and outcome.secrets_redacted == 1
     pairs = {p["rejected_kind"]: p for p in outcome.pairs}
     accepted = json.loads(pairs["feedback_accepted"]["chosen"][0]["content"])

@@ -3,6 +3,7 @@
 import pytest
 
 from review_slm.core.github_comments import parse_threads
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.ingest.review_corpus import MiningFailed, ReviewCorpus, mine_into_corpus
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.review_source import GitHubReviewSource
@@ -45,7 +46,7 @@ def test_mines_every_page_and_parses_threads_bots_and_outdated(github, tmp_path)
     assert len(state.calls) == report.usage.api_calls == 4  # 11 comments at 3 per page, no per-comment re-fetch
     assert repo.cursor == "2026-01-08T00:00:00Z" and corpus.cursor("o/r") == repo.cursor
 
-    parsed = parse_threads(list(corpus.comments("o/r").values()), "o/r")
+    parsed = parse_threads(list(corpus.comments("o/r").values()), "o/r", DEFAULT_LANGUAGES)
     by_id = {r.source_id: r for r in parsed.records}
     assert sorted(r.reason for r in parsed.rejected) == ["bot", "outdated"]
     assert parsed.replies_attached == 1 and by_id["1"].thread == ["bob: Fixed in the next commit, thanks"]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.prompts import student_messages
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.openai_teacher import OpenAITeacher
@@ -133,7 +134,7 @@ def test_the_judge_grades_each_models_answers_cached_by_answer(tmp_path):
     from review_slm_tests.resources.fleet_standin import ANSWER
 
     cache = cache_in(tmp_path)
-    items = [{**i, "review": ANSWER} for i in eval_items([])[:3]]
+    items = [{**i, "review": ANSWER} for i in eval_items([], DEFAULT_LANGUAGES)[:3]]
     answers = {
         "candidate": {i["id"]: json.dumps(ANSWER) for i in items},  # names the gold problem
         "base": {i["id"]: "LGTM, ship it" for i in items},  # prose: wrong on every criterion

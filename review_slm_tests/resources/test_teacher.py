@@ -182,10 +182,10 @@ def test_a_key_answered_twice_resolves_the_same_way_every_time(tmp_path):
 
 def test_requests_run_concurrently_up_to_the_bound(host):
     StandIn.latency_s = 0.2
-    started = time.monotonic()
     _, report = OllamaTeacher(host=host, model=MODEL, concurrency=4).enrich([rec(i, f"close {i}") for i in range(8)])
+    # Four requests were in flight at once (the stand-in counts them), never more: concurrency without a stopwatch,
+    # which a loaded CI machine would make flaky.
     assert StandIn.peak == 4 and report.teacher_calls == 8
-    assert time.monotonic() - started < 8 * 0.2 * 0.6  # serial would take 1.6 s
 
 
 def test_unreachable_teacher_falls_back_or_fails_loudly():

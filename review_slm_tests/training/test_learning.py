@@ -9,6 +9,7 @@ a copy poisoned with "No issues found.") must be refused by the promotion gate a
 
 import pytest
 
+from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.recipe import Recipe, load_recipe
 from review_slm.core.structuring import structure_human_comment
 from review_slm.evaluate.eval_sets import eval_items
@@ -55,7 +56,7 @@ def test_sft_teaches_the_tiny_student_the_review_format(healthy, model_cache):
     rec, model, summary, work = healthy
     losses = [h["loss"] for h in summary["loss_history"] if "loss" in h]
     assert losses[0] > 6.0 and min(losses[-3:]) < 3.0, losses  # from a random model's ~ln(vocab) to the answer's shape
-    items = eval_items([])  # the labelled bug suite: diffs it never saw
+    items = eval_items([], DEFAULT_LANGUAGES)  # the labelled bug suite: diffs it never saw
     before = experiment.evaluate(rec, rec.base_model, items, work / "eval-base", model_cache)["all"]
     after = experiment.evaluate(rec, model, items, work / "eval-sft", model_cache)["all"]
     assert before.format_validity == 0.0
@@ -73,7 +74,7 @@ def test_the_gate_refuses_a_collapsed_student_against_a_healthy_champion(healthy
         work / "collapsed",
         model_cache,
     )
-    items = eval_items([])
+    items = eval_items([], DEFAULT_LANGUAGES)
     champion = experiment.evaluate(rec, model, items, work / "eval-champion", model_cache)["all"].as_dict()
     candidate = experiment.evaluate(rec, collapsed, items, work / "eval-collapsed", model_cache)["all"].as_dict()
     assert candidate["no_issues_rate_on_buggy"] >= 0.8 > champion["no_issues_rate_on_buggy"]

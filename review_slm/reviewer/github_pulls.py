@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from github import Auth, Github, GithubException, RateLimitExceededException, UnknownObjectException
 
-from review_slm.resources.github_rate_limits import ApiUsage, CountingGithubRetry
+from review_slm.reviewer.github_rate_limits import ApiUsage, CountingGithubRetry
 from review_slm.reviewer.pr_review import PlannedReview, PrFile, PriorReview, move_to_body, parse_marker
 
 PR_REF = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)$")
