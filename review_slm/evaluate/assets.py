@@ -11,7 +11,7 @@ from review_slm.evaluate.promotion_gate import with_judge
 from review_slm.evaluate.report import evaluate
 from review_slm.evaluate.report_metadata import eval_report_metadata, report_markdown, sample_records
 from review_slm.gold.assets import gold_set
-from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.partitions import OWNERS, iteration_partitions, requires_iteration
 from review_slm.resources.artifact_layout import Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
@@ -177,6 +177,7 @@ def _teacher_cache(artifacts: ArtifactStore, key: str, run_id: str):
     description="Promotion gate: no regression against the champion (the base for the first iteration) beyond the "
     "configured tolerance. Blocking: a failing candidate is never deployed and the champion stays.",
 )
+@requires_iteration
 def no_regression_vs_champion(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     report = artifacts.read_json(iteration(artifacts, context.partition_key).eval_report)
     gate = report["gate"]
