@@ -1,4 +1,7 @@
+import functools
 import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import dagster as dg
 
@@ -13,3 +16,29 @@ warnings.filterwarnings(
 
 # Who answers for these assets in the UI's catalog (Dagster owner form: `team:<name>` or an e-mail).
 OWNERS = ["team:ml-platform"]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def requires_iteration(check: Callable[P, R]) -> Callable[P, R]:
+    """An asset check of one iteration fails, saying to pick one, when run without a partition.
+
+    The UI's "Execute all" on a partitioned asset's checks launches a check-only run without a partition
+    key; the check would otherwise fail deep inside Dagster on `context.partition_key`."""
+
+    @functools.wraps(check)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        context = kwargs.get("context", args[0] if args else None)
+        if not getattr(context, "has_partition_key", True):
+            raise dg.Failure(
+                description=f"{check.__name__} checks one iteration and this run has no partition: pick an iteration "
+                "partition. Materialize the asset for that partition (its checks run with it), or launch the checks "
+                'from the launchpad with the partition chosen; "Execute all" on the Checks tab launches a run '
+                "without one.",
+                allow_retries=False,
+            )
+        return check(*args, **kwargs)
+
+    return checked

@@ -131,12 +131,3 @@ def metrics_by_group(items: list[dict], answers: dict[str, str]) -> dict[str, Ev
 def _group_metrics(group: list[dict], answers: dict[str, str]) -> EvalMetrics:
     golds = [Review.model_validate(i["review"]) for i in group]
     return compute_metrics([answers.get(i["id"], "") for i in group], golds, [i["path"] for i in group])
-
-
-def group_metric_metadata(prefix: str, groups: dict[str, EvalMetrics]) -> dict[str, float]:
-    """`<prefix>_lang_rust_f1`, `<prefix>_cat_resource_leak_recall`, ...: numeric keys for Dagster's Plots."""
-    return {
-        f"{prefix}_{name}_{metric}": getattr(m, metric)
-        for name, m in groups.items()
-        for metric in GROUP_METRICS[name.split("_", 1)[0]]
-    }

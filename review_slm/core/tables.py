@@ -103,6 +103,18 @@ PAIRS = pa.schema(
 )
 # What a model answered to a prompt (generation output, the evaluation's per-model answers).
 ANSWERS = pa.schema([("id", pa.string()), ("answer", pa.string())])
+# evaluate/report_metadata.py sample_records: an evaluated item with each model's answer and its verdict.
+EVAL_SAMPLES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("set", pa.string()),
+        ("language", pa.string()),
+        ("path", pa.string()),
+        ("diff_hunk", pa.string()),
+        ("gold", pa.string()),
+        ("answers", pa.list_(pa.struct([("model", pa.string()), ("answer", pa.string()), ("verdict", pa.string())]))),
+    ]
+)
 # What a model is asked (generation input).
 PROMPTS = pa.schema([("id", pa.string()), ("messages", MESSAGES)])
 

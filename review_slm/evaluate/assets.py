@@ -8,9 +8,10 @@ from review_slm.core.judge import judge_requests, judge_scores
 from review_slm.core.prompts import student_messages
 from review_slm.evaluate.eval_sets import eval_items
 from review_slm.evaluate.promotion_gate import with_judge
-from review_slm.evaluate.report import evaluate, sample_rows
+from review_slm.evaluate.report import evaluate
+from review_slm.evaluate.report_metadata import eval_report_metadata, report_markdown, sample_records
 from review_slm.gold.assets import gold_set
-from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.partitions import OWNERS, iteration_partitions, requires_iteration
 from review_slm.resources.artifact_layout import Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
@@ -106,38 +107,29 @@ def eval_report(
     tracking.log_metrics(
         run_id, {**evaluation.mlflow_metrics(), **{f"{m}/judge_score": v for m, v in judge_scores.items()}}
     )
-    decision, table, by_set_table = evaluation.decision, evaluation.table(), evaluation.table_by_set()
     report = evaluation.report(
         key, models, config.regression_tolerance, champion.iteration if champion else None, run_id, answers_by_model
     )
     uri = artifacts.write_json(layout.eval_report, report)
-    tracking.log_text(
-        run_id,
-        f"# Evaluation of {key}\n\n{table}\n\n## By evaluation set\n\n{by_set_table}\n\nGate: {decision.reason}\n",
-        "eval_report.md",
-    )
+    samples = sample_records(items, answers_by_model)
+    samples_uri = artifacts.write_table(layout.eval_samples, samples, tables.EVAL_SAMPLES)
+    tracking.log_text(run_id, report_markdown(key, evaluation), "eval_report.md")
     tracking.end_run(run_id)
-    context.log.info(f"evaluation of {key}:\n{table}\ngate: {decision.reason}")
+    context.log.info(f"evaluation of {key}:\n{evaluation.table()}\ngate: {evaluation.decision.reason}")
     return dg.MaterializeResult(
-        metadata={
-            "eval_table": dg.MetadataValue.md(table),
-            "eval_table_by_set": dg.MetadataValue.md(by_set_table),
-            "eval_table_by_language": dg.MetadataValue.md(evaluation.table_by_language()),
-            "samples": _sample_table(sample_rows(items, answers_by_model["candidate"])),
-            "items": len(items),
-            # Stable numeric keys, the same in every iteration, so the UI's Plots chart them across partitions.
-            **evaluation.metric_metadata(),
-            "teacher_compared": "yes" if teacher_answers is not None else f"no: {teacher_absent}",
-            "teacher_failed_items": teacher_failed_items,
-            **judge_metadata,
-            "gate_reference": evaluation.reference,
-            "gate_passed": decision.passed,
-            "gate_reason": decision.reason,
-            "gate_score_delta": decision.score_delta,
-            "uri": uri,
-            "mlflow_run_id": run_id,
-            "mlflow_run": dg.MetadataValue.url(tracking.run_url(run_id)),
-        }
+        metadata=eval_report_metadata(
+            evaluation,
+            samples=samples,
+            samples_uri=samples_uri,
+            report_uri=uri,
+            teacher={
+                "teacher_compared": "yes" if teacher_answers is not None else f"no: {teacher_absent}",
+                "teacher_failed_items": teacher_failed_items,
+            },
+            judge=judge_metadata,
+            mlflow_run_id=run_id,
+            mlflow_run_url=tracking.run_url(run_id),
+        )
     )
 
 
@@ -178,16 +170,6 @@ def _teacher_cache(artifacts: ArtifactStore, key: str, run_id: str):
     return open_cache
 
 
-SAMPLE_COLUMNS = ["item", "diff", "gold", "candidate", "verdict"]
-
-
-def _sample_table(rows: list[dict[str, str]]) -> dg.MetadataValue:
-    return dg.MetadataValue.table(
-        [dg.TableRecord(r) for r in rows],
-        schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in SAMPLE_COLUMNS]),
-    )
-
-
 @dg.asset_check(
     asset=eval_report,
     blocking=True,
@@ -195,6 +177,7 @@ def _sample_table(rows: list[dict[str, str]]) -> dg.MetadataValue:
     description="Promotion gate: no regression against the champion (the base for the first iteration) beyond the "
     "configured tolerance. Blocking: a failing candidate is never deployed and the champion stays.",
 )
+@requires_iteration
 def no_regression_vs_champion(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     report = artifacts.read_json(iteration(artifacts, context.partition_key).eval_report)
     gate = report["gate"]

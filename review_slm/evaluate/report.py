@@ -2,27 +2,15 @@
 
 The asset gathers the answers (the trainer generates for the candidate, base and champion; the
 teacher answers when one is reachable) and hands them here; what comes back is the report written
-to the artifact store, the tables shown in the UI and MLflow, and the stable numeric metadata keys.
+to the artifact store, the tables and the metrics for MLflow (what the UI shows: `report_metadata.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from review_slm.core.metrics import (
-    EVAL_SETS,
-    EvalMetrics,
-    group_metric_metadata,
-    markdown_table,
-    metrics_by_group,
-    metrics_by_set,
-)
-from review_slm.core.prompts import render_review
-from review_slm.core.schema import Review
-from review_slm.core.scoring import score_answer
+from review_slm.core.metrics import GROUP_METRICS, EvalMetrics, markdown_table, metrics_by_group, metrics_by_set
 from review_slm.evaluate.promotion_gate import GateDecision, promotion_decision
-
-CHARTED_BY_SET = ("f1", "format_validity", "no_issues_rate_on_buggy", "clean_accuracy")
 
 
 @dataclass
@@ -46,40 +34,19 @@ class Evaluation:
             {f"{name} {s}": m.as_dict() for name, sets in self.by_set.items() for s, m in sets.items() if s != "all"}
         )
 
-    def table_by_language(self) -> str:
-        """The candidate and the gate's reference, per language of the evaluated items."""
-        return markdown_table(
-            {
-                f"{name} {g}": m.as_dict()
-                for name, groups in self.by_group.items()
-                if name in ("candidate", self.reference)
-                for g, m in groups.items()
-                if g.startswith("lang_")
-            }
-        )
-
     def mlflow_metrics(self) -> dict[str, float]:
-        """`<model>/<metric>` over all items and `<model>/<set>/<metric>` per evaluation set."""
+        """`<model>/<metric>` over all items, `<model>/<set>/<metric>` per evaluation set and
+        `<model>/lang_<language>/<metric>`, `<model>/cat_<category>/<metric>` per group (its `GROUP_METRICS`):
+        the figures the UI's metadata leaves to the tables (`evaluate/report_metadata.py`)."""
         out: dict[str, float] = {}
         for name, sets in self.by_set.items():
             out.update({f"{name}/{k}": v for k, v in sets["all"].as_dict().items()})
             out.update({f"{name}/{s}/{k}": v for s, m in sets.items() if s != "all" for k, v in m.as_dict().items()})
-        return out
-
-    def metric_metadata(self) -> dict[str, float]:
-        """`<model>_<metric>` over all items for every compared model, `reference_<metric>` for the gate's
-        reference (base or champion), `<model>_<set>_<metric>` per evaluation set and
-        `<model>_lang_<language>_<metric>` / `<model>_cat_<category>_<metric>` for the candidate and the
-        reference: the same keys every iteration, so the UI charts them across partitions."""
-        out: dict[str, float] = {}
-        for name, sets in {**self.by_set, "reference": self.by_set[self.reference]}.items():
-            out.update({f"{name}_{k}": v for k, v in sets["all"].as_dict().items() if k != "items"})
-            if name in ("candidate", "reference"):
-                out.update(
-                    {f"{name}_{s}_{k}": getattr(m, k) for s, m in sets.items() if s != "all" for k in CHARTED_BY_SET}
-                )
-        out.update(group_metric_metadata("candidate", self.by_group["candidate"]))
-        out.update(group_metric_metadata("reference", self.by_group[self.reference]))
+        for name, groups in self.by_group.items():
+            out.update(
+                {f"{name}/{g}/{k}": getattr(m, k) for g, m in groups.items() for k in GROUP_METRICS[g.split("_", 1)[0]]}
+            )
+            out.update({f"{name}/{g}/items": m.items for g, m in groups.items()})
         return out
 
     def report(
@@ -142,27 +109,3 @@ def evaluate(
     )
     by_group = {name: metrics_by_group(scored(name, answers), answers) for name, answers in answers_by_model.items()}
     return Evaluation(items, by_set, reference, decision, by_group)
-
-
-def sample_rows(items: list[dict], answers: dict[str, str], per_set: int = 6) -> list[dict[str, str]]:
-    """A few items of each evaluation set side by side: the hunk, the gold review, what the candidate said."""
-
-    def cell(text: str, limit: int = 400) -> str:
-        return text if len(text) <= limit else text[: limit - 3] + "..."
-
-    rows = []
-    for name in EVAL_SETS:
-        for item in [i for i in items if i["set"] == name][:per_set]:
-            answer = answers.get(item["id"], "")
-            gold = Review.model_validate(item["review"])
-            verdict = score_answer(answer, gold, hunk_path=item["path"])
-            rows.append(
-                {
-                    "item": item["id"],
-                    "diff": cell(item["diff_hunk"]),
-                    "gold": cell(render_review(gold)),
-                    "candidate": cell(answer),
-                    "verdict": verdict.kind + (f" ({verdict.error})" if verdict.error else ""),
-                }
-            )
-    return rows

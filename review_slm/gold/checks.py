@@ -14,7 +14,7 @@ from review_slm.core.gold import GoldExample
 from review_slm.core.near_duplicates import duplicate_share
 from review_slm.core.secret_rules import find_leaks
 from review_slm.gold.assets import gold_set
-from review_slm.partitions import iteration_partitions
+from review_slm.partitions import iteration_partitions, requires_iteration
 from review_slm.resources.artifact_layout import SPLITS, SharedArtifacts, iteration
 from review_slm.resources.artifacts import ArtifactStore
 
@@ -29,7 +29,12 @@ def _gates(artifacts: ArtifactStore, key: str) -> dict:
 
 
 def _check(**kwargs):
-    return dg.asset_check(asset=gold_set, blocking=True, partitions_def=iteration_partitions, **kwargs)
+    def decorate(check):
+        return dg.asset_check(asset=gold_set, blocking=True, partitions_def=iteration_partitions, **kwargs)(
+            requires_iteration(check)
+        )
+
+    return decorate
 
 
 @_check(description="Every kept row validates against the gold-example schema (review findings included).")

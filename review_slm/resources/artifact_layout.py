@@ -120,6 +120,11 @@ class IterationArtifacts:
     def eval_report(self) -> str:
         return self._at("eval_report", "report.json")
 
+    @property
+    def eval_samples(self) -> str:
+        """Every evaluated item with each model's answer and verdict (`tables.EVAL_SAMPLES`)."""
+        return self._at("eval_report", "samples.parquet")
+
 
 class Scratch:
     """File names inside an asset's scratch folder for the trainer's generation inputs and outputs.

@@ -204,6 +204,10 @@ class MlflowTracking(dg.ConfigurableResource):
         exp_id = client.get_run(run_id).info.experiment_id
         return f"{self.ui_url}/#/experiments/{exp_id}/runs/{run_id}"
 
+    def artifact_url(self, run_id: str, path: str) -> str:
+        """The run page with the artifact at `path` open (an image is previewed)."""
+        return f"{self.run_url(run_id)}/artifacts/{path}"
+
     def trainer_env(self, run_id: str) -> dict[str, str]:
         return {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_RUN_ID": run_id}
 

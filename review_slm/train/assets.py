@@ -22,29 +22,10 @@ from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
 from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_recipe import TrainingRecipe
+from review_slm.train.loss_metadata import loss_metadata
 from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
 from review_slm.training.memory_plan import MemoryPlan, plan_memory
-
-
-def _loss_table(history: list[dict], every: int = 1) -> dg.MetadataValue:
-    shown = ("loss", "grad_norm", "learning_rate", "rewards_accuracies", "reward")
-    keys = [k for k in shown if any(k in h for h in history)]
-    lines = ["| step | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for h in history[::every]:
-        lines.append(f"| {h['step']} | " + " | ".join(f"{h[k]:.4g}" if k in h else "" for k in keys) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
-
-
-def _loss_metadata(history: list[dict], stage: str) -> dict:
-    """The loss curve as a chart the UI shows inline, and the logged steps as a table (every ~20th)."""
-    if not any("loss" in h for h in history):
-        return {}
-    from review_slm.training.plots import loss_figure, markdown_image, png_bytes
-
-    return {
-        "loss_plot": dg.MetadataValue.md(markdown_image(png_bytes(loss_figure(history, stage)), f"{stage} loss")),
-        "loss_curve": _loss_table(history, every=max(1, len(history) // 20)),
-    }
+from review_slm.training.plots import loss_plot_artifact
 
 
 def _run_trainer(
@@ -207,14 +188,16 @@ def _check_memory_plan(context: dg.AssetExecutionContext, rec: Recipe, stage_nam
 
 
 def _trained_metadata(trained: Trained, parent: dict, tracking: MlflowTracking, stage: str) -> dict:
+    # The loss headline first: the trainer's report repeats `first_loss` / `final_loss`, which keep this place.
+    plot_url = tracking.artifact_url(trained.run_id, loss_plot_artifact(stage))
     return {
+        **loss_metadata(trained.history, stage, plot_url),
         **_trainer_metadata(trained.result),
         "parent_model": parent["model_uri"],
         "parent_iteration": parent["parent_iteration"] or "none (first iteration)",
         "mlflow_run_id": trained.run_id,
         "mlflow_run": dg.MetadataValue.url(tracking.run_url(trained.run_id)),
         "memory_plan": dg.MetadataValue.md(trained.memory_plan),
-        **_loss_metadata(trained.history, stage),
     }
 
 

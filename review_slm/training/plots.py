@@ -1,13 +1,18 @@
 """Charts people look at instead of reading numbers: the loss curve of a training stage.
 
-Drawn once here and used twice: the trainer logs it to its MLflow run, and the asset embeds it in
-its Dagster metadata (a base64 PNG in Markdown, which the UI renders inline).
+Drawn once here and used twice: the trainer logs it to its MLflow run (`loss_plot_artifact`), and the
+asset embeds it in its Dagster metadata (a base64 PNG in Markdown) and links the logged one.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+
+
+def loss_plot_artifact(stage: str) -> str:
+    """Where in its MLflow run the trainer logs the loss curve of `stage`."""
+    return f"plots/{stage}_loss.png"
 
 
 def loss_figure(history: list[dict], stage: str):

@@ -6,11 +6,13 @@ import pytest
 from review_slm import settings
 from review_slm.core.diff_hunks import numbered_hunk
 from review_slm.core.languages import contradicting_language, detect_language, normalize_language, parse_languages
-from review_slm.core.metrics import group_metric_metadata, metrics_by_group
+from review_slm.core.metrics import metrics_by_group
 from review_slm.core.prompts import render_review, student_user_prompt
 from review_slm.core.schema import Review
 from review_slm.core.scoring import score_answer
 from review_slm.evaluate.eval_sets import bug_suite_rows, eval_items
+from review_slm.evaluate.report import evaluate
+from review_slm.evaluate.report_metadata import group_table
 
 MORE = ("go", "python", "yaml", "rust", "java", "typescript", "javascript")
 
@@ -113,7 +115,10 @@ def test_metrics_per_language_and_category(monkeypatch):
     groups = metrics_by_group(items, answers)
     assert groups["lang_rust"].f1 == 1.0 and groups["lang_java"].format_validity == 0.0
     assert groups["cat_concurrency"].recall == 0.3333  # the Rust Mutex item of three concurrency items (two Go)
-    meta = group_metric_metadata("candidate", groups)
-    assert meta["candidate_lang_rust_f1"] == 1.0 and meta["candidate_lang_typescript_f1"] == 0.0
-    assert "candidate_cat_resource_leak_recall" in meta and "candidate_cat_security_f1" in meta
-    assert all(isinstance(v, float) for v in meta.values())
+    # In MLflow per group, and one table in the UI (rows: languages and categories; cells: candidate / base).
+    evaluation = evaluate(items, {"candidate": answers, "base": {}}, tolerance=0.02)
+    metrics = evaluation.mlflow_metrics()
+    assert metrics["candidate/lang_rust/f1"] == 1.0 and metrics["candidate/lang_typescript/f1"] == 0.0
+    assert "candidate/cat_resource_leak/recall" in metrics and "base/cat_security/f1" in metrics
+    table = group_table(evaluation)
+    assert "| language rust | 4 | 1.000 / 0.000 |" in table and "| category resource_leak |" in table

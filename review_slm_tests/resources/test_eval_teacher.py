@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from review_slm.core import tables
-from review_slm.evaluate.assets import eval_report
+from review_slm.evaluate.assets import eval_report, no_regression_vs_champion
 from review_slm.partitions import iteration_partitions
 from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.launcher import LocalProcessLauncher
@@ -61,8 +61,12 @@ def test_teacher_column_and_judge_scores_in_eval_report_and_a_rerun_asks_nothing
             "recipe": recipe,
             "teacher": OpenAITeacher(urls=urls, model="teacher"),
         }
-        result = dg.materialize([eval_report], partition_key=key, instance=harness.instance, resources=resources)
+        result = dg.materialize(
+            [eval_report, no_regression_vs_champion], partition_key=key, instance=harness.instance, resources=resources
+        )
         assert result.success
+        # The blocking check runs on the partition (a check-only run without one: test_check_partitions.py).
+        assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
         return harness.metadata("eval_report", key)
 
     with fleet_standin([state]) as urls:
@@ -71,10 +75,11 @@ def test_teacher_column_and_judge_scores_in_eval_report_and_a_rerun_asks_nothing
         # one stands for 2 items.
         distinct = 24
         assert first["teacher_compared"] == "yes" and first["teacher_failed_items"] == 2
-        assert isinstance(first["teacher_f1"], float) and first["judge"] == "yes"
+        assert isinstance(first["teacher_score"], float) and first["judge"] == "yes"
         assert first["candidate_judge_score"] == 1.0 and first["base_judge_score"] == 0.0
         assert first["teacher_judge_score"] == 1.0 and first["judge_failed_items"] == 0
         asked = state.posts
+        reads_for_people(harness, key)
         # Answers, then a verdict per distinct (item, answer): the teacher's answers are the candidate's, judged once.
         assert asked == distinct + 2 * distinct
 
@@ -82,3 +87,31 @@ def test_teacher_column_and_judge_scores_in_eval_report_and_a_rerun_asks_nothing
         assert second["teacher_failed_items"] == 0 and state.posts == asked + 1
         third = run(urls)
         assert state.posts == asked + 1 and third["teacher_judge_score"] == 1.0  # nothing asked at all
+
+
+NUMERIC = (dg.IntMetadataValue, dg.FloatMetadataValue, dg.BoolMetadataValue)
+
+
+def reads_for_people(harness, key: str) -> None:
+    """What the UI shows first is the gate's verdict; the numbers fit what it charts (at most 100, here at most
+    60 with four models compared); samples read as code and all of them are an artifact; the per-language and
+    per-category figures are a table and MLflow metrics."""
+    record = harness.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("eval_report"), asset_partitions=[key]), limit=1
+    ).records[0]
+    metadata = record.asset_materialization.metadata
+    assert list(metadata)[:2] == ["gate_passed", "gate_reason"]
+    assert isinstance(metadata["gate_passed"], dg.BoolMetadataValue) and metadata["gate_passed"].value is True
+    numeric = [k for k, v in metadata.items() if isinstance(v, NUMERIC)]
+    assert len(numeric) <= 60, f"{len(numeric)} numeric entries: {numeric}"
+    assert {"candidate_score", "reference_score", "base_score", "teacher_score", "candidate_bug_suite_f1"} <= set(
+        numeric
+    )
+    samples = metadata["samples"].value
+    assert samples.count("```diff\n") == 4 and "Candidate:" in samples
+    everything = harness.artifacts.read_table(metadata["samples_uri"].value)
+    assert len(everything) == metadata["items"].value and metadata["samples_uri"].value in samples
+    assert {a["model"] for row in everything for a in row["answers"]} == {"candidate", "base", "teacher"}
+    assert "| language go |" in metadata["eval_table_by_group"].value
+    metrics = harness.mlflow_runs("eval_report", key)[0].data.metrics
+    assert {"candidate/lang_go/f1", "base/lang_python/recall"} <= set(metrics)

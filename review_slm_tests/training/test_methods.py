@@ -81,4 +81,11 @@ def test_orpo_trains_the_sft_policy_through_the_same_asset(harness, tmp_path):
     assert harness.materialize(dpo_model, "iter-0001", recipe).success
     meta = harness.metadata("dpo_model", "iter-0001")
     assert meta["method"] == "orpo" and meta["pairs"] == 8 and meta["steps"] == 2 and meta["final_loss"] > 0
+    # The loss headline leads the metadata; the chart is one click away, here and in the MLflow run it links.
+    assert list(meta)[:4] == ["first_loss", "final_loss", "min_loss", "min_loss_step"]
+    assert meta["min_loss"] <= min(meta["first_loss"], meta["final_loss"]) and meta["min_loss_step"] in (1, 2)
+    assert meta["loss_plot"].startswith("![orpo loss](data:image/png;base64,")
+    assert meta["loss_plot_mlflow"] == f"{meta['mlflow_run']}/artifacts/plots/orpo_loss.png"
+    logged = harness.tracking.client().list_artifacts(meta["mlflow_run_id"], "plots")
+    assert [a.path for a in logged] == ["plots/orpo_loss.png"]
     assert (harness.artifacts.local_path(meta["model_uri"]) / "config.json").is_file()

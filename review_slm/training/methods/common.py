@@ -85,10 +85,10 @@ def log_loss_plot(client, run_id: str | None, history: list[dict], stage: str) -
         return
     import matplotlib.pyplot as plt
 
-    from review_slm.training.plots import loss_figure
+    from review_slm.training.plots import loss_figure, loss_plot_artifact
 
     fig = loss_figure(history, stage)
-    client.log_figure(run_id, fig, f"plots/{stage}_loss.png")
+    client.log_figure(run_id, fig, loss_plot_artifact(stage))
     plt.close(fig)
 
 
