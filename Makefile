@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export REVIEW_SLM_HOME ?= $(CURDIR)/.review_slm
 
-.PHONY: run test lint install install-dev install-serve reviewer serve dev mlflow-ui bench bench-gpu clean
+.PHONY: run test lint docs install install-dev install-serve reviewer serve dev mlflow-ui bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,9 +62,13 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	@key=$$($(BIN)/review-slm iteration next) && echo "materializing iteration $$key" && \
 	  $(BIN)/dagster asset materialize -m review_slm.definitions --select '*' --partition $$key
 
-lint: install-dev
+lint: install-dev docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The docs site (mkdocs.yml, docs/) into site/; --strict fails on a broken link or a generated section that fails.
+docs: install-dev
+	$(BIN)/mkdocs build --strict --quiet
 
 test: install-dev reviewer
 	$(BIN)/python -m pytest -q
@@ -96,4 +100,4 @@ bench-gpu: install
 	$(BIN)/python bench/gpu_train.py --config qwen2.5-coder-1.5b
 
 clean:
-	rm -rf .dagster_home .review_slm
+	rm -rf .dagster_home .review_slm site

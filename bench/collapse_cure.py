@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import results
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 STAGES = {"a": "SFT on clean gold", "b": "SFT on poisoned gold", "c": "(b) + preference step"}
@@ -104,6 +106,7 @@ def main() -> None:
         help="a gold_set config value (JSON), e.g. --gold clean_share=0.3 --gold hunk_comments=separate",
     )
     parser.add_argument("--work-dir", default=None, help="keep the models and answers here (default: a temp folder)")
+    results.add_json_option(parser)
     args = parser.parse_args()
 
     import transformers
@@ -157,31 +160,53 @@ def main() -> None:
         lambda: experiment.prefer(recipe, base, model_b, outcome.pairs, work / "c", cache),
     )
 
-    results = {}
+    scores = {}
     for stage, model in (("a", model_a), ("b", model_b), ("c", model_c)):
-        results[stage] = timed(
+        scores[stage] = timed(
             f"evaluate ({stage})",
             lambda m=model, s=stage: experiment.evaluate(recipe, m, items, work / f"eval-{s}", cache),
         )
     overall = {
         f"({s}) {STAGES[s]}": {k: v for k, v in r["all"].as_dict().items() if k in SHOWN or k == "items"}
-        for s, r in results.items()
+        for s, r in scores.items()
     }
     print("\n" + markdown_table(overall))
     by_set = {
         f"({s}) {name}": {k: getattr(m, k) for k in SHOWN}
-        for s, r in results.items()
+        for s, r in scores.items()
         for name, m in r.items()
         if name != "all"
     }
     print("\n" + markdown_table(by_set))
-    chart({s: r["all"].as_dict() for s, r in results.items()}, Path(args.chart))
+    chart({s: r["all"].as_dict() for s, r in scores.items()}, Path(args.chart))
     print(f"\nchart: {args.chart}; {time.monotonic() - started:.0f} s in all")
-    b, c = results["b"]["all"], results["c"]["all"]
+    b, c = scores["b"]["all"], scores["c"]["all"]
     print(
         f"collapse {b.no_issues_rate_on_buggy:.2f} -> cure {c.no_issues_rate_on_buggy:.2f}, validity "
         f"{c.format_validity:.2f}, clean accuracy {c.clean_accuracy:.2f}"
     )
+    summary = {
+        "recipe": recipe.label,
+        "lazy_share": args.lazy_share,
+        "gold_config": gold_config,
+        "train_rows": len(train),
+        "clean_train_rows": clean_rows,
+        "pairs": len(outcome.pairs),
+        "collapse_no_issues_rate_b": round(b.no_issues_rate_on_buggy, 3),
+        "cure_no_issues_rate_c": round(c.no_issues_rate_on_buggy, 3),
+        "validity_c": round(c.format_validity, 3),
+        "clean_accuracy_c": round(c.clean_accuracy, 3),
+        "seconds": round(time.monotonic() - started),
+    }
+    tables = {
+        "all evaluation items": [{"model": k, **_rounded(v)} for k, v in overall.items()],
+        "per evaluation set": [{"model": k, **_rounded(v)} for k, v in by_set.items()],
+    }
+    results.write(args.json, results.results("collapse_cure", tables, summary))
+
+
+def _rounded(metrics: dict) -> dict:
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in metrics.items()}
 
 
 if __name__ == "__main__":

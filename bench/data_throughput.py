@@ -32,6 +32,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import results
+
 from review_slm.core import tables
 from review_slm.core.prompts import STUDENT_SYSTEM_PROMPT
 from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
@@ -151,9 +153,10 @@ def timed(fn, *args) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def bench_gold(sizes: list[int], recipe_name: str, tokenizer: str, repeats: int) -> None:
+def bench_gold(sizes: list[int], recipe_name: str, tokenizer: str, repeats: int) -> dict:
     recipe = load_recipe(recipe_name)
     per_row = {}
+    table = []
     print(
         f"recipe {recipe.label}: token budget {recipe.max_example_tokens}, {tokenizer} token counter; "
         f"best of {repeats} gold builds, floor best of 3"
@@ -180,9 +183,23 @@ def bench_gold(sizes: list[int], recipe_name: str, tokenizer: str, repeats: int)
             f"{counts['kept']} / {counts['quarantined']}  "
             f"({', '.join(f'{k} {v}' for k, v in counts.items() if k not in ('kept', 'quarantined'))})"
         )
+        table.append(
+            {
+                "rows": n,
+                "gold_set_s": round(gold_s, 2),
+                "rows_per_s": round(n / gold_s),
+                "io_floor_s": round(floor_s, 3),
+                "ratio_to_floor": round(gold_s / floor_s, 1),
+                "kept": counts["kept"],
+                "quarantined": counts["quarantined"],
+            }
+        )
+    summary = {"recipe": recipe.label, "tokenizer": tokenizer, "repeats": repeats}
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
         print(f"cost per row at {large} vs {small} rows: {per_row[large] / per_row[small]:.2f} (1.00 = linear)")
+        summary[f"cost_per_row_{large}_vs_{small}"] = round(per_row[large] / per_row[small], 2)
+    return results.results("data_throughput", {"gold set vs the pyarrow I/O floor": table}, summary)
 
 
 class FixedLatencyOllama(BaseHTTPRequestHandler):
@@ -263,7 +280,7 @@ def serve_teacher(latency_s: float, capacity: int, port_queue) -> None:
     server.serve_forever()
 
 
-def bench_teacher(latency_s: float, capacity: int, requests: int) -> None:
+def bench_teacher(latency_s: float, capacity: int, requests: int) -> dict:
     """Throughput of the enrichment, and what the teacher is paid per row the gold set keeps: the cheap gates
     and one question per distinct prompt run before it (the order before issue 11 asked about every row)."""
     ports = multiprocessing.Queue()
@@ -291,6 +308,22 @@ def bench_teacher(latency_s: float, capacity: int, requests: int) -> None:
         f"prompts asked, {kept} kept: {report.teacher_calls / kept:.3f} teacher calls per kept row "
         f"(every row asked, as before: {len(rows) / kept:.3f})"
     )
+    row = {
+        "rows": len(rows),
+        "quarantined_before_teacher": len(before_teacher),
+        "distinct_prompts_asked": report.teacher_prompts_distinct,
+        "kept": kept,
+        "teacher_calls_per_kept_row": round(report.teacher_calls / kept, 3),
+        "if_every_row_were_asked": round(len(rows) / kept, 3),
+    }
+    summary = {
+        "slots": capacity,
+        "latency_ms": latency_s * 1000,
+        "achieved_req_per_s": round(achieved, 1),
+        "ideal_req_per_s": round(ideal, 1),
+        "achieved_over_ideal": round(achieved / ideal, 2),
+    }
+    return results.results("data_throughput_teacher", {"teacher calls": [row]}, summary)
 
 
 def main() -> None:
@@ -310,11 +343,13 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--capacity", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
+    results.add_json_option(parser)
     args = parser.parse_args()
     if args.mode == "gold":
-        bench_gold([int(s) for s in args.sizes.split(",")], args.recipe, args.tokenizer, args.repeats)
+        payload = bench_gold([int(s) for s in args.sizes.split(",")], args.recipe, args.tokenizer, args.repeats)
     else:
-        bench_teacher(args.latency_ms / 1000, args.capacity, args.requests)
+        payload = bench_teacher(args.latency_ms / 1000, args.capacity, args.requests)
+    results.write(args.json, payload)
 
 
 if __name__ == "__main__":

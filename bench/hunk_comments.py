@@ -8,7 +8,7 @@ comments are structured by rules) on the bundled snapshot and supplement in a th
 - the gold set's kept rows, the findings they carry, and the rows quarantined as (near) duplicates or merged;
 - the seconds `gold_set` took.
 
-    .venv/bin/python bench/hunk_comments.py [--hunk-comments change identical separate]
+    .venv/bin/python bench/hunk_comments.py [--hunk-comments change identical separate] [--json PATH]
 
 `--hunk-comments` runs `gold_set` once per mode (`GoldSetConfig.hunk_comments`; default: the recipe's).
 """
@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+
+import results
 
 
 def shared_hunks(raw: list[dict]) -> tuple[int, int, int]:
@@ -46,17 +48,22 @@ def shared_hunks(raw: list[dict]) -> tuple[int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--hunk-comments", nargs="*", default=[""], choices=["", "change", "identical", "separate"])
+    results.add_json_option(parser)
     args = parser.parse_args()
     snapshot = json.loads((resources.files("review_slm.data.github_snapshot") / "kubeflow__trainer.json").read_text())
     roots, same_text, in_family = shared_hunks(snapshot)
     print(f"bundled snapshot: {len(snapshot)} comments, {roots} root comments on a line")
     print(f"  sharing an identical hunk: {same_text}; sharing a hunk or a line prefix of one: {in_family}")
+    rows = []
     for mode in args.hunk_comments:
         print(f"hunk_comments: {mode or 'the recipe default'}")
-        measure(mode)
+        rows.append({"hunk_comments": mode or "recipe default", **measure(mode)})
+    summary = {"comments": len(snapshot), "root_comments_on_a_line": roots, "sharing_identical_hunk": same_text}
+    summary["sharing_hunk_or_prefix"] = in_family
+    results.write(args.json, results.results("hunk_comments", {"gold set per hunk_comments mode": rows}, summary))
 
 
-def measure(mode: str) -> None:
+def measure(mode: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-hunks-") as tmp:
         os.environ["REVIEW_SLM_HOME"] = str(Path(tmp) / "home")
         os.environ.pop("GITHUB_TOKEN", None)
@@ -107,6 +114,17 @@ def measure(mode: str) -> None:
         f"{meta['lazy_share']}, secrets redacted {meta['secrets_redacted']}, train tokens {meta['train_tokens']}"
     )
     print(f"gold_set materialization: {seconds:.1f} s (Dagster run included)")
+    return {
+        "rows_in": meta["rows_in"],
+        "kept": meta["rows_kept"],
+        "quarantined": meta["rows_quarantined"],
+        "mined_examples": len(mined),
+        "mined_findings": findings,
+        "merged": meta.get("quarantined_merged_into_hunk", 0),
+        "near_duplicate": meta.get("quarantined_near_duplicate", 0),
+        "train/val/test": f"{meta['train_rows']}/{meta['val_rows']}/{meta['test_rows']}",
+        "train_tokens": meta["train_tokens"],
+    }
 
 
 if __name__ == "__main__":

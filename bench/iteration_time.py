@@ -7,7 +7,7 @@ in fresh DAGSTER_HOME / REVIEW_SLM_HOME folders: iteration 1 is cold (builds the
 tokenizer, creates the MLflow database), iteration 2 starts from iteration 1's champion. Prints each
 step's duration from Dagster's own step stats and the ratio of the wall time to the budget.
 
-    .venv/bin/python bench/iteration_time.py [--iterations 2] [--budget-s 180] [--recipe tiny-grpo]
+    .venv/bin/python bench/iteration_time.py [--iterations 2] [--budget-s 180] [--recipe tiny-grpo] [--json PATH]
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import results
 
 BIN = Path(sys.executable).parent
 
@@ -82,6 +84,7 @@ def main() -> None:
     parser.add_argument(
         "--recipe", default="tiny", help="REVIEW_SLM_RECIPE of the iterations (e.g. tiny-grpo for sft+grpo)"
     )
+    results.add_json_option(parser)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="review-slm-bench-"))
     env = {
@@ -114,6 +117,21 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(str(m.get(name, "")) for m in learned) + " |")
     for key, seconds, _ in rows:
         print(f"{key}: {seconds:.1f} s = {seconds / args.budget_s:.2f} x the {args.budget_s:.0f} s budget")
+    step_rows = [{"step": step, **{k: round(r.get(step, 0), 1) for k, _, r in rows}} for step in steps]
+    step_rows.append({"step": "wall time", **{k: round(s, 1) for k, s, _ in rows}})
+    step_rows.append(
+        {"step": f"wall time / {args.budget_s:.0f} s budget", **{k: round(s / args.budget_s, 2) for k, s, _ in rows}}
+    )
+    metric_rows = [{"metric": name, **{k: m.get(name, "") for (k, _, _), m in zip(rows, learned)}} for name in LEARNING]
+    payload = results.results(
+        "iteration_time",
+        tables={
+            "step seconds (Dagster step stats)": step_rows,
+            "what the candidate learned (eval_report)": metric_rows,
+        },
+        summary={"recipe": args.recipe, "budget_s": args.budget_s, **{f"{k}_wall_s": round(s, 1) for k, s, _ in rows}},
+    )
+    results.write(args.json, payload)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ data the policy redacts, so hunks whose only finding is an e-mail are counted on
 secret counts as caught when no 8-character run of it survives redaction (and, for the check, when the check
 flags the raw text).
 
-    PYTHONPATH=$PWD .venv/bin/python bench/secret_precision.py [--hunks 10000] [--seed 0] [--examples 3]
+    PYTHONPATH=$PWD .venv/bin/python bench/secret_precision.py [--hunks 10000] [--seed 0] [--examples 3] [--json PATH]
 
 Ends with `precision: N clean hunks, R redacted (P%); recall: C/T planted secrets caught`.
 """
@@ -41,6 +41,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+import results
 
 from review_slm.core.redaction import redact
 from review_slm.core.secret_rules import find_leaks
@@ -281,6 +283,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=20, help="lines per hunk")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--examples", type=int, default=3, help="redacted hunks shown per category")
+    results.add_json_option(parser)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -307,6 +310,28 @@ def main() -> None:
         f"precision: {n} clean hunks, {r} redacted ({100 * r / n if n else 0:.2f}%); "
         f"recall: {total - len(missed_redact)}/{total} planted secrets caught"
     )
+    rows = [_row("clean code", clean_tally), _row("test code and mocks (not in the figure)", test_tally)]
+    summary = {
+        "planted_secrets": total,
+        "caught_by_redact": total - len(missed_redact),
+        "flagged_by_check": total - len(missed_check),
+        "clean_redacted_percent": round(100 * r / n, 2) if n else 0.0,
+    }
+    results.write(args.json, results.results("secret_precision", {"redaction on real code": rows}, summary))
+
+
+def _row(name: str, tally: Tally) -> dict:
+    per_hunk = 1000 / max(tally.hunks, 1)
+    return {
+        "corpus": name,
+        "hunks": tally.hunks,
+        "redacted": len(tally.redacted),
+        "redacted_percent": round(100 * len(tally.redacted) / tally.hunks, 2) if tally.hunks else 0.0,
+        "email_only": tally.email_only,
+        "flagged_by_check": len(tally.flagged),
+        "redact_ms_per_hunk": round(tally.redact_s * per_hunk, 2),
+        "check_ms_per_hunk": round(tally.check_s * per_hunk, 2),
+    }
 
 
 def _family(hunk: Hunk) -> str:

@@ -38,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the stand-ins live in review_slm_tests/
 
+import results  # noqa: E402
+
 from review_slm.resources.openai_teacher import OpenAITeacher  # noqa: E402
 from review_slm_tests.resources.fleet_standin import ReplicaState, fleet_standin, restating  # noqa: E402
 from review_slm_tests.resources.test_teacher import rec  # noqa: E402
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--fail-for", type=float, default=2.0, help="seconds the last replica answers 503/500")
     parser.add_argument("--concurrency", type=int, default=64, help="the teacher's requests in flight")
     parser.add_argument("--through-asset", action="store_true", help="through the gold_set asset, end to end")
+    results.add_json_option(parser)
     args = parser.parse_args()
 
     # Through the asset, each prompt gets its own review: one answer for all is quarantined as template poisoning.
@@ -91,6 +94,35 @@ def main() -> None:
         f"{answered_twice(states)}"
     )
     print_replicas(urls, states)
+    summary = {
+        "replicas": args.replicas,
+        "capacity": args.capacity,
+        "latency_s": args.latency,
+        "failing_replica_down_s": args.fail_for,
+        "in_flight": args.concurrency,
+        "prompts": args.prompts,
+        "wall_s": round(seconds, 1),
+        "achieved_per_s": round(achieved, 1),
+        "ideal_per_s": round(ideal, 1),
+        "achieved_over_ideal": round(achieved / ideal, 3),
+        "requests_per_kept_row": round(report.teacher_calls / max(kept, 1), 3),
+        "rows_lost": args.prompts - kept,
+        "prompts_answered_twice": answered_twice(states),
+        "probe_estimate_s": report.teacher_estimated_seconds,
+    }
+    tables = {"replicas": replica_rows(urls, states)}
+    results.write(args.json, results.results("teacher_throughput", tables, summary))
+
+
+def replica_rows(urls: list[str], states: list[ReplicaState]) -> list[dict]:
+    rows = []
+    for i, state in enumerate(states):
+        answered = sum(state.answered.values())
+        failing = " (down at first)" if state.fail_for_s else ""
+        rows.append(
+            {"replica": f"{i + 1}{failing}", "answered": answered, "failed": state.posts - answered, "peak": state.peak}
+        )
+    return rows
 
 
 def answered_twice(states: list[ReplicaState]) -> int:

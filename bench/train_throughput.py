@@ -7,7 +7,7 @@ per second and the share of non-padding tokens in what the model was fed, then t
 with the recipe's hardware spec it also prints model FLOPs utilisation (4·N FLOPs per token for LoRA,
 6·N for full fine-tuning).
 
-    .venv/bin/python bench/train_throughput.py [--recipe tiny] [--steps 12] [--repeat 2]
+    .venv/bin/python bench/train_throughput.py [--recipe tiny] [--steps 12] [--repeat 2] [--json PATH]
 
 Gold rows are the bundled bug suite (labelled reviews) plus the bundled supplement's comments as
 one-finding reviews: realistic prompt and answer lengths, without running the data assets.
@@ -22,6 +22,8 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+
+import results
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -147,6 +149,7 @@ def main() -> None:
     parser.add_argument(
         "--cache-dir", default=str(Path(os.environ.get("REVIEW_SLM_HOME", ".review_slm")) / "cache" / "models")
     )
+    results.add_json_option(parser)
     args = parser.parse_args()
 
     import transformers
@@ -181,13 +184,11 @@ def main() -> None:
             spec, recipe.model_copy(update={"sft": stage, "curriculum": False}), callbacks=[]
         )
 
-    print_table(
-        "SFT",
-        [
-            measure("padded", sft_trainer(False), args.steps, args.repeat, recipe),
-            measure("packed (BFD)", sft_trainer(True), args.steps, args.repeat, recipe),
-        ],
-    )
+    sft_rows = [
+        measure("padded", sft_trainer(False), args.steps, args.repeat, recipe),
+        measure("packed (BFD)", sft_trainer(True), args.steps, args.repeat, recipe),
+    ]
+    print_table("SFT", sft_rows)
 
     # DPO on the SFT policy: a LoRA adapter saved from one short SFT run.
     policy = work / "policy"
@@ -211,13 +212,27 @@ def main() -> None:
             recipe,
         )
 
-    print_table(
-        "DPO",
-        [
-            measure("padded (random order)", dpo_trainer(False), args.steps, args.repeat, recipe),
-            measure("length-sorted batches", dpo_trainer(True), args.steps, args.repeat, recipe),
-        ],
-    )
+    dpo_rows_measured = [
+        measure("padded (random order)", dpo_trainer(False), args.steps, args.repeat, recipe),
+        measure("length-sorted batches", dpo_trainer(True), args.steps, args.repeat, recipe),
+    ]
+    print_table("DPO", dpo_rows_measured)
+    tables = {
+        stage: [_rounded(r) for r in measured] for stage, measured in (("SFT", sft_rows), ("DPO", dpo_rows_measured))
+    }
+    summary = {
+        "recipe": recipe.label,
+        "device": device(),
+        "examples": len(rows),
+        "steps": args.steps,
+        "sft_packed_over_padded": round(sft_rows[1]["tokens_per_s"] / sft_rows[0]["tokens_per_s"], 2),
+        "dpo_sorted_over_random": round(dpo_rows_measured[1]["tokens_per_s"] / dpo_rows_measured[0]["tokens_per_s"], 2),
+    }
+    results.write(args.json, results.results("train_throughput", tables, summary))
+
+
+def _rounded(row: dict) -> dict:
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
 
 
 if __name__ == "__main__":
