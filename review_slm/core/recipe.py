@@ -231,14 +231,14 @@ class Recipe(_Strict):
         "change",
         description="gold set: comments on one change become one example with every finding (`change`), only "
         "comments on an identical hunk text do (`identical`: the others stay examples of their own), or none "
-        "(`separate`); a small student learns the format worse from many-finding examples (README: gold_set)",
+        "(`separate`); a small student learns the format worse from many-finding examples (docs: Benchmarks)",
     )
     clean_share: float = Field(
         0.1,
         ge=0.0,
         le=1.0,
         description="gold set: at most this share of the kept rows are reviewed-and-passed (clean) hunks; the tiny "
-        "student learns nothing from them and its second iteration regresses, so its recipe sets 0 (README)",
+        "student learns nothing from them and its second iteration regresses, so its recipe sets 0 (docs: Training)",
     )
     line_offset_copies: int = Field(
         0,

@@ -15,7 +15,8 @@ flags only its header line). The blocking check re-scans with another detector (
 A secret is a value, not a name: what follows `password`, `secret`, `api_key`... in code is mostly an identifier,
 a call, an annotation or a doc example, so a keyword's value (and a URL's userinfo, a secret's default) counts only
 when it looks like a credential (secret_values.py). Hex-entropy strings (SHAs, hashes) and IPv4 addresses (not
-credentials; indistinguishable from dotted versions) are not reported; README, *Secrets*, says why.
+credentials; indistinguishable from dotted versions) are not reported; docs/data-quality.md, *Secrets in the data*,
+says why.
 """
 
 from __future__ import annotations

@@ -25,13 +25,14 @@ class GoldSetConfig(dg.Config):
     """The gates' knobs (see core/quality_gates.py), settable per run from the launchpad."""
 
     max_lazy_share: float = 0.15
-    # Reviewed-and-passed hunks: at most this share of the kept rows; unset: the recipe's `clean_share` (README).
+    # Reviewed-and-passed hunks: at most this share of the kept rows; unset: the recipe's `clean_share`
+    # (docs/training.md).
     clean_share: float | None = None
     redact_secrets: bool = True
     max_redacted_share: float = 0.8
     near_duplicate_threshold: float = 0.85
     # How far comments on one hunk merge into one example (core/hunk_comments.py); empty: the recipe's
-    # `hunk_comments`, which a small student sets lower than a real one (README: gold_set).
+    # `hunk_comments`, which a small student sets lower than a real one (docs/benchmarks.md).
     hunk_comments: Literal["", "change", "identical", "separate"] = ""
     template_min_hunks: int = 8
     template_max_share: float = 0.02
