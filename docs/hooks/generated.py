@@ -60,8 +60,9 @@ def section(name: str, arg: str | None) -> str:
 
 
 def cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: one line, a pipe escaped outside code spans (Python-Markdown leaves those inside alone)."""
+    parts = " ".join(("" if value is None else str(value)).split()).split("`")
+    return "`".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
 
 
 def table(columns: list[str], rows: list[list[object]]) -> str:
