@@ -1,5 +1,5 @@
-"""`review-slm review`'s exits: one code per outcome, the same table in `--help` and the README, errors found before
-the model stack is imported, findings only at lines the model was shown."""
+"""`review-slm review`'s exits: one code per outcome, the same table in `--help`, the README and the docs, errors
+found before the model stack is imported, findings only at lines the model was shown."""
 
 import json
 import subprocess
@@ -38,6 +38,7 @@ def test_the_readme_and_help_show_the_same_exit_codes(capsys):
     help_rows = table_rows(capsys.readouterr().out)
     assert len(help_rows) == 2 + len(EXIT_CODES) and len(set(EXIT_CODES)) == len(EXIT_CODES)
     assert table_rows((ROOT / "README.md").read_text()) == help_rows
+    assert table_rows((ROOT / "docs" / "reviewer.md").read_text()) == help_rows
 
 
 ENDPOINT = ["--endpoint", "http://127.0.0.1:9"]  # never contacted: the input is wrong first
