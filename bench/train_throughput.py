@@ -155,8 +155,11 @@ def main() -> None:
     import transformers
     from datasets import Dataset
 
+    from review_slm.core import tables
     from review_slm.core.recipe import load_recipe
     from review_slm.training.data import dpo_rows
+    from review_slm.training.experiment import write_rows
+    from review_slm.training.job_spec import JobSpec
     from review_slm.training.methods import dpo, sft
     from review_slm.training.methods.common import trainer_kwargs
     from review_slm.training.models import device, load_policy, load_tokenizer, resolve_model_ref
@@ -165,14 +168,15 @@ def main() -> None:
     recipe = load_recipe(args.recipe)
     rows = bundled_gold_rows()
     work = Path(tempfile.mkdtemp(prefix="train-throughput-"))
-    train_file = work / "train.jsonl"
-    train_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = {
-        "parent_model": recipe.base_model,
-        "cache_dir": args.cache_dir,
-        "output_dir": str(work / "out"),
-        "train_file": str(train_file),
-    }
+    train_file = write_rows(work / "train.parquet", rows, tables.GOLD)  # Parquet, as the gold_set asset writes it
+    spec = JobSpec(
+        task="sft",
+        recipe=recipe,
+        parent_model=recipe.base_model,
+        cache_dir=args.cache_dir,
+        output_dir=str(work / "out"),
+        train_file=str(train_file),
+    )
     print(
         f"recipe {recipe.label} on {device()}: {len(rows)} bundled examples, max_length {recipe.sft.max_length}, "
         f"micro-batch {recipe.sft.per_device_batch_size}, {args.steps} steps per mode"
@@ -181,7 +185,10 @@ def main() -> None:
     def sft_trainer(packing: bool):
         stage = recipe.sft.model_copy(update={"packing": packing, "save_steps": 0, "logging_steps": 10_000})
         return lambda: sft.build_trainer(
-            spec, recipe.model_copy(update={"sft": stage, "curriculum": False}), callbacks=[]
+            # no line-offset copies: the supplement rows' findings sit at line 1, which no shifted hunk shows
+            spec,
+            recipe.model_copy(update={"sft": stage, "curriculum": False, "line_offset_copies": 0}),
+            callbacks=[],
         )
 
     sft_rows = [
