@@ -1,7 +1,7 @@
 """MkDocs hook: the reference sections of the docs, generated from the code at build time.
 
 A page asks for a section with a marker on a line of its own, `<!-- generated: NAME [ARG] -->`:
-- `environment`: every environment variable the package reads (found in its source), its default, where it is read;
+- `environment`: the variables `review_slm.settings` registers, then every other one the package's source reads;
 - `run-config`: the fields of every asset's run configuration (the package's `dagster.Config` classes);
 - `recipe`: every field of a training recipe (`review_slm.core.recipe.Recipe`, section by section);
 - `recipes`: the shipped recipes side by side, and each one's YAML;
@@ -337,16 +337,25 @@ def _note(function, name: str, module: str) -> str:
 
 
 def environment_reference() -> str:
+    """The variables `review_slm.settings` registers (name, default, meaning), then every other one the source reads
+    (the reviewer's flags, keys read at request time, what torchrun and the trainer's launcher set)."""
     from review_slm import settings
 
-    choices = {k: v for k, v in vars(settings).items() if isinstance(v, tuple) and k.isupper()}
-    rows = []
-    for name, entry in environment_variables().items():
-        allowed = entry["allowed"]
-        allowed = ", ".join(choices[allowed]) if allowed in choices else allowed.replace("'", "")
+    scanned = environment_variables()
+    registered = [
+        [code(v.name), code(v.default) if v.default else "unset", v.profile, v.meaning] for v in settings.VARIABLES
+    ]
+    parts = [table(["variable", "default", "profile", "what it sets"], registered), "\n"]
+    names = {v.name for v in settings.VARIABLES}
+    others = []
+    for name, entry in scanned.items():
+        if name in names:
+            continue
         where = ", ".join(code(m.removeprefix("review_slm/")) for m in entry["modules"])
-        rows.append([code(name), " / ".join(entry["defaults"]), allowed, where, " ".join(entry["notes"])])
-    return table(["variable", "default", "allowed", "read in", "what it sets"], rows)
+        others.append([code(name), " / ".join(entry["defaults"]), where, " ".join(entry["notes"])])
+    parts.append("Also read, outside the settings (found in the source):\n\n")
+    parts.append(table(["variable", "default", "read in", "note"], others))
+    return "".join(parts)
 
 
 # --- recipes -------------------------------------------------------------------------------------------------------
