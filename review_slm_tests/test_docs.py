@@ -122,3 +122,10 @@ def test_the_links_between_readme_and_docs_resolve():
     for page in pages:
         for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+
+
+def test_the_readme_graph_has_the_edges_of_the_definitions(generated):
+    text = (ROOT / "README.md").read_text()
+    chart = text[text.index("```mermaid") : text.index("```", text.index("```mermaid") + 3)]
+    drawn = re.findall(r"^\s*(\w+) (?:-- \"[^\"]*\" )?--> (\w+)\s*$", chart, re.MULTILINE)
+    assert sorted(drawn) == generated.asset_edges()

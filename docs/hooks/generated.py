@@ -1,6 +1,7 @@
 """MkDocs hook: the reference sections of the docs, generated from the code at build time.
 
 A page asks for a section with a marker on a line of its own, `<!-- generated: NAME [ARG] -->`:
+- `graph`: the asset graph as a Mermaid flowchart, from the definitions' lineage;
 - `environment`: the variables `review_slm.settings` registers, then every other one the package's source reads;
 - `run-config`: the fields of every asset's run configuration (the package's `dagster.Config` classes);
 - `recipe`: every field of a training recipe (`review_slm.core.recipe.Recipe`, section by section);
@@ -44,6 +45,7 @@ def section(name: str, arg: str | None) -> str:
     if name == "bench" and arg:
         return bench_tables(arg)
     builders = {
+        "graph": asset_graph,
         "environment": environment_reference,
         "run-config": run_config_reference,
         "recipe": recipe_reference,
@@ -211,6 +213,31 @@ def run_config_reference() -> str:
 
 def _base_doc(cls: type) -> str | None:
     return next((base.__doc__ for base in cls.__mro__[1:] if base.__doc__), None)
+
+
+# --- the asset graph ----------------------------------------------------------------------------------------------
+
+
+def asset_edges() -> list[tuple[str, str]]:
+    """(upstream, downstream) for every asset dependency of the definitions."""
+    from review_slm.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    edges = []
+    for key in graph.get_all_asset_keys():
+        edges += [(parent.to_user_string(), key.to_user_string()) for parent in graph.get(key).parent_keys]
+    return sorted(edges)
+
+
+def asset_graph() -> str:
+    lines = ["```mermaid", "flowchart LR"]
+    for parent, child in asset_edges():
+        gate = parent == "eval_report" and child == "deployed_endpoint"
+        lines.append(
+            f'    {parent} -- "gate: no_regression_vs_champion" --> {child}' if gate else f"    {parent} --> {child}"
+        )
+    lines.append('    gold_set -.- gold_checks[["blocking checks on the gold set"]]')
+    return "\n".join([*lines, "```"]) + "\n"
 
 
 # --- environment variables: found in the source ------------------------------------------------------------------
