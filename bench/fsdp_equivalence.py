@@ -29,8 +29,8 @@ def main() -> None:
     import dagster as dg
     from safetensors.torch import load_file
 
+    from review_slm.resources.artifact_layout import iteration
     from review_slm.resources.launcher import LocalProcessLauncher
-    from review_slm.storage.layout import iteration
     from review_slm_tests.training.conftest import Harness, sft_adapter, tiny_recipe
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

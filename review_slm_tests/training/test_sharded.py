@@ -8,8 +8,8 @@ order than one process sums its batch, so float32 results agree to about 1e-6, n
 
 from safetensors.torch import load_file
 
+from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.launcher import LocalProcessLauncher
-from review_slm.storage.layout import iteration
 from review_slm_tests.training.conftest import dpo_model, sft_adapter, tiny_recipe
 
 TOLERANCE = 1e-4
