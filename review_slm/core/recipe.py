@@ -175,7 +175,7 @@ class HardwareSpec(_Strict):
     sharding: Literal["none", "fsdp"] = Field(
         "none",
         description="none: every rank holds the whole model (DDP); fsdp: parameters, gradients and optimizer "
-        "states sharded over all ranks (FSDP2; not implemented yet, refused at launch)",
+        "states sharded over all ranks (FSDP2 through the Trainer's fsdp_config; review_slm/training/sharding.py)",
     )
     gpu_memory_gib: float | None = Field(
         None,

@@ -171,19 +171,12 @@ def _train(
 
 def _check_memory_plan(context: dg.AssetExecutionContext, rec: Recipe, stage_name: str) -> MemoryPlan:
     """Log the per-GPU memory plan; refuse, before any GPU time is spent, a CUDA launch that cannot fit the
-    recipe's GPU (naming the settings to change) and a sharded recipe, whose training is not implemented yet."""
+    recipe's GPU (naming the settings to change)."""
     plan = plan_memory(rec, stage_name)
     context.log.info(plan.line())
     metadata = {"memory_plan": dg.MetadataValue.md(plan.markdown())}
     if plan.on_cuda and not plan.fits:
         raise dg.Failure(description=plan.refusal(), metadata=metadata, allow_retries=False)
-    if rec.hardware.sharding == "fsdp":
-        raise dg.Failure(
-            description=f"{rec.label}: hardware.sharding: fsdp is not implemented yet (issue 22, item 1: sharded "
-            "training); the recipe plans and renders its cluster jobs but cannot train. Use sharding: none.",
-            metadata=metadata,
-            allow_retries=False,
-        )
     return plan
 
 

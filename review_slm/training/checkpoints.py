@@ -166,16 +166,22 @@ def file_digest(path: str | Path) -> str:
 
 
 def run_fingerprint(
-    task: str, stage: StageSpec, data_files: list[str], parent_model: str, extra: dict | None = None
+    task: str,
+    stage: StageSpec,
+    data_files: list[str],
+    parent_model: str,
+    extra: dict | None = None,
+    world_size: int = 1,
 ) -> str:
-    """Identity of a training run for resuming. The micro-batch split is left out on purpose: an
-    out-of-memory retry changes it but keeps the effective batch, so its steps mean the same thing."""
+    """Identity of a training run for resuming. The micro-batch split and the world size are left out on
+    purpose: an out-of-memory retry changes the split, a rescheduled job the number of ranks, and a step means
+    the same sequences as long as the global batch (micro-batch x accumulation x ranks) stays."""
     fields = stage.model_dump(
         mode="json", exclude={"per_device_batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"}
     )
     payload = {
         "task": task,
-        "stage": {**fields, "effective_batch": stage.effective_batch},
+        "stage": {**fields, "global_batch": stage.effective_batch * world_size},
         "data": [file_digest(f) for f in data_files],
         "parent_model": parent_model,
         "extra": extra or {},

@@ -26,11 +26,29 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def ddp_backend(on_cuda: bool) -> str | None:
-    """gloo on CPU, nccl on CUDA; None for a single process (the Trainer then sets up nothing)."""
-    if world_size() <= 1:
+def ddp_backend(on_cuda: bool, sharded: bool = False) -> str | None:
+    """gloo on CPU, nccl on CUDA; None for a single unsharded process (the Trainer then sets up nothing)."""
+    if world_size() <= 1 and not sharded:
         return None
     return "nccl" if on_cuda else "gloo"
+
+
+def join_group_of_one() -> None:
+    """A process not started by torchrun becomes rank 0 of a group of one (a free local port).
+
+    FSDP needs a process group even on one rank: the Trainer refuses `fsdp` outside distributed training,
+    and a sharded checkpoint written by N ranks is read back through the same FSDP path by one.
+    """
+    import socket
+
+    if "WORLD_SIZE" in os.environ:
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(
+        {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    )
 
 
 def barrier() -> None:

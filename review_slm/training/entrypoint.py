@@ -44,6 +44,8 @@ def main() -> None:
         except ValidationError as err:
             raise SystemExit(f"invalid job spec: {err}") from None
         task = spec.task
+        if spec.recipe.hardware.sharding == "fsdp":
+            distributed.join_group_of_one()
         set_cpu_threads(spec.recipe.hardware.cpu_threads)
         client, run_id = open_mlflow() if distributed.is_main_process() else (None, None)
         try:

@@ -54,8 +54,11 @@ def set_cpu_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def quantization_config(spec: QuantizationSpec):
-    """QLoRA config on CUDA; None on CPU, where bitsandbytes 4-bit breaks training after an eval pass."""
+def quantization_config(spec: QuantizationSpec, sharded: bool = False):
+    """QLoRA config on CUDA; None on CPU, where bitsandbytes 4-bit breaks training after an eval pass.
+
+    `sharded` (FSDP): the packed 4-bit weights are stored in the compute dtype instead of uint8, because FSDP
+    shards floating-point storage only (bitsandbytes `bnb_4bit_quant_storage`, the FSDP-QLoRA recipe)."""
     if not spec.load_in_4bit:
         return None
     if device() != "cuda":
@@ -64,11 +67,13 @@ def quantization_config(spec: QuantizationSpec):
     import torch
     from transformers import BitsAndBytesConfig
 
+    compute = getattr(torch, spec.compute_dtype)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=spec.quant_type,
         bnb_4bit_use_double_quant=spec.double_quant,
-        bnb_4bit_compute_dtype=getattr(torch, spec.compute_dtype),
+        bnb_4bit_compute_dtype=compute,
+        **({"bnb_4bit_quant_storage": compute} if sharded else {}),
     )
 
 
@@ -92,13 +97,20 @@ def attention_implementation() -> str:
 
 
 def load_model(
-    path: str, revision: str | None = None, quantization: QuantizationSpec | None = None, for_training: bool = True
+    path: str,
+    revision: str | None = None,
+    quantization: QuantizationSpec | None = None,
+    for_training: bool = True,
+    sharded: bool = False,
 ):
+    """`sharded`: the model FSDP will shard. A 4-bit base then loads every other weight in the storage dtype too
+    and skips PEFT's k-bit preparation, whose fp32 upcast of the norms would give FSDP mixed dtypes to shard
+    (FSDP's own activation checkpointing replaces the one it turns on)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     on_cuda = device() == "cuda"
-    bnb = quantization_config(quantization) if (quantization and for_training) else None
+    bnb = quantization_config(quantization, sharded) if (quantization and for_training) else None
     kwargs = {
         "revision": revision,
         "dtype": torch.bfloat16 if on_cuda else torch.float32,
@@ -106,8 +118,10 @@ def load_model(
     }
     if bnb is not None:
         kwargs["quantization_config"] = bnb
+        if sharded:
+            kwargs["dtype"] = bnb.bnb_4bit_quant_storage
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    if bnb is not None:
+    if bnb is not None and not sharded:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model)
@@ -126,14 +140,15 @@ def load_policy(
     policy_dir: str | Path,
     quantization: QuantizationSpec | None,
     trainable: bool,
+    sharded: bool = False,
 ):
     """The SFT policy: parent + LoRA adapter (a PeftModel), or the full model SFT saved."""
     if is_adapter_dir(policy_dir):
         from peft import PeftModel
 
         return PeftModel.from_pretrained(
-            load_model(model_path, revision, quantization, for_training=trainable),
+            load_model(model_path, revision, quantization, for_training=trainable, sharded=sharded),
             str(policy_dir),
             is_trainable=trainable,
         )
-    return load_model(str(policy_dir), None, None, for_training=trainable)
+    return load_model(str(policy_dir), None, None, for_training=trainable, sharded=sharded)

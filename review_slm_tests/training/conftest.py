@@ -112,6 +112,14 @@ class Harness:
         )
         return list(runs)
 
+    def losses(self, asset_name: str, key: str, metric: str = "sft/loss") -> dict[int, float]:
+        """Each logged value of `metric` in every MLflow run of this asset and iteration (failed ones too), by step."""
+        client = self.tracking.client()
+        out = {}
+        for run in self.mlflow_runs(asset_name, key):
+            out.update({m.step: m.value for m in client.get_metric_history(run.info.run_id, metric)})
+        return out
+
 
 @pytest.fixture
 def harness(home, model_cache, tmp_path):

@@ -81,6 +81,14 @@ def test_fingerprint_ignores_the_micro_batch_split_but_not_the_data(tmp_path):
     assert run_fingerprint("sft", stage, [str(data)], "m") != run_fingerprint(
         "sft", StageSpec(per_device_batch_size=8), [str(data)], "m"
     )
+    # Two ranks at micro-batch 4 step through the sequences one rank at 8 does: a checkpoint moves between them.
+    two_ranks = StageSpec(per_device_batch_size=4, gradient_accumulation_steps=2)
+    assert run_fingerprint("sft", two_ranks, [str(data)], "m", world_size=2) == run_fingerprint(
+        "sft", stage, [str(data)], "m"
+    )
+    assert run_fingerprint("sft", stage, [str(data)], "m", world_size=2) != run_fingerprint(
+        "sft", stage, [str(data)], "m"
+    )
     before = run_fingerprint("sft", stage, [str(data)], "m")
     data.write_text('{"id": 2}\n')
     assert run_fingerprint("sft", stage, [str(data)], "m") != before

@@ -9,7 +9,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from review_slm.core.recipe import Recipe, StageSpec
-from review_slm.training import distributed
+from review_slm.training import distributed, sharding
 from review_slm.training.checkpoints import open_checkpoint_store, run_fingerprint
 from review_slm.training.faults import fault_callbacks
 from review_slm.training.guards import DivergenceGuard, TrainingFailure, is_out_of_memory, out_of_memory_failure
@@ -19,9 +19,10 @@ from review_slm.training.repro import record_lock, reproducibility_lock
 from review_slm.training.telemetry import PipesMlflowCallback, run_summary
 
 
-def trainer_kwargs(stage: StageSpec, output_dir: Path, sequential: bool = False) -> dict:
+def trainer_kwargs(stage: StageSpec, output_dir: Path, sequential: bool = False, sharded: bool = False) -> dict:
+    """`sharded`: the recipe's `hardware.sharding: fsdp` (FSDP2 settings from sharding.py on top)."""
     on_cuda = device() == "cuda"
-    return {
+    kwargs = {
         "output_dir": str(output_dir),
         "max_steps": stage.max_steps,
         "num_train_epochs": stage.epochs,
@@ -49,9 +50,10 @@ def trainer_kwargs(stage: StageSpec, output_dir: Path, sequential: bool = False)
         "disable_tqdm": True,
         "use_cpu": not on_cuda,
         "bf16": on_cuda,
-        "ddp_backend": distributed.ddp_backend(on_cuda),
+        "ddp_backend": distributed.ddp_backend(on_cuda, sharded),
         "dataloader_num_workers": 0,
     }
+    return {**kwargs, **sharding.trainer_arguments(stage)} if sharded else kwargs
 
 
 def lora_config(recipe: Recipe):
@@ -139,7 +141,9 @@ class TrainingRun:
             stage,
             data_files,
             (spec.parent_model or ""),
-            {"world_size": distributed.world_size(), "adapter": (spec.adapter_dir or "")},
+            # DDP and FSDP checkpoints do not mix; a sharded one resumes at another world size (same global batch).
+            {"sharding": recipe.hardware.sharding, "adapter": (spec.adapter_dir or "")},
+            world_size=distributed.world_size(),
         )
         self.resume = self.store.latest(self.fingerprint) if self.store else None
         self.promoter = CheckpointPromoter(self.store, self.fingerprint, pipes) if self.store else None
@@ -152,6 +156,8 @@ class TrainingRun:
         # GRPO's policy-gradient loss sits near zero and changes sign, so a ratio to its running mean says
         # nothing: only non-finite values are divergence there.
         guard = DivergenceGuard(self.recipe.resilience, self.task, judge_spikes=self.task != "grpo")
+        if sharding.is_sharded(self.recipe):
+            extra.append(sharding.RequireSharded())
         return [guard, self.telemetry, *extra, *fault_callbacks(self.task, resumed=self.resume is not None)]
 
     def train(self, trainer):
@@ -161,8 +167,12 @@ class TrainingRun:
             self.pipes.log.info(
                 f"{self.task}: resuming from the checkpoint at step {self.resume.step} ({self.resume.uri})"
             )
+        if sharding.is_sharded(self.recipe):
+            sharding.shard_on_cpu(trainer)
         try:
-            return trainer.train(resume_from_checkpoint=resume_dir)
+            output = trainer.train(resume_from_checkpoint=resume_dir)
+            sharding.gather_for_saving(trainer)
+            return output
         except TrainingFailure:
             raise
         except Exception as err:

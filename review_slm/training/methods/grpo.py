@@ -22,6 +22,7 @@ from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.methods.common import TrainingRun, trainer_kwargs
 from review_slm.training.methods.preference import merge_policy
 from review_slm.training.models import device, load_policy, load_tokenizer, resolve_model_ref
+from review_slm.training.sharding import is_sharded
 
 
 def grpo_rows(gold_rows: list[dict]) -> list[dict]:
@@ -45,10 +46,10 @@ def vllm_enabled(stage: GrpoSpec) -> bool:
     return bool(is_vllm_available())
 
 
-def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float]):
+def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float], sharded: bool = False):
     from trl import GRPOConfig
 
-    kwargs = trainer_kwargs(stage, output_dir)
+    kwargs = trainer_kwargs(stage, output_dir, sharded=sharded)
     kwargs.pop("max_length")  # GRPO bounds the completion (max_completion_length), not the whole sequence
     use_vllm = vllm_enabled(stage)
     vllm = (
@@ -95,8 +96,11 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     )
     set_seed(stage.seed)
     session = TrainingRun("grpo", spec, recipe, stage, pipes, mlflow_client, run_id, [spec.train_file])
-    model = load_policy(model_path, revision, Path(spec.adapter_dir), recipe.quantization, trainable=True)
-    args = grpo_config(stage, out_dir / "checkpoints", weights)
+    sharded = is_sharded(recipe)
+    model = load_policy(
+        model_path, revision, Path(spec.adapter_dir), recipe.quantization, trainable=True, sharded=sharded
+    )
+    args = grpo_config(stage, out_dir / "checkpoints", weights, sharded)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=funcs,

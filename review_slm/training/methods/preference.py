@@ -13,6 +13,7 @@ from review_slm.training.data import dpo_rows, read_rows
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.methods.common import TrainingRun, trainer_kwargs
 from review_slm.training.models import is_adapter_dir, load_model, load_policy, load_tokenizer, resolve_model_ref
+from review_slm.training.sharding import is_sharded
 
 
 def merge_policy(model_path: str, revision: str | None, policy_dir: Path, out_dir: Path, tokenizer) -> None:
@@ -46,8 +47,9 @@ def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str |
         pipes.log.info(f"{task.upper()} on {len(pairs)} pairs from the SFT policy")
         set_seed(recipe.dpo.seed)
         session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec.pairs_file])
-        model = load_policy(model_path, revision, policy_dir, recipe.quantization, trainable=True)
-        kwargs = trainer_kwargs(recipe.dpo, out_dir / "checkpoints")
+        sharded = is_sharded(recipe)
+        model = load_policy(model_path, revision, policy_dir, recipe.quantization, trainable=True, sharded=sharded)
+        kwargs = trainer_kwargs(recipe.dpo, out_dir / "checkpoints", sharded=sharded)
         trainer = make_trainer(
             model, kwargs, Dataset.from_list(dpo_rows(pairs)), tokenizer, session.callbacks(), recipe
         )

@@ -21,6 +21,7 @@ from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.methods.common import TrainingRun, describe_adapter_mode, lora_config, trainer_kwargs
 from review_slm.training.models import attention_implementation, load_model, load_tokenizer, resolve_model_ref
 from review_slm.training.packing import RowPackedCollator
+from review_slm.training.sharding import is_sharded
 
 CURRICULUM_PACK_WINDOW = 64
 
@@ -78,7 +79,7 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
     set_seed(stage.seed)  # LoRA initialisation must be identical on every rank and every retry
     model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
     tokenizer = tokenizer or load_tokenizer(model_path, revision)
-    model = load_model(model_path, revision, recipe.quantization)
+    model = load_model(model_path, revision, recipe.quantization, sharded=is_sharded(recipe))
     # What SFTTrainer does itself when it builds the collator: the model agrees with the tokenizer on padding.
     model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -89,7 +90,9 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
     val_rows = sft_rows(read_rows(spec.val_file)) if spec.val_file else []
     window = CURRICULUM_PACK_WINDOW if recipe.curriculum else None
     args = SFTConfig(
-        **trainer_kwargs(stage, Path(spec.output_dir) / "checkpoints", sequential=recipe.curriculum),
+        **trainer_kwargs(
+            stage, Path(spec.output_dir) / "checkpoints", sequential=recipe.curriculum, sharded=is_sharded(recipe)
+        ),
         # prepare_dataset() tokenized, masked (assistant-only loss) and packed the rows; TRL's own
         # `assistant_only_loss` applies only to the preparation it skips, so it is left off.
         dataset_kwargs={"skip_prepare_dataset": True},
@@ -124,7 +127,8 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     session.train(trainer)
     eval_loss = trainer.evaluate()["eval_loss"] if trainer.eval_dataset is not None else None
     out_dir = Path(spec.output_dir) / TrainerOutputs.SFT_ADAPTER
-    trainer.save_model(str(out_dir))  # the adapter for LoRA, the full model otherwise; main process only
+    # The adapter for LoRA, the full model otherwise; written by the main process (sharded: gathered by all).
+    trainer.save_model(str(out_dir))
     if distributed.is_main_process():
         trainer.processing_class.save_pretrained(out_dir)
     return {
