@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from review_slm.core import quality_gates, secret_screen
-from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
+from review_slm.core import secret_screen
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher, unredactable
 from review_slm.core.redaction import scan
 from review_slm.core.schema import ReviewRecord
 from review_slm.core.secret_screen import might_have_secrets
@@ -37,7 +37,7 @@ PATHS = ["cmd/main.go", "deploy/values.yaml", "app/settings.py", ""]
 
 def _before(monkeypatch) -> None:
     """The per-row path as it was: every text to detect-secrets, with only its literal pre-tests and hints."""
-    monkeypatch.setattr(quality_gates, "might_have_secrets", lambda texts: [True] * len(texts))
+    monkeypatch.setattr(unredactable, "might_have_secrets", lambda texts: [True] * len(texts))
     monkeypatch.setattr(secret_screen, "plain_ascii", lambda text: False)
 
 
@@ -149,7 +149,7 @@ def test_scan_finds_the_same_spans_with_its_re2_screens_as_with_the_literal_pre_
 
 def test_the_prompt_byte_bound_is_never_below_the_rendered_prompt(bench_rows):
     from review_slm.core.prompts import student_user_prompt
-    from review_slm.core.quality_gates import _prompt_bytes_bound
+    from review_slm.core.quality_gates.token_budget import prompt_bytes_bound
 
     hunks = [r["diff_hunk"] for r in bench_rows] + [
         "@@ -1 +99999999999 @@\n+a\n+b\n",
@@ -162,7 +162,7 @@ def test_the_prompt_byte_bound_is_never_below_the_rendered_prompt(bench_rows):
         "\n\n\n",
     ]
     for hunk in hunks:
-        assert _prompt_bytes_bound("pkg/ä.go", "go", hunk) >= len(
+        assert prompt_bytes_bound("pkg/ä.go", "go", hunk) >= len(
             student_user_prompt("pkg/ä.go", "go", hunk).encode()
         ), hunk
 
