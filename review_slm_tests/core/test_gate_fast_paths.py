@@ -3,6 +3,7 @@ finds nothing in, so the gates keep, quarantine and redact exactly the rows the 
 bench's synthetic rows and the secret corpus; the prompt byte bound is never below the rendered prompt."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,9 @@ def _before(monkeypatch) -> None:
 
 @pytest.fixture(scope="module")
 def bench_rows():
-    # bench/ is a folder of scripts, not a package: load the file itself.
+    # bench/ is a folder of scripts, not a package: load the file itself, with its folder importable (bench/results.py).
+    if str(BENCH.parent) not in sys.path:
+        sys.path.insert(0, str(BENCH.parent))
     spec = importlib.util.spec_from_file_location("data_throughput", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
