@@ -22,7 +22,7 @@ QUARANTINE_TABLE_ROWS = 500
 
 
 class GoldSetConfig(dg.Config):
-    """The gates' knobs (see core/quality_gates.py), settable per run from the launchpad."""
+    """The gates' knobs (see core/quality_gates/), settable per run from the launchpad."""
 
     max_lazy_share: float = 0.15
     # Reviewed-and-passed hunks: at most this share of the kept rows; unset: the recipe's `clean_share`

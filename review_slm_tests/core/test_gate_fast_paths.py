@@ -3,12 +3,13 @@ finds nothing in, so the gates keep, quarantine and redact exactly the rows the 
 bench's synthetic rows and the secret corpus; the prompt byte bound is never below the rendered prompt."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
-from review_slm.core import quality_gates, secret_screen
-from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher
+from review_slm.core import secret_screen
+from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_before_teacher, unredactable
 from review_slm.core.redaction import scan
 from review_slm.core.schema import ReviewRecord
 from review_slm.core.secret_screen import might_have_secrets
@@ -37,13 +38,15 @@ PATHS = ["cmd/main.go", "deploy/values.yaml", "app/settings.py", ""]
 
 def _before(monkeypatch) -> None:
     """The per-row path as it was: every text to detect-secrets, with only its literal pre-tests and hints."""
-    monkeypatch.setattr(quality_gates, "might_have_secrets", lambda texts: [True] * len(texts))
+    monkeypatch.setattr(unredactable, "might_have_secrets", lambda texts: [True] * len(texts))
     monkeypatch.setattr(secret_screen, "plain_ascii", lambda text: False)
 
 
 @pytest.fixture(scope="module")
 def bench_rows():
-    # bench/ is a folder of scripts, not a package: load the file itself.
+    # bench/ is a folder of scripts, not a package: load the file itself, with its folder importable (bench/results.py).
+    if str(BENCH.parent) not in sys.path:
+        sys.path.insert(0, str(BENCH.parent))
     spec = importlib.util.spec_from_file_location("data_throughput", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -149,7 +152,7 @@ def test_scan_finds_the_same_spans_with_its_re2_screens_as_with_the_literal_pre_
 
 def test_the_prompt_byte_bound_is_never_below_the_rendered_prompt(bench_rows):
     from review_slm.core.prompts import student_user_prompt
-    from review_slm.core.quality_gates import _prompt_bytes_bound
+    from review_slm.core.quality_gates.token_budget import prompt_bytes_bound
 
     hunks = [r["diff_hunk"] for r in bench_rows] + [
         "@@ -1 +99999999999 @@\n+a\n+b\n",
@@ -162,7 +165,7 @@ def test_the_prompt_byte_bound_is_never_below_the_rendered_prompt(bench_rows):
         "\n\n\n",
     ]
     for hunk in hunks:
-        assert _prompt_bytes_bound("pkg/ä.go", "go", hunk) >= len(
+        assert prompt_bytes_bound("pkg/ä.go", "go", hunk) >= len(
             student_user_prompt("pkg/ä.go", "go", hunk).encode()
         ), hunk
 

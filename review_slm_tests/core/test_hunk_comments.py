@@ -6,9 +6,9 @@ from review_slm.core.gold import GoldExample, assign_splits
 from review_slm.core.hunk_comments import HunkFamilies, human_comments_text, merge_comments_on_hunks
 from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.prompts import teacher_messages
+from review_slm.core.quality_gates.template_poisoning import skeletons
 from review_slm.core.schema import Review
 from review_slm.core.structuring import structure_human_comment
-from review_slm.core.templates import skeletons
 
 LINES = [
     "@@ -10,2 +10,6 @@ func load(p string) []byte {",
