@@ -77,9 +77,12 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	@key=$$($(BIN)/review-slm iteration next) && echo "materializing iteration $$key" && \
 	  $(BIN)/dagster asset materialize -m review_slm.definitions --select '*' --partition $$key
 
-lint: install-dev
+# dg check defs: the definitions load (every asset, check, job, sensor and resource builds) without
+# running anything ([tool.dg] in pyproject.toml names the project).
+lint: install-dev $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/dg check defs
 
 test: install-dev reviewer
 	$(BIN)/python -m pytest -q
