@@ -129,7 +129,8 @@ class HFSupplementSource(dg.ConfigurableResource):
     def info(self) -> SupplementInfo:
         return SupplementInfo(dataset=self.dataset, revision=self.revision, adapter=self.adapter)
 
-    def map_row(
+    # C901: one check per way a dataset row can be malformed, each its own reject reason, in order
+    def map_row(  # noqa: C901
         self, row: dict, index: int, spec: AdapterSpec | None = None, where: str = ""
     ) -> tuple[ReviewRecord | None, RejectedRow | None]:
         spec = spec or adapter_spec(self.adapter, self.columns)
