@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export REVIEW_SLM_HOME ?= $(CURDIR)/.review_slm
 
-.PHONY: run test lint lock install install-dev install-serve reviewer serve dev mlflow-ui bench bench-gpu clean
+.PHONY: run test lint typecheck lock install install-dev install-serve reviewer serve dev mlflow-ui bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,11 @@ lint: install-dev $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/dg check defs
+	$(MAKE) typecheck
+
+# pyright, standard mode, over review_slm/ ([tool.pyright] in pyproject.toml), resolving imports in the venv
+typecheck: install-dev
+	$(BIN)/pyright --pythonpath $(BIN)/python
 
 test: install-dev reviewer
 	$(BIN)/python -m pytest -q
