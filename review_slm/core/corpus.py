@@ -37,7 +37,8 @@ Change = Literal["new", "updated", "duplicate"]
 def trim_comment(raw: dict) -> dict:
     """The fields the parser reads, with secrets redacted: the corpus is persisted, so it must hold none."""
     kept = {k: raw[k] for k in KEPT_FIELDS if k in raw}
-    user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
+    user = raw.get("user")
+    user = user if isinstance(user, dict) else {}
     kept["user"] = {"login": user.get("login", ""), "type": user.get("type", "")}
     return redact_comment(kept)
 

@@ -1,3 +1,6 @@
+# pyright: reportIncompatibleMethodOverride=false, reportAssignmentType=false
+# (the detectors set `secret_type` / `denylist` as class attributes, detect-secrets' own plugins' idiom,
+# where its base class declares abstract properties)
 """Find and redact secrets and personal data in mined text before it can reach a training set.
 
 The detector is Yelp's detect-secrets (all its plugins: AWS, GitHub, GitLab, Slack, Stripe, OpenAI,
@@ -177,7 +180,7 @@ def _plugins():
         "detect_secrets.filters.heuristic.is_swagger_file",
         "detect_secrets.filters.heuristic.is_non_text_file",
     )
-    from detect_secrets.core.scan import get_plugins
+    from detect_secrets.settings import get_plugins
 
     plugins = [*get_plugins(), *(cls() for cls in _EXTRA)]
     text_level = [p for p in plugins if isinstance(p, RegexBasedDetector)]

@@ -102,7 +102,7 @@ class CheckpointPromoter(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         distributed.barrier()  # every rank has written its RNG state into the folder
         if state.is_world_process_zero:
-            local = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            local = Path(str(args.output_dir)) / f"checkpoint-{state.global_step}"
             ckpt = self.store.promote(local, state.global_step, self.fingerprint)
             self.promoted.append(state.global_step)
             self.pipes.log.info(f"checkpoint at step {state.global_step} -> {ckpt.uri}")
@@ -156,8 +156,8 @@ class TrainingRun:
 
     def train(self, trainer):
         resume_dir = None
-        if self.resume is not None:
-            resume_dir = str(self.store.fetch(self.resume, Path(self.spec.output_dir) / "resume"))
+        if self.store is not None and self.resume is not None:
+            resume_dir = str(self.store.fetch(self.resume, Path(self.spec.needed("output_dir")) / "resume"))
             self.pipes.log.info(
                 f"{self.task}: resuming from the checkpoint at step {self.resume.step} ({self.resume.uri})"
             )

@@ -46,7 +46,7 @@ def vllm_enabled(stage: GrpoSpec) -> bool:
 
 
 def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float]):
-    from trl import GRPOConfig
+    from trl import GRPOConfig  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
     kwargs = trainer_kwargs(stage, output_dir)
     kwargs.pop("max_length")  # GRPO bounds the completion (max_completion_length), not the whole sequence
@@ -78,28 +78,28 @@ def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float]):
 def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     from datasets import Dataset
     from transformers import set_seed
-    from trl import GRPOTrainer
+    from trl import GRPOTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
     from review_slm.training import distributed
 
     recipe = spec.recipe
     stage = recipe.grpo
-    model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
+    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
     tokenizer = load_tokenizer(model_path, revision)
-    out_dir = Path(spec.output_dir)
-    rows = read_rows(spec.train_file)[: stage.max_prompts]
+    out_dir = Path(spec.needed("output_dir"))
+    rows = read_rows(spec.needed("train_file"))[: stage.max_prompts]
     funcs, weights = reward_funcs(stage.reward_weights)
     pipes.log.info(
         f"GRPO on {len(rows)} prompts from the SFT policy, {stage.num_generations} answers each, rewards "
         + ", ".join(f"{f.__name__}x{w:g}" for f, w in zip(funcs, weights, strict=True))
     )
     set_seed(stage.seed)
-    session = TrainingRun("grpo", spec, recipe, stage, pipes, mlflow_client, run_id, [spec.train_file])
-    model = load_policy(model_path, revision, Path(spec.adapter_dir), recipe.quantization, trainable=True)
+    session = TrainingRun("grpo", spec, recipe, stage, pipes, mlflow_client, run_id, [spec.needed("train_file")])
+    model = load_policy(model_path, revision, Path(spec.needed("adapter_dir")), recipe.quantization, trainable=True)
     args = grpo_config(stage, out_dir / "checkpoints", weights)
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=funcs,
+        reward_funcs=funcs,  # pyright: ignore[reportArgumentType]  (list invariance: each is a RewardFunc callable)
         args=args,
         train_dataset=Dataset.from_list(grpo_rows(rows)),
         processing_class=tokenizer,
