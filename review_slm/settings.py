@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Literal, TypeVar, cast
 
 PROFILES = ("local", "k8s")  # k8s: S3/MinIO artifacts, PyTorchJob/TrainJob trainers, KServe serving
 
 
-def _choice(variable: str, default: str, allowed: tuple[str, ...]) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _choice(variable: str, default: _Choice, allowed: tuple[_Choice, ...]) -> _Choice:
     value = os.environ.get(variable, default)
-    if value not in allowed:
-        raise ValueError(f"{variable}={value!r}: expected one of {allowed}")
-    return value
+    for choice in allowed:
+        if value == choice:
+            return choice
+    raise ValueError(f"{variable}={value!r}: expected one of {allowed}")
 
 
 def profile() -> str:
@@ -55,10 +60,14 @@ def languages() -> tuple[str, ...]:
         raise ValueError(f"REVIEW_SLM_LANGUAGES={value!r}: {err}") from None
 
 
-def hf_adapter() -> str:
+def hf_adapter() -> Literal["codereviewer", "instruction", "critique"]:
     from review_slm.core.supplement_adapters import ADAPTERS
 
-    return _choice("REVIEW_SLM_HF_ADAPTER", "codereviewer", tuple(ADAPTERS))
+    # ADAPTERS' keys, which HFSupplementSource.adapter lists as a Literal for the UI
+    return cast(
+        Literal["codereviewer", "instruction", "critique"],
+        _choice("REVIEW_SLM_HF_ADAPTER", "codereviewer", tuple(ADAPTERS)),
+    )
 
 
 def teacher_required() -> bool:
@@ -139,6 +148,6 @@ def serving_service_account() -> str:
     return os.environ.get("REVIEW_SLM_SERVING_SERVICE_ACCOUNT", "review-slm-models")
 
 
-def kserve_deployment_mode() -> str:
+def kserve_deployment_mode() -> Literal["RawDeployment", "Serverless"]:
     """How KServe was installed (deploy/README.md installs RawDeployment); decides how a canary is rolled out."""
     return _choice("REVIEW_SLM_KSERVE_MODE", "RawDeployment", ("RawDeployment", "Serverless"))

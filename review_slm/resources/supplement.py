@@ -120,6 +120,7 @@ class HFSupplementSource(dg.ConfigurableResource):
                     info.duplicate_ids_renamed += 1
                 seen_ids.add(record.source_id)
             else:
+                assert rejected is not None  # map_row gives a record or a rejection
                 result = None, scrub_rejection(rejected)
             info.rows_mapped += record is not None
             info.rows_rejected += record is None

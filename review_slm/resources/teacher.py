@@ -374,7 +374,7 @@ class OllamaTeacher(Teacher):
     def _thread_client(self):
         """One client (one connection pool) per worker thread: building an httpx client costs ~30 ms
         of GIL-held SSL setup, which would otherwise serialise the workers."""
-        local = _THREAD_CLIENTS.__dict__
+        local: dict = _THREAD_CLIENTS.__dict__
         key = (self.host, self.timeout_s)
         if key not in local:
             local[key] = self._client(self.timeout_s)
@@ -427,7 +427,7 @@ class OllamaTeacher(Teacher):
         calls = [0]
         messages = teacher_messages(record)
         try:
-            text = ""
+            text = error = ""
             for _attempt in range(2):  # one retry, telling the model what was wrong
                 text = self._chat(client, messages, calls)
                 review, error = parse_review(text, hunk_path=record.path)  # a finding is on the commented hunk's file
