@@ -80,8 +80,12 @@ def test_tests_and_benches_import_only_declared_packages():
 CLI = ROOT / "review_slm" / "cli.py"
 # what the CLI imports for `iteration next` (the platform's; test_light_install checks its message) and for
 # in-process review with a model folder (the `model` extra's)
-PLATFORM_COMMANDS = {"review_slm.assets.partitions", "review_slm.core.iterations"}
-MODEL_COMMANDS = {"review_slm.training.models", "review_slm.training.methods.generate", "review_slm.fetch_model"}
+PLATFORM_COMMANDS = {"review_slm.partitions", "review_slm.core.iterations"}
+MODEL_COMMANDS = {
+    "review_slm.training.models",
+    "review_slm.training.methods.generate",
+    "review_slm.reviewer.fetch_model",
+}
 
 
 def loaded_modules(starts: set[str]) -> set[Path]:
@@ -110,14 +114,19 @@ def imports_beyond(modules: set[Path], allowed: set[str]) -> dict[str, set[froze
 
 def test_the_reviewer_through_an_endpoint_loads_only_the_base_dependencies():
     imported = {n for n in imported_modules(CLI) if n.startswith("review_slm.")}
-    assert PLATFORM_COMMANDS | MODEL_COMMANDS - {"review_slm.fetch_model"} <= imported  # the lists are not stale
+    assert (
+        PLATFORM_COMMANDS | MODEL_COMMANDS - {"review_slm.reviewer.fetch_model"} <= imported
+    )  # the lists are not stale
     commands = imported - PLATFORM_COMMANDS - MODEL_COMMANDS
     modules = loaded_modules(commands | {"review_slm.cli"})
-    assert {CLI, ROOT / "review_slm" / "clients" / "openai_endpoint.py"} <= modules
+    assert {CLI, ROOT / "review_slm" / "reviewer" / "endpoint_client.py"} <= modules
     assert imports_beyond(modules, declared(PROJECT["dependencies"])) == {}
 
 
 def test_in_process_review_loads_only_the_model_extra():
     modules = loaded_modules(MODEL_COMMANDS)
-    assert ROOT / "review_slm" / "training" / "methods" / "generate.py" in modules
+    assert {
+        ROOT / "review_slm" / "training" / "methods" / "generate.py",
+        ROOT / "review_slm" / "reviewer" / "fetch_model.py",
+    } <= modules
     assert imports_beyond(modules, declared(PROJECT["dependencies"], EXTRAS["model"])) == {}
