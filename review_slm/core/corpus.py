@@ -67,7 +67,7 @@ def updated_at(comment) -> str:
     return value if isinstance(value, str) else ""
 
 
-def classify_change(existing: dict | None, incoming: dict) -> Change:
+def classify_change(existing: dict | None, incoming: object) -> Change:
     """A comment seen before is an edit only if GitHub says it changed since; otherwise the overlap re-delivered it."""
     if existing is None:
         return "new"
