@@ -187,6 +187,8 @@ def _scrub(
     `screened`: per hunk, comment and `review_json`, whether `might_have_secrets` flagged it; `redact` would find
     nothing in a text it cleared, so it is not run there."""
     rec, review = cand.record, cand.review
+    assert review is not None  # only answered candidates are scrubbed
+    answered_review = review
     answer = render_review(review)
     said = human_comments_text(rec)
     if not config.redact_secrets:
@@ -206,7 +208,7 @@ def _scrub(
     except ValueError as err:  # a marker can only replace a token, but an answer is untrusted: never crash on one
         return None, "review", f"the answer does not parse once redacted: {err}", True
     new_answer = render_review(review)
-    for i, (before, after) in enumerate(zip(cand.review.findings, review.findings)):
+    for i, (before, after) in enumerate(zip(answered_review.findings, review.findings)):
         if redacted_share(before.comment, after.comment) > config.max_redacted_share:
             return (
                 None,
@@ -287,7 +289,7 @@ def apply_quality_gates(
     # Row by row: content, teacher answer, secrets; the secret detectors only where one vectorised screen of
     # every hunk, comment and answer says they could find something.
     answered = [c for c in candidates if c.review is not None]
-    review_json = {id(c): c.review.model_dump_json() for c in answered} if config.redact_secrets else {}
+    review_json = {id(c): c.review.model_dump_json() for c in answered if c.review} if config.redact_secrets else {}
     screened: dict[int, tuple[bool, bool, bool]] = {}
     if config.redact_secrets and answered:
         n = len(answered)
