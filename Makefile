@@ -78,11 +78,12 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	  $(BIN)/dagster asset materialize -m review_slm.definitions --select '*' --partition $$key
 
 # dg check defs: the definitions load (every asset, check, job, sensor and resource builds) without
-# running anything ([tool.dg] in pyproject.toml names the project).
+# running anything ([tool.dg] in pyproject.toml names the project); VIRTUAL_ENV tells dg the venv it runs
+# in is the project's (else it warns that they differ).
 lint: install-dev $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/dg check defs
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 	$(MAKE) typecheck
 
 # pyright, standard mode, over review_slm/ ([tool.pyright] in pyproject.toml), resolving imports in the venv
