@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export REVIEW_SLM_HOME ?= $(CURDIR)/.review_slm
 
-.PHONY: run test lint docs install install-dev install-serve reviewer serve dev mlflow-ui bench bench-gpu clean
+.PHONY: run test lint docs typecheck lock install install-dev install-serve reviewer serve dev mlflow-ui bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 # build (the default index) where nvidia-smi sees a GPU, else the CPU build from PyTorch's CPU wheel
 # index. Where that index cannot be reached, pip gives up on it at once (one try, 10 s timeout) and
 # torch comes from the default index instead (a CUDA build on Linux: it still runs on the CPU).
-TORCH_VERSION := 2.13.0
+TORCH_VERSION := $(shell sed -n 's/^torch==\([^ ;]*\).*/\1/p' requirements.lock)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 define install_torch
 	if nvidia-smi -L >/dev/null 2>&1; then $(1) install --quiet torch==$(TORCH_VERSION); \
@@ -25,27 +25,42 @@ define install_torch
 	  $(1) install --quiet torch==$(TORCH_VERSION); fi
 endef
 
+# Every install takes its versions from the lock (pip constraints: a pin applies when the package is
+# installed at all). `make lock` refreshes it after a change to pyproject.toml, keeping the pins it can;
+# `make lock UPGRADE=1` moves every pin to the newest release the ranges allow.
+LOCK := requirements.lock
+PIP_INSTALL := $(BIN)/pip install --quiet -c $(LOCK)
+
 # The platform: the reviewer plus the `platform` extra (Dagster, training, MLflow; pyproject.toml).
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(LOCK)
 	$(call install_torch,$(BIN)/pip)
-	$(BIN)/pip install --quiet -e '.[platform]'
+	$(PIP_INSTALL) -e '.[platform]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[platform,dev]'
+	$(PIP_INSTALL) -e '.[platform,dev]'
 	touch $@
 
 $(VENV)/.installed-serve: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[platform,serve]'
+	$(PIP_INSTALL) -e '.[platform,serve]'
 	touch $@
+
+# One resolution for Linux, macOS and Windows on Python 3.11 (uv's --universal: pins carry markers), of
+# the base dependencies and every extra; torch as on PyPI (the CPU build installed first is the same
+# version: a pin without a local label accepts 2.13.0+cpu). uv is installed into the venv for it alone.
+UV_VERSION := 0.13.*
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+	  --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 # The reviewer alone (`review-slm review ... --endpoint URL`, `--pr ... --post`): what a CI runner calling a
 # served champion installs. No torch, transformers, trl, peft, dagster or mlflow (test_light_install.py).
 REVIEWER_VENV := .venv-reviewer
-$(REVIEWER_VENV)/.installed: pyproject.toml $(shell find review_slm -name "*.py" -o -name "*.yaml" -o -name "*.json*")
+$(REVIEWER_VENV)/.installed: pyproject.toml $(LOCK) $(shell find review_slm -name "*.py" -o -name "*.yaml" -o -name "*.json*")
 	rm -rf $(REVIEWER_VENV)
 	$(PYTHON) -m venv $(REVIEWER_VENV)
-	$(REVIEWER_VENV)/bin/pip install --quiet .
+	$(REVIEWER_VENV)/bin/pip install --quiet -c $(LOCK) .
 	touch $@
 
 reviewer: $(REVIEWER_VENV)/.installed
@@ -62,9 +77,18 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	@key=$$($(BIN)/review-slm iteration next) && echo "materializing iteration $$key" && \
 	  $(BIN)/dagster asset materialize -m review_slm.definitions --select '*' --partition $$key
 
-lint: install-dev docs
+# dg check defs: the definitions load (every asset, check, job, sensor and resource builds) without
+# running anything ([tool.dg] in pyproject.toml names the project); VIRTUAL_ENV tells dg the venv it runs
+# in is the project's (else it warns that they differ).
+lint: install-dev docs $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
+	$(MAKE) typecheck
+
+# pyright, standard mode, over review_slm/ ([tool.pyright] in pyproject.toml), resolving imports in the venv
+typecheck: install-dev
+	$(BIN)/pyright --pythonpath $(BIN)/python
 
 # The docs site (mkdocs.yml, docs/) into site/; --strict fails on a broken link or a generated section that fails.
 docs: install-dev

@@ -53,12 +53,14 @@ def cmd_iteration(args: argparse.Namespace) -> int:
     from review_slm.partitions import iteration_partitions
 
     instance = _instance()
-    keys = list(instance.get_dynamic_partitions(iteration_partitions.name))
+    name = iteration_partitions.name
+    assert name is not None  # a named DynamicPartitionsDefinition
+    keys = list(instance.get_dynamic_partitions(name))
     if args.action == "list":
         print("\n".join(keys))
         return 0
     key = next_iteration_key(keys)
-    instance.add_dynamic_partitions(iteration_partitions.name, [key])
+    instance.add_dynamic_partitions(name, [key])
     print(key)
     return 0
 
@@ -367,10 +369,12 @@ def cmd_review(args: argparse.Namespace) -> int:
         answerer = endpoint_answerer(args.endpoint, args.served_model, args.max_new_tokens, args.timeout)
         tokens = None
     else:
+        assert model_dir is not None  # _check_input: no endpoint means a model folder
         answerer = LocalModel(model_dir, args.max_new_tokens, args.verbose)
         tokens = answerer.token_budget()
     try:
         if args.pr:
+            assert isinstance(source, tuple)  # _check_input: --pr gives (repo, number, head)
             review = _review_pr(args, source, answerer, tokens, progress)
         else:
             review = review_parsed(

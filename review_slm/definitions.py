@@ -115,7 +115,7 @@ def k8s_resources() -> dict:
     """The cluster: artifacts on S3/MinIO, trainers as Kubeflow jobs, the champion on KServe.
 
     Names and environment match deploy/ (Helm values and kustomize base). Nothing here talks to
-    the cluster or S3 until an asset runs, so `dagster definitions validate` works anywhere.
+    the cluster or S3 until an asset runs, so `dg check defs` works anywhere.
     """
     from dagster_aws.s3 import S3PickleIOManager, S3Resource
 

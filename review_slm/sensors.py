@@ -26,11 +26,17 @@ DEFAULT_MIN_NEW_COMMENTS = 20
 PARTITION_TAG = "dagster/partition"
 
 
+def iteration_keys(instance: dg.DagsterInstance) -> list[str]:
+    name = iteration_partitions.name
+    assert name is not None  # a named DynamicPartitionsDefinition
+    return list(instance.get_dynamic_partitions(name))
+
+
 def iteration_run_in_flight(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
     """A queued or running run of an iteration, however it was launched: this sensor's `iteration_job`,
     or an asset run (`__ASSET_JOB`) from the UI, `dagster asset materialize`, `dg launch` or `make run`,
     which carries the iteration key as its partition tag."""
-    keys = set(instance.get_dynamic_partitions(iteration_partitions.name))
+    keys = set(iteration_keys(instance))
     for run in instance.get_runs(dg.RunsFilter(statuses=_IN_FLIGHT), limit=200):
         if run.job_name == ITERATION_JOB or run.tags.get(PARTITION_TAG) in keys:
             return run
@@ -86,7 +92,7 @@ def new_reviews_sensor(
         )
     # The iteration will mine everything updated until it runs, so "now" is what it covers.
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    key = next_iteration_key(list(context.instance.get_dynamic_partitions(iteration_partitions.name)))
+    key = next_iteration_key(iteration_keys(context.instance))
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(

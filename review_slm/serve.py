@@ -59,7 +59,7 @@ def pick_server(requested: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="review-slm-serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="review-slm-serve", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default=str(settings.home() / "serving" / "champion"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

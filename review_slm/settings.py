@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar, cast
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,15 @@ def variable(name: str, default: str, meaning: str, profile: str = "all") -> Cal
 PROFILES = ("local", "k8s")  # k8s: S3/MinIO artifacts, PyTorchJob/TrainJob trainers, KServe serving
 
 
-def _choice(variable: str, default: str, allowed: tuple[str, ...]) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _choice(variable: str, default: _Choice, allowed: tuple[_Choice, ...]) -> _Choice:
     value = os.environ.get(variable, default)
-    if value not in allowed:
-        raise ValueError(f"{variable}={value!r}: expected one of {allowed}")
-    return value
+    for choice in allowed:
+        if value == choice:
+            return choice
+    raise ValueError(f"{variable}={value!r}: expected one of {allowed}")
 
 
 @variable(
@@ -97,10 +101,14 @@ def languages() -> tuple[str, ...]:
 @variable(
     "REVIEW_SLM_HF_ADAPTER", "codereviewer", "the supplement dataset's shape: codereviewer, instruction or critique"
 )
-def hf_adapter() -> str:
+def hf_adapter() -> Literal["codereviewer", "instruction", "critique"]:
     from review_slm.core.supplement_adapters import ADAPTERS
 
-    return _choice("REVIEW_SLM_HF_ADAPTER", "codereviewer", tuple(ADAPTERS))
+    # ADAPTERS' keys, which HFSupplementSource.adapter lists as a Literal for the UI
+    return cast(
+        Literal["codereviewer", "instruction", "critique"],
+        _choice("REVIEW_SLM_HF_ADAPTER", "codereviewer", tuple(ADAPTERS)),
+    )
 
 
 @variable(
@@ -206,7 +214,7 @@ def serving_service_account() -> str:
 
 
 @variable("REVIEW_SLM_KSERVE_MODE", "RawDeployment", "how KServe was installed: RawDeployment or Serverless", "k8s")
-def kserve_deployment_mode() -> str:
+def kserve_deployment_mode() -> Literal["RawDeployment", "Serverless"]:
     """How KServe was installed (deploy/README.md installs RawDeployment); decides how a canary is rolled out."""
     return _choice("REVIEW_SLM_KSERVE_MODE", "RawDeployment", ("RawDeployment", "Serverless"))
 

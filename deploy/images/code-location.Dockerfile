@@ -15,11 +15,11 @@ ARG TORCH_VERSION=2.13.0
 RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 # The project's pinned dependencies (the reviewer's + the `platform` extra), plus what a Kubernetes deployment of Dagster needs beyond them:
 # dagster-postgres for the instance storage (and psycopg2 for the MLflow server's backend store).
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['platform']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt "dagster-postgres==0.29.*"
+ && pip install --no-cache-dir -c requirements.lock -r /tmp/requirements.txt "dagster-postgres==0.29.*"
 COPY review_slm ./review_slm
 RUN pip install --no-cache-dir --no-deps . && rm -rf /src
 

@@ -23,9 +23,9 @@ WORKDIR /src
 # The training stack (transformers, trl, peft, bitsandbytes, datasets, mlflow, dagster-pipes, ...)
 # pinned by pyproject.toml (the reviewer's dependencies + the `platform` extra), in its own layer: a
 # code change does not reinstall it.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['platform']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt
+ && pip install --no-cache-dir -c requirements.lock -r /tmp/requirements.txt
 COPY review_slm ./review_slm
 RUN pip install --no-cache-dir --no-deps . && rm -rf /src
 

@@ -37,7 +37,8 @@ Change = Literal["new", "updated", "duplicate"]
 def trim_comment(raw: dict) -> dict:
     """The fields the parser reads, with secrets redacted: the corpus is persisted, so it must hold none."""
     kept = {k: raw[k] for k in KEPT_FIELDS if k in raw}
-    user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
+    user = raw.get("user")
+    user = user if isinstance(user, dict) else {}
     kept["user"] = {"login": user.get("login", ""), "type": user.get("type", "")}
     return redact_comment(kept)
 
@@ -66,7 +67,7 @@ def updated_at(comment) -> str:
     return value if isinstance(value, str) else ""
 
 
-def classify_change(existing: dict | None, incoming: dict) -> Change:
+def classify_change(existing: dict | None, incoming: object) -> Change:
     """A comment seen before is an edit only if GitHub says it changed since; otherwise the overlap re-delivered it."""
     if existing is None:
         return "new"

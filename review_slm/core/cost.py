@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from review_slm.core.recipe import Recipe
+from review_slm.core.recipe import Recipe, TinyModelSpec
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,8 @@ def mfu(params: float, full_finetuning: bool, tokens_per_s: float, peak_tflops: 
     return flops_per_token(params, full_finetuning) * tokens_per_s / (peak_tflops * 1e12 * accelerators)
 
 
-def tiny_params(recipe: Recipe) -> float:
+def tiny_params(t: TinyModelSpec) -> float:
     """Parameters of the builtin tiny model, in billions (embeddings tied, like Qwen2 small models)."""
-    t = recipe.tiny_model
     head_dim = t.hidden_size // t.num_attention_heads
     attn = t.hidden_size * head_dim * (2 * t.num_attention_heads + 2 * t.num_key_value_heads)
     mlp = 3 * t.hidden_size * t.intermediate_size
@@ -45,7 +44,7 @@ def tiny_params(recipe: Recipe) -> float:
 
 
 def estimate_training_cost(recipe: Recipe, train_tokens: int) -> CostEstimate:
-    params = recipe.base_model_params_b or (tiny_params(recipe) if recipe.tiny_model else None)
+    params = recipe.base_model_params_b or (tiny_params(recipe.tiny_model) if recipe.tiny_model else None)
     if params is None:
         raise ValueError(f"recipe {recipe.label}: set base_model_params_b to estimate the training cost")
     per_token = flops_per_token(params * 1e9, recipe.finetuning == "full")

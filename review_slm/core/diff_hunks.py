@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from unidiff import PatchSet, UnidiffParseError
 from unidiff.constants import DEV_NULL, LINE_TYPE_EMPTY, RE_PATCH_FILE_PREFIX
+from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 

@@ -134,7 +134,7 @@ def collect_feedback(
             resolved=raw["id"] in resolved_ids,
         )
     for raw in sorted(raws, key=_reply_order):
-        root = items.get(raw.get("in_reply_to_id"))
+        root = items.get(raw.get("in_reply_to_id") or 0)  # 0: no comment has it
         if root is not None and not is_bot(raw.get("user")) and (raw.get("user") or {}).get("login") != bot_login:
             root.replies.append(((raw.get("user") or {}).get("login", ""), raw.get("body", "")))
     return list(items.values())

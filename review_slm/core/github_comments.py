@@ -165,7 +165,7 @@ def parse_threads(
         else:
             sound.append(raw)
     parent_of = {c["id"]: c["in_reply_to_id"] for c in sound if c.get("in_reply_to_id")}
-    replies: dict[int, list[dict]] = {}
+    replies: dict[int | None, list[dict]] = {}
     for raw in sound:
         if raw.get("in_reply_to_id"):
             if is_bot(raw.get("user"), extra_bots):
@@ -190,7 +190,7 @@ def parse_threads(
         if parsed.record:
             records.append(parsed.record)
             attached += len(thread_raws)
-        else:
+        elif parsed.rejected is not None:  # a comment is parsed into one of the two
             rejected.append(parsed.rejected)
             replies[raw.get("id")] = thread_raws  # its replies have nothing to attach to
     for root_id, orphans in replies.items():

@@ -48,7 +48,7 @@ class JudgeVerdict(BaseModel):
     right_line: bool
     actionable: bool
     right_severity: bool
-    rationale: str = Field("", max_length=400)
+    rationale: str = Field(default="", max_length=400)
 
     @property
     def score(self) -> float:

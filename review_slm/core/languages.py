@@ -11,16 +11,20 @@ markers catch a row whose declared language the content contradicts (a dataset c
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-ALL_LANGUAGES: tuple[str, ...] = ("go", "python", "yaml", "rust", "java", "typescript", "javascript")
-DEFAULT_LANGUAGES: tuple[str, ...] = ("go", "python", "yaml")
+if TYPE_CHECKING:
+    from review_slm.core.schema import Language
+
+ALL_LANGUAGES: tuple[Language, ...] = ("go", "python", "yaml", "rust", "java", "typescript", "javascript")
+DEFAULT_LANGUAGES: tuple[Language, ...] = ("go", "python", "yaml")
 
 _K8S_MARKERS = re.compile(r"^[+\- ]?\s*(apiVersion|kind)\s*:", re.MULTILINE)
 _HELM_MARKER = re.compile(r"\{\{[-\s]")
 _K8S_PATH_HINTS = ("templates/", "manifests/", "charts/", "kustomization", "crds/", "deploy/", "config/")
 
 # How datasets (and Pygments' lexer aliases) spell the languages we know.
-_ALIASES = {
+_ALIASES: dict[str, Language] = {
     "go": "go",
     "golang": "go",
     "py": "python",
@@ -76,7 +80,7 @@ def describe_languages(languages: tuple[str, ...]) -> str:
 _FAMILIES = {"typescript": {"typescript", "javascript"}, "javascript": {"typescript", "javascript"}}
 
 
-def parse_languages(value: str) -> tuple[str, ...]:
+def parse_languages(value: str) -> tuple[Language, ...]:
     """`go,python,yaml,rust` (aliases allowed: `ts`, `golang`...) -> canonical names; unknown names fail."""
     names = [v.strip().lower() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in _ALIASES]
@@ -85,7 +89,7 @@ def parse_languages(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_ALIASES[n] for n in names))
 
 
-def normalize_language(name: str | None, languages: tuple[str, ...]) -> str | None:
+def normalize_language(name: str | None, languages: tuple[str, ...]) -> Language | None:
     """A declared language (dataset column) in canonical form, if it is one the deployment reviews."""
     if not name:
         return None
@@ -93,7 +97,7 @@ def normalize_language(name: str | None, languages: tuple[str, ...]) -> str | No
     return language if language in languages else None
 
 
-def language_by_extension(path: str) -> str | None:
+def language_by_extension(path: str) -> Language | None:
     """The language Pygments' lexer registry gives the file name, if it is one we know (whether enabled or not)."""
     from pygments.lexers import find_lexer_class_for_filename
     from pygments.util import ClassNotFound
@@ -110,14 +114,14 @@ def language_by_extension(path: str) -> str | None:
     return next((_ALIASES[a] for a in lexer.aliases if a in _ALIASES), None)
 
 
-def detect_language(path: str, content: str, languages: tuple[str, ...]) -> str | None:
+def detect_language(path: str, content: str, languages: tuple[str, ...]) -> Language | None:
     """The language of a hunk by its file name, if the deployment reviews it (one of `languages`).
 
     YAML only when it looks like Kubernetes (apiVersion/kind, Helm, manifest dirs); a Helm template
     (`.tpl`) is YAML too, which Pygments files under Smarty.
     """
     lower = path.lower()
-    language = "yaml" if lower.endswith(".tpl") else language_by_extension(path)
+    language: Language | None = "yaml" if lower.endswith(".tpl") else language_by_extension(path)
     if language is None or language not in languages:
         return None
     if language == "yaml":

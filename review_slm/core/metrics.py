@@ -36,8 +36,8 @@ def compute_metrics(answers: list[str], golds: list[Review], paths: list[str] | 
         raise ValueError(
             f"{len(answers)} answers and {len(paths) if paths is not None else '-'} paths for {len(golds)} gold reviews"
         )
-    paths = paths if paths is not None else [None] * len(golds)
-    scores = [score_answer(a, g, hunk_path=p) for a, g, p in zip(answers, golds, paths)]
+    hunk_paths: list[str | None] = list(paths) if paths is not None else [None] * len(golds)
+    scores = [score_answer(a, g, hunk_path=p) for a, g, p in zip(answers, golds, hunk_paths)]
     n = len(scores)
     valid = sum(s.valid for s in scores)
     gold_total = sum(s.gold_findings for s in scores)

@@ -34,9 +34,9 @@ class TinyModelSpec(_Strict):
 
 
 class LoraSpec(_Strict):
-    r: int = Field(8, gt=0)
-    alpha: int = Field(16, gt=0)
-    dropout: float = Field(0.05, ge=0, lt=1)
+    r: int = Field(default=8, gt=0)
+    alpha: int = Field(default=16, gt=0)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
     target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -52,22 +52,25 @@ class QuantizationSpec(_Strict):
 class StageSpec(_Strict):
     """Optimiser, schedule and batch shape of one training stage."""
 
-    max_steps: int = Field(-1, ge=-1)
-    epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(2e-4, gt=0)
+    max_steps: int = Field(default=-1, ge=-1)
+    epochs: float = Field(default=1.0, gt=0)
+    learning_rate: float = Field(default=2e-4, gt=0)
     lr_scheduler: str = "cosine"
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
-    per_device_batch_size: int = Field(4, gt=0)
-    gradient_accumulation_steps: int = Field(1, gt=0)
-    max_length: int = Field(2048, gt=0)
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    per_device_batch_size: int = Field(default=4, gt=0)
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
+    max_length: int = Field(default=2048, gt=0)
     gradient_checkpointing: bool = False
-    logging_steps: int = Field(1, gt=0)
+    logging_steps: int = Field(default=1, gt=0)
     seed: int = 42
     packing: bool = Field(
-        False, description="BFD packing with per-sequence position ids (SFT); padding-free is not used by DPO/ORPO"
+        default=False,
+        description="BFD packing with per-sequence position ids (SFT); padding-free is not used by DPO/ORPO",
     )
-    save_steps: int = Field(0, ge=0, description="checkpoint to the artifact store every N optimizer steps; 0 = never")
+    save_steps: int = Field(
+        default=0, ge=0, description="checkpoint to the artifact store every N optimizer steps; 0 = never"
+    )
 
     @property
     def effective_batch(self) -> int:
@@ -92,14 +95,14 @@ class StageSpec(_Strict):
 
 
 class DpoSpec(StageSpec):
-    beta: float = Field(0.1, gt=0, description="DPO beta, or ORPO lambda (weight of the odds-ratio term)")
+    beta: float = Field(default=0.1, gt=0, description="DPO beta, or ORPO lambda (weight of the odds-ratio term)")
     rpo_alpha: float = Field(
-        0.0,
+        default=0.0,
         ge=0,
         description="DPO: weight of an NLL term on the chosen answer (RPO), so the policy "
         "learns the good answer it moves to instead of only moving away from the rejected one",
     )
-    max_pairs: int = Field(2000, gt=0)
+    max_pairs: int = Field(default=2000, gt=0)
 
 
 class GrpoSpec(StageSpec):
@@ -108,13 +111,13 @@ class GrpoSpec(StageSpec):
     the answers that beat their group's mean. As in TRL, the batch counts completions: a step sees
     `per_device_batch_size x gradient_accumulation_steps / num_generations` prompts (it must divide)."""
 
-    num_generations: int = Field(4, ge=2, description="answers sampled per prompt (GRPO needs 2+ to compare)")
-    temperature: float = Field(1.0, gt=0)
-    top_k: int = Field(0, ge=0, description="0: no top-k cut")
-    max_completion_length: int = Field(256, gt=0)
-    beta: float = Field(0.0, ge=0, description="KL coefficient to the SFT policy; 0 loads no reference model")
-    max_prompts: int = Field(512, gt=0, description="training prompts from the gold train split")
-    loss_type: str = Field("dapo", description="TRL GRPO loss type (grpo, dapo, dr_grpo, bnpo, ...)")
+    num_generations: int = Field(default=4, ge=2, description="answers sampled per prompt (GRPO needs 2+ to compare)")
+    temperature: float = Field(default=1.0, gt=0)
+    top_k: int = Field(default=0, ge=0, description="0: no top-k cut")
+    max_completion_length: int = Field(default=256, gt=0)
+    beta: float = Field(default=0.0, ge=0, description="KL coefficient to the SFT policy; 0 loads no reference model")
+    max_prompts: int = Field(default=512, gt=0, description="training prompts from the gold train split")
+    loss_type: str = Field(default="dapo", description="TRL GRPO loss type (grpo, dapo, dr_grpo, bnpo, ...)")
     scale_rewards: Literal["group", "batch", "none"] = "group"
     reward_weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -127,10 +130,10 @@ class GrpoSpec(StageSpec):
         description="weight of each reward function (names in core/rewards.py); 0 leaves one out",
     )
     use_vllm: bool = Field(
-        False, description="generate with vLLM on CUDA (TRL `use_vllm`); CPU always uses model.generate"
+        default=False, description="generate with vLLM on CUDA (TRL `use_vllm`); CPU always uses model.generate"
     )
     vllm_mode: Literal["colocate", "server"] = "colocate"
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
 
     @model_validator(mode="after")
     def _known_rewards(self) -> GrpoSpec:
@@ -149,42 +152,48 @@ class GrpoSpec(StageSpec):
 class ResilienceSpec(_Strict):
     """What a run does when it runs out of memory or diverges."""
 
-    min_micro_batch: int = Field(1, gt=0, description="out-of-memory retries halve the micro-batch down to this floor")
-    spike_factor: float = Field(5.0, gt=1, description="a loss above this factor of the running mean is divergence")
-    spike_window: int = Field(10, gt=0, description="logged steps in the running mean")
-    spike_min_history: int = Field(3, gt=0, description="logged steps before spikes are judged (early losses swing)")
+    min_micro_batch: int = Field(
+        default=1, gt=0, description="out-of-memory retries halve the micro-batch down to this floor"
+    )
+    spike_factor: float = Field(
+        default=5.0, gt=1, description="a loss above this factor of the running mean is divergence"
+    )
+    spike_window: int = Field(default=10, gt=0, description="logged steps in the running mean")
+    spike_min_history: int = Field(
+        default=3, gt=0, description="logged steps before spikes are judged (early losses swing)"
+    )
 
 
 class GenerationSpec(_Strict):
-    max_new_tokens: int = Field(512, gt=0)
-    batch_size: int = Field(8, gt=0)
-    max_prompts: int = Field(512, gt=0)
+    max_new_tokens: int = Field(default=512, gt=0)
+    batch_size: int = Field(default=8, gt=0)
+    max_prompts: int = Field(default=512, gt=0)
 
 
 class HardwareSpec(_Strict):
     """Where the recipe trains, and what an hour of it costs: the inputs of the pre-training cost estimate."""
 
     accelerator: Literal["cpu", "cuda"] = "cpu"
-    gpus_per_node: int = Field(0, ge=0)
-    nodes: int = Field(1, gt=0)
+    gpus_per_node: int = Field(default=0, ge=0)
+    nodes: int = Field(default=1, gt=0)
     memory: str = "8Gi"
     gpu_type: str = "none"
-    peak_tflops: float = Field(0.0, ge=0, description="dense bf16 peak of one accelerator, TFLOP/s")
-    assumed_mfu: float = Field(0.35, gt=0, le=1, description="model FLOPs utilisation the estimate assumes")
-    gpu_hour_usd: float = Field(0.0, ge=0)
+    peak_tflops: float = Field(default=0.0, ge=0, description="dense bf16 peak of one accelerator, TFLOP/s")
+    assumed_mfu: float = Field(default=0.35, gt=0, le=1, description="model FLOPs utilisation the estimate assumes")
+    gpu_hour_usd: float = Field(default=0.0, ge=0)
     sharding: Literal["none", "fsdp"] = Field(
-        "none",
+        default="none",
         description="none: every rank holds the whole model (DDP); fsdp: parameters, gradients and optimizer "
         "states sharded over all ranks (FSDP2 through the Trainer's fsdp_config; review_slm/training/sharding.py)",
     )
     gpu_memory_gib: float | None = Field(
-        None,
+        default=None,
         gt=0,
         description="memory of one GPU for the pre-launch memory plan; None: looked up from gpu_type "
         "(review_slm/training/memory_plan.py GPU_MEMORY_GIB)",
     )
     cpu_threads: int | None = Field(
-        None,
+        default=None,
         gt=0,
         description="torch intra-op threads when training on CPU (None: torch's "
         "default, one per core); 1 is fastest for a tiny model, whose ops are too small to split",
@@ -195,7 +204,7 @@ class GateSpec(_Strict):
     """What the promotion gate looks at besides the score and the no-issues rate."""
 
     use_judge: bool = Field(
-        False,
+        default=False,
         description="also refuse a candidate whose judge score (eval_report's candidate_judge_score) drops below the "
         "reference's by more than the tolerance; with no judge score the gate refuses (it cannot tell)",
     )
@@ -208,10 +217,11 @@ class Recipe(_Strict):
     base_model: str = Field(description="hub id, local path, s3:// URI, or builtin:tiny-qwen2")
     tiny_model: TinyModelSpec | None = None
     method: Literal["sft+dpo", "sft+orpo", "sft+grpo"] = Field(
-        "sft+dpo", description="SFT, then this preference (DPO, ORPO) or reinforcement (GRPO) method on the SFT policy"
+        default="sft+dpo",
+        description="SFT, then this preference (DPO, ORPO) or reinforcement (GRPO) method on the SFT policy",
     )
     finetuning: Literal["lora", "full"] = Field(
-        "lora", description="LoRA adapter (QLoRA with quantization.load_in_4bit) or full weights"
+        default="lora", description="LoRA adapter (QLoRA with quantization.load_in_4bit) or full weights"
     )
     quantization: QuantizationSpec = QuantizationSpec()
     lora: LoraSpec = LoraSpec()
@@ -222,26 +232,30 @@ class Recipe(_Strict):
     hardware: HardwareSpec = HardwareSpec()
     resilience: ResilienceSpec = ResilienceSpec()
     gate: GateSpec = GateSpec()
-    max_example_tokens: int = Field(2048, gt=0, description="gold-set token budget: prompt + review, in student tokens")
-    base_model_params_b: float | None = Field(None, gt=0, description="parameters in billions, for cost estimates")
+    max_example_tokens: int = Field(
+        default=2048, gt=0, description="gold-set token budget: prompt + review, in student tokens"
+    )
+    base_model_params_b: float | None = Field(
+        default=None, gt=0, description="parameters in billions, for cost estimates"
+    )
     curriculum: bool = Field(
-        False, description="order SFT examples from easy to hard by the gold set's difficulty score"
+        default=False, description="order SFT examples from easy to hard by the gold set's difficulty score"
     )
     hunk_comments: Literal["change", "identical", "separate"] = Field(
-        "change",
+        default="change",
         description="gold set: comments on one change become one example with every finding (`change`), only "
         "comments on an identical hunk text do (`identical`: the others stay examples of their own), or none "
         "(`separate`); a small student learns the format worse from many-finding examples (docs: Benchmarks)",
     )
     clean_share: float = Field(
-        0.1,
+        default=0.1,
         ge=0.0,
         le=1.0,
         description="gold set: at most this share of the kept rows are reviewed-and-passed (clean) hunks; the tiny "
         "student learns nothing from them and its second iteration regresses, so its recipe sets 0 (docs: Training)",
     )
     line_offset_copies: int = Field(
-        0,
+        default=0,
         ge=0,
         description="SFT: add this many copies of each example with its hunk moved to "
         "random new-file lines (findings move with it), so the student learns to copy a finding's "
@@ -261,11 +275,12 @@ class Recipe(_Strict):
         return f"{self.name}@v{self.version}"
 
     @property
-    def preference_method(self) -> str:
-        return self.method.split("+", 1)[1]
+    def preference_method(self) -> Literal["dpo", "orpo", "grpo"]:
+        methods: dict[str, Literal["dpo", "orpo", "grpo"]] = {"sft+dpo": "dpo", "sft+orpo": "orpo", "sft+grpo": "grpo"}
+        return methods[self.method]
 
     @property
-    def preference_stage(self) -> str:
+    def preference_stage(self) -> Literal["grpo", "dpo"]:
         """The recipe section of the stage after SFT: `grpo` for GRPO, `dpo` for DPO and ORPO (which share it)."""
         return "grpo" if self.preference_method == "grpo" else "dpo"
 

@@ -18,11 +18,10 @@ _RECORD_FIELDS = ("source_id", "repo", "path", "body", "suggestion", "author", "
 def redact_comment(comment: dict) -> dict:
     """A GitHub review comment (trimmed API payload) with its text fields redacted."""
     out = dict(comment)
+    path = comment.get("path")
     for name in _COMMENT_FIELDS:
         if isinstance(out.get(name), str):
-            out[name] = redact(
-                out[name], comment.get("path") if name == "diff_hunk" and isinstance(comment.get("path"), str) else ""
-            )[0]
+            out[name] = redact(out[name], path if name == "diff_hunk" and isinstance(path, str) else "")[0]
     return out
 
 

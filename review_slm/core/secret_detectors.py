@@ -1,3 +1,6 @@
+# pyright: reportIncompatibleMethodOverride=false, reportAssignmentType=false
+# (the detectors set `secret_type` / `denylist` as class attributes, detect-secrets' own plugins' idiom,
+# where its base class declares abstract properties)
 """The secret detectors: detect-secrets' own plugin registry, with a few kinds it has no plugin for added as
 plugins of the same shape (gitleaks' patterns where gitleaks has a rule), and cheap literal pre-tests.
 
@@ -128,7 +131,7 @@ def plugins():
         "detect_secrets.filters.heuristic.is_swagger_file",
         "detect_secrets.filters.heuristic.is_non_text_file",
     )
-    from detect_secrets.core.scan import get_plugins
+    from detect_secrets.settings import get_plugins
 
     plugins = [*get_plugins(), *(cls() for cls in _EXTRA)]
     text_level = [p for p in plugins if isinstance(p, RegexBasedDetector)]

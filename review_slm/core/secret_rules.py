@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 RULES_FILE = resources.files("review_slm.data") / "gitleaks" / "gitleaks.toml"
 
@@ -80,7 +81,7 @@ class _Allowlist:
 @dataclass
 class _Rule:
     id: str
-    regex: object
+    regex: Any  # re2's compiled pattern, or re's where RE2 cannot compile the rule: the same finditer/search
     keywords: list[str]
     secret_group: int = 0
     entropy: float = 0.0

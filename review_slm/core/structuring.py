@@ -12,7 +12,7 @@ import re
 
 from review_slm.core.diff_hunks import last_new_line
 from review_slm.core.lazy import NO_ISSUES, is_lazy_comment
-from review_slm.core.schema import Finding, Review, ReviewRecord, Severity
+from review_slm.core.schema import Category, Finding, Review, ReviewRecord, Severity
 
 SEVERITY_ORDER = Severity.__members__  # critical first
 MAX_COMMENT_CHARS = 80
@@ -69,8 +69,8 @@ def _finding(record: ReviewRecord) -> Finding:
     return Finding(
         path=record.path,
         line=record.line or last_new_line(record.diff_hunk) or 0,
-        severity=_first_rule(_SEVERITY_RULES, record.body, "medium"),
-        category=_first_rule(_CATEGORY_RULES, record.body, "correctness"),
+        severity=Severity(_first_rule(_SEVERITY_RULES, record.body, "medium")),
+        category=Category(_first_rule(_CATEGORY_RULES, record.body, "correctness")),
         comment=compact_comment(record.body),
         suggestion=suggestion,
     )

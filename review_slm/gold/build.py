@@ -27,7 +27,7 @@ from review_slm.core.quality_gates import (
 from review_slm.core.recipe import Recipe
 from review_slm.core.schema import RejectedRow, ReviewRecord, content_hash
 from review_slm.gold.frozen_split import Frozen, freeze_test_split
-from review_slm.resources.artifact_layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts
+from review_slm.resources.artifact_layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts, Split
 from review_slm.resources.teacher import EnrichmentReport, Teacher, TeacherBudget
 from review_slm.resources.teacher_cache import TeacherCache
 
@@ -216,5 +216,5 @@ def write_gold_set(
     )
 
 
-def read_gold_split(layout: IterationArtifacts, split: str) -> list[GoldExample]:
+def read_gold_split(layout: IterationArtifacts, split: Split) -> list[GoldExample]:
     return [GoldExample.model_validate(r) for r in layout.store.read_table(layout.gold_split(split))]

@@ -128,6 +128,7 @@ def hf_supplement(
             if record:
                 write_record(record.model_dump(mode="json"))
             else:
+                assert rejected is not None  # map_row gives a record or a rejection
                 write_rejected(rejected.model_dump(mode="json"))
                 reasons[rejected.reason] += 1
                 if sum(reasons.values()) <= 20:

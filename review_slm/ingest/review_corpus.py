@@ -47,7 +47,7 @@ class ReviewCorpus:
 
     def comments(self, repo: str) -> dict[int | str, dict]:
         """Every comment not deleted, latest version, by id."""
-        active: dict[int, dict] = {}
+        active: dict[int | str, dict] = {}
         for name in self.state(repo)["segments"]:
             for op in self.artifacts.read_jsonl(self._segment_uri(repo, name)):
                 if op["op"] == "upsert":
@@ -56,7 +56,7 @@ class ReviewCorpus:
                     active.pop(op["id"], None)
         return active
 
-    def commit(self, repo: str, upserts: list[dict], deleted_ids: list[int], cursor: str) -> None:
+    def commit(self, repo: str, upserts: list[dict], deleted_ids: list[int | str], cursor: str) -> None:
         state = self.state(repo)
         if upserts or deleted_ids:
             name = segment_name(state["next_segment"])

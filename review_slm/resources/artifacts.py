@@ -82,7 +82,11 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def jsonl_writer(self, uri: str) -> Iterator[Callable[[dict], None]]:
         """Write rows one at a time (constant memory); the artifact appears only when the block exits cleanly."""
         with self.staged_file(uri) as path, path.open("w", encoding="utf-8") as fh:
-            yield lambda row: fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+            def write(row: dict) -> None:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+            yield write
 
     def write_table(self, uri: str, rows: Iterable[dict], schema: pa.Schema) -> str:
         """Rows as a Parquet file of the declared `schema` (core/tables.py)."""

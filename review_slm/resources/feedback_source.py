@@ -38,7 +38,9 @@ query($owner: String!, $name: String!, $number: Int!, $after: String) {
 
 class FeedbackSource(dg.ConfigurableResource, ABC):
     repos: list[str] = Field(default_factory=lambda: ["kubeflow/trainer"])
-    bot_login: str = Field("review-slm[bot]", description="the login the reviewer posts as (REVIEW_SLM_BOT_LOGIN)")
+    bot_login: str = Field(
+        default="review-slm[bot]", description="the login the reviewer posts as (REVIEW_SLM_BOT_LOGIN)"
+    )
 
     @abstractmethod
     def items(self, repo: str, malformed: Counter[str] | None = None) -> list[FeedbackItem]:
@@ -69,7 +71,7 @@ class GitHubFeedbackSource(FeedbackSource):
     token: str
     api_url: str = "https://api.github.com"
     lookback_days: int = Field(
-        90, gt=0, description="comments updated in this window are read (reactions do not bump updated_at)"
+        default=90, gt=0, description="comments updated in this window are read (reactions do not bump updated_at)"
     )
     max_retries: int = 5
     backoff_factor: float = 1.0

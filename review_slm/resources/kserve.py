@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, cast
 
 import dagster as dg
 import httpx
@@ -151,7 +151,8 @@ class KServeServing(ServingTarget):
 
     def _get(self, api: k8s.CustomObjectsApi) -> dict | None:
         try:
-            return api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.name)
+            # a custom object is its JSON (the client annotates the union of every model it has)
+            return cast(dict, api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.name))
         except k8s.ApiException as err:
             if err.status == 404:
                 return None
@@ -159,7 +160,7 @@ class KServeServing(ServingTarget):
 
     def _patch(self, api: k8s.CustomObjectsApi, body: dict) -> dict:
         # A dict body is sent as a JSON merge patch: `None` removes a field (canaryTrafficPercent, canary).
-        return api.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.name, body)
+        return cast(dict, api.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.name, body))
 
     def predictor(self, storage_uri: str) -> dict:
         return render_predictor(
@@ -227,7 +228,7 @@ class KServeServing(ServingTarget):
             and served == release.base_model_uri
             and is_true(current, "Ready")
         ):
-            return self._load_adapter(current, release, log)
+            return self._load_adapter(current, release, release.adapter_uri, log)
         if self.canary_traffic_percent == 0:
             return self._rolling_update(api, storage_uri, release, log)
         if self.deployment_mode == "Serverless":
@@ -331,9 +332,9 @@ class KServeServing(ServingTarget):
             )
         log.info(f"smoke review passed: {len(review.findings)} finding(s)")
 
-    def _load_adapter(self, current: dict, release: Release, log) -> dict:
+    def _load_adapter(self, current: dict, release: Release, adapter_uri: str, log) -> dict:
         """Load this iteration's adapter into the running vLLM; the base revision stays as it is."""
-        relative = release.adapter_uri.removeprefix(self.artifact_root_uri).lstrip("/")
+        relative = adapter_uri.removeprefix(self.artifact_root_uri).lstrip("/")
         lora_name = f"{self.served_model_name}-{release.iteration}"
         url = f"{current['status']['url'].rstrip('/')}/v1/load_lora_adapter"
         response = httpx.post(

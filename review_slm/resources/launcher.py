@@ -77,7 +77,8 @@ def reported_metadata(session: dg.PipesSession) -> dict:
     """The metadata of every materialization the trainer reported, merged (raw values)."""
     metadata: dict = {}
     for result in session.get_results():
-        metadata.update({key: value.value for key, value in (result.metadata or {}).items()})
+        # MetadataValue wrappers (the union also names the raw values Dagster accepts on the way in)
+        metadata.update({key: value.value for key, value in (result.metadata or {}).items()})  # pyright: ignore[reportAttributeAccessIssue,reportOptionalMemberAccess]
     return metadata
 
 

@@ -178,7 +178,9 @@ class OpenAITeacher(Teacher):
 
         return self._answer_through_cache(prompts, digest, cache_factory, progress, ask)
 
-    def _complete(self, messages, schema, model, progress, judging=False):
+    def _complete(
+        self, messages: list[list[dict]], schema: dict, model: str, progress: Progress, judging: bool = False
+    ) -> list[tuple[str | None, str]]:
         urls = (self.judge_urls or self.urls) if judging else self.urls
         name = "verdict" if judging else "answer"
         outcomes = self.fleet(urls).post_all([self._body(m, schema, name, model) for m in messages], progress)

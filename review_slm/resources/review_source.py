@@ -26,7 +26,7 @@ SNAPSHOT_PACKAGE = "review_slm.data.github_snapshot"
 class ReviewSource(dg.ConfigurableResource, ABC):
     repos: list[str] = Field(default_factory=lambda: ["kubeflow/trainer"])
     extra_bots: list[str] = Field(default_factory=list, description="logins to treat as bots besides [bot] accounts")
-    per_page: int = Field(100, gt=0, le=100)
+    per_page: int = Field(default=100, gt=0, le=100)
     languages: list[str] = Field(
         default_factory=lambda: list(DEFAULT_LANGUAGES), description="the languages reviewed (REVIEW_SLM_LANGUAGES)"
     )
@@ -125,9 +125,13 @@ class GitHubReviewSource(ReviewSource):
     secondary_rate_wait_s: float = 60.0
     max_rate_limit_wait_s: float = 3600.0
     rate_limit_reserve: int = 1
-    seconds_between_requests: float = Field(0.25, ge=0, description="PyGithub's courtesy throttle between requests")
+    seconds_between_requests: float = Field(
+        default=0.25, ge=0, description="PyGithub's courtesy throttle between requests"
+    )
     max_clean_pulls: int = Field(
-        50, ge=0, description="pull requests (newest comments first) whose uncommented hunks are read as clean examples"
+        default=50,
+        ge=0,
+        description="pull requests (newest comments first) whose uncommented hunks are read as clean examples",
     )
 
     @property

@@ -100,7 +100,7 @@ def _fluent_tracking_uri(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)  # None unsets it again
+        mlflow.set_tracking_uri(previous)  # pyright: ignore[reportArgumentType]  (None unsets it again)
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -242,8 +242,8 @@ class MlflowTracking(dg.ConfigurableResource):
             v
             for v in versions
             if v.tags.get(ITERATION_TAG)
-            and _number_or_none(v.tags[ITERATION_TAG]) is not None
-            and _number_or_none(v.tags[ITERATION_TAG]) < current
+            and (number := _number_or_none(v.tags[ITERATION_TAG])) is not None
+            and number < current
         ]
         if not earlier:
             return None
@@ -296,7 +296,8 @@ class MlflowTracking(dg.ConfigurableResource):
         # defaults name torchvision, which a text model does not need and this stack does not install.
         requirements = _serving_requirements()
         with _fluent_tracking_uri(self.tracking_uri):
-            info = mlflow.transformers.log_model(
+            # mlflow loads its flavours lazily, so no stub says `transformers` is exported
+            info = mlflow.transformers.log_model(  # pyright: ignore[reportPrivateImportUsage]
                 components,
                 name=logged.name,
                 task=MODEL_TASK,

@@ -143,7 +143,7 @@ class GitHubPullRequests:
         moved: list[dict] = []
         try:
             try:
-                review = pr.create_review(commit=commit, body=plan.body, event="COMMENT", comments=plan.comments)
+                review = pr.create_review(commit=commit, body=plan.body, event="COMMENT", comments=plan.comments)  # pyright: ignore[reportArgumentType]  (PyGithub's ReviewComment TypedDict: the same keys)
             except GithubException as err:
                 if err.status != 422 or not plan.comments:
                     raise
@@ -151,7 +151,7 @@ class GitHubPullRequests:
                 if not moved:
                     raise  # the 422 is about the review itself (e.g. a stale head commit), not one comment
                 plan = move_to_body(plan, moved, f"GitHub rejected {len(moved)} inline comment(s) with 422")
-                review = pr.create_review(commit=commit, body=plan.body, event="COMMENT", comments=plan.comments)
+                review = pr.create_review(commit=commit, body=plan.body, event="COMMENT", comments=plan.comments)  # pyright: ignore[reportArgumentType]  (PyGithub's ReviewComment TypedDict: the same keys)
         except GithubException as err:
             raise _explain(err, f"posting the review on {repo}#{number}") from None
         if replaces is not None:

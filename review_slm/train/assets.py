@@ -3,7 +3,7 @@
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 import dagster as dg
 
@@ -23,8 +23,8 @@ from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm.train.loss_metadata import loss_metadata
-from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
-from review_slm.training.memory_plan import MemoryPlan, plan_memory
+from review_slm.training.job_spec import GenerateRequest, JobSpec, Task, TrainerOutputs
+from review_slm.training.memory_plan import MemoryPlan, Stage, plan_memory
 from review_slm.training.plots import loss_plot_artifact
 
 
@@ -77,7 +77,9 @@ def _run_trainer(
             "review_slm.resumed_from_step": str(result["resumed_from_step"]),
         },
     )
-    numeric = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numeric: dict[str, float] = {
+        k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     tracking.log_metrics(run_id, numeric)
     tracking.end_run(run_id)
     return run_id, result
@@ -135,17 +137,26 @@ class Trained:
     memory_plan: str
 
 
+class _Inputs(TypedDict, total=False):
+    """The data files a training job reads (JobSpec's staged input files)."""
+
+    train_file: str
+    val_file: str
+    pairs_file: str
+
+
 def _train(
     context: dg.AssetExecutionContext,
     asset: Literal["sft_adapter", "dpo_model"],
-    task: str,
-    stage_name: str,
+    task: Task,
+    stage_name: Stage,
     layout: IterationArtifacts,
     recipe: TrainingRecipe,
     tracking: MlflowTracking,
     launcher: TrainingLauncher,
     params: dict,
-    **inputs: str,
+    adapter_dir: str | None = None,
+    **inputs: Unpack[_Inputs],
 ) -> Trained:
     """The part `sft_adapter` and `dpo_model` share: a fresh scratch place, the typed job spec (rebuilt
     per attempt: an OOM retry shrinks the micro-batch), the trainer under MLflow, its loss history."""
@@ -160,6 +171,7 @@ def _train(
             parent_model=parent["model_uri"],
             output_dir=scratch,
             checkpoint_uri=layout.checkpoints(asset),
+            adapter_dir=adapter_dir,
             **inputs,
         )
 
@@ -169,7 +181,7 @@ def _train(
     return Trained(run_id, result, scratch, result.pop("loss_history", []), plan.markdown())
 
 
-def _check_memory_plan(context: dg.AssetExecutionContext, rec: Recipe, stage_name: str) -> MemoryPlan:
+def _check_memory_plan(context: dg.AssetExecutionContext, rec: Recipe, stage_name: Stage) -> MemoryPlan:
     """Log the per-GPU memory plan; refuse, before any GPU time is spent, a CUDA launch that cannot fit the
     recipe's GPU (naming the settings to change)."""
     plan = plan_memory(rec, stage_name)
@@ -398,7 +410,7 @@ def dpo_model(
     method, stage = rec.preference_method, rec.preference_stage
     params = {"method": method, **{f"{stage}.{k}": v for k, v in getattr(rec, stage).model_dump().items()}}
     # DPO/ORPO learn from the preference pairs; GRPO samples its own answers to the gold train prompts.
-    data = {"train_file": layout.gold_split("train")} if method == "grpo" else {"pairs_file": layout.pairs}
+    data = _Inputs(train_file=layout.gold_split("train")) if method == "grpo" else _Inputs(pairs_file=layout.pairs)
     trained = _train(
         context,
         "dpo_model",

@@ -17,7 +17,7 @@ from review_slm.core.metrics import EvalMetrics, metrics_by_set
 from review_slm.core.prompts import student_messages
 from review_slm.core.recipe import Recipe
 from review_slm.training.distributed import RankLocalPipes
-from review_slm.training.job_spec import GenerateRequest, JobSpec, TrainerOutputs
+from review_slm.training.job_spec import GenerateRequest, JobSpec, Task, TrainerOutputs
 
 
 def write_rows(path: Path, rows: list[dict], schema) -> str:
@@ -65,7 +65,14 @@ def grpo(
 
 
 def _after_sft(
-    task: str, recipe: Recipe, parent: str, policy_dir: str, out_dir: Path, cache_dir: Path, **data: str
+    task: Task,
+    recipe: Recipe,
+    parent: str,
+    policy_dir: str,
+    out_dir: Path,
+    cache_dir: Path,
+    pairs_file: str | None = None,
+    train_file: str | None = None,
 ) -> tuple[str, dict]:
     """A stage on the SFT policy (DPO, ORPO, GRPO) with its data file; returns (merged model folder, summary)."""
     spec = JobSpec(
@@ -75,7 +82,8 @@ def _after_sft(
         parent_model=parent,
         output_dir=str(out_dir),
         adapter_dir=policy_dir,
-        **data,
+        pairs_file=pairs_file,
+        train_file=train_file,
     )
     return str(out_dir / TrainerOutputs.MERGED_MODEL), run_task(spec)
 

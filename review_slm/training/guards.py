@@ -59,7 +59,7 @@ class DivergenceGuard(TrainerCallback):
                 **values,
             )
         judged = self.judge_spikes and mean is not None and len(self.recent) >= self.spec.spike_min_history
-        if judged and loss > self.spec.spike_factor * mean:
+        if judged and mean is not None and loss > self.spec.spike_factor * mean:
             raise TrainingFailure(
                 "divergence",
                 f"{self.stage} diverged at step {step}: loss {loss:.4g} is above {self.spec.spike_factor}x the "

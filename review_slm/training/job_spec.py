@@ -57,21 +57,25 @@ class GenerateRequest(_Spec):
     model: str = Field(description="a model reference: hub id, local folder, s3:// URI or the built-in tiny model")
     prompts_file: InputFile
     output_file: OutputFile
-    adapter: InputDir | None = Field(None, description="a LoRA adapter on top of `model`")
+    adapter: InputDir | None = Field(default=None, description="a LoRA adapter on top of `model`")
 
 
 class JobSpec(_Spec):
     task: Task
     recipe: Recipe = Field(description="the recipe of this attempt (its micro-batch may be smaller after an OOM retry)")
     cache_dir: str = Field(description="where models and s3:// inputs are cached on the trainer's machine")
-    parent_model: str | None = Field(None, description="the model this iteration starts from (a model reference)")
+    parent_model: str | None = Field(
+        default=None, description="the model this iteration starts from (a model reference)"
+    )
     output_dir: OutputDir | None = None
-    checkpoint_uri: str | None = Field(None, description="where checkpoints are promoted (local folder or s3://)")
+    checkpoint_uri: str | None = Field(
+        default=None, description="where checkpoints are promoted (local folder or s3://)"
+    )
     train_file: InputFile | None = Field(
-        None, description="gold rows: SFT's examples, GRPO's prompts (and the gold its rewards score against)"
+        default=None, description="gold rows: SFT's examples, GRPO's prompts (and the gold its rewards score against)"
     )
     val_file: InputFile | None = None
-    adapter_dir: InputDir | None = Field(None, description="the SFT policy a preference method starts from")
+    adapter_dir: InputDir | None = Field(default=None, description="the SFT policy a preference method starts from")
     pairs_file: InputFile | None = None
     generate: list[GenerateRequest] = Field(default_factory=list)
 
@@ -88,6 +92,13 @@ class JobSpec(_Spec):
         if missing:
             raise ValueError(f"a `{self.task}` job needs {', '.join(missing)}")
         return self
+
+    def needed(self, name: Literal["parent_model", "output_dir", "train_file", "adapter_dir", "pairs_file"]) -> str:
+        """A field this task needs, which `_fields_of_the_task` checked is set: typed as set."""
+        value = getattr(self, name)
+        if not value:
+            raise ValueError(f"a `{self.task}` job needs {name}")
+        return value
 
     def extras(self) -> dict:
         """What travels as Pipes extras (JSON)."""

@@ -126,7 +126,7 @@ def load_model(
 
         model = prepare_model_for_kbit_training(model)
     elif on_cuda:
-        model = model.to("cuda")
+        model = model.to("cuda")  # pyright: ignore[reportArgumentType]  (transformers types `to` via a mixin)
     return model
 
 

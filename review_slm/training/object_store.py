@@ -97,11 +97,11 @@ def s3_client(endpoint_url: str | None = None, region_name: str | None = None, m
     Path-style addressing (`http://minio:9000/bucket/key`): MinIO serves virtual-host names only when
     configured for them, and in-cluster DNS would not resolve `bucket.minio`.
     """
-    import boto3
+    from boto3.session import Session
     from botocore.config import Config
 
     config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": max_attempts, "mode": "standard"})
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
+    return Session().client("s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,8 @@ def answer_texts() -> Iterator[str]:
         return Finding(
             path="a",
             line=10 + i,
-            severity=sev.value,
-            category=cat.value,
+            severity=sev,
+            category=cat,
             comment="This is wrong.",
             suggestion="fix()" if i % 2 else "",
         )
@@ -134,7 +134,8 @@ def train_tokenizer(vocab_size: int):
     model = json.loads(tok.to_str())["model"]
     tokenizer = Qwen2Tokenizer(
         vocab=model["vocab"],
-        merges=[tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]],
+        # pairs, as the tokenizers library's JSON holds them (transformers' annotation says strings; both work)
+        merges=[tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]],  # pyright: ignore[reportArgumentType]
         eos_token=EOS_TOKEN,
         pad_token=PAD_TOKEN,
         additional_special_tokens=["<|im_start|>"],
@@ -160,7 +161,8 @@ def build_tiny_model(spec: TinyModelSpec, out_dir: Path) -> None:
         tie_word_embeddings=True,
         bos_token_id=None,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        # one token in, one id out (the annotation also covers a list of tokens)
+        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),  # pyright: ignore[reportArgumentType]
     )
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = config.eos_token_id

@@ -312,7 +312,7 @@ def test_helm_env_points_at_the_services_of_the_kustomization():
 
 
 def _torch_pin() -> str:
-    return re.search(r"^TORCH_VERSION := ([\d.]+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    return re.search(r"^torch==([\d.]+)$", (ROOT / "requirements.lock").read_text(), re.M).group(1)
 
 
 @pytest.mark.parametrize("name", ["trainer.Dockerfile", "code-location.Dockerfile"])
@@ -320,10 +320,10 @@ def test_dockerfile_installs_torch_before_the_package(name):
     text = (DEPLOY / "images" / name).read_text()
     lines = [line.strip() for line in text.splitlines()]
     torch_line = next(i for i, line in enumerate(lines) if re.search(r"pip install .*\"?torch==", line))
-    deps_line = next(i for i, line in enumerate(lines) if "-r /tmp/requirements.txt" in line)
+    deps_line = next(i for i, line in enumerate(lines) if "-c requirements.lock -r /tmp/requirements.txt" in line)
     package_line = next(i for i, line in enumerate(lines) if re.search(r"pip install .*--no-deps \.", line))
     assert torch_line < deps_line < package_line
-    assert f"ARG TORCH_VERSION={_torch_pin()}" in text, "torch pin differs from the Makefile's"
+    assert f"ARG TORCH_VERSION={_torch_pin()}" in text, "torch pin differs from the lock's"
     index = (
         "download.pytorch.org/whl/cpu" if name.startswith("code-location") else "download.pytorch.org/whl/${TORCH_CUDA}"
     )

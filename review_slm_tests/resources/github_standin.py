@@ -85,7 +85,8 @@ def comment(cid: int, updated: str, **over) -> dict:
     return {**base, **over}
 
 
-def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
+# C901: the stand-in GitHub API is one route table (mccabe counts the nested handler's branches here)
+def make_handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:  # noqa: C901
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
             """Keep the test output free of access-log lines."""

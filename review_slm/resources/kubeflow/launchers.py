@@ -192,11 +192,11 @@ class KubeflowLauncher(TrainingLauncher):
                 self._log_conditions(context, name, obj, conditions)
                 outcome = self.outcome(obj)
             try:
-                current = json.loads(
-                    core.list_namespaced_pod(
-                        self.namespace, label_selector=job.pods_selector(name), _preload_content=False
-                    ).data
-                )["items"]
+                # the raw HTTP response (the client annotates every call with the union of all its models)
+                response: Any = core.list_namespaced_pod(
+                    self.namespace, label_selector=job.pods_selector(name), _preload_content=False
+                )
+                current = json.loads(response.data)["items"]
             except BROKEN_STREAM as err:  # the API server blinked: judge the pods at the next tick
                 context.log.info(
                     f"listing the pods of {name} failed ({type(err).__name__}); trying again at the next tick"
@@ -243,9 +243,10 @@ class KubeflowLauncher(TrainingLauncher):
         """The scheduler's own words: the pod's PodScheduled condition, else its FailedScheduling events."""
         verdicts = [str(p) for p in map(diagnosis.unschedulable, pods) if p]
         for pod in pods if not verdicts else []:
-            events = core.list_namespaced_event(
+            listing: Any = core.list_namespaced_event(  # a V1EventList (the client annotates a union of models)
                 self.namespace, field_selector=f"involvedObject.name={pod['metadata']['name']}"
-            ).items
+            )
+            events = listing.items
             verdicts += [
                 f"pod {pod['metadata']['name']}: {e.reason} ({e.message})" for e in events if e.type == "Warning"
             ]

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dagster as dg
 from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesDefaultMessageWriter
@@ -45,7 +46,7 @@ class PodLogMessageReader(dg.PipesMessageReader):
             return False
         if not isinstance(message, dict) or PIPES_PROTOCOL_VERSION_FIELD not in message:
             return False
-        self._handler.handle_message(message)
+        self._handler.handle_message(message)  # pyright: ignore[reportArgumentType]  (checked: a Pipes message)
         return True
 
     def no_messages_debug_text(self) -> str:
@@ -83,7 +84,8 @@ class MasterLogFollower(threading.Thread):
         self.lines = 0
         self.error: BaseException | None = None
         self._last: tuple[str, set[str]] = ("", set())  # newest timestamp passed on, and the lines that carried it
-        self._response = None
+        # urllib3's streaming response (`_preload_content=False`; the client annotates a union of its models)
+        self._response: Any = None
 
     def stop(self) -> None:
         self.stopped.set()
@@ -95,9 +97,10 @@ class MasterLogFollower(threading.Thread):
             response.close()
 
     def _master(self) -> dict | None:
-        pods = json.loads(
-            self.core.list_namespaced_pod(self.namespace, label_selector=self.selector, _preload_content=False).data
-        )["items"]
+        response: Any = self.core.list_namespaced_pod(  # the raw HTTP response, as above
+            self.namespace, label_selector=self.selector, _preload_content=False
+        )
+        pods = json.loads(response.data)["items"]
         return pods[0] if pods else None
 
     def _is_new(self, stamp: str, line: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import urllib3
 from kubernetes import client, watch
@@ -48,7 +49,7 @@ class ObjectWatch:
         self._stream: watch.Watch | None = None
 
     def _list(self) -> Iterator[tuple[str, dict]]:
-        listing = self.list_call(*self.args, **self.kwargs)
+        listing: Any = self.list_call(*self.args, **self.kwargs)  # a model, or JSON from a raw call
         if not isinstance(listing, dict):
             listing = client.ApiClient().sanitize_for_serialization(listing)
         self.resource_version = listing["metadata"]["resourceVersion"]
@@ -62,6 +63,7 @@ class ObjectWatch:
                 if self.resource_version is None:
                     yield from self._list()
                 self._stream = watch.Watch()
+                event: Any  # a dict with the object (the client annotates its stream loosely)
                 for event in self._stream.stream(
                     self.list_call,
                     *self.args,

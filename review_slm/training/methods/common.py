@@ -104,7 +104,7 @@ class CheckpointPromoter(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         distributed.barrier()  # every rank has written its RNG state into the folder
         if state.is_world_process_zero:
-            local = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            local = Path(str(args.output_dir)) / f"checkpoint-{state.global_step}"
             ckpt = self.store.promote(local, state.global_step, self.fingerprint)
             self.promoted.append(state.global_step)
             self.pipes.log.info(f"checkpoint at step {state.global_step} -> {ckpt.uri}")
@@ -152,7 +152,7 @@ class TrainingRun:
             record_lock(mlflow_client, run_id, recipe, self.lock)
 
     def callbacks(self) -> list:
-        extra = [self.promoter] if self.promoter else []
+        extra: list[object] = [self.promoter] if self.promoter else []
         # GRPO's policy-gradient loss sits near zero and changes sign, so a ratio to its running mean says
         # nothing: only non-finite values are divergence there.
         guard = DivergenceGuard(self.recipe.resilience, self.task, judge_spikes=self.task != "grpo")
@@ -162,8 +162,8 @@ class TrainingRun:
 
     def train(self, trainer):
         resume_dir = None
-        if self.resume is not None:
-            resume_dir = str(self.store.fetch(self.resume, Path(self.spec.output_dir) / "resume"))
+        if self.store is not None and self.resume is not None:
+            resume_dir = str(self.store.fetch(self.resume, Path(self.spec.needed("output_dir")) / "resume"))
             self.pipes.log.info(
                 f"{self.task}: resuming from the checkpoint at step {self.resume.step} ({self.resume.uri})"
             )

@@ -10,7 +10,7 @@ from review_slm.training.methods.preference import run_preference
 
 
 def make_trainer(model, args_kwargs: dict, dataset, tokenizer, callbacks: list, recipe):
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig, DPOTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
     # RPO: TRL 1.x combines the DPO (sigmoid) loss with an NLL ("sft") term on the chosen answers by weight.
     losses = (

@@ -18,7 +18,8 @@ def _load(entry: GenerateRequest, recipe: Recipe, cache_dir: Path):
     tokenizer = load_tokenizer(path, revision)
     if entry.adapter:  # the SFT policy: parent + adapter, or the full model SFT saved
         model = load_policy(path, revision, entry.adapter, None, trainable=False)
-        model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+        merge = getattr(model, "merge_and_unload", None)  # a PEFT model; full weights have nothing to merge
+        model = merge() if merge is not None else model
     else:
         model = load_model(path, revision, for_training=False)
     model.eval()

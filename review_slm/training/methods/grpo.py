@@ -47,7 +47,7 @@ def vllm_enabled(stage: GrpoSpec) -> bool:
 
 
 def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float], sharded: bool = False):
-    from trl import GRPOConfig
+    from trl import GRPOConfig  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
     kwargs = trainer_kwargs(stage, output_dir, sharded=sharded)
     kwargs.pop("max_length")  # GRPO bounds the completion (max_completion_length), not the whole sequence
@@ -79,31 +79,31 @@ def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float], sharded
 def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     from datasets import Dataset
     from transformers import set_seed
-    from trl import GRPOTrainer
+    from trl import GRPOTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
     from review_slm.training import distributed
 
     recipe = spec.recipe
     stage = recipe.grpo
-    model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
+    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
     tokenizer = load_tokenizer(model_path, revision)
-    out_dir = Path(spec.output_dir)
-    rows = read_rows(spec.train_file)[: stage.max_prompts]
+    out_dir = Path(spec.needed("output_dir"))
+    rows = read_rows(spec.needed("train_file"))[: stage.max_prompts]
     funcs, weights = reward_funcs(stage.reward_weights)
     pipes.log.info(
         f"GRPO on {len(rows)} prompts from the SFT policy, {stage.num_generations} answers each, rewards "
         + ", ".join(f"{f.__name__}x{w:g}" for f, w in zip(funcs, weights, strict=True))
     )
     set_seed(stage.seed)
-    session = TrainingRun("grpo", spec, recipe, stage, pipes, mlflow_client, run_id, [spec.train_file])
+    session = TrainingRun("grpo", spec, recipe, stage, pipes, mlflow_client, run_id, [spec.needed("train_file")])
     sharded = is_sharded(recipe)
     model = load_policy(
-        model_path, revision, Path(spec.adapter_dir), recipe.quantization, trainable=True, sharded=sharded
+        model_path, revision, Path(spec.needed("adapter_dir")), recipe.quantization, trainable=True, sharded=sharded
     )
     args = grpo_config(stage, out_dir / "checkpoints", weights, sharded)
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=funcs,
+        reward_funcs=funcs,  # pyright: ignore[reportArgumentType]  (list invariance: each is a RewardFunc callable)
         args=args,
         train_dataset=Dataset.from_list(grpo_rows(rows)),
         processing_class=tokenizer,

@@ -37,16 +37,16 @@ def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str |
     from review_slm.training import distributed
 
     recipe = spec.recipe
-    model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
+    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
     tokenizer = load_tokenizer(model_path, revision)
-    out_dir = Path(spec.output_dir)
-    pairs = read_rows(spec.pairs_file)[: recipe.dpo.max_pairs]
-    policy_dir = Path(spec.adapter_dir)
+    out_dir = Path(spec.needed("output_dir"))
+    pairs = read_rows(spec.needed("pairs_file"))[: recipe.dpo.max_pairs]
+    policy_dir = Path(spec.needed("adapter_dir"))
     result: dict = {"pairs": len(pairs), "method": task}
     if pairs:
         pipes.log.info(f"{task.upper()} on {len(pairs)} pairs from the SFT policy")
         set_seed(recipe.dpo.seed)
-        session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec.pairs_file])
+        session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec.needed("pairs_file")])
         sharded = is_sharded(recipe)
         model = load_policy(model_path, revision, policy_dir, recipe.quantization, trainable=True, sharded=sharded)
         kwargs = trainer_kwargs(recipe.dpo, out_dir / "checkpoints", sharded=sharded)

@@ -51,7 +51,7 @@ def prepare_dataset(rows: list[dict], tokenizer, max_length: int, packing: bool,
     smaller gold set, so a curriculum packs consecutive windows of `pack_window` examples instead.
     """
     from datasets import Dataset
-    from trl import pack_dataset
+    from trl import pack_dataset  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
     dataset = Dataset.from_list(rows).map(_encode, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["messages"])
     dataset = dataset.map(lambda ex: {"input_ids": ex["input_ids"][:max_length], "labels": ex["labels"][:max_length]})
@@ -73,17 +73,17 @@ def collator(tokenizer, packing: bool):
 
 def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None):
     from transformers import set_seed
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
     stage = recipe.sft
     set_seed(stage.seed)  # LoRA initialisation must be identical on every rank and every retry
-    model_path, revision = resolve_model_ref(spec.parent_model, recipe, Path(spec.cache_dir))
+    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
     tokenizer = tokenizer or load_tokenizer(model_path, revision)
     model = load_model(model_path, revision, recipe.quantization, sharded=is_sharded(recipe))
     # What SFTTrainer does itself when it builds the collator: the model agrees with the tokenizer on padding.
     model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    gold = read_rows(spec.train_file)
+    gold = read_rows(spec.needed("train_file"))
     if recipe.curriculum:
         gold = curriculum_order(gold)
     gold = with_line_offset_copies(gold, recipe.line_offset_copies, stage.seed)
@@ -91,7 +91,10 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
     window = CURRICULUM_PACK_WINDOW if recipe.curriculum else None
     args = SFTConfig(
         **trainer_kwargs(
-            stage, Path(spec.output_dir) / "checkpoints", sequential=recipe.curriculum, sharded=is_sharded(recipe)
+            stage,
+            Path(spec.needed("output_dir")) / "checkpoints",
+            sequential=recipe.curriculum,
+            sharded=is_sharded(recipe),
         ),
         # prepare_dataset() tokenized, masked (assistant-only loss) and packed the rows; TRL's own
         # `assistant_only_loss` applies only to the preparation it skips, so it is left off.
@@ -109,7 +112,8 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
         peft_config=lora_config(recipe),
         callbacks=callbacks,
     )
-    trainer.train_examples = len(gold)
+    # the gold-row count (before packing) rides on the trainer to run()'s summary
+    trainer.train_examples = len(gold)  # pyright: ignore[reportAttributeAccessIssue]
     return trainer
 
 
@@ -121,23 +125,24 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
         f"curriculum={recipe.curriculum}, micro-batch {recipe.sft.per_device_batch_size} x accumulation "
         f"{recipe.sft.gradient_accumulation_steps} x {distributed.world_size()} process(es)"
     )
-    files = [spec.train_file] + ([spec.val_file] if spec.val_file else [])
+    files = [spec.needed("train_file")] + ([spec.val_file] if spec.val_file else [])
     session = TrainingRun("sft", spec, recipe, recipe.sft, pipes, mlflow_client, run_id, files)
     trainer = build_trainer(spec, recipe, session.callbacks())
     session.train(trainer)
     eval_loss = trainer.evaluate()["eval_loss"] if trainer.eval_dataset is not None else None
-    out_dir = Path(spec.output_dir) / TrainerOutputs.SFT_ADAPTER
+    out_dir = Path(spec.needed("output_dir")) / TrainerOutputs.SFT_ADAPTER
     # The adapter for LoRA, the full model otherwise; written by the main process (sharded: gathered by all).
     trainer.save_model(str(out_dir))
-    if distributed.is_main_process():
+    if distributed.is_main_process() and trainer.processing_class is not None:
         trainer.processing_class.save_pretrained(out_dir)
     return {
         **session.finish(trainer),
         "adapter_mode": mode,
         "packing": recipe.sft.packing,
         "curriculum": recipe.curriculum,
-        "train_examples": trainer.train_examples,
-        "train_sequences": len(trainer.train_dataset),  # packed sequences when packing (gold rows are `train_examples`)
-        "val_examples": len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0,
+        # the datasets are the `datasets.Dataset`s build_trainer made (sized); TRL types them as any dataset
+        "train_examples": trainer.train_examples,  # pyright: ignore[reportAttributeAccessIssue]
+        "train_sequences": len(trainer.train_dataset),  # pyright: ignore[reportArgumentType]  (packed sequences)
+        "val_examples": len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0,  # pyright: ignore[reportArgumentType]
         "eval_loss": round(eval_loss, 4) if eval_loss is not None else None,
     }

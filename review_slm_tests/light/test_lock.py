@@ -1,0 +1,52 @@
+"""requirements.lock (`make lock`) pins every dependency pyproject.toml declares, within its range, and every
+install in the Makefile takes its versions from it: a pyproject edit without `make lock` fails here."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from review_slm_tests.light import ROOT
+
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+LOCK = (ROOT / "requirements.lock").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
+
+
+def pins() -> dict[str, tuple[Version, str]]:
+    """name -> (version, marker) of each `name==version [; marker]` line."""
+    found = {}
+    for match in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s;]+)(?:\s*;\s*(.+))?$", LOCK, re.M):
+        found[canonicalize_name(match[1])] = (Version(match[2]), match[3] or "")
+    return found
+
+
+def test_every_declared_requirement_is_pinned_within_its_range():
+    locked = pins()
+    declared = PROJECT["dependencies"] + [r for extra in PROJECT["optional-dependencies"].values() for r in extra]
+    outside = {}
+    for text in declared:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        if name not in locked or not requirement.specifier.contains(locked[name][0], prereleases=True):
+            outside[text] = locked.get(name)
+    assert outside == {}, "run `make lock`"
+
+
+def test_the_lock_is_one_resolution_for_every_platform_and_the_makefile_takes_torch_from_it():
+    locked = pins()
+    assert re.search(r"^#\s+make lock$", LOCK, re.M)
+    assert locked["torch"][1] == "" and "win32" in locked["pywin32"][1]  # universal: Windows-only pins carry a marker
+    # the CPU torch installed first is the lock's version (2.13.0+cpu satisfies ==2.13.0)
+    assert "TORCH_VERSION := $(shell sed -n 's/^torch==" in MAKEFILE
+
+
+def test_every_install_of_the_project_in_the_makefile_uses_the_lock():
+    installs = re.findall(r"^\t.*(?:pip install|PIP_INSTALL).* (?:-e )?'?\.(?:\[[a-z,]+\])?'?$", MAKEFILE, re.M)
+    assert len(installs) >= 4, installs  # the platform, dev, serve, the reviewer
+    assert all("-c $(LOCK)" in line or "$(PIP_INSTALL)" in line for line in installs), installs
+    assert "PIP_INSTALL := $(BIN)/pip install --quiet -c $(LOCK)" in MAKEFILE
