@@ -13,7 +13,8 @@ teacher), in a temporary home. Prints a table, writes a PNG chart, and ends with
     accuracy <clean-diff accuracy after c>
 
 (clean accuracy: the share of the clean diffs, those of the frozen test split and of the bug suite, that (c) answers
-with "No issues found."; the gold set holds reviewed-and-passed hunks, capped by `clean_share`.)
+with "No issues found."; the gold set holds reviewed-and-passed hunks, capped by `clean_share`.) Before it, the pairs'
+balance (how many choose the empty review) and each model's answers by shape (`scoring.answer_shape`) say why.
 
     .venv/bin/python bench/collapse_cure.py [--recipe tiny] [--lazy-share 0.6] [--chart collapse_cure.png]
 """
