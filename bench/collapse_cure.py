@@ -13,7 +13,8 @@ teacher), in a temporary home. Prints a table, writes a PNG chart, and ends with
     accuracy <clean-diff accuracy after c>
 
 (clean accuracy: the share of the clean diffs, those of the frozen test split and of the bug suite, that (c) answers
-with "No issues found."; the gold set holds reviewed-and-passed hunks, capped by `clean_share`.)
+with "No issues found."; the gold set holds reviewed-and-passed hunks, capped by `clean_share`.) Before it, the pairs'
+balance (how many choose the empty review) and each model's answers by shape (`scoring.answer_shape`) say why.
 
     .venv/bin/python bench/collapse_cure.py [--recipe tiny] [--lazy-share 0.6] [--chart collapse_cure.png]
 """
@@ -67,6 +68,15 @@ def bundled_gold_splits(home: Path, gold_config: dict | None = None) -> dict[str
     return {name: layout.store.read_table(layout.gold_split(name)) for name in ("train", "test")}
 
 
+def shapes(rows: list[dict], answers: dict[str, str]) -> dict[str, int]:
+    """How many answers are the empty review, findings, "No issues found." then findings, or invalid."""
+    from collections import Counter
+
+    from review_slm.core.scoring import answer_shape
+
+    return dict(Counter(answer_shape(answers[r["id"]], r["path"]) for r in rows if r["id"] in answers))
+
+
 def chart(rows: dict[str, dict], path: Path) -> None:
     import matplotlib
 
@@ -111,9 +121,10 @@ def main() -> None:
 
     import transformers
 
+    from review_slm.core import tables
     from review_slm.core.languages import DEFAULT_LANGUAGES
     from review_slm.core.metrics import markdown_table
-    from review_slm.core.pairing import build_preference_pairs
+    from review_slm.core.pairing import LAZY_ANSWER, build_preference_pairs
     from review_slm.core.recipe import load_recipe
     from review_slm.evaluate.eval_sets import eval_items
     from review_slm.training import experiment
@@ -154,7 +165,13 @@ def main() -> None:
         lambda: experiment.answers(recipe, model_b, prompts, work / "b-train", cache),
     )
     outcome = build_preference_pairs(prompts, answers_b)
-    print(f"  pairs: {len(outcome.pairs)} ({dict(outcome.kinds)})", flush=True)
+    chosen_empty = sum(p["chosen"][0]["content"] == LAZY_ANSWER for p in outcome.pairs)
+    print(
+        f"  pairs: {len(outcome.pairs)} ({dict(outcome.kinds)}) from {len(prompts)} prompts "
+        f"({sum(bool(r.get('clean')) for r in prompts)} clean); chosen the empty review in {chosen_empty}, "
+        f"findings in {len(outcome.pairs) - chosen_empty}; (b) on the prompts: {shapes(prompts, answers_b)}",
+        flush=True,
+    )
     model_c, summary_c = timed(
         f"(c) {recipe.preference_method.upper()} from (b)",
         lambda: experiment.prefer(recipe, base, model_b, outcome.pairs, work / "c", cache),
@@ -178,6 +195,10 @@ def main() -> None:
         if name != "all"
     }
     print("\n" + markdown_table(by_set))
+    # Why clean accuracy is what it is: what each model says, whatever the hunk (scoring.answer_shape).
+    for stage in scores:
+        said = {a["id"]: a["answer"] for a in tables.read_parquet(work / f"eval-{stage}" / "answers.parquet")}
+        print(f"({stage}) answers on the {len(items)} evaluation items: {shapes(items, said)}")
     chart({s: r["all"].as_dict() for s, r in scores.items()}, Path(args.chart))
     print(f"\nchart: {args.chart}; {time.monotonic() - started:.0f} s in all")
     b, c = scores["b"]["all"], scores["c"]["all"]
@@ -198,11 +219,11 @@ def main() -> None:
         "clean_accuracy_c": round(c.clean_accuracy, 3),
         "seconds": round(time.monotonic() - started),
     }
-    tables = {
+    report_tables = {
         "all evaluation items": [{"model": k, **_rounded(v)} for k, v in overall.items()],
         "per evaluation set": [{"model": k, **_rounded(v)} for k, v in by_set.items()],
     }
-    results.write(args.json, results.results("collapse_cure", tables, summary))
+    results.write(args.json, results.results("collapse_cure", report_tables, summary))
 
 
 def _rounded(metrics: dict) -> dict:

@@ -252,7 +252,7 @@ class Recipe(_Strict):
         ge=0.0,
         le=1.0,
         description="gold set: at most this share of the kept rows are reviewed-and-passed (clean) hunks; the tiny "
-        "student learns nothing from them and its second iteration regresses, so its recipe sets 0 (docs: Training)",
+        "student's answer does not depend on the hunk, so its recipe sets 0 (docs: Training)",
     )
     line_offset_copies: int = Field(
         default=0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from review_slm.core.lazy import NO_ISSUES
 from review_slm.core.prompts import parse_review
 from review_slm.core.schema import Finding, Review
 
@@ -93,3 +94,18 @@ def score_answer(
     else:
         kind = "ok"
     return AnswerScore(True, n_gold, n_pred, matched, sev, kind)
+
+
+ANSWER_SHAPES = ("empty_review", "no_issues_with_findings", "findings", "invalid_format")
+
+
+def answer_shape(answer: str, hunk_path: str) -> str:
+    """What an answer says, whatever the gold: the empty review, findings, or the contradiction a small student
+    falls into when it picks each part of the answer by its frequency in training rather than from the hunk: the
+    summary "No issues found." (the most frequent single summary of the gold set) followed by findings."""
+    review, _ = parse_review(answer, hunk_path)
+    if review is None:
+        return "invalid_format"
+    if not review.findings:
+        return "empty_review"
+    return "no_issues_with_findings" if review.summary.strip() == NO_ISSUES.summary else "findings"

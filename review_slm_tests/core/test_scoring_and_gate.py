@@ -6,7 +6,7 @@ from review_slm.core.metrics import compute_metrics, markdown_table
 from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import parse_review, render_review
 from review_slm.core.schema import Finding, Review
-from review_slm.core.scoring import score_answer
+from review_slm.core.scoring import answer_shape, score_answer
 from review_slm.evaluate.promotion_gate import promotion_decision
 
 BUG = Review(
@@ -42,6 +42,16 @@ def test_rubric_kinds():
     assert score_answer(answer(1), CLEAN).kind == "false_alarm"
     assert score_answer("Looks fine to me", BUG).kind == "invalid_format"
     assert score_answer(answer(10, path="b.go"), BUG).matched == 0
+
+
+def test_answer_shape_tells_the_empty_review_from_a_no_issues_summary_followed_by_findings():
+    contradiction = render_review(BUG.model_copy(update={"summary": "No issues found."}))
+    assert answer_shape(render_review(CLEAN), "a.go") == "empty_review"
+    assert answer_shape(contradiction, "a.go") == "no_issues_with_findings"
+    # Clean accuracy counts the findings, not the summary: the contradiction is a false alarm.
+    assert score_answer(contradiction, CLEAN, hunk_path="a.go").kind == "false_alarm"
+    assert answer_shape(render_review(BUG), "a.go") == "findings"
+    assert answer_shape('{"summary": "No issues found.", "findings": [', "a.go") == "invalid_format"
 
 
 def test_the_student_answer_has_no_path_and_parsing_puts_the_hunk_file_back():
