@@ -6,6 +6,7 @@ away from the rejected answers."""
 from __future__ import annotations
 
 from review_slm.training.job_spec import JobSpec
+from review_slm.training.lm_head import DPO_OUTPUTS, use_dense_lm_head
 from review_slm.training.methods.preference import run_preference
 
 
@@ -17,9 +18,11 @@ def make_trainer(model, args_kwargs: dict, dataset, tokenizer, callbacks: list, 
         {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, recipe.dpo.rpo_alpha]} if recipe.dpo.rpo_alpha else {}
     )
     args = DPOConfig(**args_kwargs, beta=recipe.dpo.beta, **losses)
-    return DPOTrainer(
+    trainer = DPOTrainer(
         model=model, ref_model=None, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks
     )
+    use_dense_lm_head(trainer, DPO_OUTPUTS + (("log_sum_sq_probs",) if trainer.use_weighting else ()))
+    return trainer
 
 
 def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:

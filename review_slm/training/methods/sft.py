@@ -15,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from review_slm.core.recipe import Recipe
-from review_slm.training import distributed
+from review_slm.training import distributed, packed_attention
 from review_slm.training.data import curriculum_order, read_rows, sft_rows, with_line_offset_copies
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
+from review_slm.training.lm_head import SFT_OUTPUTS, use_dense_lm_head
 from review_slm.training.methods.common import TrainingRun, describe_adapter_mode, lora_config, trainer_kwargs
 from review_slm.training.models import attention_implementation, load_model, load_tokenizer, resolve_model_ref
 from review_slm.training.packing import RowPackedCollator
@@ -112,6 +113,9 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
         peft_config=lora_config(recipe),
         callbacks=callbacks,
     )
+    if isinstance(trainer.data_collator, RowPackedCollator):  # one causal SDPA call per packed example
+        trainer.model.set_attn_implementation(packed_attention.register())
+    use_dense_lm_head(trainer, SFT_OUTPUTS)
     # the gold-row count (before packing) rides on the trainer to run()'s summary
     trainer.train_examples = len(gold)  # pyright: ignore[reportAttributeAccessIssue]
     return trainer
