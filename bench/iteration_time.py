@@ -7,7 +7,13 @@ in fresh DAGSTER_HOME / REVIEW_SLM_HOME folders: iteration 1 is cold (builds the
 tokenizer, creates the MLflow database), iteration 2 starts from iteration 1's champion. Prints each
 step's duration from Dagster's own step stats and the ratio of the wall time to the budget.
 
+With `--baseline PATH` (a checkout of other code, e.g. a git worktree of main) the same iterations also
+run with PATH's `review_slm` first on PYTHONPATH, in folders of their own, interleaved (baseline
+iteration 1, this code's iteration 1, baseline iteration 2, ...) so a busy machine slows both alike;
+the tables then put each step side by side with the ratio new / baseline.
+
     .venv/bin/python bench/iteration_time.py [--iterations 2] [--budget-s 180] [--recipe tiny-grpo] [--json PATH]
+        [--baseline /work/wt-base]
 """
 
 from __future__ import annotations
@@ -43,10 +49,9 @@ def run_iteration(env: dict[str, str]) -> tuple[str, float]:
 
 
 def step_times(dagster_home: str, key: str) -> dict[str, float]:
-    os.environ["DAGSTER_HOME"] = dagster_home
     import dagster as dg
 
-    instance = dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.from_config(dagster_home)
     run = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": key}), limit=1)[0]
     return {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run.run_id)}
 
@@ -66,15 +71,96 @@ LEARNING = (
 
 def learning(dagster_home: str, key: str) -> dict:
     """What the candidate of the iteration learned: eval_report's numeric metadata (stable keys)."""
-    os.environ["DAGSTER_HOME"] = dagster_home
     import dagster as dg
 
-    instance = dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.from_config(dagster_home)
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("eval_report"), asset_partitions=[key]), limit=1
     ).records
     metadata = records[0].asset_materialization.metadata if records else {}
     return {k: metadata[k].value for k in LEARNING if k in metadata}
+
+
+def environment(work: Path, recipe: str, code: Path) -> dict[str, str]:
+    """Fresh Dagster and review-slm homes under `work`, running the `review_slm` package of `code`."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(work / "dagster"),
+        "REVIEW_SLM_HOME": str(work / "home"),
+        "REVIEW_SLM_RECIPE": recipe,
+        "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True)
+    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return env
+
+
+def ratio(new: float, old: float) -> str:
+    return f"{new / old:.2f}" if old else ""
+
+
+def print_tables(rows: dict[str, list], iterations: int, budget_s: float) -> None:
+    """Per-step seconds and what each candidate learned, each side's column next to the other's."""
+    names = list(rows)
+    columns = [(name, i) for i in range(iterations) for name in names]
+    compare = "baseline" in rows
+
+    def header(first: str) -> None:
+        cells = []
+        for i in range(iterations):
+            cells += [f"{name} {rows[name][i][0]}" for name in names] + (["new / baseline"] if compare else [])
+        print(f"\n| {first} | " + " | ".join(cells) + " |")
+        print("|---|" + "---|" * len(cells))
+
+    header("step")
+    for step in [*steps_of(rows), None]:
+        cells = []
+        for i in range(iterations):
+            values = {name: (rows[name][i][1] if step is None else rows[name][i][2].get(step, 0.0)) for name in names}
+            cells += [f"{v:.1f} s" for v in values.values()]
+            if compare:
+                cells.append(ratio(values["new"], values["baseline"]))
+        print(f"| {'**wall time**' if step is None else step} | " + " | ".join(cells) + " |")
+    header("candidate")
+    for metric in LEARNING:
+        cells = []
+        for i in range(iterations):
+            cells += [str(rows[name][i][3].get(metric, "")) for name in names]
+            if compare:
+                same = rows["new"][i][3].get(metric) == rows["baseline"][i][3].get(metric)
+                cells.append("same" if same else "differs")
+        print(f"| {metric} | " + " | ".join(cells) + " |")
+    for name, i in columns:
+        key, seconds = rows[name][i][0], rows[name][i][1]
+        print(f"{name} {key}: {seconds:.1f} s = {seconds / budget_s:.2f} x the {budget_s:.0f} s budget")
+    if compare:
+        for i in range(iterations):
+            new, old = rows["new"][i][1], rows["baseline"][i][1]
+            print(f"iteration {i + 1}: new / baseline = {new / old:.2f} ({new:.1f} s vs {old:.1f} s)")
+
+
+def steps_of(rows: dict[str, list]) -> list[str]:
+    return list(dict.fromkeys(step for runs in rows.values() for _, _, times, _ in runs for step in times))
+
+
+def payload(rows: dict[str, list], recipe: str, budget_s: float) -> dict:
+    """The same tables for `--json`: one column per side and iteration."""
+    columns = [(name, i) for i in range(len(next(iter(rows.values())))) for name in rows]
+    step_rows = []
+    for step in [*steps_of(rows), None]:
+        row: dict = {"step": "wall time" if step is None else step}
+        for name, i in columns:
+            key, seconds, times, _ = rows[name][i]
+            row[f"{name} {key}"] = round(seconds if step is None else times.get(step, 0.0), 1)
+        step_rows.append(row)
+    metric_rows = [
+        {"metric": metric, **{f"{name} {rows[name][i][0]}": rows[name][i][3].get(metric, "") for name, i in columns}}
+        for metric in LEARNING
+    ]
+    summary: dict = {"recipe": recipe, "budget_s": budget_s}
+    summary.update({f"{name}_{rows[name][i][0]}_wall_s": round(rows[name][i][1], 1) for name, i in columns})
+    tables = {"step seconds (Dagster step stats)": step_rows, "what the candidate learned (eval_report)": metric_rows}
+    return results.results("iteration_time", tables=tables, summary=summary)
 
 
 def main() -> None:
@@ -85,53 +171,23 @@ def main() -> None:
         "--recipe", default="tiny", help="REVIEW_SLM_RECIPE of the iterations (e.g. tiny-grpo for sft+grpo)"
     )
     results.add_json_option(parser)
+    parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with (its review_slm is run)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="review-slm-bench-"))
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(work / "dagster"),
-        "REVIEW_SLM_HOME": str(work / "home"),
-        "REVIEW_SLM_RECIPE": args.recipe,
-    }
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True)
-    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    print(f"machine: {os.cpu_count()} CPUs; work dir {work}")
-    rows = []
+    runs = {"new": environment(work / "new", args.recipe, Path(__file__).resolve().parents[1])}
+    if args.baseline:
+        runs = {"baseline": environment(work / "baseline", args.recipe, args.baseline.resolve()), **runs}
+    code = ", ".join(f"{name}: {env['PYTHONPATH']}" for name, env in runs.items())
+    print(f"machine: {os.cpu_count()} CPUs; work dir {work}; code {code}")
+    rows: dict[str, list] = {name: [] for name in runs}
     for _ in range(args.iterations):
-        key, seconds = run_iteration(env)
-        rows.append((key, seconds, step_times(env["DAGSTER_HOME"], key)))
-        print(
-            f"{key}: {seconds:.1f} s, " + ", ".join(f"{k} {v}" for k, v in learning(env["DAGSTER_HOME"], key).items()),
-            flush=True,
-        )
-    steps = list(rows[0][2])
-    print("\n| step | " + " | ".join(k for k, _, _ in rows) + " |")
-    print("|---|" + "---|" * len(rows))
-    for step in steps:
-        print(f"| {step} | " + " | ".join(f"{r[2].get(step, 0):.1f} s" for r in rows) + " |")
-    print("| **wall time** | " + " | ".join(f"**{s:.1f} s**" for _, s, _ in rows) + " |")
-    print("\n| candidate | " + " | ".join(k for k, _, _ in rows) + " |")
-    print("|---|" + "---|" * len(rows))
-    learned = [learning(env["DAGSTER_HOME"], k) for k, _, _ in rows]
-    for name in LEARNING:
-        print(f"| {name} | " + " | ".join(str(m.get(name, "")) for m in learned) + " |")
-    for key, seconds, _ in rows:
-        print(f"{key}: {seconds:.1f} s = {seconds / args.budget_s:.2f} x the {args.budget_s:.0f} s budget")
-    step_rows = [{"step": step, **{k: round(r.get(step, 0), 1) for k, _, r in rows}} for step in steps]
-    step_rows.append({"step": "wall time", **{k: round(s, 1) for k, s, _ in rows}})
-    step_rows.append(
-        {"step": f"wall time / {args.budget_s:.0f} s budget", **{k: round(s / args.budget_s, 2) for k, s, _ in rows}}
-    )
-    metric_rows = [{"metric": name, **{k: m.get(name, "") for (k, _, _), m in zip(rows, learned)}} for name in LEARNING]
-    payload = results.results(
-        "iteration_time",
-        tables={
-            "step seconds (Dagster step stats)": step_rows,
-            "what the candidate learned (eval_report)": metric_rows,
-        },
-        summary={"recipe": args.recipe, "budget_s": args.budget_s, **{f"{k}_wall_s": round(s, 1) for k, s, _ in rows}},
-    )
-    results.write(args.json, payload)
+        for name, env in runs.items():
+            key, seconds = run_iteration(env)
+            learned = learning(env["DAGSTER_HOME"], key)
+            rows[name].append((key, seconds, step_times(env["DAGSTER_HOME"], key), learned))
+            print(f"{name} {key}: {seconds:.1f} s, " + ", ".join(f"{k} {v}" for k, v in learned.items()), flush=True)
+    print_tables(rows, args.iterations, args.budget_s)
+    results.write(args.json, payload(rows, args.recipe, args.budget_s))
 
 
 if __name__ == "__main__":
