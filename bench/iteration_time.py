@@ -32,8 +32,11 @@ BIN = Path(sys.executable).parent
 
 
 def run_iteration(env: dict[str, str]) -> tuple[str, float]:
+    # The code's own folder as the working directory too: `dagster -m` puts the working directory first on
+    # sys.path, and the trainer's `python -m` inherits it, so another folder's review_slm would win over PYTHONPATH.
+    code = env["PYTHONPATH"].split(os.pathsep)[0]
     key = subprocess.run(
-        [BIN / "review-slm", "iteration", "next"], env=env, check=True, capture_output=True, text=True
+        [BIN / "review-slm", "iteration", "next"], env=env, check=True, capture_output=True, text=True, cwd=code
     ).stdout.strip()
     started = time.perf_counter()
     proc = subprocess.run(
@@ -41,6 +44,7 @@ def run_iteration(env: dict[str, str]) -> tuple[str, float]:
         env=env,
         capture_output=True,
         text=True,
+        cwd=code,
     )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
