@@ -198,6 +198,13 @@ class HardwareSpec(_Strict):
         description="torch intra-op threads when training on CPU (None: torch's "
         "default, one per core); 1 is fastest for a tiny model, whose ops are too small to split",
     )
+    cpu_fast_sft: bool = Field(
+        False,
+        description="SFT on CPU: the LM head from the full logits (training/lm_head.py) and, for packed rows, one "
+        "causal SDPA call per example (training/packed_attention.py); 0.73x the SFT time of the tiny student, equal "
+        "to float rounding, but off by default: the tiny recipe's 240-step trajectory moves with the rounding and "
+        "its iteration-1 format validity fell from 0.90 to 0.36 (docs/benchmarks.md)",
+    )
 
 
 class GateSpec(_Strict):

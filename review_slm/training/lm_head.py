@@ -10,6 +10,10 @@ the model's own forward and `log_softmax`, and returns the same `FusedCausalLMOu
 zero where the label is -100, same loss normalisation). Mathematically the same values; float
 rounding differs in the last bits. TRL exposes no switch for this, hence a wrapper around the
 forward it patched (the same mechanism TRL uses).
+
+DPO takes it on every CPU run (the tiny recipe's DPO losses and learning figures came out the same to
+the fourth decimal); SFT only with the recipe's `hardware.cpu_fast_sft`, because 240 SFT steps carry
+the rounding into a different trajectory (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -113,9 +113,19 @@ def test_example_starts_and_what_counts_as_packed(positions, starts, is_packed):
     assert packed_attention.is_packed(tensor) is is_packed
 
 
-def test_the_packed_sft_trainer_uses_both_fast_paths(harness, tmp_path):
-    trainer = _trainer(harness, tmp_path, **{"sft.packing": True})
-    assert trainer.model.config._attn_implementation == packed_attention.NAME
-    assert trainer.model.forward.__code__.co_filename.endswith("lm_head.py")
-    unpacked = _trainer(harness, tmp_path / "unpacked", **{"sft.packing": False})
+def _dense_head(trainer) -> bool:
+    model = trainer.model.get_base_model()  # the test recipe trains LoRA: TRL patches the base model's forward
+    return model.forward.__code__.co_filename.endswith("lm_head.py")
+
+
+def test_the_sft_trainer_takes_the_fast_paths_only_when_the_recipe_asks(harness, tmp_path):
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "unpacked").mkdir()
+    default = _trainer(harness, tmp_path, **{"sft.packing": True})
+    assert default.model.config._attn_implementation == "sdpa"
+    assert not _dense_head(default)
+    fast = _trainer(harness, tmp_path / "fast", **{"sft.packing": True, "hardware.cpu_fast_sft": True})
+    assert fast.model.config._attn_implementation == packed_attention.NAME
+    assert _dense_head(fast)
+    unpacked = _trainer(harness, tmp_path / "unpacked", **{"sft.packing": False, "hardware.cpu_fast_sft": True})
     assert unpacked.model.config._attn_implementation == "sdpa"

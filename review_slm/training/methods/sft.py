@@ -20,7 +20,7 @@ from review_slm.training.data import curriculum_order, read_rows, sft_rows, with
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.lm_head import SFT_OUTPUTS, use_dense_lm_head
 from review_slm.training.methods.common import TrainingRun, describe_adapter_mode, lora_config, trainer_kwargs
-from review_slm.training.models import attention_implementation, load_model, load_tokenizer, resolve_model_ref
+from review_slm.training.models import attention_implementation, device, load_model, load_tokenizer, resolve_model_ref
 from review_slm.training.packing import RowPackedCollator
 from review_slm.training.sharding import is_sharded
 
@@ -113,9 +113,10 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
         peft_config=lora_config(recipe),
         callbacks=callbacks,
     )
-    if isinstance(trainer.data_collator, RowPackedCollator):  # one causal SDPA call per packed example
-        trainer.model.set_attn_implementation(packed_attention.register())
-    use_dense_lm_head(trainer, SFT_OUTPUTS)
+    if recipe.hardware.cpu_fast_sft and device() == "cpu":
+        if isinstance(trainer.data_collator, RowPackedCollator):  # one causal SDPA call per packed example
+            trainer.model.set_attn_implementation(packed_attention.register())
+        use_dense_lm_head(trainer, SFT_OUTPUTS)
     # the gold-row count (before packing) rides on the trainer to run()'s summary
     trainer.train_examples = len(gold)  # pyright: ignore[reportAttributeAccessIssue]
     return trainer
