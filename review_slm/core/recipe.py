@@ -199,7 +199,7 @@ class HardwareSpec(_Strict):
         "default, one per core); 1 is fastest for a tiny model, whose ops are too small to split",
     )
     cpu_fast_sft: bool = Field(
-        False,
+        default=False,
         description="SFT on CPU: the LM head from the full logits (training/lm_head.py) and, for packed rows, one "
         "causal SDPA call per example (training/packed_attention.py); 0.73x the SFT time of the tiny student, equal "
         "to float rounding, but off by default: the tiny recipe's 240-step trajectory moves with the rounding and "

@@ -49,6 +49,7 @@ def dense_lm_head(model, outputs: tuple[str, ...] = ("log_probs",)) -> None:
         kwargs["use_cache"] = False
         logits = fused_forward(*args, **kwargs).logits  # no labels: the original forward computes no loss
         if shift_labels is None:
+            assert labels is not None, "TRL's fused head is called with labels or shift_labels"
             logits, labels = logits[:, :-1], labels[:, 1:]
         else:
             labels = shift_labels

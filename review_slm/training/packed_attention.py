@@ -59,6 +59,7 @@ def sdpa_packed_attention(module, query, key, value, attention_mask, dropout=0.0
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)
     rows = []
+    assert position_ids is not None  # `packed` says so
     for b, starts in enumerate(example_starts(position_ids.expand(query.shape[0], -1))):
         bounds = [*starts, q_len]
         rows.append(

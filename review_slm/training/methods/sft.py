@@ -115,7 +115,7 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
     )
     if recipe.hardware.cpu_fast_sft and device() == "cpu":
         if isinstance(trainer.data_collator, RowPackedCollator):  # one causal SDPA call per packed example
-            trainer.model.set_attn_implementation(packed_attention.register())
+            trainer.model.set_attn_implementation(packed_attention.register())  # pyright: ignore[reportOptionalMemberAccess, reportCallIssue]  (the Trainer's model is set; transformers types it loosely)
         use_dense_lm_head(trainer, SFT_OUTPUTS)
     # the gold-row count (before packing) rides on the trainer to run()'s summary
     trainer.train_examples = len(gold)  # pyright: ignore[reportAttributeAccessIssue]
