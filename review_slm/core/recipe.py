@@ -94,7 +94,9 @@ class StageSpec(_Strict):
         )
 
 
-class DpoSpec(StageSpec):
+class PreferenceSpec(StageSpec):
+    """The preference stage after SFT (the recipe's `dpo:` key): DPO, or ORPO with `method: sft+orpo`."""
+
     beta: float = Field(default=0.1, gt=0, description="DPO beta, or ORPO lambda (weight of the odds-ratio term)")
     rpo_alpha: float = Field(
         default=0.0,
@@ -233,7 +235,7 @@ class Recipe(_Strict):
     quantization: QuantizationSpec = QuantizationSpec()
     lora: LoraSpec = LoraSpec()
     sft: StageSpec = StageSpec()
-    dpo: DpoSpec = DpoSpec()
+    dpo: PreferenceSpec = PreferenceSpec()
     grpo: GrpoSpec = GrpoSpec()
     generation: GenerationSpec = GenerationSpec()
     hardware: HardwareSpec = HardwareSpec()
