@@ -10,50 +10,58 @@ read it, and a renamed class does not make old iterations unreadable.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import dagster as dg
 from pydantic import BaseModel
 
 from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import ArtifactStore
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def write_manifest(artifacts: ArtifactStore, key: str, asset: str, manifest: BaseModel) -> str:
+    """Store `asset`'s manifest of iteration `key` (what the IO manager does with an asset's return value)."""
+    return artifacts.write_text(iteration(artifacts, key).manifest(asset), manifest.model_dump_json(indent=2))
+
+
+def read_manifest(artifacts: ArtifactStore, key: str, asset: str, model: type[M]) -> M:
+    """`asset`'s manifest of iteration `key`, validated as `model`."""
+    return model.model_validate_json(artifacts.read_text(iteration(artifacts, key).manifest(asset)))
+
 
 class ManifestIOManager(dg.ConfigurableIOManager):
     artifacts: ArtifactStore
-
-    def manifest_uri(self, context: dg.OutputContext | dg.InputContext) -> str:
-        if not context.has_asset_partitions:
-            raise dg.Failure(
-                f"{context.asset_key.to_user_string()}: manifests are stored per iteration; pick a partition "
-                "(an iteration key) to run this"
-            )
-        return iteration(self.artifacts, context.asset_partition_key).manifest(context.asset_key.path[-1])
 
     def handle_output(self, context: dg.OutputContext, obj: BaseModel) -> None:
         if not isinstance(obj, BaseModel):
             raise TypeError(
                 f"{context.asset_key.to_user_string()} returned {type(obj).__name__}: assets return a pydantic manifest"
             )
-        self.artifacts.write_text(self.manifest_uri(context), obj.model_dump_json(indent=2))
+        write_manifest(self.artifacts, _partition(context), context.asset_key.path[-1], obj)
 
     def load_input(self, context: dg.InputContext) -> BaseModel:
-        model = _manifest_type(context)
-        uri = self.manifest_uri(context)
-        if not self.artifacts.exists(uri):
-            raise dg.Failure(
-                f"{context.asset_key.to_user_string()} has no manifest for {context.asset_partition_key} ({uri}): "
-                "materialize it for this iteration first"
-            )
-        return model.model_validate_json(self.artifacts.read_text(uri))
+        key, asset = _partition(context), context.asset_key.path[-1]
+        if not self.artifacts.exists(iteration(self.artifacts, key).manifest(asset)):
+            raise dg.Failure(f"{asset} has no manifest for {key}: materialize it for this iteration first")
+        return read_manifest(self.artifacts, key, asset, _manifest_type(context))
+
+
+def _partition(context: dg.OutputContext | dg.InputContext) -> str:
+    if not context.has_asset_partitions:
+        raise dg.Failure(
+            f"{context.asset_key.to_user_string()}: manifests are stored per iteration; pick a partition (an "
+            "iteration key) to run this"
+        )
+    return context.asset_partition_key
 
 
 def _manifest_type(context: dg.InputContext) -> type[BaseModel]:
-    """The manifest class the consumer declares (its argument's annotation), else the one the producer returns."""
-    candidates = [context.dagster_type.typing_type]
-    if context.upstream_output is not None:
-        candidates.append(context.upstream_output.dagster_type.typing_type)
-    for typ in candidates:
-        if isinstance(typ, type) and issubclass(typ, BaseModel):
-            return typ
+    """The manifest class the consumer declares: its argument's annotation."""
+    typ = context.dagster_type.typing_type
+    if isinstance(typ, type) and issubclass(typ, BaseModel):
+        return typ
     raise TypeError(
         f"input {context.name!r} ({context.asset_key.to_user_string()}): annotate it with the asset's manifest class"
     )
