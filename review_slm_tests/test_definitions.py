@@ -90,6 +90,8 @@ def test_the_k8s_profile_validates_and_trains_with_kubeflow_jobs(monkeypatch, tm
         and artifacts.uri("iterations", "iter-0001") == "s3://models/review-slm/iterations/iter-0001"
     )
     assert isinstance(resources["serving"], KServeServing)
+    # The manifests live beside the artifacts, on S3, as JSON (no pickles in a second place).
+    assert resources["io_manager"].artifacts is artifacts
     monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "trainjob")
     assert isinstance(k8s_resources()["launcher"], TrainJobLauncher)
     monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "mpijob")
