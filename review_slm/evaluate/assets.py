@@ -12,10 +12,11 @@ from review_slm.evaluate.promotion_gate import with_judge
 from review_slm.evaluate.report import evaluate
 from review_slm.evaluate.report_metadata import eval_report_metadata, report_markdown, sample_records
 from review_slm.gold.manifest import GoldSetManifest
-from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.partitions import OWNERS, iteration_partitions, requires_iteration
 from review_slm.resources.artifact_layout import Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
+from review_slm.resources.manifest_io import read_manifest
 from review_slm.resources.teacher import Teacher
 from review_slm.resources.teacher_cache import TeacherCache
 from review_slm.resources.tracking import MlflowTracking
@@ -188,8 +189,10 @@ def _teacher_cache(artifacts: ArtifactStore, key: str, run_id: str):
     description="Promotion gate: no regression against the champion (the base for the first iteration) beyond the "
     "configured tolerance. Blocking: a failing candidate is never deployed and the champion stays.",
 )
-def no_regression_vs_champion(eval_report: EvaluationManifest) -> dg.AssetCheckResult:
-    gate = eval_report.gate
+@requires_iteration
+def no_regression_vs_champion(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    # The manifest from where the IO manager stored it, not as an input: see gold/checks.py's `_check`.
+    gate = read_manifest(artifacts, context.partition_key, eval_report.key.to_user_string(), EvaluationManifest).gate
     return dg.AssetCheckResult(
         passed=gate.passed,
         metadata={

@@ -1,11 +1,12 @@
 """Blocking checks on `gold_set`: training never starts on a gold set that fails one of them.
 
-Each takes the asset's manifest (loaded by the IO manager), re-reads the splits it names and
+Each takes the asset's manifest (where the IO manager stored it), re-reads the splits it names and
 re-derives the property independently of the gates, with the thresholds the manifest records the
 gates used, so a bug in a gate cannot also hide its own failure.
 """
 
 import json
+from collections.abc import Callable
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -16,9 +17,10 @@ from review_slm.core.near_duplicates import duplicate_share
 from review_slm.core.secret_rules import find_leaks
 from review_slm.gold.assets import gold_set as gold_set_asset
 from review_slm.gold.manifest import GoldSetManifest
-from review_slm.partitions import iteration_partitions
+from review_slm.partitions import iteration_partitions, requires_iteration
 from review_slm.resources.artifact_layout import SPLITS, SharedArtifacts
 from review_slm.resources.artifacts import ArtifactStore
+from review_slm.resources.manifest_io import read_manifest
 
 
 def _rows(artifacts: ArtifactStore, gold_set: GoldSetManifest) -> dict[str, list[dict]]:
@@ -26,7 +28,21 @@ def _rows(artifacts: ArtifactStore, gold_set: GoldSetManifest) -> dict[str, list
 
 
 def _check(**kwargs):
-    return dg.asset_check(asset=gold_set_asset, blocking=True, partitions_def=iteration_partitions, **kwargs)
+    """A blocking check of `gold_set` over its manifest, read from the layout rather than loaded as an input:
+    Dagster resolves an input's partition before the check runs, and a check-only run without a partition
+    must fail saying to pick one (`requires_iteration`)."""
+
+    def decorate(body: Callable[[GoldSetManifest, ArtifactStore], dg.AssetCheckResult]):
+        def check(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+            key, asset = context.partition_key, gold_set_asset.key.to_user_string()
+            return body(read_manifest(artifacts, key, asset, GoldSetManifest), artifacts)
+
+        check.__name__ = body.__name__
+        return dg.asset_check(
+            asset=gold_set_asset, name=body.__name__, blocking=True, partitions_def=iteration_partitions, **kwargs
+        )(requires_iteration(check))
+
+    return decorate
 
 
 @_check(description="Every kept row validates against the gold-example schema (review findings included).")

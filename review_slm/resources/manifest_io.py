@@ -51,8 +51,9 @@ class ManifestIOManager(dg.ConfigurableIOManager):
 def _partition(context: dg.OutputContext | dg.InputContext) -> str:
     if not context.has_asset_partitions:
         raise dg.Failure(
-            f"{context.asset_key.to_user_string()}: manifests are stored per iteration; pick a partition (an "
-            "iteration key) to run this"
+            description=f"{context.asset_key.to_user_string()}: this run has no partition, and manifests are stored "
+            "per iteration: pick an iteration partition",
+            allow_retries=False,
         )
     return context.asset_partition_key
 

@@ -117,4 +117,4 @@ def test_an_unpartitioned_run_is_told_to_pick_an_iteration(tmp_path):
         )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    assert "pick a partition" in str(failure.step_failure_data.error)
+    assert "pick an iteration partition" in str(failure.step_failure_data.error)
