@@ -53,6 +53,11 @@ def tiny_recipe(tmp_path: Path, **overrides) -> Path:
     return path
 
 
+def upstream_specs(asset: dg.AssetsDefinition) -> list[dg.AssetSpec]:
+    """The asset's upstreams, not run: their manifests (written by the test) load through the IO manager."""
+    return [dg.AssetSpec(k, partitions_def=iteration_partitions) for k in asset.dependency_keys]
+
+
 class Harness:
     def __init__(self, home: Path, model_cache: Path, tmp_path: Path, instance):
         self.home, self.model_cache, self.tmp_path, self.instance = home, model_cache, tmp_path, instance
@@ -63,9 +68,21 @@ class Harness:
 
     def write_upstream(self, key: str, rows: list[dict] | None = None) -> None:
         rows = rows if rows is not None else bug_suite_rows()
+        self.write_gold(key, {"train": rows[:20], "val": rows[20:], "test": []})
+        parent = ParentModel(
+            model_uri="builtin:tiny-qwen2",
+            parent_iteration=None,
+            registry_version=None,
+            kind="recipe base",
+            recipe="tiny",
+        )
+        write_manifest(self.artifacts, key, "parent_model", parent)
+
+    def write_gold(self, key: str, splits: dict[str, list[dict]]) -> None:
+        """The gold splits and the manifest `gold_set` would return for them."""
         art = self.artifacts
         layout = iteration(art, key)
-        splits = {"train": rows[:20], "val": rows[20:], "test": []}
+        rows = [r for split in splits.values() for r in split]
         gold = GoldSetManifest(
             **{
                 s: GoldSplit(uri=art.write_table(layout.gold_split(s), r, tables.GOLD), rows=len(r))
@@ -80,14 +97,6 @@ class Harness:
             limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=1, min_test_rows=0),
         )
         write_manifest(art, key, "gold_set", gold)
-        parent = ParentModel(
-            model_uri="builtin:tiny-qwen2",
-            parent_iteration=None,
-            registry_version=None,
-            kind="recipe base",
-            recipe="tiny",
-        )
-        write_manifest(art, key, "parent_model", parent)
 
     def write_pairs(self, key: str) -> None:
         from review_slm.core.lazy import NO_ISSUES
@@ -117,10 +126,12 @@ class Harness:
             "recipe": TrainingRecipe(name=str(recipe_path), cache_dir=str(self.model_cache)),
             "feedback": FileFeedbackSource(),  # no feedback export: no feedback pairs
         }
-        # The upstreams are not run here: their manifests (write_upstream) load through the IO manager.
-        upstream = [dg.AssetSpec(k, partitions_def=iteration_partitions) for k in asset.dependency_keys]
         return dg.materialize(
-            [asset, *upstream], partition_key=key, instance=self.instance, resources=resources, raise_on_error=False
+            [asset, *upstream_specs(asset)],
+            partition_key=key,
+            instance=self.instance,
+            resources=resources,
+            raise_on_error=False,
         )
 
     def metadata(self, asset_name: str, key: str) -> dict:
