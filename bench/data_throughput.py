@@ -40,6 +40,7 @@ from review_slm.core.quality_gates import GateConfig, apply_quality_gates, gate_
 from review_slm.core.recipe import Recipe, load_recipe
 from review_slm.core.schema import ReviewRecord
 from review_slm.gold.build import GoldLimits, build_gold_set
+from review_slm.ingest.manifest import RecordsManifest
 from review_slm.resources.artifact_layout import IterationArtifacts
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.student_tokenizer import StudentTokenizer
@@ -100,12 +101,19 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def write_records(layout: IterationArtifacts, rows: list[dict]) -> None:
+def write_records(layout: IterationArtifacts, rows: list[dict]) -> list[RecordsManifest]:
     """The rows as one iteration's upstream artifacts, as `mined_reviews` writes them (every field; no supplement)."""
     mined = [ReviewRecord.model_validate(r).model_dump() for r in rows]
-    for source, records in (("mined_reviews", mined), ("hf_supplement", [])):
-        layout.store.write_table(layout.records(source), records, tables.RECORDS)
-        layout.store.write_table(layout.rejected(source), [], tables.REJECTED)
+    return [
+        RecordsManifest(
+            source=source,
+            records_uri=layout.store.write_table(layout.records(source), records, tables.RECORDS),
+            rejected_uri=layout.store.write_table(layout.rejected(source), [], tables.REJECTED),
+            records=len(records),
+            rejected=0,
+        )
+        for source, records in (("mined_reviews", mined), ("hf_supplement", []))
+    ]
 
 
 def count_bytes(pairs: list[tuple[str, str]]) -> list[int]:
@@ -114,12 +122,15 @@ def count_bytes(pairs: list[tuple[str, str]]) -> list[int]:
     return [system + len(prompt.encode()) + len(answer.encode()) for prompt, answer in pairs]
 
 
-def build_gold(layout: IterationArtifacts, recipe: Recipe, tokenizer: str, cache_dir: str) -> dict:
+def build_gold(
+    layout: IterationArtifacts, sources: list[RecordsManifest], recipe: Recipe, tokenizer: str, cache_dir: str
+) -> dict:
     """What the `gold_set` asset runs with the teacher off, from the records Parquet to the splits and quarantine
     (loading the student's tokenizer from the model cache included)."""
     count_tokens = StudentTokenizer(recipe, cache_dir).count_examples if tokenizer == "real" else count_bytes
     build = build_gold_set(
         layout,
+        sources,
         recipe=recipe,
         gates=GateConfig(max_example_tokens=recipe.max_example_tokens),
         limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=20, min_test_rows=5),
@@ -171,10 +182,10 @@ def bench_gold(sizes: list[int], recipe_name: str, tokenizer: str, repeats: int)
         for _ in range(repeats):
             with tempfile.TemporaryDirectory() as tmp:
                 layout = IterationArtifacts(LocalArtifactStore(root=tmp), "bench")
-                write_records(layout, rows)
-                records_uri = layout.records("mined_reviews")
+                sources = write_records(layout, rows)
+                records_uri = sources[0].records_uri
                 floor_s = min([floor_s, *(timed(io_floor, records_uri, Path(tmp))[0] for _ in range(3))])
-                gold_s, counts = timed(build_gold, layout, recipe, tokenizer, cache_dir)
+                gold_s, counts = timed(build_gold, layout, sources, recipe, tokenizer, cache_dir)
                 gold_times.append(gold_s)
         gold_s = min(gold_times)
         per_row[n] = gold_s / n

@@ -16,6 +16,7 @@ from review_slm.ingest.assets import hf_supplement, mined_reviews
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource, GitHubFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
+from review_slm.resources.manifest_io import ManifestIOManager
 from review_slm.resources.openai_teacher import OpenAITeacher
 from review_slm.resources.review_source import GitHubReviewSource, SnapshotReviewSource
 from review_slm.resources.serving import LocalServing
@@ -87,6 +88,7 @@ def local_resources() -> dict:
         if live and bot_named
         else FileFeedbackSource(repos=repos, bot_login=bot_login, path=settings.feedback_file())
     )
+    artifacts = LocalArtifactStore(root=str(home / "artifacts"))
     return {
         "review_source": review_source,
         "feedback": feedback,
@@ -94,7 +96,8 @@ def local_resources() -> dict:
             dataset=dataset, revision=revision, adapter=settings.hf_adapter(), languages=languages
         ),
         "teacher": teacher_resource(),
-        "artifacts": LocalArtifactStore(root=str(home / "artifacts")),
+        "artifacts": artifacts,
+        "io_manager": ManifestIOManager(artifacts=artifacts),  # every asset's manifest, beside its artifacts
         "tracking": MlflowTracking(
             tracking_uri=settings.mlflow_tracking_uri(),
             artifact_root=str(home / "mlflow-artifacts"),
@@ -117,7 +120,7 @@ def k8s_resources() -> dict:
     Names and environment match deploy/ (Helm values and kustomize base). Nothing here talks to
     the cluster or S3 until an asset runs, so `dg check defs` works anywhere.
     """
-    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+    from dagster_aws.s3 import S3Resource
 
     from review_slm.resources.kserve import KServeServing
     from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
@@ -145,9 +148,10 @@ def k8s_resources() -> dict:
         if settings.launcher_kind() == "pytorchjob"
         else TrainJobLauncher(**trainer)
     )
+    artifacts = S3ArtifactStore(s3=s3, bucket=bucket, prefix=prefix, cache_dir=str(home / "cache" / "artifacts"))
     resources.update(
-        artifacts=S3ArtifactStore(s3=s3, bucket=bucket, prefix=prefix, cache_dir=str(home / "cache" / "artifacts")),
-        io_manager=S3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix=f"{prefix}/dagster-io".lstrip("/")),
+        artifacts=artifacts,
+        io_manager=ManifestIOManager(artifacts=artifacts),
         tracking=MlflowTracking(
             tracking_uri=settings.mlflow_tracking_uri(),
             ui_url=settings.mlflow_ui_url(default=settings.mlflow_tracking_uri()),

@@ -1,7 +1,8 @@
 import dagster as dg
 import pytest
+from pydantic import BaseModel
 
-from review_slm.definitions import defs
+from review_slm.definitions import ASSETS, defs
 
 EXPECTED = {
     "mined_reviews",
@@ -31,10 +32,17 @@ def test_graph_reads_like_the_pipeline():
         "hf_supplement",
     }
     parents = lambda asset: {p.to_user_string() for p in graph.get(dg.AssetKey(asset)).parent_keys}  # noqa: E731
-    # Everything each asset reads is declared (test_pipeline checks this against the reads of a real run).
-    assert parents("preference_pairs") == {"sft_adapter", "gold_set", "parent_model"}
-    assert parents("dpo_model") == {"preference_pairs", "sft_adapter", "parent_model"}
+    # Everything each asset reads is declared (test_pipeline checks this against the reads of a real run): the
+    # upstreams are typed arguments, so the graph's edges are the assets' signatures, and no deps= is left.
+    assert parents("sft_adapter") == {"gold_set", "parent_model"}
+    assert parents("preference_pairs") == {"sft_adapter", "gold_set"}
+    assert parents("dpo_model") == {"preference_pairs", "sft_adapter", "parent_model", "gold_set"}
+    assert parents("eval_report") == {"dpo_model", "gold_set"}
     assert parents("deployed_endpoint") == {"eval_report", "dpo_model"}
+    for asset in ASSETS:
+        for name, key in asset.keys_by_input_name.items():
+            typ = asset.op.input_def_named(name).dagster_type
+            assert not typ.is_nothing and issubclass(typ.typing_type, BaseModel), f"{asset.key}: {key} is not typed"
     for name, node in specs.items():
         assert node.owners and node.tags.get("stage"), name
     check = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("eval_report"), "no_regression_vs_champion"))
@@ -82,6 +90,8 @@ def test_the_k8s_profile_validates_and_trains_with_kubeflow_jobs(monkeypatch, tm
         and artifacts.uri("iterations", "iter-0001") == "s3://models/review-slm/iterations/iter-0001"
     )
     assert isinstance(resources["serving"], KServeServing)
+    # The manifests live beside the artifacts, on S3, as JSON (no pickles in a second place).
+    assert resources["io_manager"].artifacts is artifacts
     monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "trainjob")
     assert isinstance(k8s_resources()["launcher"], TrainJobLauncher)
     monkeypatch.setenv("REVIEW_SLM_LAUNCHER", "mpijob")

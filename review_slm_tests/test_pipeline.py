@@ -7,10 +7,13 @@ import dagster as dg
 import pytest
 
 from review_slm import definitions
+from review_slm.deploy.manifest import ReleaseManifest
+from review_slm.evaluate.manifest import EvaluationManifest
 from review_slm.partitions import iteration_partitions
 from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource
+from review_slm.resources.manifest_io import ManifestIOManager, read_manifest
 from review_slm.resources.teacher import HumanCommentTeacher
 from review_slm.resources.training_recipe import TrainingRecipe
 
@@ -100,6 +103,7 @@ def feedback_export(path: Path) -> FileFeedbackSource:
 def pipeline(home, model_cache, fast_recipe_path, tmp_path):
     resources = definitions.local_resources()
     resources["artifacts"] = RecordingArtifactStore(root=resources["artifacts"].root)
+    resources["io_manager"] = ManifestIOManager(artifacts=resources["artifacts"])
     READS.clear()
     resources["teacher"] = HumanCommentTeacher()
     resources["feedback"] = feedback_export(tmp_path / "feedback.json")
@@ -145,7 +149,10 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
         and dg.AssetKey(writer) not in graph.get(dg.AssetKey(asset)).parent_keys
     }
     assert READS and not undeclared, f"assets read artifacts of assets they do not declare: {sorted(undeclared)}"
-    assert ("preference_pairs", "parent_model") in {(a, producer(u, root)) for a, u in READS}  # the recorder sees reads
+    # The recorder sees reads: the manifests loaded as typed arguments, the artifacts they name.
+    assert {("preference_pairs", "sft_adapter"), ("eval_report", "gold_set")} <= {
+        (a, producer(u, root)) for a, u in READS
+    }
     for asset in ASSET_KEYS:
         assert metadata(asset, "iter-0001"), f"{asset} not materialized"
     gold = metadata("gold_set", "iter-0001")
@@ -237,3 +244,9 @@ def test_two_iterations_then_the_gate_refuses_a_worse_candidate(pipeline, home):
     assert resources["tracking"].champion().iteration == "iter-0002"
     served = json.loads(Path(home, "serving", "champion", "SERVED.json").read_text())
     assert served["iteration"] == "iter-0002"
+    # What the check decided is what the manifest says, and the refused iteration left no release manifest.
+    refused = read_manifest(art, "iter-0003", "eval_report", EvaluationManifest)
+    assert not refused.gate.passed and refused.gate.reason == metadata("eval_report", "iter-0003")["gate_reason"]
+    release = read_manifest(art, "iter-0002", "deployed_endpoint", ReleaseManifest)
+    assert release.model_version == "2" and release.endpoint.kind == "local-folder"
+    assert not art.exists(iteration(art, "iter-0003").manifest("deployed_endpoint"))

@@ -188,7 +188,8 @@ def recipe_reference() -> str:
 
 
 def config_classes() -> list[type]:
-    """The package's Dagster run-config classes (not its resources), found by subclass so a module move hides none."""
+    """The package's Dagster run-config classes (not its resources or IO manager), found by subclass so a module
+    move hides none."""
     import dagster as dg
 
     import review_slm.definitions  # noqa: F401  (imports every asset module)
@@ -197,7 +198,8 @@ def config_classes() -> list[type]:
     while todo:
         cls = todo.pop()
         todo += cls.__subclasses__()
-        if cls.__module__.startswith("review_slm.") and not issubclass(cls, dg.ConfigurableResource):
+        resource = issubclass(cls, (dg.ConfigurableResource, dg.ConfigurableIOManagerFactory))  # the IO manager too
+        if cls.__module__.startswith("review_slm.") and not resource:
             found.append(cls)
     return sorted(found, key=lambda c: c.__name__)
 

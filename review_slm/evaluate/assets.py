@@ -7,19 +7,21 @@ from review_slm.core import tables
 from review_slm.core.judge import judge_requests, judge_scores
 from review_slm.core.prompts import student_messages
 from review_slm.evaluate.eval_sets import eval_items
+from review_slm.evaluate.manifest import EvaluationManifest
 from review_slm.evaluate.promotion_gate import with_judge
 from review_slm.evaluate.report import evaluate
 from review_slm.evaluate.report_metadata import eval_report_metadata, report_markdown, sample_records
-from review_slm.gold.assets import gold_set
+from review_slm.gold.manifest import GoldSetManifest
 from review_slm.partitions import OWNERS, iteration_partitions, requires_iteration
 from review_slm.resources.artifact_layout import Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
+from review_slm.resources.manifest_io import read_manifest
 from review_slm.resources.teacher import Teacher
 from review_slm.resources.teacher_cache import TeacherCache
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_recipe import TrainingRecipe
-from review_slm.train.assets import dpo_model
+from review_slm.train.manifest import CandidateModel
 from review_slm.training.job_spec import GenerateRequest, JobSpec
 
 
@@ -35,28 +37,29 @@ class EvalReportConfig(dg.Config):
     code_version="1",
     owners=OWNERS,
     tags={"stage": "evaluation"},
-    deps=[dpo_model, gold_set],
     description="Candidate vs base vs current champion on the frozen test split and the labelled bug suite: finding "
     "recall/precision (same file, line within 3), severity accuracy, format validity, no-issues rate on buggy diffs.",
 )
 def eval_report(
     context: dg.AssetExecutionContext,
     config: EvalReportConfig,
+    dpo_model: CandidateModel,
+    gold_set: GoldSetManifest,
     tracking: MlflowTracking,
     launcher: TrainingLauncher,
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
     teacher: Teacher,
-) -> dg.MaterializeResult:
+) -> dg.Output[EvaluationManifest]:
     key = context.partition_key
     layout = iteration(artifacts, key)
     rec = recipe.load()
-    items = eval_items(artifacts.read_table(layout.gold_split("test")), tuple(recipe.languages))
+    items = eval_items(artifacts.read_table(gold_set.test.uri), tuple(recipe.languages))
     scratch = layout.scratch("eval_report")
     prompts = [{"id": i["id"], "messages": student_messages(i["path"], i["language"], i["diff_hunk"])} for i in items]
     prompts_file = artifacts.write_table(artifacts.join(scratch, Scratch.PROMPTS), prompts, tables.PROMPTS)
 
-    models = {"candidate": layout.candidate_model, "base": rec.base_model}
+    models = {"candidate": dpo_model.model_uri, "base": rec.base_model}
     champion = tracking.promoted_before(key)
     if champion is not None:
         models["champion"] = champion.source
@@ -116,7 +119,16 @@ def eval_report(
     tracking.log_text(run_id, report_markdown(key, evaluation), "eval_report.md")
     tracking.end_run(run_id)
     context.log.info(f"evaluation of {key}:\n{evaluation.table()}\ngate: {evaluation.decision.reason}")
-    return dg.MaterializeResult(
+    manifest = EvaluationManifest(
+        report_uri=uri,
+        gate=evaluation.decision,
+        tolerance=config.regression_tolerance,
+        candidate_score=evaluation.by_set["candidate"]["all"].score,
+        champion_iteration=champion.iteration if champion else None,
+        mlflow_run_id=run_id,
+    )
+    return dg.Output(
+        manifest,
         metadata=eval_report_metadata(
             evaluation,
             samples=samples,
@@ -129,7 +141,7 @@ def eval_report(
             judge=judge_metadata,
             mlflow_run_id=run_id,
             mlflow_run_url=tracking.run_url(run_id),
-        )
+        ),
     )
 
 
@@ -179,15 +191,15 @@ def _teacher_cache(artifacts: ArtifactStore, key: str, run_id: str):
 )
 @requires_iteration
 def no_regression_vs_champion(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    report = artifacts.read_json(iteration(artifacts, context.partition_key).eval_report)
-    gate = report["gate"]
+    # The manifest from where the IO manager stored it, not as an input: see gold/checks.py's `_check`.
+    gate = read_manifest(artifacts, context.partition_key, eval_report.key.to_user_string(), EvaluationManifest).gate
     return dg.AssetCheckResult(
-        passed=gate["passed"],
+        passed=gate.passed,
         metadata={
-            "reference": gate["reference"],
-            "score_delta": gate["score_delta"],
-            "no_issues_delta": gate["no_issues_delta"],
-            "clean_accuracy_delta": gate.get("clean_accuracy_delta", 0.0),
-            "reason": gate["reason"],
+            "reference": gate.reference,
+            "score_delta": gate.score_delta,
+            "no_issues_delta": gate.no_issues_delta,
+            "clean_accuracy_delta": gate.clean_accuracy_delta,
+            "reason": gate.reason,
         },
     )

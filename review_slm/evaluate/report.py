@@ -7,7 +7,7 @@ to the artifact store, the tables and the metrics for MLflow (what the UI shows:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from review_slm.core.metrics import GROUP_METRICS, EvalMetrics, markdown_table, metrics_by_group, metrics_by_set
 from review_slm.evaluate.promotion_gate import GateDecision, promotion_decision
@@ -59,7 +59,7 @@ class Evaluation:
         answers_by_model: dict[str, dict[str, str]],
         samples: int = 10,
     ) -> dict:
-        """The JSON report the blocking check and deployment read."""
+        """The JSON report for people and MLflow (the check and deployment read the asset's manifest)."""
         d = self.decision
         return {
             "iteration": iteration,
@@ -69,15 +69,7 @@ class Evaluation:
             "metrics_by_group": {
                 name: {g: m.as_dict() for g, m in groups.items()} for name, groups in self.by_group.items()
             },
-            "gate": {
-                "passed": d.passed,
-                "reference": self.reference,
-                "tolerance": tolerance,
-                "score_delta": d.score_delta,
-                "no_issues_delta": d.no_issues_delta,
-                "clean_accuracy_delta": d.clean_accuracy_delta,
-                "reason": d.reason,
-            },
+            "gate": {**asdict(d), "tolerance": tolerance},
             "champion_iteration": champion_iteration,
             "mlflow_run_id": run_id,
             "samples": [

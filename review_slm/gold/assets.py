@@ -7,8 +7,9 @@ import dagster as dg
 
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import Recipe
-from review_slm.gold.build import GoldLimits, build_gold_set
-from review_slm.ingest.assets import hf_supplement, mined_reviews
+from review_slm.gold.build import build_gold_set
+from review_slm.gold.manifest import GoldLimits, GoldSetManifest, QuarantineManifest
+from review_slm.ingest.manifest import RecordsManifest
 from review_slm.partitions import OWNERS, iteration_partitions
 from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import ArtifactStore
@@ -62,7 +63,6 @@ class GoldSetConfig(dg.Config):
     tags={"stage": "data"},
     kinds={"ollama", "python"},
     code_version="2",
-    deps=[mined_reviews, hf_supplement],
     description="Structured gold reviews written by the teacher (cached by content, so an iteration pays only for new "
     "rows; structured from the human comment when no teacher answers), after the named quality gates; split "
     "train/val/test by a stable hash, the test split frozen once written, train ordered easy to hard when the recipe "
@@ -71,10 +71,12 @@ class GoldSetConfig(dg.Config):
 def gold_set(
     context: dg.AssetExecutionContext,
     config: GoldSetConfig,
+    mined_reviews: RecordsManifest,
+    hf_supplement: RecordsManifest,
     teacher: Teacher,
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
-) -> dg.MaterializeResult:
+) -> dg.Output[GoldSetManifest]:
     key = context.partition_key
     rec = recipe.load()
     layout = iteration(artifacts, key)
@@ -86,11 +88,13 @@ def gold_set(
             context.log.info(f"teacher cache: pruned {cache.pruned_shards} shards of other digests / prompt versions")
         return cache
 
+    gates, limits = config.gates(rec), config.limits()
     build = build_gold_set(
         layout,
+        [mined_reviews, hf_supplement],
         recipe=rec,
-        gates=config.gates(rec),
-        limits=config.limits(),
+        gates=gates,
+        limits=limits,
         teacher=teacher,
         count_tokens=tokenizer.count_examples,
         open_cache=open_cache,
@@ -101,13 +105,14 @@ def gold_set(
         warn=context.log.warning,
         error=context.log.error,
     )
-    return dg.MaterializeResult(
+    return dg.Output(
+        build.manifest(layout, gates, limits),
         metadata={
             **build.metadata(),
             "curriculum": rec.curriculum,
             "uri": layout.gold_dir,
             "quarantine_uri": layout.gold_quarantine,
-        }
+        },
     )
 
 
@@ -118,22 +123,23 @@ def gold_set(
     tags={"stage": "data"},
     kinds={"python"},
     code_version="1",
-    deps=[gold_set],
     description="The rows the gold set's gates kept out, one per row with the rule (reason), the field and why: "
     "browse them here rather than in a Parquet file.",
 )
-def gold_set_quarantine(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
-    rows = artifacts.read_table(iteration(artifacts, context.partition_key).gold_quarantine)
+def gold_set_quarantine(gold_set: GoldSetManifest, artifacts: ArtifactStore) -> dg.Output[QuarantineManifest]:
+    rows = artifacts.read_table(gold_set.quarantine_uri)
     shown = rows[:QUARANTINE_TABLE_ROWS]
-    return dg.MaterializeResult(
+    by_reason = dict(sorted(Counter(r["reason"] for r in rows).items()))
+    return dg.Output(
+        QuarantineManifest(uri=gold_set.quarantine_uri, rows=len(rows), by_reason=by_reason),
         metadata={
             "rows": len(rows),
-            **{f"reason_{reason}": n for reason, n in sorted(Counter(r["reason"] for r in rows).items())},
+            **{f"reason_{reason}": n for reason, n in by_reason.items()},
             "by_source": dict(Counter(r["source"] for r in rows)),
             "quarantine": dg.MetadataValue.table(
                 records=[dg.TableRecord({c: str(r.get(c) or "")[:200] for c in QUARANTINE_COLUMNS}) for r in shown],
                 schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in QUARANTINE_COLUMNS]),
             ),
             "shown": f"{len(shown)} of {len(rows)} (all rows: the quarantine Parquet file)",
-        }
+        },
     )

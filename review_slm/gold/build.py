@@ -8,7 +8,7 @@ and tests drive it directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from review_slm.core import tables
@@ -27,21 +27,14 @@ from review_slm.core.quality_gates import (
 from review_slm.core.recipe import Recipe
 from review_slm.core.schema import RejectedRow, ReviewRecord, content_hash
 from review_slm.gold.frozen_split import Frozen, freeze_test_split
-from review_slm.resources.artifact_layout import SPLITS, IterationArtifacts, RecordSource, SharedArtifacts, Split
+from review_slm.gold.manifest import GoldLimits, GoldSetManifest, GoldSplit
+from review_slm.ingest.manifest import RecordsManifest
+from review_slm.resources.artifact_layout import SPLITS, IterationArtifacts, SharedArtifacts, Split
 from review_slm.resources.teacher import EnrichmentReport, Teacher, TeacherBudget
 from review_slm.resources.teacher_cache import TeacherCache
 
 CLEAN_TEACHER = "reviewed-and-passed"
 """The `teacher` of a clean example: its empty review is the reviewers' silence, not a model's answer."""
-
-
-@dataclass(frozen=True)
-class GoldLimits:
-    """What the blocking checks hold the written gold set to, recorded beside the gates' thresholds."""
-
-    max_duplicate_share: float
-    min_kept_rows: int
-    min_test_rows: int
 
 
 @dataclass
@@ -94,13 +87,28 @@ class GoldBuild:
             **self.estimate.as_metadata(),
         }
 
+    def manifest(self, layout: IterationArtifacts, gates: GateConfig, limits: GoldLimits) -> GoldSetManifest:
+        """What the asset returns: the written splits by URI, the counts, the thresholds the checks hold it to."""
+        return GoldSetManifest(
+            **{name: GoldSplit(uri=layout.gold_split(name), rows=len(self.splits[name])) for name in SPLITS},
+            quarantine_uri=layout.gold_quarantine,
+            rows_in=self.rows_in,
+            rows_kept=len(self.outcome.kept),
+            rows_quarantined=len(self.outcome.quarantined),
+            test_split=self.frozen.status,
+            gates=gates,
+            limits=limits,
+        )
 
-def read_records(layout: IterationArtifacts, source: RecordSource) -> tuple[list[ReviewRecord], list[RejectedRow]]:
+
+def read_records(
+    layout: IterationArtifacts, sources: Sequence[RecordsManifest]
+) -> tuple[list[ReviewRecord], list[RejectedRow]]:
+    """Every upstream's records and rejected rows, in the order of `sources`."""
     store = layout.store
-    return (
-        [ReviewRecord.model_validate(r) for r in store.read_table(layout.records(source))],
-        [RejectedRow.model_validate(r) for r in store.read_table(layout.rejected(source))],
-    )
+    records = [ReviewRecord.model_validate(r) for s in sources for r in store.read_table(s.records_uri)]
+    rejected = [RejectedRow.model_validate(r) for s in sources for r in store.read_table(s.rejected_uri)]
+    return records, rejected
 
 
 def remembering(
@@ -121,6 +129,7 @@ def remembering(
 
 def build_gold_set(
     layout: IterationArtifacts,
+    sources: Sequence[RecordsManifest],
     *,
     recipe: Recipe,
     gates: GateConfig,
@@ -137,9 +146,7 @@ def build_gold_set(
 ) -> GoldBuild:
     """Everything `gold_set` does, from the upstream records to the written splits."""
     count_tokens = remembering(count_tokens)
-    mined, mined_rejected = read_records(layout, "mined_reviews")
-    supp, supp_rejected = read_records(layout, "hf_supplement")
-    records, upstream_rejected = mined + supp, mined_rejected + supp_rejected
+    records, upstream_rejected = read_records(layout, sources)
     rows_in = len(records) + len(upstream_rejected)
     # Several comments on one hunk: one record, so one prompt and one example with every finding.
     merge = merge_comments_on_hunks(records, gates.hunk_comments)
@@ -185,7 +192,7 @@ def build_gold_set(
     # nothing could be frozen, this run's candidates, which the blocking checks then refuse).
     if frozen.rows is not None:
         splits["test"] = frozen.rows
-    write_gold_set(layout, splits, outcome, gates, limits)
+    write_gold_set(layout, splits, outcome)
 
     train = [e for e in outcome.kept if e.split == "train"]
     train_tokens = sum(
@@ -204,13 +211,10 @@ def write_gold_set(
     layout: IterationArtifacts,
     splits: dict[str, list[dict]],
     outcome: GateOutcome,
-    gates: GateConfig,
-    limits: GoldLimits,
 ) -> None:
     store = layout.store
     for name in SPLITS:
         store.write_table(layout.gold_split(name), splits[name], tables.GOLD)
-    store.write_json(layout.gold_gates, {**asdict(gates), **asdict(limits)})
     store.write_table(
         layout.gold_quarantine, [q.model_dump(mode="json") for q in outcome.quarantined], tables.QUARANTINE
     )

@@ -1,10 +1,12 @@
 """Blocking checks on `gold_set`: training never starts on a gold set that fails one of them.
 
-Each re-reads what the asset wrote and re-derives the property independently of the gates, with
-the thresholds the gates used (`gates.json`), so a bug in a gate cannot also hide its own failure.
+Each takes the asset's manifest (where the IO manager stored it), re-reads the splits it names and
+re-derives the property independently of the gates, with the thresholds the manifest records the
+gates used, so a bug in a gate cannot also hide its own failure.
 """
 
 import json
+from collections.abc import Callable
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -13,34 +15,40 @@ from pydantic import ValidationError
 from review_slm.core.gold import GoldExample
 from review_slm.core.near_duplicates import duplicate_share
 from review_slm.core.secret_rules import find_leaks
-from review_slm.gold.assets import gold_set
+from review_slm.gold.assets import gold_set as gold_set_asset
+from review_slm.gold.manifest import GoldSetManifest
 from review_slm.partitions import iteration_partitions, requires_iteration
-from review_slm.resources.artifact_layout import SPLITS, SharedArtifacts, iteration
+from review_slm.resources.artifact_layout import SPLITS, SharedArtifacts
 from review_slm.resources.artifacts import ArtifactStore
+from review_slm.resources.manifest_io import read_manifest
 
 
-def _rows(artifacts: ArtifactStore, key: str) -> dict[str, list[dict]]:
-    layout = iteration(artifacts, key)
-    return {split: artifacts.read_table(layout.gold_split(split)) for split in SPLITS}
-
-
-def _gates(artifacts: ArtifactStore, key: str) -> dict:
-    return artifacts.read_json(iteration(artifacts, key).gold_gates)
+def _rows(artifacts: ArtifactStore, gold_set: GoldSetManifest) -> dict[str, list[dict]]:
+    return {split: artifacts.read_table(gold_set.split(split).uri) for split in SPLITS}
 
 
 def _check(**kwargs):
-    def decorate(check):
-        return dg.asset_check(asset=gold_set, blocking=True, partitions_def=iteration_partitions, **kwargs)(
-            requires_iteration(check)
-        )
+    """A blocking check of `gold_set` over its manifest, read from the layout rather than loaded as an input:
+    Dagster resolves an input's partition before the check runs, and a check-only run without a partition
+    must fail saying to pick one (`requires_iteration`)."""
+
+    def decorate(body: Callable[[GoldSetManifest, ArtifactStore], dg.AssetCheckResult]):
+        def check(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+            key, asset = context.partition_key, gold_set_asset.key.to_user_string()
+            return body(read_manifest(artifacts, key, asset, GoldSetManifest), artifacts)
+
+        check.__name__ = body.__name__
+        return dg.asset_check(
+            asset=gold_set_asset, name=body.__name__, blocking=True, partitions_def=iteration_partitions, **kwargs
+        )(requires_iteration(check))
 
     return decorate
 
 
 @_check(description="Every kept row validates against the gold-example schema (review findings included).")
-def gold_schema_valid(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+def gold_schema_valid(gold_set: GoldSetManifest, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     errors = []
-    for split, rows in _rows(artifacts, context.partition_key).items():
+    for split, rows in _rows(artifacts, gold_set).items():
         for n, row in enumerate(rows):
             try:
                 GoldExample.model_validate(row)
@@ -58,9 +66,9 @@ def gold_schema_valid(context: dg.AssetCheckExecutionContext, artifacts: Artifac
     description="Re-scan of every text field of the kept rows (hunk, human comment, review, path, repo) with a second, "
     "independent detector (gitleaks' rules; the gates redact with detect-secrets) finds no secret or e-mail left."
 )
-def gold_no_secrets(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+def gold_no_secrets(gold_set: GoldSetManifest, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     leaks = []
-    for split, rows in _rows(artifacts, context.partition_key).items():
+    for split, rows in _rows(artifacts, gold_set).items():
         for row in rows:
             fields = {
                 "diff_hunk": row["diff_hunk"],
@@ -87,9 +95,9 @@ def gold_no_secrets(context: dg.AssetCheckExecutionContext, artifacts: ArtifactS
 
 
 @_check(description="The share of lazy 'no issues' examples is under the configured cap.")
-def gold_lazy_share_under_cap(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    rows = [r for split_rows in _rows(artifacts, context.partition_key).values() for r in split_rows]
-    cap = _gates(artifacts, context.partition_key)["max_lazy_share"]
+def gold_lazy_share_under_cap(gold_set: GoldSetManifest, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    rows = [r for split_rows in _rows(artifacts, gold_set).values() for r in split_rows]
+    cap = gold_set.gates.max_lazy_share
     share = sum(r["lazy"] for r in rows) / len(rows) if rows else 0.0
     return dg.AssetCheckResult(passed=share <= cap + 1e-9, metadata={"lazy_share": round(share, 4), "cap": cap})
 
@@ -98,20 +106,16 @@ def gold_lazy_share_under_cap(context: dg.AssetCheckExecutionContext, artifacts:
     description="Near-duplicate share of the kept rows (MinHash re-scan at the gates' threshold: hunk and human "
     "comment both alike) is under its limit."
 )
-def gold_duplicate_share_under_threshold(
-    context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore
-) -> dg.AssetCheckResult:
-    gates = _gates(artifacts, context.partition_key)
-    rows = [r for split_rows in _rows(artifacts, context.partition_key).values() for r in split_rows]
-    share = duplicate_share(
-        [r["diff_hunk"] for r in rows], gates["near_duplicate_threshold"], said=[r["human_comment"] for r in rows]
-    )
+def gold_duplicate_share_under_threshold(gold_set: GoldSetManifest, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    threshold, limit = gold_set.gates.near_duplicate_threshold, gold_set.limits.max_duplicate_share
+    rows = [r for split_rows in _rows(artifacts, gold_set).values() for r in split_rows]
+    share = duplicate_share([r["diff_hunk"] for r in rows], threshold, said=[r["human_comment"] for r in rows])
     return dg.AssetCheckResult(
-        passed=share <= gates["max_duplicate_share"],
+        passed=share <= limit,
         metadata={
             "duplicate_share": round(share, 4),
-            "limit": gates["max_duplicate_share"],
-            "threshold": gates["near_duplicate_threshold"],
+            "limit": limit,
+            "threshold": threshold,
         },
     )
 
@@ -120,9 +124,9 @@ def gold_duplicate_share_under_threshold(
     description="The test split is row for row, value for value, the frozen one, so every iteration is scored on "
     "the same rows."
 )
-def gold_test_split_frozen(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+def gold_test_split_frozen(gold_set: GoldSetManifest, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     frozen_uri = SharedArtifacts(artifacts).frozen_test_split
-    current = pq.read_table(artifacts.local_path(iteration(artifacts, context.partition_key).gold_split("test")))
+    current = pq.read_table(artifacts.local_path(gold_set.test.uri))
     if not artifacts.exists(frozen_uri):
         return dg.AssetCheckResult(
             passed=False,
@@ -143,18 +147,18 @@ def gold_test_split_frozen(context: dg.AssetCheckExecutionContext, artifacts: Ar
     "that "
     "was (nearly) all quarantined is refused, not trained on."
 )
-def gold_min_rows(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    gates = _gates(artifacts, context.partition_key)
-    counts = {split: len(rows) for split, rows in _rows(artifacts, context.partition_key).items()}
+def gold_min_rows(gold_set: GoldSetManifest, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    limits = gold_set.limits
+    counts = {split: len(rows) for split, rows in _rows(artifacts, gold_set).items()}
     kept = counts["train"] + counts["val"]  # the test rows are the frozen split's, not this run's
-    passed = kept >= gates["min_kept_rows"] and counts["test"] >= gates["min_test_rows"]
+    passed = kept >= limits.min_kept_rows and counts["test"] >= limits.min_test_rows
     return dg.AssetCheckResult(
         passed=passed,
         metadata={
             "train_val_rows": kept,
             "test_rows": counts["test"],
-            "min_kept_rows": gates["min_kept_rows"],
-            "min_test_rows": gates["min_test_rows"],
+            "min_kept_rows": limits.min_kept_rows,
+            "min_test_rows": limits.min_test_rows,
         },
     )
 

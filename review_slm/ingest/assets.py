@@ -9,6 +9,7 @@ from review_slm.core.github_comments import parse_threads
 from review_slm.core.iterations import validate_iteration_key
 from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.core.scrub import scrub_record
+from review_slm.ingest.manifest import RecordsManifest
 from review_slm.ingest.review_corpus import ReviewCorpus, mine_into_corpus
 from review_slm.partitions import OWNERS, iteration_partitions
 from review_slm.resources.artifact_layout import IterationArtifacts, RecordSource, iteration
@@ -29,10 +30,18 @@ def _preview(rows: list[dict], columns: list[str], limit: int = 8) -> dg.Metadat
 
 def _write_records(
     layout: IterationArtifacts, source: RecordSource, records: list[ReviewRecord], rejected: list[RejectedRow]
-) -> str:
-    uri = layout.store.write_table(layout.records(source), [r.model_dump(mode="json") for r in records], tables.RECORDS)
-    layout.store.write_table(layout.rejected(source), [r.model_dump(mode="json") for r in rejected], tables.REJECTED)
-    return uri
+) -> RecordsManifest:
+    return RecordsManifest(
+        source=source,
+        records_uri=layout.store.write_table(
+            layout.records(source), [r.model_dump(mode="json") for r in records], tables.RECORDS
+        ),
+        rejected_uri=layout.store.write_table(
+            layout.rejected(source), [r.model_dump(mode="json") for r in rejected], tables.REJECTED
+        ),
+        records=len(records),
+        rejected=len(rejected),
+    )
 
 
 class MinedReviewsConfig(dg.Config):
@@ -52,7 +61,7 @@ class MinedReviewsConfig(dg.Config):
 )
 def mined_reviews(
     context: dg.AssetExecutionContext, config: MinedReviewsConfig, review_source: ReviewSource, artifacts: ArtifactStore
-) -> dg.MaterializeResult:
+) -> dg.Output[RecordsManifest]:
     validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     corpus = ReviewCorpus(artifacts, review_source.source_name)
     report = mine_into_corpus(review_source, corpus, full_resync=config.full_resync, progress=context.log.info)
@@ -67,13 +76,14 @@ def mined_reviews(
         # Hunks nobody commented on: redacted like any mined text before they are written.
         records += [scrub_record(r)[0] for r in passed.records]
         clean_left_out.update(passed.left_out)
-    uri = _write_records(iteration(artifacts, context.partition_key), "mined_reviews", records, rejected)
+    manifest = _write_records(iteration(artifacts, context.partition_key), "mined_reviews", records, rejected)
     skipped = Counter(r.reason for r in rejected)
     context.log.info(
         f"corpus of {review_source.source_name}: {len(records)} records, {attached} replies attached, skipped "
         f"{dict(skipped)}"
     )
-    return dg.MaterializeResult(
+    return dg.Output(
+        manifest,
         metadata={
             "source": review_source.source_name,
             "repos": ", ".join(review_source.repos),
@@ -95,9 +105,9 @@ def mined_reviews(
             "rate_limit_wait_s": round(report.usage.rate_limit_wait_s, 1),
             "cursors": {repo: r.cursor for repo, r in report.repos.items()},
             "languages": dict(Counter(r.language for r in records)),
-            "uri": uri,
+            "uri": manifest.records_uri,
             "preview": _preview([r.model_dump() for r in records], ["source_id", "path", "line", "author", "body"]),
-        }
+        },
     )
 
 
@@ -114,15 +124,21 @@ def mined_reviews(
 )
 def hf_supplement(
     context: dg.AssetExecutionContext, supplement: HFSupplementSource, artifacts: ArtifactStore
-) -> dg.MaterializeResult:
+) -> dg.Output[RecordsManifest]:
     key = validate_iteration_key(context.partition_key)  # a root asset: refuse a key of the wrong form before any work
     info = supplement.info()
     reasons = Counter()
     layout = iteration(artifacts, key)
-    records_uri = layout.records("hf_supplement")
+    manifest = RecordsManifest(
+        source="hf_supplement",
+        records_uri=layout.records("hf_supplement"),
+        rejected_uri=layout.rejected("hf_supplement"),
+        records=0,
+        rejected=0,
+    )
     with (
-        artifacts.table_writer(records_uri, tables.RECORDS) as write_record,
-        artifacts.table_writer(layout.rejected("hf_supplement"), tables.REJECTED) as write_rejected,
+        artifacts.table_writer(manifest.records_uri, tables.RECORDS) as write_record,
+        artifacts.table_writer(manifest.rejected_uri, tables.REJECTED) as write_rejected,
     ):
         for record, rejected in supplement.iter_rows(info):
             if record:
@@ -140,7 +156,8 @@ def hf_supplement(
             f"supplement row accounting broken: {info.rows_read} read, {info.rows_mapped} mapped + "
             f"{info.rows_rejected} rejected"
         )
-    return dg.MaterializeResult(
+    return dg.Output(
+        manifest.model_copy(update={"records": info.rows_mapped, "rejected": info.rows_rejected}),
         metadata={
             "dataset": info.dataset,
             "revision": info.revision or "(local file)",
@@ -152,6 +169,6 @@ def hf_supplement(
             "duplicate_ids_renamed": info.duplicate_ids_renamed,
             "rows_redacted": info.rows_redacted,
             **{f"quarantined_{reason}": n for reason, n in sorted(reasons.items())},
-            "uri": records_uri,
-        }
+            "uri": manifest.records_uri,
+        },
     )

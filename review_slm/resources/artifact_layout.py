@@ -6,20 +6,20 @@ producer writes and the file its consumers read cannot drift apart, and `grep` f
 shows every reader of an artifact. Paths are the same in every store (a local folder, or an `s3://`
 prefix in the k8s profile):
 
+    iterations/<key>/<asset>/manifest.json   (every asset: what it made, `resources/manifest_io.py`)
     iterations/<key>/mined_reviews/{records,rejected}.parquet
     iterations/<key>/hf_supplement/{records,rejected}.parquet
-    iterations/<key>/gold_set/{train,val,test,quarantine}.parquet, gates.json
-    iterations/<key>/parent_model/parent.json
+    iterations/<key>/gold_set/{train,val,test,quarantine}.parquet
     iterations/<key>/sft_adapter/{adapter/,checkpoints/}
     iterations/<key>/preference_pairs/{pairs,sft_answers}.parquet
-    iterations/<key>/dpo_model/{model/,adapter/,checkpoints/}, outputs.json
+    iterations/<key>/dpo_model/{model/,adapter/,checkpoints/}
     iterations/<key>/eval_report/report.json
     frozen/test_split.parquet, frozen/test_split_history.jsonl
     corpus/<source>/<owner>__<repo>/state.json, segments/<n>.jsonl
     teacher_cache/<model>/<digest>-p<prompt version>/<run>-<n>.jsonl
 
-Tabular artifacts are Parquet with the schemas of `storage/tables.py`; JSON only where a person or a
-small config is meant to read it.
+Tabular artifacts are Parquet with the schemas of `core/tables.py`; JSON only where a person or a
+small config is meant to read it (the manifests, the evaluation report).
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ class IterationArtifacts:
     def _at(self, asset: str, *parts: str) -> str:
         return self.store.uri("iterations", self.key, asset, *parts)
 
+    def manifest(self, asset: str) -> str:
+        """The typed manifest the asset returned (its IO manager's one file: what it made, by URI)."""
+        return self._at(asset, "manifest.json")
+
     # mined_reviews, hf_supplement: normalized review records and the rows they set aside
     def records(self, source: RecordSource) -> str:
         return self._at(source, "records.parquet")
@@ -69,16 +73,6 @@ class IterationArtifacts:
     @property
     def gold_quarantine(self) -> str:
         return self._at("gold_set", "quarantine.parquet")
-
-    @property
-    def gold_gates(self) -> str:
-        """The thresholds the gates used, re-read by the blocking checks."""
-        return self._at("gold_set", "gates.json")
-
-    # parent_model
-    @property
-    def parent(self) -> str:
-        return self._at("parent_model", "parent.json")
 
     # trainer outputs and their staging places
     def scratch(self, asset: TrainingAsset) -> str:
@@ -109,11 +103,6 @@ class IterationArtifacts:
     @property
     def candidate_adapter(self) -> str:
         return self._at("dpo_model", "adapter")
-
-    @property
-    def candidate_outputs(self) -> str:
-        """`{model_uri, adapter_uri, parent_model}`: what deployment serves."""
-        return self._at("dpo_model", "outputs.json")
 
     # eval_report
     @property

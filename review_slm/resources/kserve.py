@@ -30,7 +30,7 @@ from kubernetes import client as k8s
 
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.kube import api_client, condition, conditions, is_true
-from review_slm.resources.serving import Release, ServingTarget
+from review_slm.resources.serving import Release, ServedEndpoint, ServingTarget
 from review_slm.reviewer.endpoint_client import EndpointError, chat_answers
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
@@ -210,7 +210,7 @@ class KServeServing(ServingTarget):
             time.sleep(self.poll_interval_s)
 
     # -- rollout -------------------------------------------------------------------------------
-    def deploy(self, release: Release, artifacts: ArtifactStore, log) -> dict:
+    def deploy(self, release: Release, artifacts: ArtifactStore, log) -> ServedEndpoint:
         api = self._api()
         current = self._get(api)
         storage_uri = release.model_uri
@@ -235,7 +235,7 @@ class KServeServing(ServingTarget):
             return self._serverless_canary(api, storage_uri, release, log)
         return self._raw_canary(api, storage_uri, release, log)
 
-    def _rolling_update(self, api, storage_uri: str, release: Release, log) -> dict:
+    def _rolling_update(self, api, storage_uri: str, release: Release, log) -> ServedEndpoint:
         """No canary step (canary_traffic_percent=0, or a KServe without `spec.canary`): the new predictor
         replaces the old one; the old pods serve until the new ones are Ready (rolling update / Knative)."""
         self._patch(
@@ -245,7 +245,7 @@ class KServeServing(ServingTarget):
         updated = self._wait(api, "rolling update", lambda i: is_true(i, "Ready"), log)
         return self._endpoint(updated, release, rollout="rolling update")
 
-    def _serverless_canary(self, api, storage_uri: str, release: Release, log) -> dict:
+    def _serverless_canary(self, api, storage_uri: str, release: Release, log) -> ServedEndpoint:
         predictor = {**self.predictor(storage_uri), "canaryTrafficPercent": self.canary_traffic_percent}
         self._patch(api, {"metadata": {"labels": release_labels(release)}, "spec": {"predictor": predictor}})
         log.info(f"canary: {self.canary_traffic_percent}% of traffic to the revision serving {storage_uri}")
@@ -282,7 +282,7 @@ class KServeServing(ServingTarget):
         )
         return self._endpoint(promoted, release, rollout=f"canary {self.canary_traffic_percent}% -> promoted")
 
-    def _raw_canary(self, api, storage_uri: str, release: Release, log) -> dict:
+    def _raw_canary(self, api, storage_uri: str, release: Release, log) -> ServedEndpoint:
         predictor = self.predictor(storage_uri)
         self._patch(
             api, {"spec": {"canary": [{"predictor": predictor, "trafficPercent": self.canary_traffic_percent}]}}
@@ -332,7 +332,7 @@ class KServeServing(ServingTarget):
             )
         log.info(f"smoke review passed: {len(review.findings)} finding(s)")
 
-    def _load_adapter(self, current: dict, release: Release, adapter_uri: str, log) -> dict:
+    def _load_adapter(self, current: dict, release: Release, adapter_uri: str, log) -> ServedEndpoint:
         """Load this iteration's adapter into the running vLLM; the base revision stays as it is."""
         relative = adapter_uri.removeprefix(self.artifact_root_uri).lstrip("/")
         lora_name = f"{self.served_model_name}-{release.iteration}"
@@ -345,20 +345,20 @@ class KServeServing(ServingTarget):
         if response.status_code != 200:
             raise RolloutFailed(f"POST {url}: HTTP {response.status_code}: {response.text[:200]}")
         log.info(f"loaded adapter {lora_name} into the running server (no new revision)")
-        return {**self._endpoint(current, release, rollout="lora adapter loaded"), "served_model": lora_name}
+        return self._endpoint(current, release, rollout="lora adapter loaded", served_model=lora_name)
 
-    def _endpoint(self, isvc: dict, release: Release, rollout: str) -> dict:
+    def _endpoint(self, isvc: dict, release: Release, rollout: str, served_model: str = "") -> ServedEndpoint:
         url = (isvc.get("status") or {}).get("url", "")
         ready = condition(isvc, "Ready") or {}
-        return {
-            "kind": "kserve",
-            "location": url,
-            "openai_base_url": f"{url}/openai" if url else "",
-            "inference_service": f"{self.namespace}/{self.name}",
-            "served_model": self.served_model_name,
-            "rollout": rollout,
-            "ready_since": ready.get("lastTransitionTime", ""),
-            "iteration": release.iteration,
-            "model_version": release.version,
-            "storage_uri": isvc["spec"]["predictor"].get("model", {}).get("storageUri"),
-        }
+        return ServedEndpoint(
+            kind="kserve",
+            location=url,
+            openai_base_url=f"{url}/openai" if url else "",
+            inference_service=f"{self.namespace}/{self.name}",
+            served_model=served_model or self.served_model_name,
+            rollout=rollout,
+            ready_since=ready.get("lastTransitionTime", ""),
+            iteration=release.iteration,
+            model_version=release.version,
+            storage_uri=isvc["spec"]["predictor"].get("model", {}).get("storageUri"),
+        )

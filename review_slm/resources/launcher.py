@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
@@ -35,10 +37,26 @@ class TrainerNeverStarted(dg.Failure):
         super().__init__(description=description, metadata=metadata, allow_retries=False)
 
 
+@dataclass
+class TrainerReport:
+    """What one trainer run reported over Pipes: its facts and metrics (the asset shows them as metadata),
+    and for a training task its logged loss history and the step it resumed from."""
+
+    metadata: dict[str, Any] = field(default_factory=dict)
+    loss_history: list[dict] = field(default_factory=list)
+    resumed_from_step: int = 0  # 0: started fresh
+
+    @classmethod
+    def from_session(cls, session: dg.PipesSession) -> TrainerReport:
+        metadata = reported_metadata(session)
+        history = metadata.pop("loss_history", None) or []
+        return cls(metadata, history, int(metadata.pop("resumed_from_step", None) or 0))
+
+
 class TrainingLauncher(dg.ConfigurableResource, ABC):
     @abstractmethod
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> dict:
-        """Run one job spec (`task` = sft | dpo | orpo | generate) to completion; returns its reported metadata.
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> TrainerReport:
+        """Run one job spec (`task` = sft | dpo | orpo | generate) to completion; returns what it reported.
 
         Raises `TrainerFailed` when the trainer reported a classified failure, and another error when
         the process died without one (killed, crashed): a retry of that resumes from the checkpoint.
@@ -103,7 +121,7 @@ class LocalProcessLauncher(TrainingLauncher):
     def command(self) -> list[str]:
         return torchrun_command(self.python, self.nproc_per_node, self.torchrun_from_env)
 
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> dict:
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> TrainerReport:
         command = self.command()
         context.log.info(f"launching `{spec.task}` in a local process: {' '.join(command)}")
         with dg.open_pipes_session(
@@ -122,4 +140,4 @@ class LocalProcessLauncher(TrainingLauncher):
                 f"trainer process `{spec.task}` exited with code {returncode} without reporting why "
                 "(killed or crashed; see its stderr above)"
             )
-        return reported_metadata(session)
+        return TrainerReport.from_session(session)

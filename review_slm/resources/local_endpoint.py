@@ -9,6 +9,7 @@ result says).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import httpx
 
@@ -25,12 +26,19 @@ SMOKE_HUNK = (
 )
 
 
-def smoke_review(base_url: str, max_tokens: int = 256, timeout: float = 120.0) -> dict:
-    """`{"smoke_review": "...", "served_model": ...}`: one review of a known hunk through the endpoint."""
+@dataclass(frozen=True)
+class SmokeReview:
+    """One review of a known hunk through the endpoint: how it went, and the model that answered."""
+
+    verdict: str
+    served_model: str | None = None
+
+
+def smoke_review(base_url: str, max_tokens: int = 256, timeout: float = 120.0) -> SmokeReview:
     try:
         models = served_models(base_url, timeout=5.0, retries=0)
     except EndpointError as err:
-        return {"smoke_review": f"not running ({err}); start it with `make serve`"}
+        return SmokeReview(f"not running ({err}); start it with `make serve`")
     reloaded = "unknown"
     try:
         reloaded = (
@@ -46,7 +54,7 @@ def smoke_review(base_url: str, max_tokens: int = 256, timeout: float = 120.0) -
     try:
         [answer] = chat_answers(base_url, model, [prompt], max_tokens, concurrency=1, timeout=timeout)
     except EndpointError as err:
-        return {"smoke_review": f"failed: {err}", "served_model": model or "(pinned)"}
+        return SmokeReview(f"failed: {err}", model or "(pinned)")
     seconds = time.perf_counter() - started
     review, error = parse_review(answer["answer"], hunk_path="pkg/pool.go")
     verdict = (
@@ -54,4 +62,4 @@ def smoke_review(base_url: str, max_tokens: int = 256, timeout: float = 120.0) -
         if review
         else f"answered in {seconds:.1f}s, but not a valid review ({error})"
     )
-    return {"smoke_review": f"{verdict}; weights {reloaded}", "served_model": model or "(pinned)"}
+    return SmokeReview(f"{verdict}; weights {reloaded}", model or "(pinned)")

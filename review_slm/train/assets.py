@@ -13,16 +13,17 @@ from review_slm.core.pairing import build_preference_pairs
 from review_slm.core.prompts import student_messages
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import Recipe, StageSpec
-from review_slm.gold.assets import gold_set
+from review_slm.gold.manifest import GoldSetManifest
 from review_slm.partitions import OWNERS, iteration_partitions
 from review_slm.resources.artifact_layout import IterationArtifacts, Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.feedback_source import FeedbackSource
-from review_slm.resources.launcher import TrainerFailed, TrainingLauncher
+from review_slm.resources.launcher import TrainerFailed, TrainerReport, TrainingLauncher
 from review_slm.resources.student_tokenizer import StudentTokenizer
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm.train.loss_metadata import loss_metadata
+from review_slm.train.manifest import CandidateModel, ParentModel, PreferencePairs, SftPolicy
 from review_slm.training.job_spec import GenerateRequest, JobSpec, Task, TrainerOutputs
 from review_slm.training.memory_plan import MemoryPlan, Stage, plan_memory
 from review_slm.training.plots import loss_plot_artifact
@@ -36,13 +37,14 @@ def _run_trainer(
     tracking: MlflowTracking,
     launcher: TrainingLauncher,
     params: dict,
-) -> tuple[str, dict]:
+) -> tuple[str, TrainerReport, dict]:
     """Open the asset's MLflow run, launch the entrypoint with it, close the run whatever happens.
 
     Out of memory: relaunch with the micro-batch halved and accumulation doubled (same effective
     batch; the relaunch resumes from the last checkpoint) down to `resilience.min_micro_batch`.
     A classified failure (divergence, out of memory at the floor) fails the asset without retries;
     a crash (the process was killed) is left to the asset's retry policy, which resumes.
+    Returns the run, the trainer's report, and its metadata with the retries made.
     """
     run_id = tracking.start_asset_run(context, params)
     attempts: list[str] = []
@@ -51,7 +53,7 @@ def _run_trainer(
             stage: StageSpec = getattr(rec, stage_name)
             attempts.append(f"{stage.per_device_batch_size}x{stage.gradient_accumulation_steps}")
             try:
-                result = launcher.launch(context, make_spec(rec), tracking.trainer_env(run_id))
+                report = launcher.launch(context, make_spec(rec), tracking.trainer_env(run_id))
                 break
             except TrainerFailed as failure:
                 smaller = stage.halved_micro_batch() if failure.kind == "oom" else None
@@ -67,14 +69,17 @@ def _run_trainer(
         tracking.set_tags(run_id, {"review_slm.micro_batch_attempts": " -> ".join(attempts)})
         tracking.end_run(run_id, failed=True)
         raise
-    result["oom_retries"] = len(attempts) - 1
-    result["micro_batch_attempts"] = " -> ".join(attempts)
-    result["resumed_from_step"] = result.get("resumed_from_step") or 0
+    result = {
+        **report.metadata,
+        "oom_retries": len(attempts) - 1,
+        "micro_batch_attempts": " -> ".join(attempts),
+        "resumed_from_step": report.resumed_from_step,
+    }
     tracking.set_tags(
         run_id,
         {
             "review_slm.micro_batch_attempts": result["micro_batch_attempts"],
-            "review_slm.resumed_from_step": str(result["resumed_from_step"]),
+            "review_slm.resumed_from_step": str(report.resumed_from_step),
         },
     )
     numeric: dict[str, float] = {
@@ -82,7 +87,7 @@ def _run_trainer(
     }
     tracking.log_metrics(run_id, numeric)
     tracking.end_run(run_id)
-    return run_id, result
+    return run_id, report, result
 
 
 def _failure(
@@ -122,16 +127,12 @@ def _trainer_metadata(result: dict) -> dict:
 TRAINING_RETRY = dg.RetryPolicy(max_retries=2, delay=1)
 
 
-def _parent(layout: IterationArtifacts) -> dict:
-    return layout.store.read_json(layout.parent)
-
-
 @dataclass
 class Trained:
     """One trainer run of `sft_adapter` or `dpo_model`: its MLflow run, its report and where it wrote."""
 
     run_id: str
-    result: dict
+    result: dict  # what the trainer reported, with the retries made: the asset's metadata
     scratch: str
     history: list[dict]
     memory_plan: str
@@ -150,6 +151,7 @@ def _train(
     asset: Literal["sft_adapter", "dpo_model"],
     task: Task,
     stage_name: Stage,
+    parent: ParentModel,
     layout: IterationArtifacts,
     recipe: TrainingRecipe,
     tracking: MlflowTracking,
@@ -160,7 +162,6 @@ def _train(
 ) -> Trained:
     """The part `sft_adapter` and `dpo_model` share: a fresh scratch place, the typed job spec (rebuilt
     per attempt: an OOM retry shrinks the micro-batch), the trainer under MLflow, its loss history."""
-    parent = _parent(layout)
     scratch = layout.scratch(asset)
 
     def make_spec(attempt: Recipe) -> JobSpec:
@@ -168,7 +169,7 @@ def _train(
             task=task,
             recipe=attempt,
             cache_dir=recipe.cache_dir,
-            parent_model=parent["model_uri"],
+            parent_model=parent.model_uri,
             output_dir=scratch,
             checkpoint_uri=layout.checkpoints(asset),
             adapter_dir=adapter_dir,
@@ -176,9 +177,9 @@ def _train(
         )
 
     plan = _check_memory_plan(context, recipe.load(), stage_name)
-    params = {"recipe": recipe.load().label, "parent_model": parent["model_uri"], **params}
-    run_id, result = _run_trainer(context, recipe.load(), stage_name, make_spec, tracking, launcher, params)
-    return Trained(run_id, result, scratch, result.pop("loss_history", []), plan.markdown())
+    params = {"recipe": recipe.load().label, "parent_model": parent.model_uri, **params}
+    run_id, report, result = _run_trainer(context, recipe.load(), stage_name, make_spec, tracking, launcher, params)
+    return Trained(run_id, result, scratch, report.loss_history, plan.markdown())
 
 
 def _check_memory_plan(context: dg.AssetExecutionContext, rec: Recipe, stage_name: Stage) -> MemoryPlan:
@@ -192,14 +193,14 @@ def _check_memory_plan(context: dg.AssetExecutionContext, rec: Recipe, stage_nam
     return plan
 
 
-def _trained_metadata(trained: Trained, parent: dict, tracking: MlflowTracking, stage: str) -> dict:
+def _trained_metadata(trained: Trained, parent: ParentModel, tracking: MlflowTracking, stage: str) -> dict:
     # The loss headline first: the trainer's report repeats `first_loss` / `final_loss`, which keep this place.
     plot_url = tracking.artifact_url(trained.run_id, loss_plot_artifact(stage))
     return {
         **loss_metadata(trained.history, stage, plot_url),
         **_trainer_metadata(trained.result),
-        "parent_model": parent["model_uri"],
-        "parent_iteration": parent["parent_iteration"] or "none (first iteration)",
+        "parent_model": parent.model_uri,
+        "parent_iteration": parent.parent_iteration or "none (first iteration)",
         "mlflow_run_id": trained.run_id,
         "mlflow_run": dg.MetadataValue.url(tracking.run_url(trained.run_id)),
         "memory_plan": dg.MetadataValue.md(trained.memory_plan),
@@ -217,35 +218,32 @@ def _trained_metadata(trained: Trained, parent: dict, tracking: MlflowTracking, 
     "deployed (MLflow registry), or the recipe's base model for the first iteration.",
 )
 def parent_model(
-    context: dg.AssetExecutionContext, tracking: MlflowTracking, recipe: TrainingRecipe, artifacts: ArtifactStore
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext, tracking: MlflowTracking, recipe: TrainingRecipe
+) -> dg.Output[ParentModel]:
     key = context.partition_key
     rec = recipe.load()
-    promoted = tracking.promoted_before(key)
+    promoted = tracking.promoted_before(key)  # the N-1 champion: a registry lookup, the one edge outside the graph
     if promoted is None:
-        parent = {
-            "model_uri": rec.base_model,
-            "parent_iteration": None,
-            "registry_version": None,
-            "kind": "recipe base",
-        }
+        parent = ParentModel(
+            model_uri=rec.base_model, parent_iteration=None, registry_version=None, kind="recipe base", recipe=rec.label
+        )
     else:
-        parent = {
-            "model_uri": promoted.source,
-            "parent_iteration": promoted.iteration,
-            "registry_version": promoted.version,
-            "kind": "promoted model",
-        }
-    parent["recipe"] = rec.label
-    artifacts.write_json(iteration(artifacts, key).parent, parent)
-    context.log.info(f"iteration {key} starts from {parent['kind']} {parent['model_uri']}")
-    return dg.MaterializeResult(
+        parent = ParentModel(
+            model_uri=promoted.source,
+            parent_iteration=promoted.iteration,
+            registry_version=promoted.version,
+            kind="promoted model",
+            recipe=rec.label,
+        )
+    context.log.info(f"iteration {key} starts from {parent.kind} {parent.model_uri}")
+    return dg.Output(
+        parent,
         metadata={
-            "model_uri": parent["model_uri"],
-            "parent_iteration": parent["parent_iteration"] or "none (first iteration)",
-            "registry_version": parent["registry_version"] or "none",
+            "model_uri": parent.model_uri,
+            "parent_iteration": parent.parent_iteration or "none (first iteration)",
+            "registry_version": parent.registry_version or "none",
             "recipe": rec.label,
-        }
+        },
     )
 
 
@@ -256,7 +254,6 @@ def parent_model(
     code_version="1",
     owners=OWNERS,
     tags={"stage": "training"},
-    deps=[gold_set, parent_model],
     retry_policy=TRAINING_RETRY,
     description="Supervised fine-tuning of the parent model on the gold train split with TRL SFTTrainer, "
     "assistant-only "
@@ -265,15 +262,17 @@ def parent_model(
 )
 def sft_adapter(
     context: dg.AssetExecutionContext,
+    gold_set: GoldSetManifest,
+    parent_model: ParentModel,
     tracking: MlflowTracking,
     launcher: TrainingLauncher,
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
-) -> dg.MaterializeResult:
+) -> dg.Output[SftPolicy]:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
     params = {
-        "parent_iteration": _parent(layout)["parent_iteration"],
+        "parent_iteration": parent_model.parent_iteration,
         "finetuning": rec.finetuning,
         "lora_r": rec.lora.r,
         "lora_alpha": rec.lora.alpha,
@@ -285,16 +284,20 @@ def sft_adapter(
         "sft_adapter",
         "sft",
         "sft",
+        parent_model,
         layout,
         recipe,
         tracking,
         launcher,
         params,
-        train_file=layout.gold_split("train"),
-        val_file=layout.gold_split("val"),
+        train_file=gold_set.train.uri,
+        val_file=gold_set.val.uri,
     )
     uri = artifacts.promote_dir(artifacts.join(trained.scratch, TrainerOutputs.SFT_ADAPTER), layout.sft_adapter)
-    return dg.MaterializeResult(metadata={**_trained_metadata(trained, _parent(layout), tracking, "sft"), "uri": uri})
+    return dg.Output(
+        SftPolicy(policy_uri=uri, parent_model_uri=parent_model.model_uri, mlflow_run_id=trained.run_id),
+        metadata={**_trained_metadata(trained, parent_model, tracking, "sft"), "uri": uri},
+    )
 
 
 class PreferencePairsConfig(dg.Config):
@@ -312,7 +315,6 @@ class PreferencePairsConfig(dg.Config):
     code_version="1",
     owners=OWNERS,
     tags={"stage": "training"},
-    deps=[sft_adapter, gold_set, parent_model],
     description="The SFT model reviews training prompts; where the rubric finds its answer weaker than gold (lazy "
     "no-issues, missed or wrong findings, invalid format) the pair (chosen = gold, rejected = its answer) is kept. "
     "Merged with pairs from feedback on the reviewer's own PR comments (accepted / corrected / dismissed).",
@@ -320,11 +322,13 @@ class PreferencePairsConfig(dg.Config):
 def preference_pairs(
     context: dg.AssetExecutionContext,
     config: PreferencePairsConfig,
+    sft_adapter: SftPolicy,
+    gold_set: GoldSetManifest,
     launcher: TrainingLauncher,
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
     feedback: FeedbackSource,
-) -> dg.MaterializeResult:
+) -> dg.Output[PreferencePairs]:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
     if rec.preference_method == "grpo":
@@ -332,18 +336,17 @@ def preference_pairs(
         # model's answers here would cost a trainer run for pairs nobody reads. Recorded, not hidden.
         uri = artifacts.write_table(layout.pairs, [], tables.PAIRS)
         context.log.info(f"no preference pairs built: {rec.method} learns from its own samples, not from pairs")
-        return dg.MaterializeResult(
-            metadata={"prompts": 0, "pairs": 0, "skipped": f"{rec.method}: GRPO needs no pairs", "uri": uri}
+        return dg.Output(
+            PreferencePairs(pairs_uri=uri, pairs=0, prompts=0, sft_answers_uri=None),
+            metadata={"prompts": 0, "pairs": 0, "skipped": f"{rec.method}: GRPO needs no pairs", "uri": uri},
         )
-    train = sorted(artifacts.read_table(layout.gold_split("train")), key=lambda r: r["id"])[
-        : rec.generation.max_prompts
-    ]
+    train = sorted(artifacts.read_table(gold_set.train.uri), key=lambda r: r["id"])[: rec.generation.max_prompts]
     scratch = layout.scratch("preference_pairs")
     prompts = [{"id": r["id"], "messages": student_messages(r["path"], r["language"], r["diff_hunk"])} for r in train]
     request = GenerateRequest(
         name="sft",
-        model=_parent(layout)["model_uri"],
-        adapter=layout.sft_adapter,
+        model=sft_adapter.parent_model_uri,
+        adapter=sft_adapter.policy_uri,
         prompts_file=artifacts.write_table(artifacts.join(scratch, Scratch.PROMPTS), prompts, tables.PROMPTS),
         output_file=artifacts.join(scratch, Scratch.answers("sft")),
     )
@@ -359,9 +362,13 @@ def preference_pairs(
         tuple(recipe.languages),
         StudentTokenizer(rec, recipe.cache_dir).count_examples,
     )
-    uri = artifacts.write_table(layout.pairs, outcome.pairs + fed.pairs, tables.PAIRS)
-    artifacts.write_table(layout.sft_answers, [{"id": i, "answer": a} for i, a in answers.items()], tables.ANSWERS)
-    return dg.MaterializeResult(
+    pairs = outcome.pairs + fed.pairs
+    uri = artifacts.write_table(layout.pairs, pairs, tables.PAIRS)
+    answers_uri = artifacts.write_table(
+        layout.sft_answers, [{"id": i, "answer": a} for i, a in answers.items()], tables.ANSWERS
+    )
+    return dg.Output(
+        PreferencePairs(pairs_uri=uri, pairs=len(pairs), prompts=len(train), sft_answers_uri=answers_uri),
         metadata={
             "prompts": len(train),
             "pairs": len(outcome.pairs) + len(fed.pairs),
@@ -380,7 +387,7 @@ def preference_pairs(
             "feedback_malformed": sum(malformed.values()),
             **{f"feedback_malformed_{name}": n for name, n in sorted(malformed.items())},
             "uri": uri,
-        }
+        },
     )
 
 
@@ -391,7 +398,6 @@ def preference_pairs(
     code_version="1",
     owners=OWNERS,
     tags={"stage": "training"},
-    deps=[preference_pairs, sft_adapter, parent_model],
     retry_policy=TRAINING_RETRY,
     description="The recipe's preference method on the SFT policy: DPO with TRL DPOTrainer (reference = the frozen SFT "
     "policy, not the bare base), ORPO (reference-free), or GRPO (`sft+grpo`: TRL GRPOTrainer rewarded by the "
@@ -400,28 +406,35 @@ def preference_pairs(
 )
 def dpo_model(
     context: dg.AssetExecutionContext,
+    preference_pairs: PreferencePairs,
+    sft_adapter: SftPolicy,
+    parent_model: ParentModel,
+    gold_set: GoldSetManifest,
     tracking: MlflowTracking,
     launcher: TrainingLauncher,
     artifacts: ArtifactStore,
     recipe: TrainingRecipe,
-) -> dg.MaterializeResult:
+) -> dg.Output[CandidateModel]:
     layout = iteration(artifacts, context.partition_key)
     rec = recipe.load()
     method, stage = rec.preference_method, rec.preference_stage
     params = {"method": method, **{f"{stage}.{k}": v for k, v in getattr(rec, stage).model_dump().items()}}
     # DPO/ORPO learn from the preference pairs; GRPO samples its own answers to the gold train prompts.
-    data = _Inputs(train_file=layout.gold_split("train")) if method == "grpo" else _Inputs(pairs_file=layout.pairs)
+    data = (
+        _Inputs(train_file=gold_set.train.uri) if method == "grpo" else _Inputs(pairs_file=preference_pairs.pairs_uri)
+    )
     trained = _train(
         context,
         "dpo_model",
         method,
         stage,
+        parent_model,
         layout,
         recipe,
         tracking,
         launcher,
         params,
-        adapter_dir=layout.sft_adapter,
+        adapter_dir=sft_adapter.policy_uri,
         **data,
     )
     uri = artifacts.promote_dir(artifacts.join(trained.scratch, TrainerOutputs.MERGED_MODEL), layout.candidate_model)
@@ -431,13 +444,17 @@ def dpo_model(
     policy = artifacts.join(trained.scratch, TrainerOutputs.policy(method))
     is_adapter = artifacts.exists(artifacts.join(policy, TrainerOutputs.ADAPTER_MARKER))
     adapter_uri = artifacts.promote_dir(policy, layout.candidate_adapter) if is_adapter else None
-    parent = _parent(layout)
-    artifacts.write_json(
-        layout.candidate_outputs, {"model_uri": uri, "adapter_uri": adapter_uri, "parent_model": parent["model_uri"]}
+    candidate = CandidateModel(
+        model_uri=uri,
+        adapter_uri=adapter_uri,
+        parent_model_uri=parent_model.model_uri,
+        method=method,
+        mlflow_run_id=trained.run_id,
     )
-    return dg.MaterializeResult(
+    return dg.Output(
+        candidate,
         metadata={
-            **_trained_metadata(trained, parent, tracking, method),
+            **_trained_metadata(trained, parent_model, tracking, method),
             "model_uri": uri,
             "adapter_uri": adapter_uri
             or (
@@ -445,5 +462,5 @@ def dpo_model(
                 if rec.finetuning == "full"
                 else "none (no preference pairs)"
             ),
-        }
+        },
     )

@@ -9,6 +9,7 @@ from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import load_recipe
 from review_slm.gold.build import GoldLimits, build_gold_set
+from review_slm.ingest.manifest import RecordsManifest
 from review_slm.resources.artifact_layout import IterationArtifacts
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.teacher import HumanCommentTeacher
@@ -40,13 +41,21 @@ def build(tmp_path, raws: list[dict], mode: str = "change", clean: list | None =
     parsed = parse_threads(raws, "o/r", DEFAULT_LANGUAGES)
     store = layout.store
     records = [r.model_dump() for r in [*parsed.records, *(clean or [])]]
-    store.write_table(layout.records("mined_reviews"), records, tables.RECORDS)
-    store.write_table(layout.rejected("mined_reviews"), [r.model_dump() for r in parsed.rejected], tables.REJECTED)
-    store.write_table(layout.records("hf_supplement"), [], tables.RECORDS)
-    store.write_table(layout.rejected("hf_supplement"), [], tables.REJECTED)
+    rejected = [r.model_dump() for r in parsed.rejected]
+    sources = [
+        RecordsManifest(
+            source=source,
+            records_uri=store.write_table(layout.records(source), rows, tables.RECORDS),
+            rejected_uri=store.write_table(layout.rejected(source), bad, tables.REJECTED),
+            records=len(rows),
+            rejected=len(bad),
+        )
+        for source, rows, bad in (("mined_reviews", records, rejected), ("hf_supplement", [], []))
+    ]
     recipe = load_recipe("tiny")
     return build_gold_set(
         layout,
+        sources,
         recipe=recipe,
         gates=GateConfig(max_example_tokens=recipe.max_example_tokens, hunk_comments=mode, clean_share=clean_share),
         limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=1, min_test_rows=1),

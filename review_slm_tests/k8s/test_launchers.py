@@ -15,7 +15,7 @@ import pytest
 
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.kubeflow import PyTorchJobLauncher, TrainJobLauncher
-from review_slm.resources.launcher import TrainerCrashed, TrainerFailed, TrainerNeverStarted
+from review_slm.resources.launcher import TrainerCrashed, TrainerFailed, TrainerNeverStarted, TrainerReport
 from review_slm.training.job_spec import JobSpec
 from review_slm_tests.k8s.fake_kubeflow import JobRun, fake_kubeflow, running, terminated, unschedulable, waiting
 from review_slm_tests.resources.k8s_apiserver_standin import k8s_api  # noqa: F401  (fixture)
@@ -87,7 +87,7 @@ def _deleted(k8s_api, plural: str) -> list[dict]:
 def test_pytorchjob_success_returns_the_reported_metadata_and_streams_the_log(k8s_api):
     outcome, logs, result = _launch(k8s_api, PyTorchJobLauncher, _succeed)
     assert result.success, logs
-    assert outcome == {"train_loss": 0.25, "task": "sft", "steps": 4}
+    assert outcome == TrainerReport({"train_loss": 0.25, "task": "sft", "steps": 4})
     assert "plain stdout line from sft" in logs  # a plain log line of the master pod
     assert "training sft" in logs  # a Pipes log message
     assert "Running" in logs and "-> Running" in logs  # condition and pod phase transitions
@@ -198,7 +198,7 @@ def test_the_job_completes_although_the_api_server_drops_the_watch_and_forgets_v
 
     outcome, logs, result = _launch(k8s_api, PyTorchJobLauncher, scenario)
     assert result.success, logs
-    assert outcome["train_loss"] == 0.25
+    assert outcome.metadata["train_loss"] == 0.25
     watches = [q for m, p, q in k8s_api.state.requests if m == "GET" and p.endswith("/pytorchjobs") and q.get("watch")]
     lists = [
         q for m, p, q in k8s_api.state.requests if m == "GET" and p.endswith("/pytorchjobs") and not q.get("watch")
@@ -209,7 +209,7 @@ def test_the_job_completes_although_the_api_server_drops_the_watch_and_forgets_v
 def test_trainjob_success(k8s_api):
     outcome, logs, result = _launch(k8s_api, TrainJobLauncher, _succeed, spec=_spec(nodes=3))
     assert result.success, logs
-    assert outcome["task"] == "sft" and "plain stdout line from sft" in logs
+    assert outcome.metadata["task"] == "sft" and "plain stdout line from sft" in logs
     assert len(k8s_api.state.objects("pods", "training")) == 3
 
 

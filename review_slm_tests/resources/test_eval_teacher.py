@@ -12,12 +12,13 @@ import pytest
 from review_slm.core import tables
 from review_slm.evaluate.assets import eval_report, no_regression_vs_champion
 from review_slm.partitions import iteration_partitions
-from review_slm.resources.artifact_layout import iteration
-from review_slm.resources.launcher import LocalProcessLauncher
+from review_slm.resources.launcher import LocalProcessLauncher, TrainerReport
+from review_slm.resources.manifest_io import ManifestIOManager, write_manifest
 from review_slm.resources.openai_teacher import OpenAITeacher
 from review_slm.resources.training_recipe import TrainingRecipe
+from review_slm.train.manifest import CandidateModel
 from review_slm_tests.resources.fleet_standin import ANSWER, ReplicaState, fleet_standin
-from review_slm_tests.training.conftest import Harness, bug_suite_rows, tiny_recipe
+from review_slm_tests.training.conftest import Harness, bug_suite_rows, tiny_recipe, upstream_specs
 
 
 def answers_without_a_trainer(artifacts) -> LocalProcessLauncher:
@@ -32,7 +33,7 @@ def answers_without_a_trainer(artifacts) -> LocalProcessLauncher:
                 artifacts.write_table(
                     request.output_file, [{"id": p["id"], "answer": answer} for p in prompts], tables.ANSWERS
                 )
-            return {}
+            return TrainerReport()
 
     return AnswersWithoutATrainer()
 
@@ -45,9 +46,11 @@ def harness(home, model_cache, tmp_path):
 
 def test_teacher_column_and_judge_scores_in_eval_report_and_a_rerun_asks_nothing(harness, tmp_path):
     key = "iter-0001"
-    harness.artifacts.write_table(
-        iteration(harness.artifacts, key).gold_split("test"), bug_suite_rows()[:6], tables.GOLD
+    harness.write_gold(key, {"train": [], "val": [], "test": bug_suite_rows()[:6]})
+    candidate = CandidateModel(
+        model_uri="answered-by-the-stand-in", adapter_uri=None, parent_model_uri="base", method="dpo", mlflow_run_id=""
     )
+    write_manifest(harness.artifacts, key, "dpo_model", candidate)
     harness.instance.add_dynamic_partitions(iteration_partitions.name, [key])
     recipe = TrainingRecipe(name=str(tiny_recipe(tmp_path)), cache_dir=str(harness.model_cache))
     launcher = answers_without_a_trainer(harness.artifacts)
@@ -60,9 +63,13 @@ def test_teacher_column_and_judge_scores_in_eval_report_and_a_rerun_asks_nothing
             "artifacts": harness.artifacts,
             "recipe": recipe,
             "teacher": OpenAITeacher(urls=urls, model="teacher"),
+            "io_manager": ManifestIOManager(artifacts=harness.artifacts),
         }
         result = dg.materialize(
-            [eval_report, no_regression_vs_champion], partition_key=key, instance=harness.instance, resources=resources
+            [eval_report, no_regression_vs_champion, *upstream_specs(eval_report)],
+            partition_key=key,
+            instance=harness.instance,
+            resources=resources,
         )
         assert result.success
         # The blocking check runs on the partition (a check-only run without one: test_check_partitions.py).

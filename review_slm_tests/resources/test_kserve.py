@@ -154,7 +154,7 @@ def test_first_deploy_creates_a_valid_inference_service_and_waits_for_ready(clus
         predictor["model"]["storageUri"].startswith("s3://") and predictor["serviceAccountName"] == "review-slm-models"
     )
     assert predictor["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert endpoint["rollout"] == "created" and endpoint["openai_base_url"].endswith("/openai")
+    assert endpoint.rollout == "created" and endpoint.openai_base_url.endswith("/openai")
 
 
 def test_update_is_a_canary_that_keeps_the_previous_revision_until_promoted(cluster):
@@ -179,7 +179,7 @@ def test_update_is_a_canary_that_keeps_the_previous_revision_until_promoted(clus
     )
     (smoke,) = [r for r in vllm.requests if r["path"] == "/v1/chat/completions"]
     assert smoke["body"]["model"] == "review-slm" and "pkg/pool.go" in smoke["body"]["messages"][1]["content"]
-    assert endpoint["rollout"] == "canary 20% -> promoted" and endpoint["iteration"] == "iter-0002"
+    assert endpoint.rollout == "canary 20% -> promoted" and endpoint.iteration == "iter-0002"
     for spec in specs:
         assert_valid(
             {
@@ -247,7 +247,7 @@ def test_an_adapter_on_the_served_model_is_hot_loaded_without_a_new_revision(clu
     )
     assert vllm.adapters == {"review-slm-iter-0002": "/mnt/artifacts/iterations/iter-0002/dpo_model/adapter"}
     assert len(stored_specs(api.state)) == revisions_before  # the InferenceService was not touched
-    assert endpoint["served_model"] == "review-slm-iter-0002" and endpoint["rollout"] == "lora adapter loaded"
+    assert endpoint.served_model == "review-slm-iter-0002" and endpoint.rollout == "lora adapter loaded"
     # An adapter trained on another parent cannot go onto this server: a normal canary rollout instead.
     target.deploy(release(3, base_model_uri="s3://elsewhere/model", adapter_uri=f"{root}/x"), None, LOG)
     assert stored_specs(api.state)[-1]["predictor"]["model"]["storageUri"].endswith("iter-0003/dpo_model/model")
@@ -261,4 +261,4 @@ def test_without_a_canary_step_the_predictor_is_replaced_and_waited_for(cluster)
     specs = stored_specs(api.state)
     assert not any("canary" in s or "canaryTrafficPercent" in s["predictor"] for s in specs)
     assert specs[-1]["predictor"]["model"]["storageUri"].endswith("iter-0002/dpo_model/model")
-    assert endpoint["rollout"] == "rolling update" and vllm.requests == []
+    assert endpoint.rollout == "rolling update" and vllm.requests == []

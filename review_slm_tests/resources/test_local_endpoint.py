@@ -22,9 +22,9 @@ def test_deploy_records_the_endpoint_and_smoke_reviews_through_it(tmp_path):
     rel, store = release(tmp_path)
     with vllm_standin() as (url, state):
         endpoint = LocalServing(root=str(tmp_path / "serving"), endpoint_url=url).deploy(rel, store, LOG)
-    assert endpoint["openai_base_url"] == url and endpoint["serve_command"] == "make serve"
-    assert endpoint["smoke_review"].startswith("ok: a valid review with 1 finding(s)")
-    assert endpoint["smoke_review"].endswith("not reloaded: restart the server")  # vLLM has no /reset
+    assert endpoint.openai_base_url == url and endpoint.serve_command == "make serve"
+    assert endpoint.smoke_review.startswith("ok: a valid review with 1 finding(s)")
+    assert endpoint.smoke_review.endswith("not reloaded: restart the server")  # vLLM has no /reset
     assert (tmp_path / "serving" / "champion" / "config.json").exists()
     [chat] = [r for r in state.requests if "messages" in r["body"]]
     assert "pkg/pool.go" in chat["body"]["messages"][1]["content"] and chat["body"]["model"] == "review-slm"
@@ -33,14 +33,14 @@ def test_deploy_records_the_endpoint_and_smoke_reviews_through_it(tmp_path):
 def test_deploy_without_a_running_server_says_how_to_start_it(tmp_path):
     rel, store = release(tmp_path)
     endpoint = LocalServing(root=str(tmp_path / "serving"), endpoint_url="http://127.0.0.1:9").deploy(rel, store, LOG)
-    assert "start it with `make serve`" in endpoint["smoke_review"]
+    assert "start it with `make serve`" in endpoint.smoke_review
 
 
 def test_an_invalid_answer_is_reported_not_hidden(tmp_path):
     rel, store = release(tmp_path)
     with vllm_standin(VllmState(answer="I think it is fine")) as (url, _state):
         endpoint = LocalServing(root=str(tmp_path / "serving"), endpoint_url=url).deploy(rel, store, LOG)
-    assert "not a valid review (no JSON object in the answer)" in endpoint["smoke_review"]
+    assert "not a valid review (no JSON object in the answer)" in endpoint.smoke_review
 
 
 def test_serve_picks_the_server_and_refuses_a_missing_model(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """Train through the real assets and the real entrypoint process, on gold rows from the bundled bug suite.
 
-`trainer_harness` writes what the upstream assets would (gold splits, parent.json) for an iteration
-key, then materializes `sft_adapter` / `dpo_model` alone with a recipe the test tweaks.
+`trainer_harness` writes what the upstream assets would (gold splits and their manifests) for an
+iteration key, then materializes `sft_adapter` / `dpo_model` alone with a recipe the test tweaks.
 """
 
 import json
@@ -13,15 +13,19 @@ import pytest
 import yaml
 
 from review_slm.core import tables
+from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import load_recipe
+from review_slm.gold.manifest import GoldLimits, GoldSetManifest, GoldSplit
 from review_slm.partitions import iteration_partitions
 from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import LocalArtifactStore
 from review_slm.resources.feedback_source import FileFeedbackSource
 from review_slm.resources.launcher import LocalProcessLauncher
+from review_slm.resources.manifest_io import ManifestIOManager, write_manifest
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm.train.assets import dpo_model, sft_adapter
+from review_slm.train.manifest import ParentModel, PreferencePairs
 
 
 def bug_suite_rows() -> list[dict]:
@@ -49,6 +53,11 @@ def tiny_recipe(tmp_path: Path, **overrides) -> Path:
     return path
 
 
+def upstream_specs(asset: dg.AssetsDefinition) -> list[dg.AssetSpec]:
+    """The asset's upstreams, not run: their manifests (written by the test) load through the IO manager."""
+    return [dg.AssetSpec(k, partitions_def=iteration_partitions) for k in asset.dependency_keys]
+
+
 class Harness:
     def __init__(self, home: Path, model_cache: Path, tmp_path: Path, instance):
         self.home, self.model_cache, self.tmp_path, self.instance = home, model_cache, tmp_path, instance
@@ -59,13 +68,35 @@ class Harness:
 
     def write_upstream(self, key: str, rows: list[dict] | None = None) -> None:
         rows = rows if rows is not None else bug_suite_rows()
+        self.write_gold(key, {"train": rows[:20], "val": rows[20:], "test": []})
+        parent = ParentModel(
+            model_uri="builtin:tiny-qwen2",
+            parent_iteration=None,
+            registry_version=None,
+            kind="recipe base",
+            recipe="tiny",
+        )
+        write_manifest(self.artifacts, key, "parent_model", parent)
+
+    def write_gold(self, key: str, splits: dict[str, list[dict]]) -> None:
+        """The gold splits and the manifest `gold_set` would return for them."""
         art = self.artifacts
         layout = iteration(art, key)
-        art.write_table(layout.gold_split("train"), rows[:20], tables.GOLD)
-        art.write_table(layout.gold_split("val"), rows[20:], tables.GOLD)
-        art.write_json(
-            layout.parent, {"model_uri": "builtin:tiny-qwen2", "parent_iteration": None, "registry_version": None}
+        rows = [r for split in splits.values() for r in split]
+        gold = GoldSetManifest(
+            **{
+                s: GoldSplit(uri=art.write_table(layout.gold_split(s), r, tables.GOLD), rows=len(r))
+                for s, r in splits.items()
+            },
+            quarantine_uri=layout.gold_quarantine,
+            rows_in=len(rows),
+            rows_kept=len(rows),
+            rows_quarantined=0,
+            test_split="none (a training test)",
+            gates=GateConfig(),
+            limits=GoldLimits(max_duplicate_share=0.01, min_kept_rows=1, min_test_rows=0),
         )
+        write_manifest(art, key, "gold_set", gold)
 
     def write_pairs(self, key: str) -> None:
         from review_slm.core.lazy import NO_ISSUES
@@ -81,7 +112,9 @@ class Harness:
                     "rejected": [{"role": "assistant", "content": render_review(NO_ISSUES)}],
                 }
             )
-        self.artifacts.write_table(iteration(self.artifacts, key).pairs, pairs, tables.PAIRS)
+        uri = self.artifacts.write_table(iteration(self.artifacts, key).pairs, pairs, tables.PAIRS)
+        manifest = PreferencePairs(pairs_uri=uri, pairs=len(pairs), prompts=len(pairs), sft_answers_uri=None)
+        write_manifest(self.artifacts, key, "preference_pairs", manifest)
 
     def materialize(self, asset, key: str, recipe_path: Path, launcher: LocalProcessLauncher | None = None):
         self.instance.add_dynamic_partitions(iteration_partitions.name, [key])
@@ -89,11 +122,16 @@ class Harness:
             "tracking": self.tracking,
             "launcher": launcher or LocalProcessLauncher(),
             "artifacts": self.artifacts,
+            "io_manager": ManifestIOManager(artifacts=self.artifacts),
             "recipe": TrainingRecipe(name=str(recipe_path), cache_dir=str(self.model_cache)),
             "feedback": FileFeedbackSource(),  # no feedback export: no feedback pairs
         }
         return dg.materialize(
-            [asset], partition_key=key, instance=self.instance, resources=resources, raise_on_error=False
+            [asset, *upstream_specs(asset)],
+            partition_key=key,
+            instance=self.instance,
+            resources=resources,
+            raise_on_error=False,
         )
 
     def metadata(self, asset_name: str, key: str) -> dict:

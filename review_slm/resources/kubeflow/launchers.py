@@ -27,9 +27,9 @@ from review_slm.resources.launcher import (
     TrainerCrashed,
     TrainerFailed,
     TrainerNeverStarted,
+    TrainerReport,
     TrainingLauncher,
     reported_failure,
-    reported_metadata,
     torchrun_command,
 )
 from review_slm.training.job_spec import JobSpec
@@ -121,7 +121,7 @@ class KubeflowLauncher(TrainingLauncher):
         return PodLogMessageReader()
 
     # -- the lifecycle ---------------------------------------------------------------------
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> dict:
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec, env: dict[str, str]) -> TrainerReport:
         api = self.api_client()
         job = self.job_kind
         custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
@@ -159,7 +159,7 @@ class KubeflowLauncher(TrainingLauncher):
                 follower.stop()
                 self._delete(context, custom, name, err)
                 raise
-        return reported_metadata(session)
+        return TrainerReport.from_session(session)
 
     def _supervise(
         self, context: dg.AssetExecutionContext, custom: client.CustomObjectsApi, core: client.CoreV1Api, name: str
