@@ -62,7 +62,9 @@ def test_teacher_column_and_judge_scores_in_eval_report_and_a_rerun_asks_nothing
             "launcher": launcher,
             "artifacts": harness.artifacts,
             "recipe": recipe,
-            "teacher": OpenAITeacher(urls=urls, model="teacher"),
+            # One request at a time, in item order: the refused first request is then always test row 0, a
+            # bug-suite hunk that stands for 2 items (concurrent requests reach the stand-in in any order).
+            "teacher": OpenAITeacher(urls=urls, model="teacher", concurrency=1, per_replica_concurrency=1),
             "io_manager": ManifestIOManager(artifacts=harness.artifacts),
         }
         result = dg.materialize(
