@@ -200,12 +200,13 @@ class HardwareSpec(_Strict):
         description="torch intra-op threads when training on CPU (None: torch's "
         "default, one per core); 1 is fastest for a tiny model, whose ops are too small to split",
     )
-    cpu_fast_sft: bool = Field(
+    cpu_fast_paths: bool = Field(
         default=False,
-        description="SFT on CPU: the LM head from the full logits (training/lm_head.py) and, for packed rows, one "
-        "causal SDPA call per example (training/packed_attention.py); 0.73x the SFT time of the tiny student, equal "
-        "to float rounding, but off by default: the tiny recipe's 240-step trajectory moves with the rounding and "
-        "its iteration-1 format validity fell from 0.90 to 0.36 (docs/benchmarks.md)",
+        description="On CPU: the LM head from the full logits for SFT and DPO (training/lm_head.py) and, for packed "
+        "SFT rows, one causal SDPA call per example (training/packed_attention.py); 0.73x the SFT time and 0.76x the "
+        "DPO CPU time of the tiny student, equal to float rounding, but off by default: the tiny recipe's trajectory "
+        "moves with the rounding (SFT: iteration-1 validity 0.90 -> 0.36; DPO alone: iteration 1 identical, then "
+        "iteration 2's candidate scored 0.234 vs 0.276 and the gate refused it) (docs/benchmarks.md)",
     )
 
 

@@ -8,7 +8,7 @@ its own `is_causal` SDPA call, which skips the upper triangle too: the same soft
 keys (float rounding aside), on Σ lᵢ²/2 instead of length² scores. Anything that is not a packed
 full-sequence batch (generation, padded DPO batches, a KV cache) goes to transformers' own SDPA.
 
-Used by SFT when the recipe sets `hardware.cpu_fast_sft`. Registered as the attention implementation
+Used by SFT when the recipe sets `hardware.cpu_fast_paths`. Registered as the attention implementation
 `sdpa_packed` (transformers' AttentionInterface, with SDPA's mask function), so a model takes it with
 `set_attn_implementation("sdpa_packed")`; the name is not saved with the model.
 """

@@ -124,8 +124,8 @@ def test_the_sft_trainer_takes_the_fast_paths_only_when_the_recipe_asks(harness,
     default = _trainer(harness, tmp_path, **{"sft.packing": True})
     assert default.model.config._attn_implementation == "sdpa"
     assert not _dense_head(default)
-    fast = _trainer(harness, tmp_path / "fast", **{"sft.packing": True, "hardware.cpu_fast_sft": True})
+    fast = _trainer(harness, tmp_path / "fast", **{"sft.packing": True, "hardware.cpu_fast_paths": True})
     assert fast.model.config._attn_implementation == packed_attention.NAME
     assert _dense_head(fast)
-    unpacked = _trainer(harness, tmp_path / "unpacked", **{"sft.packing": False, "hardware.cpu_fast_sft": True})
+    unpacked = _trainer(harness, tmp_path / "unpacked", **{"sft.packing": False, "hardware.cpu_fast_paths": True})
     assert unpacked.model.config._attn_implementation == "sdpa"

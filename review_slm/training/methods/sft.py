@@ -113,7 +113,7 @@ def build_trainer(spec: JobSpec, recipe: Recipe, callbacks: list, tokenizer=None
         peft_config=lora_config(recipe),
         callbacks=callbacks,
     )
-    if recipe.hardware.cpu_fast_sft and device() == "cpu":
+    if recipe.hardware.cpu_fast_paths and device() == "cpu":
         if isinstance(trainer.data_collator, RowPackedCollator):  # one causal SDPA call per packed example
             trainer.model.set_attn_implementation(packed_attention.register())  # pyright: ignore[reportOptionalMemberAccess, reportCallIssue]  (the Trainer's model is set; transformers types it loosely)
         use_dense_lm_head(trainer, SFT_OUTPUTS)
