@@ -1,7 +1,7 @@
 import functools
 import warnings
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import dagster as dg
 
@@ -42,3 +42,12 @@ def requires_iteration(check: Callable[P, R]) -> Callable[P, R]:
         return check(*args, **kwargs)
 
     return checked
+
+
+def iteration_asset(*, group: str, **asset_kwargs) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """`dg.asset` for one stage of an iteration: partitioned by `iteration`, owned by the team, grouped and tagged by
+    its stage (`group` is both the UI's group and the `stage` tag), with the asset's own kinds, version, description
+    and policies in `asset_kwargs`."""
+    return dg.asset(
+        partitions_def=iteration_partitions, group_name=group, owners=OWNERS, tags={"stage": group}, **asset_kwargs
+    )

@@ -4,20 +4,17 @@ import dagster as dg
 
 from review_slm.deploy.manifest import ReleaseManifest
 from review_slm.evaluate.manifest import EvaluationManifest
-from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.partitions import iteration_asset
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.serving import Release, ServingTarget
 from review_slm.resources.tracking import MlflowTracking
 from review_slm.train.manifest import CandidateModel
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="deployment",
+@iteration_asset(
+    group="deployment",
     kinds={"mlflow"},
     code_version="1",
-    owners=OWNERS,
-    tags={"stage": "deployment"},
     description="Promotion behind the blocking `no_regression_vs_champion` check: registers the candidate in the "
     "MLflow "
     "model registry with alias `champion` and serves it (a local serving folder, or KServe on a cluster).",

@@ -12,7 +12,7 @@ from review_slm.evaluate.promotion_gate import with_judge
 from review_slm.evaluate.report import evaluate
 from review_slm.evaluate.report_metadata import eval_report_metadata, report_markdown, sample_records
 from review_slm.gold.manifest import GoldSetManifest
-from review_slm.partitions import OWNERS, iteration_partitions, requires_iteration
+from review_slm.partitions import iteration_asset, iteration_partitions, requires_iteration
 from review_slm.resources.artifact_layout import Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.launcher import TrainingLauncher
@@ -30,13 +30,10 @@ class EvalReportConfig(dg.Config):
     """How much the gate's score may drop (and the no-issues rate rise) against the reference."""
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="evaluation",
+@iteration_asset(
+    group="evaluation",
     kinds={"pytorch", "mlflow"},
     code_version="1",
-    owners=OWNERS,
-    tags={"stage": "evaluation"},
     description="Candidate vs base vs current champion on the frozen test split and the labelled bug suite: finding "
     "recall/precision (same file, line within 3), severity accuracy, format validity, no-issues rate on buggy diffs.",
 )

@@ -10,7 +10,7 @@ from review_slm.core.recipe import Recipe
 from review_slm.gold.build import build_gold_set
 from review_slm.gold.manifest import GoldLimits, GoldSetManifest, QuarantineManifest
 from review_slm.ingest.manifest import RecordsManifest
-from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.partitions import iteration_asset
 from review_slm.resources.artifact_layout import iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.student_tokenizer import StudentTokenizer
@@ -56,11 +56,8 @@ class GoldSetConfig(dg.Config):
         return GoldLimits(**self.model_dump(include=set(GoldLimits.__dataclass_fields__)))
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="data",
-    owners=OWNERS,
-    tags={"stage": "data"},
+@iteration_asset(
+    group="data",
     kinds={"ollama", "python"},
     code_version="2",
     description="Structured gold reviews written by the teacher (cached by content, so an iteration pays only for new "
@@ -116,11 +113,8 @@ def gold_set(
     )
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="data",
-    owners=OWNERS,
-    tags={"stage": "data"},
+@iteration_asset(
+    group="data",
     kinds={"python"},
     code_version="1",
     description="The rows the gold set's gates kept out, one per row with the rule (reason), the field and why: "

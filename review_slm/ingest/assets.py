@@ -11,7 +11,7 @@ from review_slm.core.schema import RejectedRow, ReviewRecord
 from review_slm.core.scrub import scrub_record
 from review_slm.ingest.manifest import RecordsManifest
 from review_slm.ingest.review_corpus import ReviewCorpus, mine_into_corpus
-from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.partitions import iteration_asset
 from review_slm.resources.artifact_layout import IterationArtifacts, RecordSource, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.review_source import ReviewSource
@@ -48,11 +48,8 @@ class MinedReviewsConfig(dg.Config):
     full_resync: bool = False  # list everything again: finds comments deleted on GitHub since they were mined
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="data",
-    owners=OWNERS,
-    tags={"stage": "data"},
+@iteration_asset(
+    group="data",
     kinds={"github", "python"},
     code_version="2",
     description="Pull-request review comments (diff hunk, path, line, body, author, PR, thread) on Go, Python and "
@@ -111,11 +108,8 @@ def mined_reviews(
     )
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="data",
-    owners=OWNERS,
-    tags={"stage": "data"},
+@iteration_asset(
+    group="data",
     kinds={"huggingface", "python"},
     code_version="2",
     description="A public code-review dataset streamed through `datasets` (REVIEW_SLM_HF_DATASET: hub id at a pinned "

@@ -14,7 +14,7 @@ from review_slm.core.prompts import student_messages
 from review_slm.core.quality_gates import GateConfig
 from review_slm.core.recipe import Recipe, StageSpec
 from review_slm.gold.manifest import GoldSetManifest
-from review_slm.partitions import OWNERS, iteration_partitions
+from review_slm.partitions import iteration_asset
 from review_slm.resources.artifact_layout import IterationArtifacts, Scratch, iteration
 from review_slm.resources.artifacts import ArtifactStore
 from review_slm.resources.feedback_source import FeedbackSource
@@ -207,13 +207,10 @@ def _trained_metadata(trained: Trained, parent: ParentModel, tracking: MlflowTra
     }
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="training",
+@iteration_asset(
+    group="training",
     kinds={"mlflow"},
     code_version="1",
-    owners=OWNERS,
-    tags={"stage": "training"},
     description="Resolve Version: the model this iteration starts from, i.e. what the last promoted earlier iteration "
     "deployed (MLflow registry), or the recipe's base model for the first iteration.",
 )
@@ -247,13 +244,10 @@ def parent_model(
     )
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="training",
+@iteration_asset(
+    group="training",
     kinds={"pytorch", "huggingface", "mlflow"},
     code_version="1",
-    owners=OWNERS,
-    tags={"stage": "training"},
     retry_policy=TRAINING_RETRY,
     description="Supervised fine-tuning of the parent model on the gold train split with TRL SFTTrainer, "
     "assistant-only "
@@ -308,13 +302,10 @@ class PreferencePairsConfig(dg.Config):
     """Also pair every clean prompt's empty review against invented findings (see `build_preference_pairs`)."""
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="training",
+@iteration_asset(
+    group="training",
     kinds={"pytorch", "huggingface"},
     code_version="1",
-    owners=OWNERS,
-    tags={"stage": "training"},
     description="The SFT model reviews training prompts; where the rubric finds its answer weaker than gold (lazy "
     "no-issues, missed or wrong findings, invalid format) the pair (chosen = gold, rejected = its answer) is kept. "
     "Merged with pairs from feedback on the reviewer's own PR comments (accepted / corrected / dismissed).",
@@ -391,13 +382,10 @@ def preference_pairs(
     )
 
 
-@dg.asset(
-    partitions_def=iteration_partitions,
-    group_name="training",
+@iteration_asset(
+    group="training",
     kinds={"pytorch", "huggingface", "mlflow"},
     code_version="1",
-    owners=OWNERS,
-    tags={"stage": "training"},
     retry_policy=TRAINING_RETRY,
     description="The recipe's preference method on the SFT policy: DPO with TRL DPOTrainer (reference = the frozen SFT "
     "policy, not the bare base), ORPO (reference-free), or GRPO (`sft+grpo`: TRL GRPOTrainer rewarded by the "
