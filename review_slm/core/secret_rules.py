@@ -59,6 +59,9 @@ _GENERIC_CODE = re.compile(
     r"|[a-z]+\d*(?:_[a-z]+\d*)+"  # a snake_case name (`"keypoints0": matched_keypoints0`)
 )
 # `password = self.password2;`, `password = password_v2`, `password = DB_PASSWORD_2`: code copying a name.
+# `key: X25519PrivateKey | None` (a typeshed stub): a class name in a union with None is a type annotation.
+_UNION_WITH_NONE = re.compile(r"\s*\|\s*None\b")
+_CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*")
 _CODE_NAME = re.compile(
     r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[a-z]+\d*(?:_[a-z]\w*)+|[A-Z]+\d*(?:_[A-Z]\w*)+|(?i:\w*passw(?:or)?d\w*))[;,]?"
 )
@@ -188,7 +191,12 @@ def _rule_finds(rule: _Rule, global_allow: _Allowlist, text: str) -> bool:
         if rule.id == "private-key" and not _KEY_AFTER_HEADER.match(secret, secret.find("-----", 5)):
             continue
         if rule.id == "generic-api-key" and (
-            _GENERIC_CODE.fullmatch(secret) or _IMPORT_LINE.match(_line_of(text, *m.span()))
+            _GENERIC_CODE.fullmatch(secret)
+            or _IMPORT_LINE.match(_line_of(text, *m.span()))
+            or (
+                _CLASS_NAME.fullmatch(secret)
+                and _UNION_WITH_NONE.match(text, text.find(secret, m.start()) + len(secret))
+            )
         ):
             continue
         if rule.generic and _allowed(_generic_values(), secret.strip("\"'`"), m.group(0), ""):

@@ -110,6 +110,7 @@ NOT_SECRETS = {
         "    api_key: API_KEY_2024",
         '    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"',
         "    def __init__(self, private_key: x25519.X25519PrivateKey) -> None: ...",
+        "    key: X25519PrivateKey | None",
         "        check = build_check(asset_key, partition_key=expected_partition_key)",
         '        return {"keypoints0": matched_keypoints0, "keypoints1": matched_keypoints1}',
         "        # Auth token (SKxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)",
