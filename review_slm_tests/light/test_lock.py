@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
@@ -70,3 +72,15 @@ def test_every_install_of_the_project_in_the_action_uses_the_lock_and_its_torch(
     read = subprocess.run(["bash", "-c", reads], capture_output=True, text=True, check=True, timeout=10).stdout.strip()
     assert read == str(pins()["torch"][0])
     assert "requirements.lock" in steps["Key the pip cache"]["run"]  # a new lock is a new pip cache
+
+
+def test_make_lock_uses_one_uv_release_and_the_venvs_uv_is_it():
+    pinned = re.search(r"^UV_VERSION := (\S+)$", MAKEFILE, re.M)[1]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), pinned  # one release, not a range: the lock changes with uv
+    assert "pip install --quiet uv==$(UV_VERSION)" in MAKEFILE
+    uv = Path(sys.prefix) / "bin" / "uv"  # there once `make lock` has run in this venv
+    if uv.exists():
+        version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True, timeout=10)
+        assert version.stdout.split()[1] == pinned, (
+            f"the venv's uv is not UV_VERSION: rerun `make lock` ({version.stdout})"
+        )
