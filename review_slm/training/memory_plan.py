@@ -4,8 +4,10 @@ Every term is stated with how it was computed, so a refusal can say which settin
 arithmetic follows what this project's trainer actually does (`training/models.py`, `methods/`):
 
 - weights: bf16 on CUDA, float32 on CPU; QLoRA stores the decoder's linear layers as NF4 (4 bits) plus
-  their quantisation constants, while embeddings, norms and lm_head stay in bf16 (bitsandbytes via
-  transformers only replaces `nn.Linear` and keeps the output embedding unquantised);
+  their quantisation constants, while embeddings, norms and lm_head stay unquantised (bitsandbytes via
+  transformers only replaces `nn.Linear` and keeps the output embedding): in float32 on one GPU, since
+  `models.load_model` runs PEFT's `prepare_model_for_kbit_training`, which upcasts every bf16 weight that is
+  not 4-bit; in bf16 (the 4-bit storage dtype) when sharded, which skips that preparation;
 - trainable parameters: LoRA weights are float32 (PEFT's `autocast_adapter_dtype`), so weight + grad +
   AdamW m and v = 16 bytes each; full fine-tuning on one GPU keeps bf16 weights, bf16 grads and bf16
   AdamW states (torch's AdamW allocates states in the parameter's dtype) = 8 bytes; sharded (FSDP)
@@ -252,10 +254,11 @@ def plan_memory(recipe: Recipe, stage: Stage, config: dict | None = None) -> Mem
 
     if qlora and shape:
         nf4 = NF4_BYTES + NF4_CONSTANT_BYTES[recipe.quantization.double_quant]
-        weights = shape.linear_params * nf4 + shape.other_params * 2
+        kept = 2 if shard > 1 else 4  # fp32 after prepare_model_for_kbit_training; sharded: bf16 storage, no upcast
+        weights = shape.linear_params * nf4 + shape.other_params * kept
         how = (
             f"{shape.linear_params / 1e9:.2f}B linear params x {nf4:.3f} B (NF4 + constants) + "
-            f"{shape.other_params / 1e9:.2f}B embeddings/norms x 2 B"
+            f"{shape.other_params / 1e9:.2f}B embeddings/norms x {kept} B ({'bf16' if kept == 2 else 'fp32'})"
         )
     elif qlora:
         weights = params * (NF4_BYTES + NF4_CONSTANT_BYTES[True])
