@@ -47,10 +47,11 @@ $(VENV)/.installed-serve: $(VENV)/.installed
 
 # One resolution for Linux, macOS and Windows on Python 3.11 (uv's --universal: pins carry markers), of
 # the base dependencies and every extra; torch as on PyPI (the CPU build installed first is the same
-# version: a pin without a local label accepts 2.13.0+cpu). uv is installed into the venv for it alone.
-UV_VERSION := 0.13.*
+# version: a pin without a local label accepts 2.13.0+cpu). uv is installed into the venv for it alone, at
+# one release (another uv may resolve or write the lock differently; test_lock checks the venv's uv is this one).
+UV_VERSION := 0.13.9
 lock: $(BIN)/python
-	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 	  --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o $(LOCK)
 

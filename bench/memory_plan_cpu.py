@@ -87,7 +87,7 @@ def measure(shape: dict, checkpointing: bool) -> tuple[float, float]:
             ),
         }
     )
-    planned = plan_memory(recipe, "sft").total_bytes - params * 4  # the weights are in `base` already
+    planned = plan_memory(recipe, "sft").training_bytes - params * 4  # the weights are in `base` already
     return planned / GIB, (peak - base) / GIB
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from review_slm.training.job_spec import JobSpec
+from review_slm.training.pipes_report import FailureKey, ReportKey
 
 ENTRYPOINT = ["-m", "review_slm.training.entrypoint"]
 
@@ -21,7 +22,7 @@ class TrainerFailed(Exception):
     """The trainer classified its own failure (`oom`, `divergence`); `details` is what it reported."""
 
     def __init__(self, kind: str, details: dict):
-        super().__init__(details.get("message", kind))
+        super().__init__(details.get(FailureKey.MESSAGE, kind))
         self.kind = kind
         self.details = details
 
@@ -49,8 +50,8 @@ class TrainerReport:
     @classmethod
     def from_session(cls, session: dg.PipesSession) -> TrainerReport:
         metadata = reported_metadata(session)
-        history = metadata.pop("loss_history", None) or []
-        return cls(metadata, history, int(metadata.pop("resumed_from_step", None) or 0))
+        history = metadata.pop(ReportKey.LOSS_HISTORY, None) or []
+        return cls(metadata, history, int(metadata.pop(ReportKey.RESUMED_FROM_STEP, None) or 0))
 
 
 class TrainingLauncher(dg.ConfigurableResource, ABC):
@@ -87,8 +88,8 @@ def torchrun_command(python: str, nproc_per_node: int = 1, from_env: bool = Fals
 
 def reported_failure(session: dg.PipesSession) -> TrainerFailed | None:
     """The trainer's classified failure (a Pipes custom message `{"failure": kind, ...}`), if it reported one."""
-    failures = [m for m in session.get_custom_messages() if isinstance(m, dict) and m.get("failure")]
-    return TrainerFailed(failures[-1]["failure"], failures[-1]) if failures else None
+    failures = [m for m in session.get_custom_messages() if isinstance(m, dict) and m.get(FailureKey.FAILURE)]
+    return TrainerFailed(failures[-1][FailureKey.FAILURE], failures[-1]) if failures else None
 
 
 def reported_metadata(session: dg.PipesSession) -> dict:

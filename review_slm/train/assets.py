@@ -26,6 +26,7 @@ from review_slm.train.loss_metadata import loss_metadata
 from review_slm.train.manifest import CandidateModel, ParentModel, PreferencePairs, SftPolicy
 from review_slm.training.job_spec import GenerateRequest, JobSpec, Task, TrainerOutputs
 from review_slm.training.memory_plan import MemoryPlan, Stage, plan_memory
+from review_slm.training.pipes_report import FailureKey, FailureKind, ReportKey
 from review_slm.training.plots import loss_plot_artifact
 
 
@@ -56,7 +57,7 @@ def _run_trainer(
                 report = launcher.launch(context, make_spec(rec), tracking.trainer_env(run_id))
                 break
             except TrainerFailed as failure:
-                smaller = stage.halved_micro_batch() if failure.kind == "oom" else None
+                smaller = stage.halved_micro_batch() if failure.kind == FailureKind.OOM else None
                 if smaller is None or smaller.per_device_batch_size < rec.resilience.min_micro_batch:
                     raise _failure(failure, attempts, rec, tracking, run_id) from None
                 context.log.warning(
@@ -73,7 +74,7 @@ def _run_trainer(
         **report.metadata,
         "oom_retries": len(attempts) - 1,
         "micro_batch_attempts": " -> ".join(attempts),
-        "resumed_from_step": report.resumed_from_step,
+        ReportKey.RESUMED_FROM_STEP: report.resumed_from_step,
     }
     tracking.set_tags(
         run_id,
@@ -94,8 +95,8 @@ def _failure(
     failure: TrainerFailed, attempts: list[str], rec: Recipe, tracking: MlflowTracking, run_id: str
 ) -> dg.Failure:
     """The asset's failure for a classified trainer failure: says what happened and, for OOM, what was tried."""
-    details = {k: v for k, v in failure.details.items() if k not in ("failure", "message")}
-    if failure.kind == "oom":
+    details = {k: v for k, v in failure.details.items() if k not in set(FailureKey)}
+    if failure.kind == FailureKind.OOM:
         description = (
             f"out of memory at every micro-batch tried (micro-batch x accumulation: {', '.join(attempts)}); "
             f"the floor is resilience.min_micro_batch={rec.resilience.min_micro_batch}. Last error: {failure}"

@@ -14,6 +14,7 @@ from collections import deque
 from transformers import TrainerCallback
 
 from review_slm.core.recipe import ResilienceSpec
+from review_slm.training.pipes_report import FailureKey, FailureKind
 
 
 class TrainingFailure(RuntimeError):
@@ -25,7 +26,7 @@ class TrainingFailure(RuntimeError):
         self.details = details
 
     def report(self) -> dict:
-        return {"failure": self.kind, "message": str(self), **self.details}
+        return {FailureKey.FAILURE: self.kind, FailureKey.MESSAGE: str(self), **self.details}
 
 
 def _finite(value) -> bool:
@@ -53,7 +54,7 @@ class DivergenceGuard(TrainerCallback):
         }
         if not _finite(loss) or (grad_norm is not None and not _finite(grad_norm)):
             raise TrainingFailure(
-                "divergence",
+                FailureKind.DIVERGENCE,
                 f"{self.stage} diverged at step {step}: loss={loss} grad_norm={grad_norm} (not finite)",
                 reason="non-finite",
                 **values,
@@ -61,7 +62,7 @@ class DivergenceGuard(TrainerCallback):
         judged = self.judge_spikes and mean is not None and len(self.recent) >= self.spec.spike_min_history
         if judged and mean is not None and loss > self.spec.spike_factor * mean:
             raise TrainingFailure(
-                "divergence",
+                FailureKind.DIVERGENCE,
                 f"{self.stage} diverged at step {step}: loss {loss:.4g} is above {self.spec.spike_factor}x the "
                 f"running mean "
                 f"{mean:.4g} of the last {len(self.recent)} logged steps",
@@ -88,7 +89,7 @@ def out_of_memory_failure(
     err: BaseException, per_device_batch_size: int, gradient_accumulation_steps: int, stage: str
 ) -> TrainingFailure:
     return TrainingFailure(
-        "oom",
+        FailureKind.OOM,
         f"{stage} ran out of memory at micro-batch {per_device_batch_size} x accumulation "
         f"{gradient_accumulation_steps}: {err}",
         per_device_batch_size=per_device_batch_size,

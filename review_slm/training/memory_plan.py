@@ -4,8 +4,10 @@ Every term is stated with how it was computed, so a refusal can say which settin
 arithmetic follows what this project's trainer actually does (`training/models.py`, `methods/`):
 
 - weights: bf16 on CUDA, float32 on CPU; QLoRA stores the decoder's linear layers as NF4 (4 bits) plus
-  their quantisation constants, while embeddings, norms and lm_head stay in bf16 (bitsandbytes via
-  transformers only replaces `nn.Linear` and keeps the output embedding unquantised);
+  their quantisation constants, while embeddings, norms and lm_head stay unquantised (bitsandbytes via
+  transformers only replaces `nn.Linear` and keeps the output embedding): in float32 on one GPU, since
+  `models.load_model` runs PEFT's `prepare_model_for_kbit_training`, which upcasts every bf16 weight that is
+  not 4-bit; in bf16 (the 4-bit storage dtype) when sharded, which skips that preparation;
 - trainable parameters: LoRA weights are float32 (PEFT's `autocast_adapter_dtype`), so weight + grad +
   AdamW m and v = 16 bytes each; full fine-tuning on one GPU keeps bf16 weights, bf16 grads and bf16
   AdamW states (torch's AdamW allocates states in the parameter's dtype) = 8 bytes; sharded (FSDP)
@@ -23,6 +25,20 @@ arithmetic follows what this project's trainer actually does (`training/models.p
   (bench/memory_plan_cpu.py checks it against a measured peak);
 - DPO runs chosen and rejected in one forward (twice the micro-batch); its reference is the adapter
   switched off for LoRA (no memory) and a frozen copy of the weights for full fine-tuning.
+
+Load time has peaks of its own, before and after the training steps, each planned as a moment apart and
+compared to the GPU like the training peak (the plan's total is the larger):
+- before sharding (`hardware.sharding: fsdp`): `models.load_model` moves the whole model onto every rank's
+  GPU (`cpu_ram_efficient_loading` is off), and for full fine-tuning accelerate upcasts its trainable bf16
+  weights to fp32 before `fully_shard` (mixed precision: `fsdp2_prepare_model`), so every rank holds the whole
+  model at 4 bytes a parameter, whatever the world size. A full-fine-tuning reference (DPO; GRPO with beta > 0)
+  is loaded whole by TRL next to the whole bf16 policy when the trainer is built, then sharded;
+- publishing (DPO/ORPO, GRPO): rank 0 merges the policy (`methods/preference.merge_policy`) while the trainer,
+  its weights and optimizer states are still referenced, loading the base (or the full policy) whole in bf16;
+- QLoRA needs no term of its own: transformers quantises on the fly one tensor at a time (no full-precision
+  copy of the model; `core_model_loading` loads synchronously for that reason), and PEFT's upcast of the
+  unquantised weights replaces them one by one; the gathered full state dict for saving goes to host memory
+  (accelerate's `cpu_offload=True`).
 
 Hand-written rather than taken from a library: the estimators on PyPI (accelerate's `estimate-memory`)
 size weights only and need the hub, while this plan must also cover activations, QLoRA and sharding offline.
@@ -180,32 +196,52 @@ class MemoryPlan:
     recipe: str
     stage: str
     world_size: int
-    terms: list[Term]
+    terms: list[Term]  # held together at the training step's peak
     capacity_bytes: float | None
     on_cuda: bool
-    advice: list[str]
+    advice: list[str]  # what lowers the training peak
+    load_terms: list[Term]  # each a whole peak of its own (overhead included), before or after the steps
+    load_advice: list[str]  # what lowers the load peaks
 
     @property
-    def total_bytes(self) -> float:
+    def training_bytes(self) -> float:
         return sum(t.bytes for t in self.terms)
 
     @property
+    def load_bytes(self) -> float:
+        return max((t.bytes for t in self.load_terms), default=0.0)
+
+    @property
+    def total_bytes(self) -> float:
+        """What a rank needs: the larger of the training peak and the load peaks."""
+        return max(self.training_bytes, self.load_bytes)
+
+    def _over(self, needed: float) -> bool:
+        return self.capacity_bytes is not None and needed > self.capacity_bytes
+
+    @property
     def fits(self) -> bool:
-        return self.capacity_bytes is None or self.total_bytes <= self.capacity_bytes
+        return not self._over(self.total_bytes)
 
     def line(self) -> str:
         capacity = f"{self.capacity_bytes / GIB:.1f} GiB" if self.capacity_bytes else "unknown capacity"
         verdict = "fits" if self.fits else "DOES NOT FIT"
         parts = ", ".join(f"{t.name} {t.bytes / GIB:.2f}" for t in self.terms)
+        loads = "".join(f"; {t.name} {t.bytes / GIB:.2f} GiB" for t in self.load_terms)
+        training = f"training {self.training_bytes / GIB:.2f}: " if self.load_terms else ""
         return (
             f"memory plan {self.recipe} {self.stage}: {self.total_bytes / GIB:.2f} GiB per rank of "
-            f"{capacity} over {self.world_size} rank(s), {verdict} ({parts} GiB)"
+            f"{capacity} over {self.world_size} rank(s), {verdict} ({training}{parts} GiB{loads})"
         )
 
     def markdown(self) -> str:
         rows = [f"| {t.name} | {t.bytes / GIB:.2f} | {t.how} |" for t in self.terms]
+        if self.load_terms:
+            rows.append(f"| training peak | {self.training_bytes / GIB:.2f} | the terms above, held together |")
+            rows += [f"| {t.name} | {t.bytes / GIB:.2f} | {t.how} |" for t in self.load_terms]
         capacity = f"{self.capacity_bytes / GIB:.1f} GiB" if self.capacity_bytes else "unknown"
         verdict = "fits" if self.fits else "does not fit"
+        peak = "the larger of training and load; " if self.load_terms else ""
         return "\n".join(
             [
                 f"Memory plan, {self.recipe} `{self.stage}`, per rank of {self.world_size}",
@@ -213,13 +249,17 @@ class MemoryPlan:
                 "| term | GiB | how |",
                 "|---|---|---|",
                 *rows,
-                f"| **total** | **{self.total_bytes / GIB:.2f}** | of {capacity}: {verdict} |",
+                f"| **total** | **{self.total_bytes / GIB:.2f}** | {peak}of {capacity}: {verdict} |",
             ]
         )
 
     def refusal(self) -> str:
+        """The plan and the settings that lower whichever peak does not fit (load advice first)."""
+        advice = (self.load_advice if self._over(self.load_bytes) else []) + (
+            self.advice if self._over(self.training_bytes) else []
+        )
         return f"{self.line()}. The launch is refused before any GPU time is spent; change one of: " + "; ".join(
-            self.advice
+            dict.fromkeys(advice)  # in order, each once
         )
 
 
@@ -252,10 +292,11 @@ def plan_memory(recipe: Recipe, stage: Stage, config: dict | None = None) -> Mem
 
     if qlora and shape:
         nf4 = NF4_BYTES + NF4_CONSTANT_BYTES[recipe.quantization.double_quant]
-        weights = shape.linear_params * nf4 + shape.other_params * 2
+        kept = 2 if shard > 1 else 4  # fp32 after prepare_model_for_kbit_training; sharded: bf16 storage, no upcast
+        weights = shape.linear_params * nf4 + shape.other_params * kept
         how = (
             f"{shape.linear_params / 1e9:.2f}B linear params x {nf4:.3f} B (NF4 + constants) + "
-            f"{shape.other_params / 1e9:.2f}B embeddings/norms x 2 B"
+            f"{shape.other_params / 1e9:.2f}B embeddings/norms x {kept} B ({'bf16' if kept == 2 else 'fp32'})"
         )
     elif qlora:
         weights = params * (NF4_BYTES + NF4_CONSTANT_BYTES[True])
@@ -302,6 +343,7 @@ def plan_memory(recipe: Recipe, stage: Stage, config: dict | None = None) -> Mem
     if on_cuda:
         terms.append(Term("CUDA/framework overhead", CUDA_OVERHEAD_BYTES, "context, workspaces, fragmentation"))
 
+    load = _Load(recipe, stage, shape, params, shard, on_cuda, compute_bytes)
     return MemoryPlan(
         recipe=recipe.label,
         stage=stage,
@@ -310,7 +352,83 @@ def plan_memory(recipe: Recipe, stage: Stage, config: dict | None = None) -> Mem
         capacity_bytes=gpu_capacity_bytes(recipe) if on_cuda else None,
         on_cuda=on_cuda,
         advice=_advice(recipe, stage, spec, shard),
+        load_terms=load.terms(terms),
+        load_advice=load.advice(qlora),
     )
+
+
+# The training terms still allocated after the last step, while rank 0 merges the policy to publish it.
+RESIDENT_TERMS = ("weights", "LoRA weights + grads + AdamW", "full: weights + grads + AdamW", "DPO reference")
+BEFORE_SHARDING, MERGING = "load: whole model before sharding", "load: merging to publish"
+
+
+@dataclass(frozen=True)
+class _Load:
+    """The load-time peaks of one stage (module docstring), each with its overhead."""
+
+    recipe: Recipe
+    stage: str
+    shape: ModelShape | None
+    params: int
+    shard: int
+    on_cuda: bool
+    compute_bytes: int
+
+    @property
+    def merges(self) -> bool:
+        """DPO/ORPO and GRPO publish a merged model from rank 0; SFT saves its adapter (or full model) as trained."""
+        return self.stage in ("dpo", "grpo")
+
+    def terms(self, training: list[Term]) -> list[Term]:
+        overhead = CUDA_OVERHEAD_BYTES if self.on_cuda else 0.0
+        plus = "; + the CUDA overhead" if self.on_cuda else ""
+        c, params = self.compute_bytes, self.params
+        loads = []
+        if self.shard > 1:
+            held = {t.name: t.bytes for t in training}
+            lora = held.get("LoRA weights + grads + AdamW", 0.0) / 4 * self.shard  # weights only (4 of 16 B), whole
+            if self.recipe.finetuning == "full":
+                policy, how = params * 4.0, f"{_count(params)} params x 4 B (fp32: upcast for mixed precision)"
+                if "DPO reference" in held:  # full fine-tuning's frozen copy (LoRA's is the adapter switched off)
+                    # built with the trainer: whole bf16 policy + whole reference; at train(): fp32 policy + shard
+                    policy = max(2 * params * c, policy + params * c / self.shard)
+                    how += f" + the reference, whole then / {self.shard} (TRL loads it before sharding)"
+            else:  # LoRA / QLoRA: the frozen base as the weights term has it, whole
+                policy = held["weights"] * self.shard + lora
+                how = f"the weights term x {self.shard} ranks + the LoRA weights (fp32)"
+            loads.append(Term(BEFORE_SHARDING, policy + overhead, f"every rank, before fully_shard: {how}{plus}"))
+        if self.merges:
+            resident = sum(t.bytes for t in training if t.name in RESIDENT_TERMS)
+            base = params * c
+            delta = 0.0
+            if self.recipe.finetuning == "lora" and self.shape:
+                delta = max(a * b for a, b in self.shape.projections().values()) * 4  # one fp32 delta at a time
+            what = "the base" if self.recipe.finetuning == "lora" else "the trained policy"
+            loads.append(
+                Term(
+                    MERGING,
+                    resident + base + delta + overhead,
+                    f"rank 0 after the steps: the trained state still held ({resident / GIB:.2f} GiB) + {what} "
+                    f"loaded whole, {_count(params)} x {c} B"
+                    + (f", + one projection's fp32 delta {delta / GIB:.2f}" if delta else "")
+                    + plus,
+                )
+            )
+        return loads
+
+    def advice(self, qlora: bool) -> list[str]:
+        """Fewer ranks, micro-batches or tokens do not lower a load peak: a smaller model in memory or a bigger GPU."""
+        reasons = ["every rank holds the whole model before sharding"] if self.shard > 1 else []
+        reasons += ["rank 0 loads the whole model in bf16 to merge and publish it"] if self.merges else []
+        advice = []
+        if self.shard > 1 and not qlora:
+            advice.append(
+                "finetuning: lora with quantization.load_in_4bit: true (QLoRA): every rank loads the whole model "
+                "before sharding, whatever the number of GPUs"
+            )
+        if reasons:
+            advice.append("a bigger GPU (hardware.gpu_type / gpu_memory_gib): " + "; ".join(reasons))
+        return advice
 
 
 def _activation_terms(shape: ModelShape, spec, stage: str, compute_bytes: int, recipe: Recipe) -> list[Term]:

@@ -27,8 +27,9 @@ def test_the_1_5b_qlora_plan_term_by_term():
     plan = plan_memory(load_recipe("qwen2.5-coder-1.5b-qlora"), "sft")
     shape = ModelShape.from_config(KNOWN_CONFIGS["Qwen/Qwen2.5-Coder-1.5B-Instruct"])
     terms = _terms(plan)
-    # QLoRA paper: NF4 with double quantisation costs 4.127 bits per quantised weight.
-    nf4 = shape.linear_params * 4.127 / 8 + shape.other_params * 2
+    # QLoRA paper: NF4 with double quantisation costs 4.127 bits per quantised weight; the rest is fp32 once PEFT's
+    # prepare_model_for_kbit_training has upcast it.
+    nf4 = shape.linear_params * 4.127 / 8 + shape.other_params * 4
     assert terms["weights"] == pytest.approx(nf4 / GIB, rel=1e-3)
     lora = 28 * 32 * (2 * (1536 + 1536) + 2 * (1536 + 256) + 2 * (1536 + 8960) + (8960 + 1536))
     assert terms["LoRA weights + grads + AdamW"] == pytest.approx(lora * 16 / GIB)
@@ -88,3 +89,57 @@ def test_command_prints_both_stages(capsys):
     main(["--recipe", "tiny"])
     out = capsys.readouterr().out
     assert "tiny@v2 `sft`" in out and "tiny@v2 `dpo`" in out and "| **total** |" in out
+
+
+def _with(recipe, stage: str | None = None, hardware: dict | None = None, **spec):
+    update = {"hardware": recipe.hardware.model_copy(update=hardware)} if hardware else {}
+    if stage:
+        update[stage] = getattr(recipe, stage).model_copy(update=spec)
+    return recipe.model_copy(update=update)
+
+
+def _loads(plan) -> dict[str, float]:
+    return {t.name: t.bytes / GIB for t in plan.load_terms}
+
+
+def test_sharded_full_finetune_loads_the_whole_fp32_model_on_every_rank_whatever_the_world_size():
+    recipe = load_recipe("qwen2.5-coder-7b-full-fsdp")
+    params = 7.6156e9
+    # accelerate upcasts the whole bf16 model to fp32 before fully_shard; DPO adds TRL's reference, sharded by then
+    assert _loads(plan_memory(recipe, "sft")) == {
+        "load: whole model before sharding": pytest.approx((params * 4) / GIB + 2, rel=1e-3)
+    }
+    dpo = _loads(plan_memory(recipe, "dpo"))
+    assert dpo["load: whole model before sharding"] == pytest.approx((params * 4 + params * 2 / 16) / GIB + 2, rel=1e-3)
+    # 64 GPUs of 24 GiB and 1 x 1024 tokens: the sharded steps need 6.3 GiB, the load 30.4 GiB.
+    small = _with(
+        recipe,
+        "sft",
+        {"gpus_per_node": 8, "nodes": 8, "gpu_memory_gib": 24.0},
+        max_length=1024,
+        per_device_batch_size=1,
+    )
+    plan = plan_memory(small, "sft")
+    assert plan.training_bytes / GIB < 8 and plan.load_bytes / GIB > 30 and not plan.fits
+    assert plan.total_bytes == plan.load_bytes
+    message = plan.refusal()
+    assert "load: whole model before sharding 30.37 GiB" in message and "load_in_4bit: true (QLoRA)" in message
+    assert "per_device_batch_size" not in message and "more GPUs" not in message  # neither lowers a load peak
+
+
+def test_publishing_merges_on_rank_0_while_the_trained_state_is_held_and_can_refuse_dpo_alone():
+    # The 7B QLoRA on a 22.1 GiB A10G at 1 x 1024 tokens: the steps fit, merging the bf16 base does not.
+    recipe = _with(load_recipe("qwen2.5-coder-7b-qlora"), hardware={"gpu_type": "a10g"})
+    recipe = _with(recipe, "sft", max_length=1024, per_device_batch_size=1)
+    recipe = _with(recipe, "dpo", max_length=1024, per_device_batch_size=1)
+    sft, dpo = plan_memory(recipe, "sft"), plan_memory(recipe, "dpo")
+    assert sft.load_terms == [] and sft.fits  # SFT saves its adapter: nothing merged
+    terms, merge = _terms(dpo), _loads(dpo)["load: merging to publish"]
+    held = terms["weights"] + terms["LoRA weights + grads + AdamW"]
+    delta = 3584 * 18944 * 4 / GIB  # gate_proj's fp32 delta, the largest projection
+    assert merge == pytest.approx(held + 7.6156e9 * 2 / GIB + delta + 2, rel=1e-3)
+    assert dpo.training_bytes / GIB < 22.1 < merge and not dpo.fits
+    with pytest.raises(dg.Failure, match="rank 0 loads the whole model in bf16 to merge") as failure:
+        _check_memory_plan(dg.build_asset_context(), recipe, "dpo")
+    shown = str(failure.value.metadata["memory_plan"].value)  # the markdown table
+    assert "| training peak |" in shown and "| load: merging to publish |" in shown and "does not fit" in shown

@@ -33,6 +33,7 @@ from review_slm.resources.launcher import (
     torchrun_command,
 )
 from review_slm.training.job_spec import JobSpec
+from review_slm.training.pipes_report import FailureKey, FailureKind
 
 
 class KubeflowLauncher(TrainingLauncher):
@@ -262,10 +263,10 @@ class KubeflowLauncher(TrainingLauncher):
         problem = diagnosis.first_failure(pods)
         if problem is not None and problem.reason == "OOMKilled":  # the kernel's OOM: same remedy as CUDA's
             return TrainerFailed(
-                "oom",
+                FailureKind.OOM,
                 {
-                    "failure": "oom",
-                    "message": f"{self.job_kind.kind} {name}: {problem} (out of host memory)",
+                    FailureKey.FAILURE: FailureKind.OOM,
+                    FailureKey.MESSAGE: f"{self.job_kind.kind} {name}: {problem} (out of host memory)",
                     "pod": problem.pod,
                     "source": "kernel",
                 },

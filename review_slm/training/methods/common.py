@@ -15,6 +15,7 @@ from review_slm.training.faults import fault_callbacks
 from review_slm.training.guards import DivergenceGuard, TrainingFailure, is_out_of_memory, out_of_memory_failure
 from review_slm.training.job_spec import JobSpec
 from review_slm.training.models import device
+from review_slm.training.pipes_report import ReportKey
 from review_slm.training.repro import record_lock, reproducibility_lock
 from review_slm.training.telemetry import PipesMlflowCallback, run_summary
 
@@ -203,12 +204,12 @@ class TrainingRun:
         )
         return {
             **summary,
-            "resumed_from_step": self.resume.step if self.resume else None,
+            ReportKey.RESUMED_FROM_STEP: self.resume.step if self.resume else None,
             "checkpoints_promoted": len(self.promoter.promoted) if self.promoter else 0,
             "micro_batch": self.stage.per_device_batch_size,
             "gradient_accumulation": self.stage.gradient_accumulation_steps,
             "world_size": distributed.world_size(),
             "git_commit": self.lock["git_commit"],
             "training_stack": self.lock["versions"],
-            "loss_history": self.telemetry.history,
+            ReportKey.LOSS_HISTORY: self.telemetry.history,
         }

@@ -22,6 +22,7 @@ from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.methods.common import TrainingRun, trainer_kwargs
 from review_slm.training.methods.preference import merge_policy
 from review_slm.training.models import device, load_policy, load_tokenizer, resolve_model_ref
+from review_slm.training.pipes_report import ReportKey
 from review_slm.training.sharding import is_sharded
 
 
@@ -118,7 +119,7 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     policy_dir = out_dir / TrainerOutputs.policy("grpo")
     trainer.save_model(str(policy_dir))
     summary = session.finish(trainer)
-    rewards = [h["reward"] for h in summary["loss_history"] if "reward" in h]
+    rewards = [h["reward"] for h in summary[ReportKey.LOSS_HISTORY] if "reward" in h]
     result = {
         "method": "grpo",
         "prompts": len(rows),

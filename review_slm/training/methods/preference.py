@@ -13,6 +13,7 @@ from review_slm.training.data import dpo_rows, read_rows
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
 from review_slm.training.methods.common import TrainingRun, trainer_kwargs
 from review_slm.training.models import is_adapter_dir, load_model, load_policy, load_tokenizer, resolve_model_ref
+from review_slm.training.pipes_report import ReportKey
 from review_slm.training.sharding import is_sharded
 
 
@@ -57,7 +58,7 @@ def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str |
         policy_dir = out_dir / TrainerOutputs.policy(task)
         trainer.save_model(str(policy_dir))
         summary = session.finish(trainer)
-        accuracies = [h["rewards_accuracies"] for h in summary["loss_history"] if "rewards_accuracies" in h]
+        accuracies = [h["rewards_accuracies"] for h in summary[ReportKey.LOSS_HISTORY] if "rewards_accuracies" in h]
         result.update(summary, final_reward_accuracy=round(accuracies[-1], 4) if accuracies else None)
     else:
         pipes.log.warning(
