@@ -74,7 +74,7 @@ def _run_trainer(
         **report.metadata,
         "oom_retries": len(attempts) - 1,
         "micro_batch_attempts": " -> ".join(attempts),
-        ReportKey.RESUMED_FROM_STEP: report.resumed_from_step,
+        ReportKey.RESUMED_FROM_STEP.value: report.resumed_from_step,  # a plain str: Dagster serialises no Enum label
     }
     tracking.set_tags(
         run_id,
