@@ -26,6 +26,7 @@ from review_slm.resources.tracking import MlflowTracking
 from review_slm.resources.training_recipe import TrainingRecipe
 from review_slm.train.assets import dpo_model, sft_adapter
 from review_slm.train.manifest import ParentModel, PreferencePairs
+from review_slm.training.job_spec import JobSpec, Task
 
 
 def bug_suite_rows() -> list[dict]:
@@ -115,6 +116,17 @@ class Harness:
         uri = self.artifacts.write_table(iteration(self.artifacts, key).pairs, pairs, tables.PAIRS)
         manifest = PreferencePairs(pairs_uri=uri, pairs=len(pairs), prompts=len(pairs), sft_answers_uri=None)
         write_manifest(self.artifacts, key, "preference_pairs", manifest)
+
+    def job_spec(self, task: Task, recipe, output_dir: Path, **inputs) -> JobSpec:
+        """What an asset would send the entrypoint for the built-in tiny student: for tests that run in process."""
+        return JobSpec(
+            task=task,
+            recipe=recipe,
+            parent_model="builtin:tiny-qwen2",
+            cache_dir=str(self.model_cache),
+            output_dir=str(output_dir),
+            **inputs,
+        )
 
     def materialize(self, asset, key: str, recipe_path: Path, launcher: LocalProcessLauncher | None = None):
         self.instance.add_dynamic_partitions(iteration_partitions.name, [key])

@@ -6,7 +6,6 @@ import torch
 from review_slm.core.recipe import load_recipe
 from review_slm.resources.artifact_layout import iteration
 from review_slm.training.data import curriculum_order
-from review_slm.training.job_spec import JobSpec
 from review_slm.training.methods import TASKS
 from review_slm.training.methods.sft import build_trainer
 from review_slm_tests.training.conftest import bug_suite_rows, dpo_model, sft_adapter, tiny_recipe
@@ -16,14 +15,8 @@ def _trainer(harness, tmp_path, **overrides):
     harness.write_upstream("iter-0001")
     art = harness.artifacts
     recipe = load_recipe(str(tiny_recipe(tmp_path, **overrides)))
-    spec = JobSpec(
-        task="sft",
-        recipe=recipe,
-        parent_model="builtin:tiny-qwen2",
-        cache_dir=str(harness.model_cache),
-        output_dir=str(tmp_path / "out"),
-        train_file=str(art.local_path(iteration(art, "iter-0001").gold_split("train"))),
-    )
+    train_file = str(art.local_path(iteration(art, "iter-0001").gold_split("train")))
+    spec = harness.job_spec("sft", recipe, tmp_path / "out", train_file=train_file)
     return build_trainer(spec, recipe, callbacks=[])
 
 

@@ -95,6 +95,19 @@ def log_loss_plot(client, run_id: str | None, history: list[dict], stage: str) -
     plt.close(fig)
 
 
+def release_training_memory() -> None:
+    """After the function that built the trainer has returned: collect the reference cycles that still hold its
+    model, optimizer states and reference model, and hand the freed blocks back to the GPU, so that rank 0's merge,
+    which loads the whole base, does not stack on top of them (memory_plan's "load: merging to publish")."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 class CheckpointPromoter(TrainerCallback):
     """Copies each checkpoint the Trainer writes into the checkpoint store (rank 0 only)."""
 

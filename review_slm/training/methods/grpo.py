@@ -2,7 +2,8 @@
 the rubric's reward functions (`core/rewards.py`) score each against the gold review, and the policy
 moves towards the answers that beat their group's mean. Unlike DPO it needs no pairs someone built:
 it explores, and is scored by what the evaluation scores. The result is merged into full weights,
-like the preference methods, so everything downstream of `dpo_model` is unchanged.
+like the preference methods (once the trainer's memory is released), so everything downstream of `dpo_model`
+is unchanged.
 
 Generation: `model.generate` in the trainer process on CPU; vLLM (TRL's colocate or server mode) on
 CUDA when the recipe sets `grpo.use_vllm` and vLLM is installed.
@@ -19,7 +20,7 @@ from review_slm.core.recipe import GrpoSpec
 from review_slm.core.rewards import reward_funcs
 from review_slm.training.data import read_rows
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
-from review_slm.training.methods.common import TrainingRun, trainer_kwargs
+from review_slm.training.methods.common import TrainingRun, release_training_memory, trainer_kwargs
 from review_slm.training.methods.preference import merge_policy
 from review_slm.training.models import device, load_policy, load_tokenizer, resolve_model_ref
 from review_slm.training.pipes_report import ReportKey
@@ -77,19 +78,24 @@ def grpo_config(stage: GrpoSpec, output_dir: Path, weights: list[float], sharded
     )
 
 
-def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
+def train_policy(
+    spec: JobSpec,
+    model_ref: tuple[str, str | None],
+    rows: list[dict],
+    tokenizer,
+    pipes,
+    mlflow_client,
+    run_id: str | None,
+) -> tuple[Path, dict]:
+    """Trains and saves the GRPO policy; returns (its folder, the result to report). Nothing it built outlives the
+    call: the trainer, its model, optimizer and reference are locals of this frame (`preference.train_policy`)."""
     from datasets import Dataset
     from transformers import set_seed
     from trl import GRPOTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl's lazy __init__ exports it)
 
-    from review_slm.training import distributed
-
-    recipe = spec.recipe
+    recipe, (model_path, revision) = spec.recipe, model_ref
     stage = recipe.grpo
-    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
-    tokenizer = load_tokenizer(model_path, revision)
     out_dir = Path(spec.needed("output_dir"))
-    rows = read_rows(spec.needed("train_file"))[: stage.max_prompts]
     funcs, weights = reward_funcs(stage.reward_weights)
     pipes.log.info(
         f"GRPO on {len(rows)} prompts from the SFT policy, {stage.num_generations} answers each, rewards "
@@ -120,7 +126,7 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
     trainer.save_model(str(policy_dir))
     summary = session.finish(trainer)
     rewards = [h["reward"] for h in summary[ReportKey.LOSS_HISTORY] if "reward" in h]
-    result = {
+    return policy_dir, {
         "method": "grpo",
         "prompts": len(rows),
         "generation": "vllm" if args.use_vllm else "generate",
@@ -128,6 +134,18 @@ def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
         "first_reward": round(rewards[0], 4) if rewards else None,
         "final_reward": round(rewards[-1], 4) if rewards else None,
     }
+
+
+def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
+    from review_slm.training import distributed
+
+    recipe = spec.recipe
+    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
+    tokenizer = load_tokenizer(model_path, revision)
+    out_dir = Path(spec.needed("output_dir"))
+    rows = read_rows(spec.needed("train_file"))[: recipe.grpo.max_prompts]
+    policy_dir, result = train_policy(spec, (model_path, revision), rows, tokenizer, pipes, mlflow_client, run_id)
+    release_training_memory()
     if distributed.is_main_process():
         merge_policy(model_path, revision, policy_dir, out_dir / TrainerOutputs.MERGED_MODEL, tokenizer)
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)

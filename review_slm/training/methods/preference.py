@@ -1,7 +1,8 @@
 """Preference training on the SFT policy, shared by DPO and ORPO; the result is merged into full weights.
 
 The policy is the parent plus the SFT adapter (or the full SFT model). The method's module says what
-the reference is; the merge reloads the base unquantised so it is exact.
+the reference is; the merge reloads the base unquantised so it is exact, and only once the trainer's memory
+is released (`train_policy` returns nothing that holds it), so its peak is the base alone, not base + trainer.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from review_slm.training.data import dpo_rows, read_rows
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
-from review_slm.training.methods.common import TrainingRun, trainer_kwargs
+from review_slm.training.methods.common import TrainingRun, release_training_memory, trainer_kwargs
 from review_slm.training.models import is_adapter_dir, load_model, load_policy, load_tokenizer, resolve_model_ref
 from review_slm.training.pipes_report import ReportKey
 from review_slm.training.sharding import is_sharded
@@ -30,11 +31,40 @@ def merge_policy(model_path: str, revision: str | None, policy_dir: Path, out_di
     tokenizer.save_pretrained(out_dir)
 
 
-def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str | None, make_trainer) -> dict:
-    """`make_trainer(model, args_kwargs, dataset, tokenizer, callbacks, recipe)` builds the method's trainer."""
+def train_policy(
+    task: str,
+    spec: JobSpec,
+    model_ref: tuple[str, str | None],
+    pairs: list[dict],
+    tokenizer,
+    pipes,
+    mlflow_client,
+    run_id: str | None,
+    make_trainer,
+) -> tuple[Path, dict]:
+    """Trains and saves the preference-tuned policy; returns (its folder, the run's summary). Nothing it built
+    outlives the call: the trainer, its model, optimizer and reference are locals of this frame."""
     from datasets import Dataset
     from transformers import set_seed
 
+    recipe, (model_path, revision) = spec.recipe, model_ref
+    out_dir = Path(spec.needed("output_dir"))
+    set_seed(recipe.dpo.seed)
+    session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec.needed("pairs_file")])
+    sharded = is_sharded(recipe)
+    model = load_policy(
+        model_path, revision, Path(spec.needed("adapter_dir")), recipe.quantization, trainable=True, sharded=sharded
+    )
+    kwargs = trainer_kwargs(recipe.dpo, out_dir / "checkpoints", sharded=sharded)
+    trainer = make_trainer(model, kwargs, Dataset.from_list(dpo_rows(pairs)), tokenizer, session.callbacks(), recipe)
+    session.train(trainer)
+    policy_dir = out_dir / TrainerOutputs.policy(task)
+    trainer.save_model(str(policy_dir))
+    return policy_dir, session.finish(trainer)
+
+
+def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str | None, make_trainer) -> dict:
+    """`make_trainer(model, args_kwargs, dataset, tokenizer, callbacks, recipe)` builds the method's trainer."""
     from review_slm.training import distributed
 
     recipe = spec.recipe
@@ -46,18 +76,10 @@ def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str |
     result: dict = {"pairs": len(pairs), "method": task}
     if pairs:
         pipes.log.info(f"{task.upper()} on {len(pairs)} pairs from the SFT policy")
-        set_seed(recipe.dpo.seed)
-        session = TrainingRun(task, spec, recipe, recipe.dpo, pipes, mlflow_client, run_id, [spec.needed("pairs_file")])
-        sharded = is_sharded(recipe)
-        model = load_policy(model_path, revision, policy_dir, recipe.quantization, trainable=True, sharded=sharded)
-        kwargs = trainer_kwargs(recipe.dpo, out_dir / "checkpoints", sharded=sharded)
-        trainer = make_trainer(
-            model, kwargs, Dataset.from_list(dpo_rows(pairs)), tokenizer, session.callbacks(), recipe
+        policy_dir, summary = train_policy(
+            task, spec, (model_path, revision), pairs, tokenizer, pipes, mlflow_client, run_id, make_trainer
         )
-        session.train(trainer)
-        policy_dir = out_dir / TrainerOutputs.policy(task)
-        trainer.save_model(str(policy_dir))
-        summary = session.finish(trainer)
+        release_training_memory()
         accuracies = [h["rewards_accuracies"] for h in summary[ReportKey.LOSS_HISTORY] if "rewards_accuracies" in h]
         result.update(summary, final_reward_accuracy=round(accuracies[-1], 4) if accuracies else None)
     else:
