@@ -24,7 +24,9 @@ arithmetic follows what this project's trainer actually does (`training/models.p
   entry, while every activation is still held. With a 152K vocabulary this is often the largest term
   (bench/memory_plan_cpu.py checks it against a measured peak);
 - DPO runs chosen and rejected in one forward (twice the micro-batch); its reference is the adapter
-  switched off for LoRA (no memory) and a frozen copy of the weights for full fine-tuning.
+  switched off for LoRA (no memory) and a frozen copy of the weights for full fine-tuning, sharded like the
+  policy on CUDA but whole on every rank of a sharded CPU run (TRL places it when the trainer is built, before
+  `sharding.shard_on_cpu` turns accelerate's state to FSDP).
 
 Load time has peaks of its own, before and after the training steps, each planned as a moment apart and
 compared to the GPU like the training peak (the plan's total is the larger):
@@ -32,9 +34,12 @@ compared to the GPU like the training peak (the plan's total is the larger):
   GPU (`cpu_ram_efficient_loading` is off), and for full fine-tuning accelerate upcasts its trainable bf16
   weights to fp32 before `fully_shard` (mixed precision: `fsdp2_prepare_model`), so every rank holds the whole
   model at 4 bytes a parameter, whatever the world size. A full-fine-tuning reference (DPO; GRPO with beta > 0)
-  is loaded whole by TRL next to the whole bf16 policy when the trainer is built, then sharded;
-- publishing (DPO/ORPO, GRPO): rank 0 merges the policy (`methods/preference.merge_policy`) while the trainer,
-  its weights and optimizer states are still referenced, loading the base (or the full policy) whole in bf16;
+  is loaded whole by TRL next to the whole bf16 policy when the trainer is built, then sharded (on CUDA; a CPU
+  run keeps it whole);
+- publishing (DPO/ORPO, GRPO): rank 0 merges the policy (`methods/preference.merge_policy`) after the trainer,
+  its weights, optimizer states and reference are released (`methods/common.release_training_memory`), so it
+  holds only the base (or the full policy) loaded whole in bf16, the adapter PEFT loads onto it, and the merge's
+  work tensors;
 - QLoRA needs no term of its own: transformers quantises on the fly one tensor at a time (no full-precision
   copy of the model; `core_model_loading` loads synchronously for that reason), and PEFT's upcast of the
   unquantised weights replaces them one by one; the gathered full state dict for saving goes to host memory
@@ -332,8 +337,15 @@ def plan_memory(recipe: Recipe, stage: Stage, config: dict | None = None) -> Mem
             layer = shape.linear_params / shape.num_hidden_layers * compute_bytes
             terms.append(Term("FSDP gathered layers", 2 * layer, "2 unsharded layers (current + prefetched) in bf16"))
         if stage == "dpo" or (stage == "grpo" and recipe.grpo.beta > 0):
+            # On CPU, TRL places the reference before shard_on_cpu turns FSDP on: each rank keeps it whole.
+            whole = shard > 1 and not on_cuda
             terms.append(
-                Term("DPO reference", params * compute_bytes / shard, "frozen copy of the SFT weights" + sharded)
+                Term(
+                    "DPO reference",
+                    params * compute_bytes / (1 if whole else shard),
+                    "frozen copy of the SFT weights"
+                    + (", whole on every rank (placed before sharding)" if whole else sharded),
+                )
             )
 
     if shape:
@@ -357,8 +369,6 @@ def plan_memory(recipe: Recipe, stage: Stage, config: dict | None = None) -> Mem
     )
 
 
-# The training terms still allocated after the last step, while rank 0 merges the policy to publish it.
-RESIDENT_TERMS = ("weights", "LoRA weights + grads + AdamW", "full: weights + grads + AdamW", "DPO reference")
 BEFORE_SHARDING, MERGING = "load: whole model before sharding", "load: merging to publish"
 
 
@@ -390,28 +400,34 @@ class _Load:
             if self.recipe.finetuning == "full":
                 policy, how = params * 4.0, f"{_count(params)} params x 4 B (fp32: upcast for mixed precision)"
                 if "DPO reference" in held:  # full fine-tuning's frozen copy (LoRA's is the adapter switched off)
-                    # built with the trainer: whole bf16 policy + whole reference; at train(): fp32 policy + shard
-                    policy = max(2 * params * c, policy + params * c / self.shard)
-                    how += f" + the reference, whole then / {self.shard} (TRL loads it before sharding)"
+                    # built with the trainer: whole policy + whole reference; at train(): fp32 policy + the reference
+                    # as the training term holds it (its shard on CUDA, whole on CPU)
+                    policy = max(2 * params * c, policy + held["DPO reference"])
+                    how += " + the reference, whole then as held in training (TRL loads it before sharding)"
             else:  # LoRA / QLoRA: the frozen base as the weights term has it, whole
                 policy = held["weights"] * self.shard + lora
                 how = f"the weights term x {self.shard} ranks + the LoRA weights (fp32)"
             loads.append(Term(BEFORE_SHARDING, policy + overhead, f"every rank, before fully_shard: {how}{plus}"))
         if self.merges:
-            resident = sum(t.bytes for t in training if t.name in RESIDENT_TERMS)
-            base = params * c
-            delta = 0.0
+            # The trainer is released before the merge (methods/common.release_training_memory): nothing of training
+            # is held, only what merge_policy loads.
+            base, adapter, work = params * c, 0.0, 0.0
+            what = f"the trained policy loaded whole, {_count(params)} x {c} B"
             if self.recipe.finetuning == "lora" and self.shape:
-                delta = max(a * b for a, b in self.shape.projections().values()) * 4  # one fp32 delta at a time
-            what = "the base" if self.recipe.finetuning == "lora" else "the trained policy"
+                adapter = self.shape.lora_params(self.recipe.lora.r, self.recipe.lora.target_modules) * 4.0
+                delta = max(a * b for a, b in self.shape.projections().values()) * 4.0  # one fp32 delta at a time
+                # PEFT reads the adapter file onto the GPU, then copies it into the LoRA layers; the file's tensors
+                # are gone by the time merge_and_unload computes each projection's delta.
+                work = max(adapter, delta)
+                what = (
+                    f"the base loaded whole, {_count(params)} x {c} B, + the adapter (fp32) {adapter / GIB:.2f}, + "
+                    f"the larger of its file's copy and one projection's fp32 delta {work / GIB:.2f}"
+                )
             loads.append(
                 Term(
                     MERGING,
-                    resident + base + delta + overhead,
-                    f"rank 0 after the steps: the trained state still held ({resident / GIB:.2f} GiB) + {what} "
-                    f"loaded whole, {_count(params)} x {c} B"
-                    + (f", + one projection's fp32 delta {delta / GIB:.2f}" if delta else "")
-                    + plus,
+                    base + adapter + work + overhead,
+                    f"rank 0 after the steps, the trainer released: {what}{plus}",
                 )
             )
         return loads

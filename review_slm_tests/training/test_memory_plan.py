@@ -127,19 +127,41 @@ def test_sharded_full_finetune_loads_the_whole_fp32_model_on_every_rank_whatever
     assert "per_device_batch_size" not in message and "more GPUs" not in message  # neither lowers a load peak
 
 
-def test_publishing_merges_on_rank_0_while_the_trained_state_is_held_and_can_refuse_dpo_alone():
-    # The 7B QLoRA on a 22.1 GiB A10G at 1 x 1024 tokens: the steps fit, merging the bf16 base does not.
+def test_publishing_merges_on_rank_0_after_the_trainer_is_released():
+    # The 7B QLoRA on a 22.1 GiB A10G at 1 x 1024 tokens: the steps fit, and so does the merge, which holds only the
+    # bf16 base and the adapter once methods/common.release_training_memory has freed the trainer.
     recipe = _with(load_recipe("qwen2.5-coder-7b-qlora"), hardware={"gpu_type": "a10g"})
     recipe = _with(recipe, "sft", max_length=1024, per_device_batch_size=1)
     recipe = _with(recipe, "dpo", max_length=1024, per_device_batch_size=1)
     sft, dpo = plan_memory(recipe, "sft"), plan_memory(recipe, "dpo")
     assert sft.load_terms == [] and sft.fits  # SFT saves its adapter: nothing merged
-    terms, merge = _terms(dpo), _loads(dpo)["load: merging to publish"]
-    held = terms["weights"] + terms["LoRA weights + grads + AdamW"]
-    delta = 3584 * 18944 * 4 / GIB  # gate_proj's fp32 delta, the largest projection
-    assert merge == pytest.approx(held + 7.6156e9 * 2 / GIB + delta + 2, rel=1e-3)
-    assert dpo.training_bytes / GIB < 22.1 < merge and not dpo.fits
+    merge = _loads(dpo)["load: merging to publish"]
+    adapter = 28 * 32 * (2 * (3584 + 3584) + 2 * (3584 + 512) + 3 * (3584 + 18944)) * 4 / GIB  # r=32, fp32
+    delta = 3584 * 18944 * 4 / GIB  # gate_proj's fp32 delta, the largest projection (smaller than the adapter)
+    assert adapter > delta
+    # base + the adapter + its file's copy on the GPU (PEFT loads it before copying it in) + the CUDA overhead
+    assert merge == pytest.approx(7.6156e9 * 2 / GIB + 2 * adapter + 2, rel=1e-3)
+    assert dpo.training_bytes / GIB < merge < 22.1 and dpo.fits  # held with the trainer it was 24.8: refused
+    # On a GPU of 16 GiB the steps (1 pair = 2 sequences) still fit, the merge of the whole bf16 base does not.
+    small = _with(recipe, hardware={"gpu_memory_gib": 16.0})
+    plan = plan_memory(small, "dpo")
+    assert plan.training_bytes / GIB < 16 < plan.load_bytes / GIB and not plan.fits
     with pytest.raises(dg.Failure, match="rank 0 loads the whole model in bf16 to merge") as failure:
-        _check_memory_plan(dg.build_asset_context(), recipe, "dpo")
+        _check_memory_plan(dg.build_asset_context(), small, "dpo")
     shown = str(failure.value.metadata["memory_plan"].value)  # the markdown table
     assert "| training peak |" in shown and "| load: merging to publish |" in shown and "does not fit" in shown
+    # Full fine-tuning merges nothing: the trained policy, whole in bf16, whatever the training states were.
+    full = plan_memory(load_recipe("qwen2.5-coder-7b-full-fsdp"), "dpo")
+    assert _loads(full)["load: merging to publish"] == pytest.approx(7.6156e9 * 2 / GIB + 2, rel=1e-3)
+
+
+def test_a_sharded_cpu_run_keeps_the_dpo_reference_whole_on_every_rank():
+    # sharding.shard_on_cpu turns FSDP on at train(), after TRL placed the reference: on CPU it is not sharded.
+    recipe = _with(load_recipe("tiny"), hardware={"sharding": "fsdp", "gpus_per_node": 2})
+    assert recipe.finetuning == "full" and recipe.tiny_model is not None
+    params = ModelShape.from_config({**recipe.tiny_model.model_dump(), "tie_word_embeddings": True}).params
+    on_cpu = _terms(plan_memory(recipe, "dpo"))
+    assert on_cpu["DPO reference"] == pytest.approx(params * 4 / GIB)  # fp32, whole
+    assert on_cpu["full: weights + grads + AdamW"] == pytest.approx(params * 16 / 2 / GIB)  # the policy is sharded
+    on_cuda = _terms(plan_memory(_with(recipe, hardware={"accelerator": "cuda"}), "dpo"))
+    assert on_cuda["DPO reference"] == pytest.approx(params * 2 / 2 / GIB)  # bf16, sharded with the policy
