@@ -48,9 +48,9 @@ def measure(shape: dict, checkpointing: bool) -> tuple[float, float]:
         num_attention_heads=shape["heads"],
         num_key_value_heads=shape["kv"],
         tie_word_embeddings=True,
-        attn_implementation="sdpa",
     )
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    # from_config takes the attention implementation (Qwen2Config's typed signature has no such field)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="sdpa")
     if checkpointing:
         model.gradient_checkpointing_enable()
     model.train()
@@ -66,6 +66,7 @@ def measure(shape: dict, checkpointing: bool) -> tuple[float, float]:
         optimizer.zero_grad(set_to_none=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     recipe = load_recipe("tiny")
+    assert recipe.tiny_model is not None  # the tiny recipe builds its student from this spec
     recipe = recipe.model_copy(
         update={
             "tiny_model": recipe.tiny_model.model_copy(
