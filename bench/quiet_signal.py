@@ -3,11 +3,11 @@ global switch cannot win.
 
 Reads what `bench/collapse_cure.py --work-dir W` kept. For each model ((a), (b), (c) and any `--model NAME=PATH`)
 it scores the empty review teacher-forced (`quiet_threshold.continuation_logprobs`) on the gold train and validation
-splits and on the evaluation items, and prints the AUC, clean over buggy, of the log-probability of the tokens
-after the summary: where "No issues found." followed by findings and the empty review part, so the decision to
-speak. 0.5: the answer does not depend on the hunk. Clean accuracy >= 0.5 at a no-issues rate <= 0.2 on buggy
-diffs asks of the score at least 0.5 true positives at 0.2 false ones: for a binormal score, AUC >= 0.72 and a
-threshold placed exactly.
+splits and on the evaluation items (and on its two parts, the test split and the bug suite), and prints the AUC,
+clean over buggy, of the log-probability of the tokens after the summary: where "No issues found." followed by
+findings and the empty review part, so the decision to speak. 0.5: the answer does not depend on the hunk. Clean
+accuracy >= 0.5 at a no-issues rate <= 0.2 on buggy diffs asks of the score at least 0.5 true positives at 0.2 false
+ones: for a binormal score, AUC >= 0.72 and a threshold placed exactly.
 
 With `--balanced NAME` it first reruns the preference step from (b) (the recipe's method, with `--beta`,
 `--rpo-alpha`, `--steps`, `--lr` overriding the recipe's) on pairs balanced per prompt similarity: every clean
@@ -96,6 +96,7 @@ def main() -> None:
     work = args.work_dir
     recipe, train, val, items = open_work(work, args.recipe)
     sets = {"train": train, "val": val, "evaluation": items}
+    sets.update({part: [i for i in items if i["set"] == part] for part in ("test", "bug_suite")})  # its two parts
     models = {stage: kept_model(work, stage) for stage in ("a", "b", "c")}
     models.update({name: Path(path) for name, path in (kv.split("=", 1) for kv in args.model)})
 
@@ -150,7 +151,8 @@ def main() -> None:
         rows_out.append(row)
         print(
             f"({name}) {path}: AUC clean > buggy of the decision to speak: train {row['auc_train']:.3f}, val "
-            f"{row['auc_val']:.3f}, evaluation {row['auc_evaluation']:.3f} (spread {row['spread_nats']:.3f} nats)",
+            f"{row['auc_val']:.3f}, evaluation {row['auc_evaluation']:.3f} (test split {row['auc_test']:.3f}, "
+            f"bug suite {row['auc_bug_suite']:.3f}; spread {row['spread_nats']:.3f} nats)",
             flush=True,
         )
     if line:
