@@ -64,6 +64,55 @@ def continuation_logprobs(model, tokenizer, prompts: list[list[dict]], answers: 
     return out
 
 
+def after_summary_tokens(tokenizer, empty: str) -> int:
+    """How many tokens of the empty review (end of turn included) follow its summary: `, "findings": []}`."""
+    from review_slm.core.lazy import NO_ISSUES
+
+    ids = tokenizer(empty, add_special_tokens=False).input_ids
+    summary_end = empty.index(NO_ISSUES.summary) + len(NO_ISSUES.summary)
+    in_summary = next(n for n in range(len(ids) + 1) if len(tokenizer.decode(ids[:n])) >= summary_end)
+    return len(ids) + 1 - in_summary
+
+
+def kept_gold(work: Path) -> tuple[list[dict], list[dict], list[dict]]:
+    """A collapse_cure work dir's gold train split (by id), validation split and evaluation items."""
+    from review_slm.core.languages import DEFAULT_LANGUAGES
+    from review_slm.evaluate.eval_sets import eval_items
+    from review_slm.resources.artifact_layout import iteration
+    from review_slm.resources.artifacts import LocalArtifactStore
+
+    layout = iteration(LocalArtifactStore(root=str(work / "home" / "artifacts")), "iter-0001")
+    gold = {name: layout.store.read_table(layout.gold_split(name)) for name in ("train", "val", "test")}
+    return sorted(gold["train"], key=lambda r: r["id"]), gold["val"], eval_items(gold["test"], DEFAULT_LANGUAGES)
+
+
+def open_work(work: Path, recipe_name: str):
+    """The recipe (its CPU threads set) and a collapse_cure work dir's train split, validation split and items."""
+    import transformers
+
+    from review_slm.core.recipe import load_recipe
+    from review_slm.training.models import set_cpu_threads
+
+    transformers.logging.set_verbosity_error()
+    recipe = load_recipe(recipe_name)
+    set_cpu_threads(recipe.hardware.cpu_threads)
+    return recipe, *kept_gold(work)
+
+
+def load_scorer(path: Path | str):
+    """A kept model and its tokenizer, for teacher-forced scoring."""
+    from review_slm.training.models import load_model, load_tokenizer
+
+    return load_model(str(path), for_training=False).eval(), load_tokenizer(str(path))
+
+
+def kept_model(work: Path, stage: str) -> Path:
+    """Where collapse_cure keeps the model of stage a, b (SFT folders) or c (the merged preference model)."""
+    from review_slm.training.job_spec import TrainerOutputs
+
+    return work / stage / (TrainerOutputs.MERGED_MODEL if stage == "c" else TrainerOutputs.SFT_ADAPTER)
+
+
 def auc(pos: list[float], neg: list[float]) -> float:
     """P(score of a clean row > score of a buggy row), ties half (Mann-Whitney)."""
     if not pos or not neg:
@@ -96,51 +145,30 @@ def main() -> None:
     results.add_json_option(parser)
     args = parser.parse_args()
 
-    import transformers
-
     from review_slm.core import tables
-    from review_slm.core.languages import DEFAULT_LANGUAGES
     from review_slm.core.lazy import NO_ISSUES
     from review_slm.core.metrics import metrics_by_set
     from review_slm.core.prompts import render_review, student_messages
-    from review_slm.core.recipe import load_recipe
-    from review_slm.evaluate.eval_sets import eval_items
-    from review_slm.resources.artifact_layout import iteration
-    from review_slm.resources.artifacts import LocalArtifactStore
     from review_slm.training import experiment
-    from review_slm.training.job_spec import TrainerOutputs
-    from review_slm.training.models import load_model, load_tokenizer, set_cpu_threads
 
-    transformers.logging.set_verbosity_error()
-    recipe = load_recipe(args.recipe)
-    set_cpu_threads(recipe.hardware.cpu_threads)
     work = args.work_dir
-    layout = iteration(LocalArtifactStore(root=str(work / "home" / "artifacts")), "iter-0001")
-    gold = {name: layout.store.read_table(layout.gold_split(name)) for name in ("train", "val", "test")}
-    train = sorted(gold["train"], key=lambda r: r["id"])
-    items = eval_items(gold["test"], DEFAULT_LANGUAGES)
+    recipe, train, val, items = open_work(work, args.recipe)
     calibration = {
-        "val": gold["val"],
+        "val": val,
         "train_past_pairs": train[recipe.generation.max_prompts :],
     }
     calibration["val+train_past_pairs"] = calibration["val"] + calibration["train_past_pairs"]
-    folder = {"a": TrainerOutputs.SFT_ADAPTER, "b": TrainerOutputs.SFT_ADAPTER, "c": TrainerOutputs.MERGED_MODEL}
-    model_dir = str(work / args.stage / folder[args.stage])
+    model_dir = str(kept_model(work, args.stage))
     scorer = args.scorer or args.stage
-    scorer_dir = str(work / scorer / folder[scorer])
+    scorer_dir = str(kept_model(work, scorer))
     greedy = {a["id"]: a["answer"] for a in tables.read_parquet(work / f"eval-{args.stage}" / "answers.parquet")}
     cal_rows = calibration["val+train_past_pairs"]
     greedy_cal = experiment.answers(recipe, model_dir, cal_rows, work / f"quiet-cal-{args.stage}", work / "cache")
 
-    tokenizer = load_tokenizer(scorer_dir)
-    model = load_model(scorer_dir, for_training=False).eval()
+    model, tokenizer = load_scorer(scorer_dir)
     empty = render_review(NO_ISSUES)
-    # The tokens after the summary (`, "findings": []}` and end of turn): where the empty review and the summary
-    # "No issues found." followed by findings part.
-    empty_ids = tokenizer(empty, add_special_tokens=False).input_ids
-    summary_end = empty.index(NO_ISSUES.summary) + len(NO_ISSUES.summary)
-    in_summary = next(n for n in range(len(empty_ids) + 1) if len(tokenizer.decode(empty_ids[:n])) >= summary_end)
-    after_summary = len(empty_ids) + 1 - in_summary  # the end-of-turn token included
+    # The tokens after the summary: where the empty review and the summary "No issues found." followed by findings part.
+    after_summary = after_summary_tokens(tokenizer, empty)
 
     def scores(rows: list[dict], answers: dict[str, str]) -> dict[str, dict[str, float]]:
         prompts = [student_messages(r["path"], r["language"], r["diff_hunk"]) for r in rows]
