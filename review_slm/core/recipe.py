@@ -204,9 +204,9 @@ class HardwareSpec(_Strict):
         default=False,
         description="On CPU: the LM head from the full logits for SFT and DPO (training/lm_head.py) and, for packed "
         "SFT rows, one causal SDPA call per example (training/packed_attention.py); 0.73x the SFT time and 0.76x the "
-        "DPO CPU time of the tiny student, equal to float rounding, but off by default: the tiny recipe's trajectory "
-        "moves with the rounding (SFT: iteration-1 validity 0.90 -> 0.36; DPO alone: iteration 1 identical, then "
-        "iteration 2's candidate scored 0.234 vs 0.276 and the gate refused it) (docs/benchmarks.md)",
+        "DPO CPU time of the tiny student, equal to float rounding. Off by default: a recipe whose figures move with "
+        "the rounding must not turn it on (the tiny recipe at rpo_alpha 2: iteration-1 validity 0.90 -> 0.36); the "
+        "tiny recipe does, at an rpo_alpha whose figures hold (docs/benchmarks.md)",
     )
 
 

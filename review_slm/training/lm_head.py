@@ -11,9 +11,9 @@ zero where the label is -100, same loss normalisation). Mathematically the same 
 rounding differs in the last bits. TRL exposes no switch for this, hence a wrapper around the
 forward it patched (the same mechanism TRL uses).
 
-SFT and DPO take it only with the recipe's `hardware.cpu_fast_paths`: the tiny recipe's trajectory
-carries the rounding into another result (SFT: iteration-1 validity 0.90 -> 0.36; DPO: iteration 1 the
-same to the fourth decimal, iteration 2 refused by the gate; docs/benchmarks.md).
+SFT and DPO take it only with the recipe's `hardware.cpu_fast_paths`: a recipe can carry the rounding into
+another result (the tiny recipe at rpo_alpha 2: iteration-1 validity 0.90 -> 0.36; it turns them on at
+rpo_alpha 30; docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -121,9 +121,9 @@ def _dense_head(trainer) -> bool:
 def test_the_sft_trainer_takes_the_fast_paths_only_when_the_recipe_asks(harness, tmp_path):
     (tmp_path / "fast").mkdir()
     (tmp_path / "unpacked").mkdir()
-    default = _trainer(harness, tmp_path, **{"sft.packing": True})
-    assert default.model.config._attn_implementation == "sdpa"
-    assert not _dense_head(default)
+    off = _trainer(harness, tmp_path, **{"sft.packing": True, "hardware.cpu_fast_paths": False})  # tiny turns them on
+    assert off.model.config._attn_implementation == "sdpa"
+    assert not _dense_head(off)
     fast = _trainer(harness, tmp_path / "fast", **{"sft.packing": True, "hardware.cpu_fast_paths": True})
     assert fast.model.config._attn_implementation == packed_attention.NAME
     assert _dense_head(fast)

@@ -88,7 +88,7 @@ def test_unknown_base_model_plans_weights_from_params_b_and_says_activations_are
 def test_command_prints_both_stages(capsys):
     main(["--recipe", "tiny"])
     out = capsys.readouterr().out
-    assert "tiny@v2 `sft`" in out and "tiny@v2 `dpo`" in out and "| **total** |" in out
+    assert "tiny@v3 `sft`" in out and "tiny@v3 `dpo`" in out and "| **total** |" in out
 
 
 def _with(recipe, stage: str | None = None, hardware: dict | None = None, **spec):
