@@ -34,7 +34,7 @@ def main() -> None:
     from review_slm.training.guards import TrainingFailure
     from review_slm.training.io import run_by_uri
     from review_slm.training.job_spec import JobSpec
-    from review_slm.training.methods import TASKS
+    from review_slm.training.methods import TASKS, WITHOUT_METRICS
     from review_slm.training.models import set_cpu_threads
     from review_slm.training.telemetry import open_mlflow
 
@@ -47,7 +47,8 @@ def main() -> None:
         if spec.recipe.hardware.sharding == "fsdp":
             distributed.join_group_of_one()
         set_cpu_threads(spec.recipe.hardware.cpu_threads)
-        client, run_id = open_mlflow() if distributed.is_main_process() else (None, None)
+        tracked = distributed.is_main_process() and task not in WITHOUT_METRICS
+        client, run_id = open_mlflow() if tracked else (None, None)
         try:
             metadata, published = run_by_uri(
                 spec, lambda local: TASKS[task](local, pipes, client, run_id), distributed.is_main_process()

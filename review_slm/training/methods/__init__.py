@@ -17,3 +17,6 @@ TASKS: dict[str, Callable] = {
     "grpo": grpo.run,
     "generate": generate.run,
 }
+
+# Tasks that log no metrics: they get no MLflow client (its store opens a database: ~1-2 s per process).
+WITHOUT_METRICS = frozenset({"generate"})
