@@ -14,18 +14,7 @@ from collections import deque
 from transformers import TrainerCallback
 
 from review_slm.core.recipe import ResilienceSpec
-
-
-class TrainingFailure(RuntimeError):
-    """A failure with a kind the orchestrator understands (`divergence`, `oom`) and its details."""
-
-    def __init__(self, kind: str, message: str, **details):
-        super().__init__(message)
-        self.kind = kind
-        self.details = details
-
-    def report(self) -> dict:
-        return {"failure": self.kind, "message": str(self), **self.details}
+from review_slm.training.failure import TrainingFailure
 
 
 def _finite(value) -> bool:

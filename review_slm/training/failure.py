@@ -1,0 +1,16 @@
+"""The failure a training run classifies itself (guards.py raises it), in a module of its own so the
+entrypoint can catch it without importing transformers."""
+
+from __future__ import annotations
+
+
+class TrainingFailure(RuntimeError):
+    """A failure with a kind the orchestrator understands (`divergence`, `oom`) and its details."""
+
+    def __init__(self, kind: str, message: str, **details):
+        super().__init__(message)
+        self.kind = kind
+        self.details = details
+
+    def report(self) -> dict:
+        return {"failure": self.kind, "message": str(self), **self.details}
