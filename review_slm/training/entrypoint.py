@@ -31,12 +31,11 @@ def main() -> None:
     from pydantic import ValidationError
 
     from review_slm.training import distributed
-    from review_slm.training.guards import TrainingFailure
+    from review_slm.training.failure import TrainingFailure
     from review_slm.training.io import run_by_uri
     from review_slm.training.job_spec import JobSpec
-    from review_slm.training.methods import TASKS
+    from review_slm.training.methods import TASKS, WITHOUT_METRICS
     from review_slm.training.models import set_cpu_threads
-    from review_slm.training.telemetry import open_mlflow
 
     with distributed.open_pipes() as pipes:
         try:
@@ -47,7 +46,12 @@ def main() -> None:
         if spec.recipe.hardware.sharding == "fsdp":
             distributed.join_group_of_one()
         set_cpu_threads(spec.recipe.hardware.cpu_threads)
-        client, run_id = open_mlflow() if distributed.is_main_process() else (None, None)
+        tracked = distributed.is_main_process() and task not in WITHOUT_METRICS
+        client, run_id = None, None
+        if tracked:
+            from review_slm.training.telemetry import open_mlflow  # with the Trainer callbacks: not for generation
+
+            client, run_id = open_mlflow()
         try:
             metadata, published = run_by_uri(
                 spec, lambda local: TASKS[task](local, pipes, client, run_id), distributed.is_main_process()

@@ -14,19 +14,8 @@ from collections import deque
 from transformers import TrainerCallback
 
 from review_slm.core.recipe import ResilienceSpec
-from review_slm.training.pipes_report import FailureKey, FailureKind
-
-
-class TrainingFailure(RuntimeError):
-    """A failure with a kind the orchestrator understands (`divergence`, `oom`) and its details."""
-
-    def __init__(self, kind: str, message: str, **details):
-        super().__init__(message)
-        self.kind = kind
-        self.details = details
-
-    def report(self) -> dict:
-        return {FailureKey.FAILURE: self.kind, FailureKey.MESSAGE: str(self), **self.details}
+from review_slm.training.failure import TrainingFailure
+from review_slm.training.pipes_report import FailureKind
 
 
 def _finite(value) -> bool:
