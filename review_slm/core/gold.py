@@ -78,8 +78,10 @@ def split_of(hunk_key: str, val_share: float = 0.1, test_share: float = 0.1) -> 
 
 
 def assign_splits(examples: list[GoldExample], frozen_test: set[str] | HunkFamilies | None) -> None:
-    """Without a frozen test split, hash decides. With one (its hunk keys, or its hunks), its hunks stay test, and so
-    does a hunk of the same change that one of them extends or that extends one; new rows never join it."""
+    """Without a frozen test split, hash decides, and a hunk of the same change as a test hunk (one extends the other)
+    joins the test side too: a change is never split between training and test. With a frozen split (its hunk keys,
+    or its hunks), its hunks stay test, and so does a hunk of the same change that one of them extends or that extends
+    one; new rows never join it (`held_out_of_training` says which those are)."""
     if isinstance(frozen_test, set):
         frozen_test = HunkFamilies.of_keys(frozen_test)
     for ex in examples:
@@ -90,6 +92,27 @@ def assign_splits(examples: list[GoldExample], frozen_test: set[str] | HunkFamil
             elif split == "test":
                 split = "val"
         ex.split = split
+    if frozen_test is None:
+        _pull_changes_into_test(examples)
+
+
+def _pull_changes_into_test(examples: list[GoldExample]) -> None:
+    """Until none is left: an example whose hunk extends a test hunk, or is extended by one, becomes test."""
+    while True:
+        families = HunkFamilies((e.path, e.diff_hunk) for e in examples if e.split == "test")
+        joining = [e for e in examples if e.split != "test" and families.holds(e.path, e.diff_hunk, e.hunk_key)]
+        if not joining:
+            return
+        for ex in joining:
+            ex.split = "test"
+
+
+def held_out_of_training(examples: list[GoldExample], frozen_rows: list[dict]) -> list[GoldExample]:
+    """The examples on the test side of a frozen split that are not its rows: a later hunk of a frozen test change.
+    They cannot join the frozen split (every iteration is scored on the same rows) nor be trained on (the test
+    change would leak), so the gold set quarantines them with their reason instead of losing them silently."""
+    frozen_keys = {content_hash(r["path"], r["diff_hunk"]) for r in frozen_rows}
+    return [e for e in examples if e.split == "test" and e.hunk_key not in frozen_keys]
 
 
 def to_jsonl(rows: list[BaseModel]) -> str:

@@ -13,13 +13,14 @@ from dataclasses import asdict, dataclass
 
 from review_slm.core import tables
 from review_slm.core.cost import CostEstimate, estimate_training_cost
-from review_slm.core.gold import Candidate, GoldExample
+from review_slm.core.gold import Candidate, GoldExample, QuarantinedRow, held_out_of_training
 from review_slm.core.hunk_comments import merge_comments_on_hunks
 from review_slm.core.lazy import NO_ISSUES
 from review_slm.core.prompts import render_review, student_user_prompt
 from review_slm.core.quality_gates import (
     GateConfig,
     GateOutcome,
+    QuarantineReason,
     apply_quality_gates,
     folded_rows,
     gate_before_teacher,
@@ -184,6 +185,8 @@ def build_gold_set(
         warn=warn,
         error=error,
     )
+    if frozen.rows is not None:
+        hold_out_test_split_changes(outcome, frozen.rows)
     if recipe.curriculum:
         # Stable: equal difficulty keeps the input order, so reruns write the same file.
         outcome.kept.sort(key=lambda e: e.difficulty)
@@ -205,6 +208,25 @@ def build_gold_set(
     )
     comments_on_hunk = {r.record_id: len(r.comments) for r in records if r.also_on_hunk}
     return GoldBuild(rows_in, outcome, enrichment, frozen, splits, train_tokens, estimate, comments_on_hunk)
+
+
+def hold_out_test_split_changes(outcome: GateOutcome, frozen_rows: list[dict]) -> None:
+    """Move the kept examples that extend a frozen test change, or that one extends, to the quarantine."""
+    held = held_out_of_training(outcome.kept, frozen_rows)
+    if not held:
+        return
+    ids = {id(e) for e in held}
+    outcome.kept = [e for e in outcome.kept if id(e) not in ids]
+    outcome.quarantined += [
+        QuarantinedRow(
+            row_id=e.record_id,
+            source=e.source,
+            reason=QuarantineReason.TEST_SPLIT_CHANGE,
+            field="diff_hunk",
+            detail="extends, or is extended by, a hunk of the frozen test split",
+        )
+        for e in held
+    ]
 
 
 def write_gold_set(

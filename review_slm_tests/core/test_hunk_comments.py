@@ -2,13 +2,15 @@
 a duplicate; a later, longer hunk of a frozen test change stays on the test side."""
 
 from review_slm.core.github_comments import parse_threads
-from review_slm.core.gold import GoldExample, assign_splits
+from review_slm.core.gold import GoldExample, assign_splits, split_of
 from review_slm.core.hunk_comments import HunkFamilies, human_comments_text, merge_comments_on_hunks
 from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.prompts import teacher_messages
+from review_slm.core.quality_gates import GateOutcome, QuarantineReason
 from review_slm.core.quality_gates.template_poisoning import skeletons
 from review_slm.core.schema import Review
 from review_slm.core.structuring import structure_human_comment
+from review_slm.gold.build import hold_out_test_split_changes
 
 LINES = [
     "@@ -10,2 +10,6 @@ func load(p string) []byte {",
@@ -98,28 +100,58 @@ def test_only_the_same_change_merges():
     assert human_comments_text(single) == single.body
 
 
-def test_a_longer_hunk_of_a_frozen_test_change_stays_test():
-    def example(line: int) -> GoldExample:
-        return GoldExample(
-            id=str(line),
-            record_id=f"github:{line}",
-            source="github",
-            repo="o/r",
-            path="pkg/load.go",
-            language="go",
-            diff_hunk=hunk_to(line),
-            human_comment="x",
-            review=Review(findings=[], summary="s"),
-            teacher="none",
-            lazy=False,
-        )
+def example(line: int, path: str = "pkg/load.go") -> GoldExample:
+    return GoldExample(
+        id=f"{path}:{line}",
+        record_id=f"github:{path}:{line}",
+        source="github",
+        repo="o/r",
+        path=path,
+        language="go",
+        diff_hunk=hunk_to(line),
+        human_comment="x",
+        review=Review(findings=[], summary="s"),
+        teacher="none",
+        lazy=False,
+    )
 
+
+def test_a_longer_hunk_of_a_frozen_test_change_stays_test():
     frozen = HunkFamilies([("pkg/load.go", hunk_to(12))])
     longer, shorter, elsewhere = example(13), example(11), example(12)
     elsewhere.path = "pkg/other.go"
     assign_splits([longer, shorter, elsewhere], frozen)
     assert (longer.split, shorter.split) == ("test", "test")
     assert elsewhere.split != "test"  # another file: the frozen split keeps out new rows
+
+
+def test_the_first_split_never_divides_a_change_between_training_and_test():
+    # A file whose line-12 hunk hashes to test, and one whose hunk hashes elsewhere: found, not assumed.
+    paths = [f"pkg/f{i}.go" for i in range(200)]
+    tested = next(p for p in paths if split_of(example(12, p).hunk_key) == "test")
+    change = [example(11, tested), example(12, tested), example(13, tested)]
+    assert {split_of(e.hunk_key) for e in change} != {"test"}  # the hash alone would divide this change
+    other = next(p for p in paths if all(split_of(example(n, p).hunk_key) != "test" for n in (11, 12, 13)))
+    untouched = [example(11, other), example(12, other), example(13, other)]
+    assign_splits(change + untouched, None)
+    assert [e.split for e in change] == ["test"] * 3
+    assert [e.split for e in untouched] == [split_of(e.hunk_key) for e in untouched]
+
+
+def test_a_later_hunk_of_a_frozen_test_change_is_quarantined_with_its_reason_not_lost():
+    frozen_rows = [example(12).model_dump(mode="json")]
+    longer, unrelated = example(13), example(12, "pkg/other.go")
+    outcome = GateOutcome(kept=[longer, unrelated])
+    assign_splits(outcome.kept, HunkFamilies((r["path"], r["diff_hunk"]) for r in frozen_rows))
+    hold_out_test_split_changes(outcome, frozen_rows)
+    assert outcome.kept == [unrelated]
+    assert [(q.row_id, q.reason, q.field) for q in outcome.quarantined] == [
+        (longer.record_id, QuarantineReason.TEST_SPLIT_CHANGE, "diff_hunk")
+    ]
+    again = GateOutcome(kept=[example(12)])  # the frozen row itself stays, as the test split
+    assign_splits(again.kept, HunkFamilies((r["path"], r["diff_hunk"]) for r in frozen_rows))
+    hold_out_test_split_changes(again, frozen_rows)
+    assert len(again.kept) == 1 and not again.quarantined
 
 
 def test_identical_merges_comments_on_one_hunk_text_only_and_separate_merges_none():

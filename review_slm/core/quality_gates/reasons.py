@@ -19,3 +19,5 @@ class QuarantineReason(StrEnum):
     TEMPLATE_POISONING = "template_poisoning"  # its answer repeats a sentence skeleton seen across unrelated hunks
     LAZY_NEGATIVE_OVER_CAP = "lazy_negative_over_cap"  # a lazy "no issues" example beyond the configured share
     CLEAN_OVER_CAP = "clean_over_cap"  # a reviewed-and-passed hunk (empty review) beyond `clean_share`
+    # a later hunk of a change in the frozen test split (one extends the other): neither trained on nor scored
+    TEST_SPLIT_CHANGE = "test_split_change"
