@@ -39,13 +39,15 @@ def freeze_test_split(
     store, uri = shared.store, shared.frozen_test_split
     previous = store.read_table(uri) if store.exists(uri) else None
     if previous is not None and not refreeze_reason:
-        assign_splits(kept, HunkFamilies((r["path"], r["diff_hunk"]) for r in previous))
+        assign_splits(kept, _families(previous))
         return Frozen(previous, f"frozen earlier ({len(previous)} rows)")
     assign_splits(kept, None)
     candidates = [e.model_dump(mode="json") for e in kept if e.split == "test"]
     if len(candidates) < min_test_rows:
         message = f"test split NOT frozen: {len(candidates)} test rows < min_test_rows={min_test_rows}"
         error(message + (" (the previous frozen split is kept)" if previous is not None else ""))
+        if previous is not None:  # the kept split decides, as in any iteration after a freeze
+            assign_splits(kept, _families(previous))
         return Frozen(previous, message)
     store.write_table(uri, candidates, tables.GOLD)
     history_uri = shared.frozen_history
@@ -62,3 +64,7 @@ def freeze_test_split(
     verb = "re-froze" if previous is not None else "froze"
     warn(f"{verb} the test split: {len(candidates)} rows at {uri} (reason: {entry['reason']})")
     return Frozen(candidates, f"{verb} now ({len(candidates)} rows; reason: {entry['reason']})")
+
+
+def _families(rows: list[dict]) -> HunkFamilies:
+    return HunkFamilies((r["path"], r["diff_hunk"]) for r in rows)

@@ -2,7 +2,7 @@
 a duplicate; a later, longer hunk of a frozen test change stays on the test side."""
 
 from review_slm.core.github_comments import parse_threads
-from review_slm.core.gold import GoldExample, assign_splits, split_of
+from review_slm.core.gold import GoldExample, assign_splits, held_out_of_training, split_of
 from review_slm.core.hunk_comments import HunkFamilies, human_comments_text, merge_comments_on_hunks
 from review_slm.core.languages import DEFAULT_LANGUAGES
 from review_slm.core.prompts import teacher_messages
@@ -11,6 +11,9 @@ from review_slm.core.quality_gates.template_poisoning import skeletons
 from review_slm.core.schema import Review
 from review_slm.core.structuring import structure_human_comment
 from review_slm.gold.build import hold_out_test_split_changes
+from review_slm.gold.frozen_split import freeze_test_split
+from review_slm.resources.artifact_layout import SharedArtifacts
+from review_slm.resources.artifacts import LocalArtifactStore
 
 LINES = [
     "@@ -10,2 +10,6 @@ func load(p string) []byte {",
@@ -162,3 +165,17 @@ def test_identical_merges_comments_on_one_hunk_text_only_and_separate_merges_non
     assert [r.record_id for r, _ in identical.merged] == ["github:2"]
     separate = merge_comments_on_hunks(records, "separate")
     assert separate.records == records and not separate.merged and not separate.duplicates
+
+
+def test_a_refreeze_with_too_few_rows_keeps_the_previous_split_and_splits_against_it(tmp_path):
+    shared = SharedArtifacts(LocalArtifactStore(root=str(tmp_path)))
+    kw = {"iteration": "iter-0002", "run_id": "r", "warn": print, "error": print}
+    tested = next(p for p in (f"pkg/f{i}.go" for i in range(200)) if split_of(example(12, p).hunk_key) == "test")
+    first = freeze_test_split(shared, [example(12, tested)], min_test_rows=1, refreeze_reason="", **kw)
+    assert first.rows and len(first.rows) == 1
+    longer, unrelated = example(13, tested), example(12, "pkg/other.go")
+    kept = freeze_test_split(shared, [longer, unrelated], min_test_rows=50, refreeze_reason="asked", **kw)
+    assert kept.rows == first.rows and "NOT frozen" in kept.status
+    # Split against the kept split: the frozen change's later hunk is held out, the other file is not test.
+    assert longer.split == "test" and unrelated.split != "test"
+    assert [e.hunk_key for e in held_out_of_training([longer, unrelated], kept.rows)] == [longer.hunk_key]
