@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Action's first step (action.yml): check the inputs before anything is installed, and say what to install.
-# Reads ENDPOINT, MODEL, MLFLOW_URI, MIN_SEVERITY, FAIL_ON, TIMEOUT, REVIEW_DRAFTS; writes to $GITHUB_OUTPUT:
+# Reads ENDPOINT, MODEL, MLFLOW_URI, MIN_SEVERITY, FAIL_ON, TIMEOUT, REVIEW_DRAFTS, PYTHON_VERSION; writes to
+# $GITHUB_OUTPUT:
 #   install=reviewer|model   fetch=true|false   min-severity=...   fail-on=...   (severities lower-cased)
 # Every problem is reported (as a workflow ::error), then the step fails.
 set -uo pipefail
@@ -36,6 +37,18 @@ fail_on=$(lower "$FAIL_ON")
 [[ "$TIMEOUT" =~ ^[0-9]+(\.[0-9]+)?$ && ! "$TIMEOUT" =~ ^0+(\.0+)?$ ]] ||
   fail "timeout=$TIMEOUT: expected a number of seconds above 0"
 [[ "$REVIEW_DRAFTS" =~ ^(true|false)$ ]] || fail "review-drafts=$REVIEW_DRAFTS: expected true or false"
+# The Pythons the project (and requirements.lock) is resolved for: pyproject's `requires-python = ">=3.A,<3.B"`.
+# Without this check pip refuses another version only after setup-python, or installs unpinned versions.
+requires=$(sed -n 's/^requires-python = "\(.*\)"$/\1/p' "$(dirname "$0")/../../pyproject.toml")
+if [[ "$requires" =~ ^\>=3\.([0-9]+),\<3\.([0-9]+)$ ]]; then
+  lowest=${BASH_REMATCH[1]} beyond=${BASH_REMATCH[2]}
+  if [[ ! "$PYTHON_VERSION" =~ ^3\.([0-9]+)(\.[0-9]+)?$ ]] ||
+    ((BASH_REMATCH[1] < lowest || BASH_REMATCH[1] >= beyond)); then
+    fail "python-version=$PYTHON_VERSION: review-slm supports Python $requires (3.$lowest to 3.$((beyond - 1)), as 3.N or 3.N.P)"
+  fi
+else
+  fail "pyproject.toml's requires-python ($requires) is not of the form >=3.A,<3.B: update check_inputs.sh"
+fi
 if ((problems)); then
   exit 1
 fi

@@ -64,6 +64,7 @@ def test_action_uses_node24_majors_and_installs_the_light_reviewer_for_an_endpoi
 
 def check_inputs(tmp_path: Path, **inputs) -> tuple[subprocess.CompletedProcess, dict]:
     values = {"ENDPOINT": "", "MODEL": "", "MLFLOW_URI": "", "MIN_SEVERITY": "low", "FAIL_ON": "", "TIMEOUT": "900"}
+    values["PYTHON_VERSION"] = "3.11"
     outputs = tmp_path / "check-outputs"
     outputs.unlink(missing_ok=True)
     env = {"PATH": os.environ["PATH"], "REVIEW_DRAFTS": "false", "GITHUB_OUTPUT": str(outputs), **values, **inputs}
@@ -86,6 +87,13 @@ def check_inputs(tmp_path: Path, **inputs) -> tuple[subprocess.CompletedProcess,
         ({"ENDPOINT": "http://x", "MIN_SEVERITY": "minor"}, "min-severity=minor"),
         ({"ENDPOINT": "http://x", "TIMEOUT": "0"}, "timeout=0"),
         ({"ENDPOINT": "http://x", "REVIEW_DRAFTS": "yes"}, "review-drafts=yes"),
+        # requirements.lock is resolved for pyproject's requires-python (>=3.11,<3.13) only
+        (
+            {"ENDPOINT": "http://x", "PYTHON_VERSION": "3.13"},
+            "python-version=3.13: review-slm supports Python >=3.11,<3.13",
+        ),
+        ({"ENDPOINT": "http://x", "PYTHON_VERSION": "3.10.14"}, "python-version=3.10.14"),
+        ({"ENDPOINT": "http://x", "PYTHON_VERSION": "3.x"}, "python-version=3.x"),
     ],
 )
 def test_bad_inputs_fail_before_anything_is_installed(tmp_path, inputs, message):
@@ -103,7 +111,7 @@ def test_good_inputs_say_what_to_install_and_lower_case_the_severities(tmp_path)
         tmp_path, MODEL="models:/review-slm-reviewer@champion", MLFLOW_URI="https://mlflow.example", MIN_SEVERITY="Info"
     )
     assert registry == {"install": "model", "fetch": "true", "min-severity": "info", "fail-on": ""}
-    _done, s3 = check_inputs(tmp_path, MODEL="s3://models/iter-0003")
+    _done, s3 = check_inputs(tmp_path, MODEL="s3://models/iter-0003", PYTHON_VERSION="3.12.7")
     _done, folder = check_inputs(tmp_path, MODEL="/home/runner/champion")
     assert (s3["install"], s3["fetch"], folder["install"], folder["fetch"]) == ("model", "true", "model", "false")
 
