@@ -95,14 +95,36 @@ def changed_line_count(hunk: str) -> int:
     all (a supplement's bare patch) counts its +/- lines, file-header-like ones aside."""
     lines = hunk_lines(hunk)
     if not any(HUNK_HEADER.match(raw) for raw in lines):
-        return sum(1 for raw in lines if raw[:1] in "+-" and not raw.startswith(("+++ ", "--- ")))
+        return sum(1 for raw in lines if raw.startswith(("+", "-")) and not raw.startswith(("+++ ", "--- ")))
     in_hunk, count = False, 0
     for raw in lines:
         if HUNK_HEADER.match(raw):
             in_hunk = True
-        elif in_hunk and raw[:1] in "+-":
+        elif in_hunk and raw.startswith(("+", "-")):  # not "" (an empty string is in every string)
             count += 1
     return count
+
+
+def through_last_change(hunk: str) -> str:
+    """The hunk up to its last added or removed line (and that line's `\\ No newline` marker), its `@@` header
+    unchanged: how GitHub's `diff_hunk` shows a hunk to a comment on that line. Without a changed line, the hunk."""
+    lines = hunk.split("\n")  # the raw text, "\r" kept: what is kept is returned byte for byte
+    header = next((i for i, raw in enumerate(lines) if HUNK_HEADER.match(raw)), -1)
+    changed = [i for i in range(header + 1, len(lines)) if lines[i].startswith(("+", "-"))]
+    if not changed:
+        return hunk
+    end = changed[-1] + 1
+    if end < len(lines) and lines[end].startswith("\\"):
+        end += 1
+    return "\n".join(lines[:end])
+
+
+def hunk_shape(hunk: str) -> tuple[bool, bool]:
+    """(deletes a line, ends on an unchanged line): what tells hunks apart without reading their code."""
+    lines = hunk_lines(hunk)
+    header = next((i for i, raw in enumerate(lines) if HUNK_HEADER.match(raw)), -1)
+    body = [raw for raw in lines[header + 1 :] if not raw.startswith("\\")]
+    return any(raw.startswith("-") for raw in body), bool(body) and not body[-1].startswith(("+", "-"))
 
 
 def is_binary_or_empty(hunk: str) -> bool:

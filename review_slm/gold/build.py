@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 from review_slm.core import tables
 from review_slm.core.cost import CostEstimate, estimate_training_cost
+from review_slm.core.diff_hunks import hunk_shape, through_last_change
 from review_slm.core.gold import Candidate, GoldExample, QuarantinedRow, held_out_of_training
 from review_slm.core.hunk_comments import merge_comments_on_hunks
 from review_slm.core.lazy import NO_ISSUES
@@ -79,6 +80,7 @@ class GoldBuild:
             "lazy_share": round(lazy_share, 4),
             "clean_examples": sum(e.clean for e in kept),
             "clean_share": round(sum(e.clean for e in kept) / len(kept), 4) if kept else 0.0,
+            **shapes_by_kind(kept),
             "train_rows": len(self.splits["train"]),
             "val_rows": len(self.splits["val"]),
             "test_rows": len(self.splits["test"]),
@@ -128,6 +130,30 @@ def remembering(
     return count
 
 
+def shapes_by_kind(kept: list[GoldExample]) -> dict[str, float]:
+    """The share of clean and of commented examples whose hunk deletes a line, and ends on an unchanged line: where
+    the two differ a student can learn the shape instead of the code, and go quiet on what merely looks clean."""
+    out = {}
+    for kind, rows in (("clean", [e for e in kept if e.clean]), ("commented", [e for e in kept if not e.clean])):
+        shapes = [hunk_shape(e.diff_hunk) for e in rows]
+        if shapes:
+            out[f"{kind}_deleting_lines_share"] = round(sum(d for d, _ in shapes) / len(shapes), 4)
+            out[f"{kind}_ending_unchanged_share"] = round(sum(u for _, u in shapes) / len(shapes), 4)
+    return out
+
+
+def presented_like_commented(record: ReviewRecord) -> ReviewRecord:
+    """A reviewed-and-passed hunk as GitHub shows the hunk of a comment: up to its last change, header unchanged.
+
+    A pull request's file gives whole hunks, GitHub's `diff_hunk` of a comment ends at the commented line with the
+    whole hunk's header: shown as they come, clean and commented hunks differ in shape (94 % of the bundled clean
+    rows end on an unchanged line, 9 % of the mined comments), and a student could stay quiet on every hunk that
+    looks whole, as every hunk it reviews does. No changed line is cut."""
+    if not record.clean:
+        return record
+    return record.model_copy(update={"diff_hunk": through_last_change(record.diff_hunk)})
+
+
 def build_gold_set(
     layout: IterationArtifacts,
     sources: Sequence[RecordsManifest],
@@ -149,6 +175,7 @@ def build_gold_set(
     count_tokens = remembering(count_tokens)
     records, upstream_rejected = read_records(layout, sources)
     rows_in = len(records) + len(upstream_rejected)
+    records = [presented_like_commented(r) for r in records]
     # Several comments on one hunk: one record, so one prompt and one example with every finding.
     merge = merge_comments_on_hunks(records, gates.hunk_comments)
     records, folded = merge.records, folded_rows(merge)

@@ -123,3 +123,29 @@ def test_reviewed_and_passed_hunks_skip_the_teacher_and_answer_no_issues(tmp_pat
     assert len(kept_clean) == meta["clean_examples"] == 10  # 10 / 40 = 0.25: two over the cap
     assert {(len(e.review.findings), e.lazy, e.teacher) for e in kept_clean} == {(0, False, "reviewed-and-passed")}
     assert meta["quarantined_clean_over_cap"] == 2 and meta["rows_in"] == meta["rows_kept"] + meta["rows_quarantined"]
+
+
+def test_a_clean_hunk_reaches_the_gold_set_as_github_shows_a_commented_one(tmp_path):
+    """A pull request's file gives whole hunks, a comment's `diff_hunk` ends at its line: clean hunks are cut after
+    their last change (header kept, no changed line cut), so clean and commented examples do not differ in how they
+    end; the shape shares in the metadata say so. Commented hunks are not touched."""
+    from review_slm.core.clean_hunks import passed_hunks
+
+    files = [
+        {
+            "filename": f"pkg/ok{i}.go",
+            "patch": f"@@ -1,4 +1,5 @@ func ok{i}() {{\n x{i}\n-y{i}()\n+y{i}(ctx)\n+z{i}(ctx, {i * 3})\n"
+            f" return x{i}\n }}",
+        }
+        for i in range(6)
+    ]
+    clean = passed_hunks("o/r", 7, "h", files, [], set(), ("go",)).records
+    rows = filler(30)
+    build_ = build(tmp_path, rows, clean=clean)
+    kept = {e.path: e for e in build_.outcome.kept}
+    assert kept["pkg/ok2.go"].diff_hunk == "@@ -1,4 +1,5 @@ func ok2() {\n x2\n-y2()\n+y2(ctx)\n+z2(ctx, 6)"
+    assert kept["pkg/h4.go"].diff_hunk == rows[4]["diff_hunk"]
+    meta = build_.metadata()
+    assert meta["clean_examples"] == 6 and meta["clean_ending_unchanged_share"] == 0.0
+    assert meta["clean_deleting_lines_share"] == 1.0 and meta["commented_deleting_lines_share"] == 0.0
+    assert meta["commented_ending_unchanged_share"] == 0.0

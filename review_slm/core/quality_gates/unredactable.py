@@ -15,7 +15,7 @@ UNREDACTABLE = QuarantineReason.SECRET_UNREDACTABLE
 
 
 def changed_lines(hunk: str) -> str:
-    return "\n".join(line[1:] for line in hunk.splitlines() if line[:1] in "+-")
+    return "\n".join(line[1:] for line in hunk.splitlines() if line.startswith(("+", "-")))
 
 
 class MostlyRedactedAtIngest(RowGate):
