@@ -12,7 +12,6 @@ CUDA when the recipe sets `grpo.use_vllm` and vLLM is installed.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from review_slm.core.prompts import student_messages
@@ -20,8 +19,8 @@ from review_slm.core.recipe import GrpoSpec
 from review_slm.core.rewards import reward_funcs
 from review_slm.training.data import read_rows
 from review_slm.training.job_spec import JobSpec, TrainerOutputs
-from review_slm.training.methods.common import TrainingRun, release_training_memory, trainer_kwargs
-from review_slm.training.methods.preference import merge_policy
+from review_slm.training.methods.common import TrainingRun, trainer_kwargs
+from review_slm.training.methods.preference import publish_merged
 from review_slm.training.models import device, load_policy, load_tokenizer, resolve_model_ref
 from review_slm.training.pipes_report import ReportKey
 from review_slm.training.sharding import is_sharded
@@ -137,16 +136,10 @@ def train_policy(
 
 
 def run(spec: JobSpec, pipes, mlflow_client, run_id: str | None) -> dict:
-    from review_slm.training import distributed
-
     recipe = spec.recipe
-    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
-    tokenizer = load_tokenizer(model_path, revision)
-    out_dir = Path(spec.needed("output_dir"))
+    model_ref = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
+    tokenizer = load_tokenizer(*model_ref)
     rows = read_rows(spec.needed("train_file"))[: recipe.grpo.max_prompts]
-    policy_dir, result = train_policy(spec, (model_path, revision), rows, tokenizer, pipes, mlflow_client, run_id)
-    release_training_memory()
-    if distributed.is_main_process():
-        merge_policy(model_path, revision, policy_dir, out_dir / TrainerOutputs.MERGED_MODEL, tokenizer)
-        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    policy_dir, result = train_policy(spec, model_ref, rows, tokenizer, pipes, mlflow_client, run_id)
+    publish_merged(spec, model_ref, policy_dir, tokenizer)
     return result

@@ -31,6 +31,18 @@ def merge_policy(model_path: str, revision: str | None, policy_dir: Path, out_di
     tokenizer.save_pretrained(out_dir)
 
 
+def publish_merged(spec: JobSpec, model_ref: tuple[str, str | None], policy_dir: Path, tokenizer) -> None:
+    """The trained policy as full weights for the next stage. The trainer is released first, so rank 0's merge peaks
+    at what the memory plan's merge term counts; then the checkpoints go (the merged model is what is kept)."""
+    from review_slm.training import distributed
+
+    release_training_memory()
+    if distributed.is_main_process():
+        out_dir = Path(spec.needed("output_dir"))
+        merge_policy(*model_ref, policy_dir, out_dir / TrainerOutputs.MERGED_MODEL, tokenizer)
+        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+
+
 def train_policy(
     task: str,
     spec: JobSpec,
@@ -65,28 +77,22 @@ def train_policy(
 
 def run_preference(task: str, spec: JobSpec, pipes, mlflow_client, run_id: str | None, make_trainer) -> dict:
     """`make_trainer(model, args_kwargs, dataset, tokenizer, callbacks, recipe)` builds the method's trainer."""
-    from review_slm.training import distributed
-
     recipe = spec.recipe
-    model_path, revision = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
-    tokenizer = load_tokenizer(model_path, revision)
-    out_dir = Path(spec.needed("output_dir"))
+    model_ref = resolve_model_ref(spec.needed("parent_model"), recipe, Path(spec.cache_dir))
+    tokenizer = load_tokenizer(*model_ref)
     pairs = read_rows(spec.needed("pairs_file"))[: recipe.dpo.max_pairs]
     policy_dir = Path(spec.needed("adapter_dir"))
     result: dict = {"pairs": len(pairs), "method": task}
     if pairs:
         pipes.log.info(f"{task.upper()} on {len(pairs)} pairs from the SFT policy")
         policy_dir, summary = train_policy(
-            task, spec, (model_path, revision), pairs, tokenizer, pipes, mlflow_client, run_id, make_trainer
+            task, spec, model_ref, pairs, tokenizer, pipes, mlflow_client, run_id, make_trainer
         )
-        release_training_memory()
         accuracies = [h["rewards_accuracies"] for h in summary[ReportKey.LOSS_HISTORY] if "rewards_accuracies" in h]
         result.update(summary, final_reward_accuracy=round(accuracies[-1], 4) if accuracies else None)
     else:
         pipes.log.warning(
             "no preference pairs: the SFT model matched gold everywhere; merging the SFT policy unchanged"
         )
-    if distributed.is_main_process():
-        merge_policy(model_path, revision, policy_dir, out_dir / TrainerOutputs.MERGED_MODEL, tokenizer)
-        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    publish_merged(spec, model_ref, policy_dir, tokenizer)
     return result
