@@ -105,11 +105,16 @@ def changed_line_count(hunk: str) -> int:
     return count
 
 
+def _first_header(lines: list[str]) -> int:
+    """The index of the first `@@` header, -1 without one (a supplement's bare patch)."""
+    return next((i for i, raw in enumerate(lines) if HUNK_HEADER.match(raw)), -1)
+
+
 def through_last_change(hunk: str) -> str:
     """The hunk up to its last added or removed line (and that line's `\\ No newline` marker), its `@@` header
     unchanged: how GitHub's `diff_hunk` shows a hunk to a comment on that line. Without a changed line, the hunk."""
     lines = hunk.split("\n")  # the raw text, "\r" kept: what is kept is returned byte for byte
-    header = next((i for i, raw in enumerate(lines) if HUNK_HEADER.match(raw)), -1)
+    header = _first_header(lines)
     changed = [i for i in range(header + 1, len(lines)) if lines[i].startswith(("+", "-"))]
     if not changed:
         return hunk
@@ -122,7 +127,7 @@ def through_last_change(hunk: str) -> str:
 def hunk_shape(hunk: str) -> tuple[bool, bool]:
     """(deletes a line, ends on an unchanged line): what tells hunks apart without reading their code."""
     lines = hunk_lines(hunk)
-    header = next((i for i, raw in enumerate(lines) if HUNK_HEADER.match(raw)), -1)
+    header = _first_header(lines)
     body = [raw for raw in lines[header + 1 :] if not raw.startswith("\\")]
     return any(raw.startswith("-") for raw in body), bool(body) and not body[-1].startswith(("+", "-"))
 
