@@ -45,8 +45,6 @@ def bundled_gold_splits(home: Path, gold_config: dict | None = None) -> dict[str
 
     from review_slm import definitions
     from review_slm.partitions import iteration_partitions
-    from review_slm.resources.artifact_layout import iteration
-    from review_slm.resources.artifacts import LocalArtifactStore
     from review_slm.resources.teacher import HumanCommentTeacher
 
     resources = {**definitions.local_resources(), "teacher": HumanCommentTeacher()}
@@ -64,8 +62,16 @@ def bundled_gold_splits(home: Path, gold_config: dict | None = None) -> dict[str
         run_config=quiet,
     )
     assert result.success
+    return gold_splits_in(home, ("train", "test"))
+
+
+def gold_splits_in(home: Path, names: tuple[str, ...]) -> dict[str, list[dict]]:
+    """The gold splits `bundled_gold_splits` wrote under `home` (a work dir's `home`)."""
+    from review_slm.resources.artifact_layout import iteration
+    from review_slm.resources.artifacts import LocalArtifactStore
+
     layout = iteration(LocalArtifactStore(root=str(home / "artifacts")), "iter-0001")
-    return {name: layout.store.read_table(layout.gold_split(name)) for name in ("train", "test")}
+    return {name: layout.store.read_table(layout.gold_split(name)) for name in names}
 
 
 def shapes(rows: list[dict], answers: dict[str, str]) -> dict[str, int]:

@@ -34,13 +34,12 @@ from collections import Counter
 from pathlib import Path
 
 from review_slm.core.diff_hunks import changed_line_count, hunk_lines, split_unified_diff
-from review_slm.core.languages import DEFAULT_LANGUAGES, detect_language
+from review_slm.core.languages import DEFAULT_LANGUAGES, EXTENSIONS, detect_language
 
 PER_LANGUAGE = 30  # hunks per language, one per pull request
 MAX_CHANGED = 16  # added + deleted lines: a hunk a reviewer reads in one look
 MAX_LINES = 30
 SNAPSHOT = Path(__file__).parents[1] / "github_snapshot" / "kubeflow__trainer.json"
-LANG_CODE = {"go": "go", "python": "py", "yaml": "yaml"}  # the `codereviewer` shape's `lang`
 NOT_A_REVIEWED_CHANGE = re.compile(r"^(chore\(deps\)|build\(deps\)|bump |revert|\[release-|cherry.pick)", re.I)
 GENERATED = re.compile(
     r"(zz_generated|\.pb\.go$|_generated\.|/vendor/|go\.sum$|openapi|/crds/|kubeflow_trainer_api/|/applyconfiguration/"
@@ -52,12 +51,12 @@ def _git(git_dir: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(git_dir), *args], capture_output=True, text=True, check=True).stdout
 
 
-def _candidates(git_dir: Path, sha: str, full: Counter[str]) -> list[tuple[str, str, str, str]]:
-    """(content hash, path, hunk, language) of the commit's hunks that may be taken."""
+def _candidates(git_dir: Path, sha: str, taken: Counter[str]) -> list[tuple[str, str, str, str]]:
+    """(content hash, path, hunk, language) of the commit's hunks that may be taken (`taken`: rows per language)."""
     out = []
     for path, hunk in split_unified_diff(_git(git_dir, "show", "--format=", "--no-color", "-U3", sha)):
         language = detect_language(path, hunk, DEFAULT_LANGUAGES)
-        if language is None or full[language] >= PER_LANGUAGE or GENERATED.search(path) or "Code generated" in hunk:
+        if language is None or taken[language] >= PER_LANGUAGE or GENERATED.search(path) or "Code generated" in hunk:
             continue
         if not 0 < changed_line_count(hunk) <= MAX_CHANGED or len(hunk_lines(hunk)) - 1 > MAX_LINES:
             continue
@@ -81,11 +80,12 @@ def history_rows(git_dir: Path) -> list[dict]:
             continue
         digest, path, hunk, language = min(candidates)
         taken[language] += 1
+        lang = EXTENSIONS[language]  # the `codereviewer` shape spells a language as its file extension: py, go
         rows.append(
             {
-                "id": f"clean-history-{LANG_CODE[language]}-{number[1]}-{digest[:8]}",
+                "id": f"clean-history-{lang}-{number[1]}-{digest[:8]}",
                 "proj": "kubeflow/trainer",
-                "lang": LANG_CODE[language],
+                "lang": lang,
                 "path": path,
                 "patch": hunk,
                 "clean": True,
@@ -94,7 +94,7 @@ def history_rows(git_dir: Path) -> list[dict]:
                 "on the way is not known)",
             }
         )
-        if all(taken[lang] >= PER_LANGUAGE for lang in LANG_CODE):
+        if all(taken[language] >= PER_LANGUAGE for language in DEFAULT_LANGUAGES):
             break
     return rows
 
